@@ -144,13 +144,14 @@ char *nc_addr_ip_str(const struct nc_addr *a, char buf[NC_ADDR_STRLEN])
 
 char *nc_addr_str(const struct nc_addr *a, char buf[NC_ADDR_STRLEN])
 {
-	char ip[NC_ADDR_STRLEN];
+	char ip[INET6_ADDRSTRLEN];
 
 	if (!nc_addr_is_set(a)) {
 		snprintf(buf, NC_ADDR_STRLEN, "(none)");
 		return buf;
 	}
-	nc_addr_ip_str(a, ip);
+	if (!inet_ntop(a->family, a->ip, ip, sizeof(ip)))
+		ip[0] = '\0';
 	if (a->family == AF_INET6)
 		snprintf(buf, NC_ADDR_STRLEN, "[%s]:%u", ip, a->port);
 	else
