@@ -2,6 +2,7 @@
 
 #include "classify.h"
 #include "error.h"
+#include "netutil.h"
 #include "pcapture.h"
 #include "stun.h"
 
@@ -12,7 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <time.h>
 #include <unistd.h>
 
 #define MAX_SOCKS (4 + NC_MAX_ALLOC)
@@ -57,14 +57,6 @@ struct engine {
 	struct nc_pcap *pcap;
 };
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void trace(struct engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void trace(struct engine *e, const char *fmt, ...)
@@ -75,7 +67,7 @@ static void trace(struct engine *e, const char *fmt, ...)
 
 	if (!e->cfg->trace)
 		return;
-	n = snprintf(line, sizeof(line), "%+9.3f ms  ", (double)(now_us() - e->t0) / 1000.0);
+	n = snprintf(line, sizeof(line), "%+9.3f ms  ", (double)(nc_now_us() - e->t0) / 1000.0);
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);
@@ -109,65 +101,27 @@ static void rtt_sample(struct engine *e, uint64_t rtt)
 	}
 }
 
-/* The local address the kernel uses towards dst. */
-static int route_source(const struct nc_addr *dst, struct nc_addr *src)
-{
-	struct sockaddr_storage ss, ls;
-	socklen_t sl = nc_addr_to_sockaddr(dst, &ss), ll = sizeof(ls);
-	int fd, err = 0;
-
-	fd = socket(dst->family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&ls, &ll) < 0)
-		err = -errno;
-	else
-		err = nc_addr_from_sockaddr(src, (struct sockaddr *)&ls, ll);
-	close(fd);
-	return err;
-}
-
-/* Binds a UDP socket on the route's source address, on port (or a fresh random port from the
- * dynamic range 49152-65535, RFC 5780 §4.1), and registers it with epoll. */
+/* Opens a socket on a fresh random port (or the given one) and registers it with epoll. */
 static int open_sock(struct engine *e, const struct nc_addr *src, uint16_t port)
 {
-	struct psock *s;
-	struct sockaddr_storage ss;
 	struct epoll_event ev = {.events = EPOLLIN};
-	int fd, tries;
+	struct psock *s;
+	int fd;
 
 	if (e->nsock >= MAX_SOCKS)
 		return -NC_E_NOSPACE;
-	fd = socket(src->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	s = &e->socks[e->nsock];
+	fd = nc_udp_bind(src, port, &s->local);
 	if (fd < 0)
-		return -errno;
-	for (tries = 0; tries < 64; tries++) {
-		struct nc_addr a = *src;
-		socklen_t sl;
-
-		a.port = port ? port : (uint16_t)(49152 + randombytes_uniform(16384));
-		sl = nc_addr_to_sockaddr(&a, &ss);
-		if (bind(fd, (struct sockaddr *)&ss, sl) == 0) {
-			s = &e->socks[e->nsock];
-			s->fd = fd;
-			s->local = a;
-			ev.data.u32 = e->nsock;
-			if (epoll_ctl(e->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
-				int err = -errno;
-				close(fd);
-				return err;
-			}
-			return (int)e->nsock++;
-		}
-		if (errno != EADDRINUSE || port) {
-			int err = -errno;
-			close(fd);
-			return err;
-		}
+		return fd;
+	ev.data.u32 = e->nsock;
+	if (epoll_ctl(e->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
 	}
-	close(fd);
-	return -EADDRINUSE;
+	s->fd = fd;
+	return (int)e->nsock++;
 }
 
 static struct nc_obs *new_obs(struct engine *e, enum nc_role role, int sock)
@@ -209,7 +163,7 @@ static int start_tx(struct engine *e, enum nc_role role, int sock, const struct 
 	if (n < 0)
 		return n;
 	t->len = (size_t)n;
-	t->next_us = now_us();
+	t->next_us = nc_now_us();
 	o->dest = *dest;
 	o->expect = *dest; /* change requests get theirs from the classifier */
 	o->change_flags = change;
@@ -366,7 +320,7 @@ static void drain_sock(struct engine *e, int si)
 		socklen_t sl = sizeof(ss);
 		ssize_t n = recvfrom(e->socks[si].fd, buf, sizeof(buf), MSG_TRUNC,
 				     (struct sockaddr *)&ss, &sl);
-		uint64_t now = now_us();
+		uint64_t now = nc_now_us();
 		struct tx *t;
 
 		if (n < 0)
@@ -433,7 +387,7 @@ static int setup(struct engine *e, struct nc_addr *src)
 
 	if (samples > NC_MAX_ALLOC)
 		samples = NC_MAX_ALLOC;
-	if ((err = route_source(&c->server, src)) < 0)
+	if ((err = nc_route_source(&c->server, src)) < 0)
 		return err;
 	/* The allocation burst goes first, before any other new flow, so that a sequential
 	 * allocator shows its step undisturbed by the other tests' mappings. */
@@ -495,7 +449,7 @@ int nc_probe_udp(const struct nc_probe_cfg *cfg, struct nc_result *r)
 	memset(&e, 0, sizeof(e));
 	e.cfg = cfg;
 	e.r = r;
-	e.t0 = now_us();
+	e.t0 = nc_now_us();
 	budget_us = (uint64_t)(cfg->budget_ms ? cfg->budget_ms : DEFAULT_BUDGET_MS) * 1000u;
 	r->server.primary = cfg->server;
 	r->server.secondary = cfg->server2;
@@ -512,9 +466,9 @@ int nc_probe_udp(const struct nc_probe_cfg *cfg, struct nc_result *r)
 		if (pfd >= 0)
 			epoll_ctl(e.ep, EPOLL_CTL_ADD, pfd, &ev);
 	}
-	e.t0 = now_us();
-	while ((next = run_timers(&e, now_us())) != 0) {
-		uint64_t now = now_us();
+	e.t0 = nc_now_us();
+	while ((next = run_timers(&e, nc_now_us())) != 0) {
+		uint64_t now = nc_now_us();
 		int timeout_ms, n;
 
 		if (now - e.t0 > budget_us) {
@@ -535,7 +489,7 @@ int nc_probe_udp(const struct nc_probe_cfg *cfg, struct nc_result *r)
 				drain_sock(&e, (int)evs[i].data.u32);
 		}
 	}
-	r->duration_ms = (uint32_t)((now_us() - e.t0) / 1000);
+	r->duration_ms = (uint32_t)((nc_now_us() - e.t0) / 1000);
 	nc_classify_udp(r);
 	err = 0;
 out:

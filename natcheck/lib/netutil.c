@@ -1,0 +1,63 @@
+#include "netutil.h"
+
+#include "error.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+uint64_t nc_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+int nc_route_source(const struct nc_addr *dst, struct nc_addr *src)
+{
+	struct sockaddr_storage ss, ls;
+	socklen_t sl = nc_addr_to_sockaddr(dst, &ss), ll = sizeof(ls);
+	int fd, err;
+
+	fd = socket(dst->family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* connect() on a datagram socket sends nothing: it only asks the routing table. */
+	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&ls, &ll) < 0)
+		err = -errno;
+	else
+		err = nc_addr_from_sockaddr(src, (struct sockaddr *)&ls, ll);
+	close(fd);
+	src->port = 0;
+	return err;
+}
+
+int nc_udp_bind(const struct nc_addr *src, uint16_t port, struct nc_addr *bound)
+{
+	struct sockaddr_storage ss;
+	int fd, err;
+
+	fd = socket(src->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	for (int tries = 0; tries < 64; tries++) {
+		struct nc_addr a = *src;
+		socklen_t sl;
+
+		a.port = port ? port : (uint16_t)(49152 + randombytes_uniform(16384));
+		sl = nc_addr_to_sockaddr(&a, &ss);
+		if (bind(fd, (struct sockaddr *)&ss, sl) == 0) {
+			*bound = a;
+			return fd;
+		}
+		if (errno != EADDRINUSE || port)
+			break;
+	}
+	err = errno == EADDRINUSE ? -EADDRINUSE : -errno;
+	close(fd);
+	return err;
+}

@@ -1,0 +1,20 @@
+/* Small socket and clock helpers shared by the probe engines. */
+#ifndef NC_NETUTIL_H
+#define NC_NETUTIL_H
+
+#include "addr.h"
+
+#include <stdint.h>
+
+/* Monotonic time in microseconds. */
+uint64_t nc_now_us(void);
+
+/* The local address the kernel sends from towards dst (port 0). */
+int nc_route_source(const struct nc_addr *dst, struct nc_addr *src);
+
+/* A nonblocking UDP socket bound to src's address and port, or, when port is 0, to a fresh
+ * random port from the dynamic range 49152-65535 (RFC 5780 §4.1). Returns the descriptor and
+ * fills *bound, or a negative error. */
+int nc_udp_bind(const struct nc_addr *src, uint16_t port, struct nc_addr *bound);
+
+#endif
