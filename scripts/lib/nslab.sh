@@ -1,0 +1,101 @@
+# shellcheck shell=bash
+# A three-namespace lab for scripts and integration tests that need one NAT and a server
+# (the full NAT matrix lives in sim/run.sh):
+#
+#   client (10.1.0.2) -- lan | router | wan (198.18.10.1) -- internet (198.18.1.1, 198.18.1.2)
+#
+# Usage: source it, then `nslab_up PREFIX`, `nslab_nat 'nft statement'`, run things with
+# `nslab_exec client|router|inet CMD...`, start daemons with `nslab_daemon NAME inet CMD...`.
+# Everything is removed by `nslab_down` (installed as an EXIT/INT/TERM trap by nslab_up).
+
+NSLAB_A1=198.18.1.1
+NSLAB_A2=198.18.1.2
+NSLAB_WAN=198.18.10.1
+NSLAB_CLIENT=10.1.0.2
+
+nslab_need_root() {
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "SKIP: needs root for network namespaces" >&2
+		exit 77
+	fi
+	if ! ip netns add "nslab-probe-$$" 2>/dev/null; then
+		echo "SKIP: cannot create network namespaces here" >&2
+		exit 77
+	fi
+	ip netns del "nslab-probe-$$"
+}
+
+nslab_exec() {
+	local ns=$1
+	shift
+	ip netns exec "$NSLAB_P-$ns" "$@"
+}
+
+# nslab_daemon NAME NS CMD...: starts CMD in NS in the background and records its PID.
+nslab_daemon() {
+	local name=$1 ns=$2
+	shift 2
+	ip netns exec "$NSLAB_P-$ns" "$@" >"$NSLAB_DIR/$name.log" 2>&1 &
+	echo $! >"$NSLAB_DIR/$name.pid"
+}
+
+# nslab_wait_udp NS ADDR:PORT: waits (bounded) until something listens there.
+nslab_wait_udp() {
+	local i
+	for i in $(seq 100); do
+		ip netns exec "$NSLAB_P-$1" ss -Hlun | grep -q " $2 " && return 0
+		sleep 0.05
+	done
+	echo "nslab: nothing listens on $2 in $1" >&2
+	return 1
+}
+
+nslab_down() {
+	local f ns
+	[ -n "${NSLAB_DIR:-}" ] || return 0
+	for f in "$NSLAB_DIR"/*.pid; do
+		[ -e "$f" ] && kill "$(cat "$f")" 2>/dev/null
+	done
+	for ns in client router inet; do
+		# Anything still running inside (e.g. a child the daemon forked) goes too.
+		ip netns pids "$NSLAB_P-$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+		ip netns del "$NSLAB_P-$ns" 2>/dev/null
+	done
+	rm -rf "$NSLAB_DIR"
+	NSLAB_DIR=
+}
+
+nslab_up() {
+	NSLAB_P=${1:-nslab$$}
+	NSLAB_DIR=$(mktemp -d)
+	trap nslab_down EXIT
+	trap 'nslab_down; exit 130' INT TERM
+	local ns
+	for ns in client router inet; do
+		ip netns add "$NSLAB_P-$ns"
+		ip -n "$NSLAB_P-$ns" link set lo up
+	done
+	ip link add c0 netns "$NSLAB_P-client" type veth peer name lan netns "$NSLAB_P-router"
+	ip link add wan netns "$NSLAB_P-router" type veth peer name i0 netns "$NSLAB_P-inet"
+	ip -n "$NSLAB_P-client" addr add "$NSLAB_CLIENT/24" dev c0
+	ip -n "$NSLAB_P-client" link set c0 up
+	ip -n "$NSLAB_P-client" route add default via 10.1.0.1
+	ip -n "$NSLAB_P-router" addr add 10.1.0.1/24 dev lan
+	ip -n "$NSLAB_P-router" addr add "$NSLAB_WAN/16" dev wan
+	ip -n "$NSLAB_P-router" link set lan up
+	ip -n "$NSLAB_P-router" link set wan up
+	ip -n "$NSLAB_P-inet" addr add "$NSLAB_A1/16" dev i0
+	ip -n "$NSLAB_P-inet" addr add "$NSLAB_A2/16" dev i0
+	ip -n "$NSLAB_P-inet" link set i0 up
+	ip netns exec "$NSLAB_P-router" sysctl -qw net.ipv4.ip_forward=1
+	# Drop unsolicited WAN input to the router itself (sim-recipes §0.3: otherwise
+	# conntrack entries it creates distort later port choices).
+	printf 'table ip nslabfw {\n chain filt_in {\n  type filter hook input priority filter; policy accept\n  iifname "wan" ct state new drop\n }\n}\n' |
+		ip netns exec "$NSLAB_P-router" nft -f -
+}
+
+# nslab_nat 'STATEMENT': the router's source NAT, e.g. 'oifname "wan" masquerade'.
+nslab_nat() {
+	printf 'table ip nslabnat {\n chain post {\n  type nat hook postrouting priority srcnat\n  %s\n }\n}\n' "$1" |
+		ip netns exec "$NSLAB_P-router" nft -f -
+}
