@@ -52,6 +52,8 @@ nslab_wait_udp() {
 
 nslab_down() {
 	local f ns
+	# Runs as a trap, where the caller's `set -e` still holds: no step may stop the rest.
+	set +e
 	[ -n "${NSLAB_DIR:-}" ] || return 0
 	for f in "$NSLAB_DIR"/*.pid; do
 		[ -e "$f" ] && kill "$(cat "$f")" 2>/dev/null
