@@ -1,0 +1,291 @@
+/* natcheck-reflector: the RFC 5780 STUN server natcheck measures against.
+ *
+ * Exit status: 0 after SIGTERM/SIGINT, 1 if it cannot bind or drop privileges, 2 usage. */
+#include "error.h"
+#include "log.h"
+#include "server.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct options {
+	struct refl_server_cfg cfg;
+	const char *user;
+	bool drop;
+	const char *pidfile;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: natcheck-reflector --primary ADDR [--alternate ADDR] [options]\n"
+		"\n"
+		"Serves RFC 5780 STUN (UDP and STUN over TCP) on ports --port and --alt-port of the\n"
+		"primary and, if given, the alternate address. With --primary alone it is a\n"
+		"single-address server: no OTHER-ADDRESS, and CHANGE-REQUEST is answered with 420.\n"
+		"\n"
+		"Options:\n"
+		"  --primary ADDR        primary address (required)\n"
+		"  --alternate ADDR      alternate address (a second IP of this host)\n"
+		"  --port N              primary port (default 3478)\n"
+		"  --alt-port N          alternate port (default 3479)\n"
+		"  --threads N           worker threads, 1..64 (default: number of CPUs)\n"
+		"  --rate PPS            answers per second per source IP, 0 = no limit (default 50)\n"
+		"  --burst N             burst allowance of that limit (default 100)\n"
+		"  --byte-budget B       answer bytes per second per source IP, 0 = no limit\n"
+		"                        (default 8192)\n"
+		"  --user NAME           drop privileges to this user after binding (default nobody\n"
+		"                        when started as root)\n"
+		"  --no-drop             keep running as the starting user\n"
+		"  --pidfile FILE        write the process id here\n"
+		"  -v, --verbose         debug logging (rate-limited per-packet lines)\n"
+		"  -h, --help            this help\n"
+		"      --version         print the version\n"
+		"\n"
+		"SIGUSR1 prints the counters; SIGTERM or SIGINT stops (exit status 0).\n");
+}
+
+static int parse_num(const char *opt, const char *s, double lo, double hi, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end != '\0' || v < lo || v > hi) {
+		fprintf(stderr, "natcheck-reflector: %s: invalid value '%s' (expected %g..%g)\n", opt, s, lo, hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_addr(const char *opt, const char *s, struct nc_addr *a)
+{
+	if (nc_addr_parse_ip(s, a) < 0) {
+		fprintf(stderr, "natcheck-reflector: %s: not an IP address: '%s'\n", opt, s);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	enum { O_PRIMARY = 256, O_ALTERNATE, O_PORT, O_ALTPORT, O_THREADS, O_RATE, O_BURST,
+	       O_BYTES, O_USER, O_NODROP, O_PIDFILE, O_VERSION };
+	static const struct option longopts[] = {
+		{"primary", required_argument, NULL, O_PRIMARY},
+		{"alternate", required_argument, NULL, O_ALTERNATE},
+		{"port", required_argument, NULL, O_PORT},
+		{"alt-port", required_argument, NULL, O_ALTPORT},
+		{"threads", required_argument, NULL, O_THREADS},
+		{"rate", required_argument, NULL, O_RATE},
+		{"burst", required_argument, NULL, O_BURST},
+		{"byte-budget", required_argument, NULL, O_BYTES},
+		{"user", required_argument, NULL, O_USER},
+		{"no-drop", no_argument, NULL, O_NODROP},
+		{"pidfile", required_argument, NULL, O_PIDFILE},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, O_VERSION},
+		{NULL, 0, NULL, 0},
+	};
+	double v;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_PRIMARY:
+			if (parse_addr("--primary", optarg, &o->cfg.primary) < 0)
+				return -1;
+			break;
+		case O_ALTERNATE:
+			if (parse_addr("--alternate", optarg, &o->cfg.alternate) < 0)
+				return -1;
+			break;
+		case O_PORT:
+		case O_ALTPORT:
+			if (parse_num(c == O_PORT ? "--port" : "--alt-port", optarg, 1, 65535, &v) < 0 ||
+			    v != (int)v)
+				return -1;
+			*(c == O_PORT ? &o->cfg.port : &o->cfg.alt_port) = (uint16_t)v;
+			break;
+		case O_THREADS:
+			if (parse_num("--threads", optarg, 1, 64, &v) < 0)
+				return -1;
+			o->cfg.threads = (unsigned)v;
+			break;
+		case O_RATE:
+			if (parse_num("--rate", optarg, 0, 1e9, &o->cfg.rate_pps) < 0)
+				return -1;
+			break;
+		case O_BURST:
+			if (parse_num("--burst", optarg, 1, 1e9, &o->cfg.rate_burst) < 0)
+				return -1;
+			break;
+		case O_BYTES:
+			if (parse_num("--byte-budget", optarg, 0, 1e12, &o->cfg.byte_budget) < 0)
+				return -1;
+			break;
+		case O_USER: o->user = optarg; break;
+		case O_NODROP: o->drop = false; break;
+		case O_PIDFILE: o->pidfile = optarg; break;
+		case 'v': log_set_level(LOG_LVL_DEBUG); break;
+		case 'h': usage(stdout); exit(0);
+		case O_VERSION: printf("natcheck-reflector %s\n", NC_VERSION); exit(0);
+		default: return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "natcheck-reflector: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (!nc_addr_is_set(&o->cfg.primary)) {
+		fprintf(stderr, "natcheck-reflector: --primary is required\n");
+		return -1;
+	}
+	if (nc_addr_is_set(&o->cfg.alternate) &&
+	    (o->cfg.alternate.family != o->cfg.primary.family || nc_addr_ip_eq(&o->cfg.alternate, &o->cfg.primary))) {
+		fprintf(stderr, "natcheck-reflector: --alternate must be another address of the same family\n");
+		return -1;
+	}
+	if (o->cfg.port == o->cfg.alt_port) {
+		fprintf(stderr, "natcheck-reflector: --port and --alt-port must differ\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* Fixed, checked order (OpenSMTPD does the same): groups, gid, uid, then verify. */
+static int drop_privileges(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+
+	if (!pw) {
+		log_error("no such user '%s' to drop privileges to", user);
+		return -1;
+	}
+	if (setgroups(1, &pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0) {
+		log_error("cannot drop privileges to '%s': %s", user, strerror(errno));
+		return -1;
+	}
+	if (pw->pw_uid != 0 && (setuid(0) == 0 || geteuid() == 0)) {
+		log_error("privileges could be regained after dropping them; refusing to run");
+		return -1;
+	}
+	log_info("running as user %s", user);
+	return 0;
+}
+
+static void print_counters(const struct refl_counters *c)
+{
+	log_info("answered %llu (errors %llu), malformed %llu, rate-limited %llu, send failures %llu, "
+		 "tcp connections %llu (refused %llu)",
+		 (unsigned long long)c->answered, (unsigned long long)c->errors_sent,
+		 (unsigned long long)c->malformed, (unsigned long long)c->rate_limited,
+		 (unsigned long long)c->send_failed, (unsigned long long)c->tcp_conns,
+		 (unsigned long long)c->tcp_refused);
+}
+
+struct sigctx {
+	sigset_t set;
+	struct refl_server *srv;
+};
+
+/* Signals become events: this thread waits for them, the workers never see them. */
+static void *signal_thread(void *arg)
+{
+	struct sigctx *sc = arg;
+	int sig;
+
+	for (;;) {
+		if (sigwait(&sc->set, &sig) != 0)
+			continue;
+		if (sig == SIGUSR1) {
+			print_counters(refl_server_counters(sc->srv));
+			continue;
+		}
+		log_info("signal %d: stopping", sig);
+		refl_server_stop(sc->srv);
+		return NULL;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {.drop = true};
+	struct refl_server *srv;
+	struct sigctx sc;
+	pthread_t st;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int err;
+
+	o.cfg.port = 3478;
+	o.cfg.alt_port = 3479;
+	o.cfg.threads = cpus > 0 && cpus <= 64 ? (unsigned)cpus : 1;
+	o.cfg.rate_pps = 50;
+	o.cfg.rate_burst = 100;
+	o.cfg.byte_budget = 8192;
+	o.cfg.tcp_max_conns = 256;
+	o.cfg.tcp_idle_ms = 10000;
+	o.cfg.software = "natcheck-reflector " NC_VERSION;
+	if (parse_args(argc, argv, &o) < 0) {
+		fprintf(stderr, "Try 'natcheck-reflector --help'.\n");
+		return 2;
+	}
+	if (sodium_init() < 0) /* the rate limiter keys its hash from the RNG */
+		return 1;
+	/* Block the signals before any thread exists, so every thread inherits the mask. */
+	sigemptyset(&sc.set);
+	sigaddset(&sc.set, SIGINT);
+	sigaddset(&sc.set, SIGTERM);
+	sigaddset(&sc.set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
+
+	if ((err = refl_server_open(&srv, &o.cfg)) < 0)
+		return 1;
+	if (o.pidfile) {
+		FILE *f = fopen(o.pidfile, "w");
+		if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0) {
+			log_error("cannot write %s: %s", o.pidfile, strerror(errno));
+			refl_server_free(srv);
+			return 1;
+		}
+	}
+	if (o.drop && geteuid() == 0 && drop_privileges(o.user ? o.user : "nobody") < 0) {
+		refl_server_free(srv);
+		return 1;
+	}
+	{
+		const struct refl_ctx *ctx = refl_server_ctx(srv);
+		char a[NC_ADDR_STRLEN], b[NC_ADDR_STRLEN];
+		log_info("ready: %s and %s%s%s, UDP and TCP, %u thread(s)%s",
+			 nc_addr_str(&ctx->local[REFL_PP], a), nc_addr_str(&ctx->local[REFL_PA], b),
+			 ctx->has_alternate ? " on the primary address, and the same ports on " : "",
+			 ctx->has_alternate ? nc_addr_ip_str(&ctx->local[REFL_AP], (char[NC_ADDR_STRLEN]){0}) : "",
+			 o.cfg.threads, ctx->has_alternate ? "" : " (single-address mode)");
+	}
+	sc.srv = srv;
+	if (pthread_create(&st, NULL, signal_thread, &sc) != 0) {
+		refl_server_free(srv);
+		return 1;
+	}
+	err = refl_server_run(srv);
+	print_counters(refl_server_counters(srv));
+	pthread_cancel(st);
+	pthread_join(st, NULL);
+	refl_server_free(srv);
+	if (o.pidfile)
+		unlink(o.pidfile);
+	return err < 0 ? 1 : 0;
+}

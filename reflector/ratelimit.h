@@ -1,0 +1,36 @@
+/* Per-source abuse limits: a token bucket for packets and one for answer bytes, per source IP,
+ * in a fixed-size table. The table never grows: a new source takes its hash slot over (the
+ * evicted source starts again with a full bucket, which bounds memory, not fairness). A flood
+ * from many forged sources therefore costs a constant amount of memory. */
+#ifndef REFL_RATELIMIT_H
+#define REFL_RATELIMIT_H
+
+#include "addr.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define RL_SLOTS 8192
+
+struct rl_slot {
+	uint8_t ip[16];
+	uint8_t family;
+	uint64_t last_us;
+	double pkt_tokens;
+	double byte_tokens;
+};
+
+struct ratelimit {
+	double pps, burst;           /* packets per second, bucket depth */
+	double bps, byte_burst;      /* answer bytes per second, bucket depth */
+	uint64_t hash_key[2];        /* keyed hash: sources cannot aim at one slot */
+	uint64_t evictions;
+	struct rl_slot slots[RL_SLOTS];
+};
+
+/* pps/burst: packets; bytes_per_s: answer bytes (burst is two seconds' worth). */
+void rl_init(struct ratelimit *rl, double pps, double burst, double bytes_per_s);
+/* May src get an answer of `bytes` bytes at time now_us? Takes the tokens if so. */
+bool rl_allow(struct ratelimit *rl, const struct nc_addr *src, uint64_t now_us, unsigned bytes);
+
+#endif
