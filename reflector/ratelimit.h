@@ -1,5 +1,7 @@
 /* Per-source abuse limits: a token bucket for packets and one for answer bytes, per source IP,
- * in a fixed-size table. The table never grows: a new source takes its hash slot over (the
+ * in one fixed-size table shared by all worker threads (SO_REUSEPORT spreads one source's
+ * ports over threads, so per-thread tables would multiply its budget); striped locks keep
+ * the threads from contending. The table never grows: a new source takes its hash slot over (the
  * evicted source starts again with a full bucket, which bounds memory, not fairness). A flood
  * from many forged sources therefore costs a constant amount of memory. */
 #ifndef REFL_RATELIMIT_H
@@ -7,10 +9,12 @@
 
 #include "addr.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #define RL_SLOTS 8192
+#define RL_STRIPES 64
 
 struct rl_slot {
 	uint8_t ip[16];
@@ -24,7 +28,8 @@ struct ratelimit {
 	double pps, burst;           /* packets per second, bucket depth */
 	double bps, byte_burst;      /* answer bytes per second, bucket depth */
 	uint64_t hash_key[2];        /* keyed hash: sources cannot aim at one slot */
-	uint64_t evictions;
+	_Atomic uint64_t evictions;
+	pthread_mutex_t stripe[RL_STRIPES];
 	struct rl_slot slots[RL_SLOTS];
 };
 
@@ -32,5 +37,6 @@ struct ratelimit {
 void rl_init(struct ratelimit *rl, double pps, double burst, double bytes_per_s);
 /* May src get an answer of `bytes` bytes at time now_us? Takes the tokens if so. */
 bool rl_allow(struct ratelimit *rl, const struct nc_addr *src, uint64_t now_us, unsigned bytes);
+void rl_destroy(struct ratelimit *rl);
 
 #endif

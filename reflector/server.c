@@ -38,7 +38,6 @@ struct worker {
 	pthread_t tid;
 	int ep;
 	int udp[REFL_NSOCK]; /* -1 where the endpoint does not exist */
-	struct ratelimit *rl;
 	/* thread 0 only: TCP */
 	struct tcp_conn *conns;
 	unsigned nconns;
@@ -49,6 +48,7 @@ struct refl_server {
 	struct refl_ctx ctx;
 	struct refl_counters cnt;
 	int stopfd; /* eventfd: readable once stop was asked */
+	struct ratelimit *rl; /* shared by the workers; NULL = no limits */
 	int tcp[REFL_NSOCK];
 	unsigned nworkers;
 	struct worker w[MAX_THREADS];
@@ -237,7 +237,7 @@ static int udp_ready(struct worker *w, enum refl_sock in)
 					  why == REFL_DROP_MALFORMED ? "malformed" : "not a request");
 			continue;
 		}
-		if (w->rl && !rl_allow(w->rl, &src, now, (unsigned)a->len)) {
+		if (s->rl && !rl_allow(s->rl, &src, now, (unsigned)a->len)) {
 			atomic_fetch_add(&s->cnt.rate_limited, 1);
 			continue;
 		}
@@ -415,14 +415,6 @@ static int worker_setup(struct refl_server *s, struct worker *w, bool tcp)
 		if (tcp && s->tcp[i] >= 0 && (err = epoll_add(w->ep, s->tcp[i], EV_TCP_LISTEN + (uint32_t)i)) < 0)
 			return err;
 	}
-	if (s->cfg.rate_pps > 0 || s->cfg.byte_budget > 0) {
-		w->rl = malloc(sizeof(*w->rl));
-		if (!w->rl)
-			return -NC_E_NOMEM;
-		rl_init(w->rl, s->cfg.rate_pps > 0 ? s->cfg.rate_pps : 1e12,
-			s->cfg.rate_burst > 0 ? s->cfg.rate_burst : 1e12,
-			s->cfg.byte_budget > 0 ? s->cfg.byte_budget : 1e15);
-	}
 	if (tcp) {
 		w->conns = calloc(s->cfg.tcp_max_conns, sizeof(*w->conns));
 		if (!w->conns)
@@ -438,6 +430,14 @@ int refl_server_run(struct refl_server *s)
 	int err = 0;
 	unsigned started = 0;
 
+	if (s->cfg.rate_pps > 0 || s->cfg.byte_budget > 0) {
+		s->rl = malloc(sizeof(*s->rl));
+		if (!s->rl)
+			return -NC_E_NOMEM;
+		rl_init(s->rl, s->cfg.rate_pps > 0 ? s->cfg.rate_pps : 1e12,
+			s->cfg.rate_burst > 0 ? s->cfg.rate_burst : 1e12,
+			s->cfg.byte_budget > 0 ? s->cfg.byte_budget : 1e15);
+	}
 	for (unsigned t = 0; t < s->nworkers; t++) {
 		s->w[t].ep = -1;
 		if ((err = worker_setup(s, &s->w[t], t == 0)) < 0)
@@ -475,12 +475,15 @@ void refl_server_free(struct refl_server *s)
 		}
 		if (w->ep > 0)
 			close(w->ep);
-		free(w->rl);
 	}
 	for (int i = 0; i < REFL_NSOCK; i++)
 		if (s->tcp[i] >= 0)
 			close(s->tcp[i]);
 	if (s->stopfd >= 0)
 		close(s->stopfd);
+	if (s->rl) {
+		rl_destroy(s->rl);
+		free(s->rl);
+	}
 	free(s);
 }

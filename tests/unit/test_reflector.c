@@ -243,12 +243,14 @@ static void test_rate_limit(void **state)
 	assert_false(rl_allow(&rl, &client, 1000000, 100));
 	assert_true(rl_allow(&rl, &client, 1100000, 100)); /* 0.1 s later: one token */
 	assert_true(rl_allow(&rl, &other, 1100000, 100));  /* other sources are separate */
+	rl_destroy(&rl);
 
 	/* The byte budget: 1000 B/s, two seconds of burst. */
 	rl_init(&rl, 1e9, 1e9, 1000);
 	assert_true(rl_allow(&rl, &client, 0, 1500));
 	assert_false(rl_allow(&rl, &client, 0, 600));
 	assert_true(rl_allow(&rl, &client, 1000000, 600));
+	rl_destroy(&rl);
 }
 
 static void test_rate_table_is_bounded(void **state)
@@ -267,6 +269,7 @@ static void test_rate_table_is_bounded(void **state)
 		assert_true(rl_allow(&rl, &a, 1000, 100));
 	}
 	assert_true(rl.evictions > 2 * RL_SLOTS);
+	rl_destroy(&rl);
 }
 
 int main(void)
