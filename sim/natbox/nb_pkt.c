@@ -1,0 +1,353 @@
+/* natbox packet layer: parser, checksums, builders. See nb_pkt.h for the wire formats. */
+#include "nb_pkt.h"
+
+#include "cursor.h"
+#include "error.h"
+
+#include <string.h>
+
+uint32_t nb_csum_add(uint32_t sum, const uint8_t *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)((buf[i] << 8) | buf[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)(buf[len - 1] << 8);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum;
+}
+
+uint16_t nb_csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'). */
+void nb_csum_update16(uint8_t *csum, uint16_t oldv, uint16_t newv, bool udp)
+{
+	uint16_t hc = nc_get_n16(csum);
+	uint32_t sum;
+
+	if (udp && hc == 0) /* RFC 768: zero = the sender computed no checksum */
+		return;
+	sum = (uint16_t)~hc;
+	sum += (uint16_t)~oldv;
+	sum += newv;
+	hc = nb_csum_fold(sum);
+	if (udp && hc == 0)
+		hc = 0xffff; /* RFC 768: a computed zero is transmitted as all ones */
+	nc_put_n16(csum, hc);
+}
+
+void nb_csum_update32(uint8_t *csum, uint32_t oldv, uint32_t newv, bool udp)
+{
+	nb_csum_update16(csum, (uint16_t)(oldv >> 16), (uint16_t)(newv >> 16), udp);
+	nb_csum_update16(csum, (uint16_t)oldv, (uint16_t)newv, udp);
+}
+
+void nb_ip_csum_fix(uint8_t *buf, size_t ip_off, size_t hlen)
+{
+	nc_put_n16(buf + ip_off + 10, 0);
+	nc_put_n16(buf + ip_off + 10, nb_csum_fold(nb_csum_add(0, buf + ip_off, hlen)));
+}
+
+static uint32_t pseudo_sum(uint32_t src, uint32_t dst, uint8_t proto, size_t len)
+{
+	uint32_t sum = 0;
+
+	sum += src >> 16;
+	sum += src & 0xffff;
+	sum += dst >> 16;
+	sum += dst & 0xffff;
+	sum += proto;
+	sum += (uint32_t)len;
+	return sum;
+}
+
+uint16_t nb_l4_csum(const uint8_t *buf, size_t l4_off, size_t l4_len, uint32_t src, uint32_t dst,
+		    uint8_t proto)
+{
+	return nb_csum_fold(nb_csum_add(pseudo_sum(src, dst, proto, l4_len), buf + l4_off, l4_len));
+}
+
+bool nb_csum_ok(const uint8_t *buf, const struct nb_pkt *p)
+{
+	const struct nb_l4 *l = &p->l4;
+
+	if (nb_csum_fold(nb_csum_add(0, buf + p->ip.off, p->ip.hlen)) != 0)
+		return false;
+	switch (p->ip.proto) {
+	case NB_IPPROTO_UDP:
+		if (nc_get_n16(buf + l->csum_off) == 0)
+			return true;
+		/* fall through */
+	case NB_IPPROTO_TCP:
+		return nb_l4_csum(buf, l->off, l->len, p->ip.src, p->ip.dst, p->ip.proto) == 0;
+	case NB_IPPROTO_ICMP:
+		return nb_csum_fold(nb_csum_add(0, buf + l->off, l->len)) == 0;
+	}
+	return false;
+}
+
+/* Reads an IPv4 header at the reader's position. outer: the datagram natbox forwards, whose
+ * declared length must be present and whose header checksum must verify; otherwise a datagram
+ * quoted inside an ICMP error, of which only the first bytes are present. */
+static int parse_ip(struct nc_rd *r, struct nb_ip *ip, bool outer)
+{
+	uint8_t vihl;
+	uint16_t csum_unused;
+
+	ip->off = r->off;
+	vihl = nc_rd_u8(r);
+	nc_rd_skip(r, 1); /* TOS */
+	ip->tot_len = nc_rd_n16(r);
+	nc_rd_skip(r, 2); /* identification */
+	ip->frag = nc_rd_n16(r);
+	ip->ttl = nc_rd_u8(r);
+	ip->proto = nc_rd_u8(r);
+	csum_unused = nc_rd_n16(r);
+	(void)csum_unused;
+	ip->src = nc_rd_n32(r);
+	ip->dst = nc_rd_n32(r);
+	if (r->err)
+		return -NC_E_TRUNCATED;
+	if ((vihl >> 4) != 4)
+		return -NC_E_MALFORMED;
+	ip->hlen = (size_t)(vihl & 0x0f) * 4;
+	if (ip->hlen < 20 || ip->tot_len < ip->hlen)
+		return -NC_E_MALFORMED; /* RFC 791: IHL >= 5; Total Length includes the header */
+	nc_rd_skip(r, ip->hlen - 20); /* options are kept untouched */
+	if (r->err)
+		return -NC_E_TRUNCATED;
+	if (outer) {
+		if (ip->tot_len > r->len - ip->off)
+			return -NC_E_TRUNCATED;
+		if (nb_csum_fold(nb_csum_add(0, r->buf + ip->off, ip->hlen)) != 0)
+			return -NC_E_MALFORMED;
+	}
+	/* Only the first fragment carries the transport header; later ones cannot be mapped
+	 * without reassembly, which natbox does not do. */
+	if ((ip->frag & 0x1fff) != 0)
+		return -NC_E_UNSUPPORTED;
+	return 0;
+}
+
+static bool icmp_is_error(uint8_t type)
+{
+	return type == NB_ICMP_UNREACH || type == NB_ICMP_SOURCEQUENCH ||
+	       type == NB_ICMP_REDIRECT || type == NB_ICMP_TIMXCEED || type == NB_ICMP_PARAMPROB;
+}
+
+/* Transport header of an outer datagram: r covers exactly the transport bytes. */
+static int parse_l4(struct nc_rd *r, uint8_t proto, struct nb_l4 *l, bool outer, bool first_frag)
+{
+	uint16_t ulen, offflags;
+	size_t doff;
+
+	memset(l, 0, sizeof(*l));
+	l->off = r->off;
+	l->len = nc_rd_left(r);
+	switch (proto) {
+	case NB_IPPROTO_UDP:
+		l->sport = nc_rd_n16(r);
+		l->dport = nc_rd_n16(r);
+		if (r->err)
+			return -NC_E_TRUNCATED;
+		l->ports = true;
+		l->sport_off = l->off;
+		l->dport_off = l->off + 2;
+		ulen = nc_rd_n16(r);
+		if (r->err)
+			return outer ? -NC_E_TRUNCATED : 0;
+		nc_rd_skip(r, 2);
+		if (!r->err)
+			l->csum_off = l->off + 6;
+		if (outer) {
+			if (r->err)
+				return -NC_E_TRUNCATED;
+			/* RFC 768: Length counts header and data; it must fit the IP payload,
+			 * except in a first fragment, which carries only part of the data. */
+			if (ulen < 8 || (!first_frag && ulen > l->len))
+				return -NC_E_MALFORMED;
+			if (ulen <= l->len)
+				l->len = ulen;
+		}
+		return 0;
+	case NB_IPPROTO_TCP:
+		l->sport = nc_rd_n16(r);
+		l->dport = nc_rd_n16(r);
+		if (r->err)
+			return -NC_E_TRUNCATED;
+		l->ports = true;
+		l->sport_off = l->off;
+		l->dport_off = l->off + 2;
+		l->tcp_seq = nc_rd_n32(r);
+		l->tcp_ack = nc_rd_n32(r);
+		offflags = nc_rd_n16(r);
+		nc_rd_skip(r, 2); /* window */
+		nc_rd_skip(r, 2);
+		if (!r->err)
+			l->csum_off = l->off + 16;
+		if (!outer)
+			return 0;
+		if (r->err)
+			return -NC_E_TRUNCATED;
+		l->tcp_flags = (uint8_t)offflags;
+		doff = (size_t)(offflags >> 12) * 4;
+		if (doff < 20 || doff > l->len)
+			return -NC_E_MALFORMED; /* RFC 9293: Data Offset >= 5 words */
+		l->tcp_payload = l->len - doff;
+		return 0;
+	case NB_IPPROTO_ICMP:
+		l->icmp_type = nc_rd_u8(r);
+		l->icmp_code = nc_rd_u8(r);
+		nc_rd_skip(r, 2);
+		if (r->err)
+			return -NC_E_TRUNCATED;
+		l->csum_off = l->off + 2;
+		if (l->icmp_type == NB_ICMP_ECHO || l->icmp_type == NB_ICMP_ECHOREPLY) {
+			l->icmp_id = nc_rd_n16(r);
+			if (r->err)
+				return -NC_E_TRUNCATED;
+			/* The echo identifier plays the part of both ports (RFC 5508 §3.1). */
+			l->ports = true;
+			l->sport = l->dport = l->icmp_id;
+			l->sport_off = l->dport_off = l->off + 4;
+			return 0;
+		}
+		if (outer && icmp_is_error(l->icmp_type)) {
+			nc_rd_skip(r, 4); /* unused / pointer / gateway */
+			return r->err ? -NC_E_TRUNCATED : 0;
+		}
+		return -NC_E_UNSUPPORTED;
+	}
+	return -NC_E_UNSUPPORTED;
+}
+
+int nb_parse(const uint8_t *buf, size_t len, struct nb_pkt *p)
+{
+	struct nc_rd r, l4r, inr;
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	nc_rd_init(&r, buf, len);
+	rc = parse_ip(&r, &p->ip, true);
+	if (rc < 0)
+		return rc;
+	/* The transport bytes end at Total Length, not at the buffer's end. */
+	l4r = r;
+	l4r.len = p->ip.tot_len;
+	rc = parse_l4(&l4r, p->ip.proto, &p->l4, true, (p->ip.frag & 0x2000) != 0);
+	if (rc < 0)
+		return rc;
+	if (p->ip.proto != NB_IPPROTO_ICMP || !icmp_is_error(p->l4.icmp_type))
+		return 0;
+
+	/* RFC 792: an error quotes the internet header plus the first 64 bits of the datagram. */
+	p->icmp_error = true;
+	inr = l4r; /* positioned after the 8-byte ICMP header */
+	rc = parse_ip(&inr, &p->in_ip, false);
+	if (rc < 0)
+		return rc == -NC_E_UNSUPPORTED ? rc : -NC_E_MALFORMED;
+	if (p->in_ip.proto == NB_IPPROTO_ICMP) {
+		rc = parse_l4(&inr, NB_IPPROTO_ICMP, &p->in_l4, false, false);
+		/* An error about an error is never answered (RFC 1122 §3.2.2). */
+		if (rc < 0 || !p->in_l4.ports)
+			return -NC_E_UNSUPPORTED;
+		return 0;
+	}
+	rc = parse_l4(&inr, p->in_ip.proto, &p->in_l4, false, false);
+	if (rc < 0)
+		return rc == -NC_E_UNSUPPORTED ? rc : -NC_E_MALFORMED;
+	return 0;
+}
+
+static void put_ip_header(uint8_t *out, size_t tot_len, uint8_t proto, uint32_t src, uint32_t dst)
+{
+	out[0] = 0x45;
+	out[1] = 0;
+	nc_put_n16(out + 2, (uint16_t)tot_len);
+	nc_put_n16(out + 4, 0);
+	nc_put_n16(out + 6, 0x4000); /* DF */
+	out[8] = 64;
+	out[9] = proto;
+	nc_put_n32(out + 12, src);
+	nc_put_n32(out + 16, dst);
+	nb_ip_csum_fix(out, 0, 20);
+}
+
+int nb_build_icmp_unreach(uint8_t *out, size_t cap, uint32_t src, uint32_t dst, uint8_t code,
+			  const uint8_t *orig, size_t orig_len)
+{
+	/* RFC 1812 §4.3.2.3: quote as much as fits in 576 bytes. */
+	size_t quote = orig_len > 576 - 28 ? 576 - 28 : orig_len;
+	size_t tot = 28 + quote;
+	struct nc_wr w;
+	uint8_t *icmp;
+
+	if (cap < tot)
+		return -NC_E_NOSPACE;
+	nc_wr_init(&w, out, cap);
+	nc_wr_zero(&w, 20);
+	icmp = nc_wr_ptr(&w, 8);
+	nc_wr_bytes(&w, orig, quote);
+	if (w.err || !icmp)
+		return -NC_E_NOSPACE;
+	put_ip_header(out, tot, NB_IPPROTO_ICMP, src, dst);
+	icmp[0] = NB_ICMP_UNREACH;
+	icmp[1] = code;
+	memset(icmp + 2, 0, 6);
+	nc_put_n16(icmp + 2, nb_csum_fold(nb_csum_add(0, icmp, 8 + quote)));
+	return (int)tot;
+}
+
+int nb_build_tcp_rst(uint8_t *out, size_t cap, const struct nb_pkt *o)
+{
+	const struct nb_l4 *l = &o->l4;
+	uint8_t *t = out + 20;
+	uint32_t seq = 0, ack = 0;
+	uint8_t flags = NB_TH_RST;
+
+	if (cap < 40)
+		return -NC_E_NOSPACE;
+	/* RFC 9293 §3.10.7.1: if the segment has ACK, <SEQ=SEG.ACK><CTL=RST>; otherwise
+	 * <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK> (SYN and FIN count in SEG.LEN). */
+	if (l->tcp_flags & NB_TH_ACK) {
+		seq = l->tcp_ack;
+	} else {
+		ack = l->tcp_seq + (uint32_t)l->tcp_payload + ((l->tcp_flags & NB_TH_SYN) ? 1u : 0u) +
+		      ((l->tcp_flags & NB_TH_FIN) ? 1u : 0u);
+		flags |= NB_TH_ACK;
+	}
+	put_ip_header(out, 40, NB_IPPROTO_TCP, o->ip.dst, o->ip.src);
+	nc_put_n16(t, l->dport);
+	nc_put_n16(t + 2, l->sport);
+	nc_put_n32(t + 4, seq);
+	nc_put_n32(t + 8, ack);
+	t[12] = 5 << 4;
+	t[13] = flags;
+	nc_put_n16(t + 14, 0);
+	nc_put_n16(t + 16, 0);
+	nc_put_n16(t + 18, 0);
+	nc_put_n16(t + 16, nb_l4_csum(out, 20, 20, o->ip.dst, o->ip.src, NB_IPPROTO_TCP));
+	return 40;
+}
+
+int nb_build_echo_reply(uint8_t *out, size_t cap, const uint8_t *orig, const struct nb_pkt *p)
+{
+	size_t icmp_len = p->l4.len;
+	size_t tot = 20 + icmp_len;
+
+	if (cap < tot)
+		return -NC_E_NOSPACE;
+	memcpy(out + 20, orig + p->l4.off, icmp_len);
+	put_ip_header(out, tot, NB_IPPROTO_ICMP, p->ip.dst, p->ip.src);
+	out[20] = NB_ICMP_ECHOREPLY;
+	nc_put_n16(out + 22, 0);
+	nc_put_n16(out + 22, nb_csum_fold(nb_csum_add(0, out + 20, icmp_len)));
+	return (int)tot;
+}

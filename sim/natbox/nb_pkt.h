@@ -1,0 +1,113 @@
+/* natbox packet layer: a bounds-checked IPv4 / UDP / TCP / ICMP parser, Internet checksums
+ * (full and RFC 1624 incremental) and builders for the answers natbox sends itself (ICMP
+ * destination unreachable, TCP RST, ICMP echo reply).
+ *
+ *   IPv4 (RFC 791)                          UDP (RFC 768)
+ *    0                   1                   2                   3
+ *    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ *   +-------+-------+---------------+-------------------------------+
+ *   |Version|  IHL  |      TOS      |          Total Length         |
+ *   +-------+-------+---------------+-----+-------------------------+
+ *   |         Identification        |Flags|     Fragment Offset     |
+ *   +---------------+---------------+-----+-------------------------+
+ *   |      TTL      |   Protocol    |        Header Checksum        |
+ *   +---------------+---------------+-------------------------------+
+ *   |                        Source Address                         |
+ *   |                     Destination Address                       |
+ *   +---------------------------------------------------------------+
+ *   |    Source Port (UDP/TCP)      |    Destination Port           |   ICMP: type code csum
+ *   |  UDP: Length  Checksum        |   TCP: seq, ack, off, flags.. |   echo: id seq; error:
+ *   +---------------------------------------------------------------+   unused + IP hdr + 8 B
+ *
+ * The parser reads only through natcheck/lib/cursor.h and records *offsets* of the fields the
+ * translator rewrites; the translator writes through nc_put_n16/n32 at those offsets into its
+ * own copy of the packet. No packet byte is ever cast to a struct. */
+#ifndef NB_PKT_H
+#define NB_PKT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NB_MAX_PKT 65535
+
+enum { NB_IPPROTO_ICMP = 1, NB_IPPROTO_TCP = 6, NB_IPPROTO_UDP = 17 };
+
+/* TCP flag bits (RFC 9293 §3.1). */
+enum { NB_TH_FIN = 0x01, NB_TH_SYN = 0x02, NB_TH_RST = 0x04, NB_TH_PSH = 0x08, NB_TH_ACK = 0x10 };
+
+/* ICMP types natbox understands (RFC 792). */
+enum {
+	NB_ICMP_ECHOREPLY = 0,
+	NB_ICMP_UNREACH = 3,
+	NB_ICMP_SOURCEQUENCH = 4,
+	NB_ICMP_REDIRECT = 5,
+	NB_ICMP_ECHO = 8,
+	NB_ICMP_TIMXCEED = 11,
+	NB_ICMP_PARAMPROB = 12,
+};
+
+struct nb_ip {
+	size_t off;     /* where the header starts in the buffer */
+	size_t hlen;    /* header length in bytes (IHL * 4) */
+	size_t tot_len; /* Total Length as declared */
+	uint16_t frag;  /* flags + fragment offset */
+	uint8_t ttl;
+	uint8_t proto;
+	uint32_t src, dst; /* host byte order */
+};
+
+struct nb_l4 {
+	bool ports;       /* sport/dport are meaningful (UDP, TCP, ICMP echo id) */
+	size_t off;       /* transport header start */
+	size_t len;       /* transport bytes present (outer: header + payload up to tot_len) */
+	size_t sport_off; /* where the source port (ICMP echo: the id) lives */
+	size_t dport_off; /* where the destination port (ICMP echo: the id) lives */
+	size_t csum_off;  /* transport checksum; 0 = not present in the captured bytes */
+	uint16_t sport, dport;
+	uint8_t tcp_flags;
+	uint32_t tcp_seq, tcp_ack;
+	size_t tcp_payload; /* TCP payload bytes (outer only) */
+	uint8_t icmp_type, icmp_code;
+	uint16_t icmp_id;
+};
+
+struct nb_pkt {
+	struct nb_ip ip;
+	struct nb_l4 l4;
+	bool icmp_error;    /* ICMP error: in_ip / in_l4 describe the datagram it quotes */
+	struct nb_ip in_ip;
+	struct nb_l4 in_l4;
+};
+
+/* Parses one IPv4 datagram. Returns 0, -NC_E_TRUNCATED (shorter than a header or its declared
+ * length), -NC_E_MALFORMED (bad version, IHL, lengths, header checksum, quoted datagram) or
+ * -NC_E_UNSUPPORTED (non-first fragment, protocol other than UDP/TCP/ICMP, ICMP type that
+ * natbox does not translate). Trailing bytes after Total Length are ignored. */
+int nb_parse(const uint8_t *buf, size_t len, struct nb_pkt *p);
+
+/* One's complement sum of len bytes added to sum (not folded, not inverted). */
+uint32_t nb_csum_add(uint32_t sum, const uint8_t *buf, size_t len);
+/* Folds and inverts: the value to store in a checksum field. */
+uint16_t nb_csum_fold(uint32_t sum);
+/* RFC 1624 eqn. 3: checksum field at csum after a 16-bit / 32-bit word changed old -> new.
+ * udp set: a stored 0 means "no checksum" and stays 0; a result of 0 is sent as 0xffff. */
+void nb_csum_update16(uint8_t *csum, uint16_t oldv, uint16_t newv, bool udp);
+void nb_csum_update32(uint8_t *csum, uint32_t oldv, uint32_t newv, bool udp);
+/* Recomputes the IPv4 header checksum at buf + ip_off (hlen bytes). */
+void nb_ip_csum_fix(uint8_t *buf, size_t ip_off, size_t hlen);
+/* Full UDP/TCP checksum with pseudo header over buf[l4_off .. l4_off + l4_len). */
+uint16_t nb_l4_csum(const uint8_t *buf, size_t l4_off, size_t l4_len, uint32_t src, uint32_t dst,
+		    uint8_t proto);
+/* True if the IPv4 header and (for UDP/TCP with a checksum, ICMP) the transport checksum of a
+ * parsed packet verify. Used by tests and debug logging. */
+bool nb_csum_ok(const uint8_t *buf, const struct nb_pkt *p);
+
+/* Builders. Each writes a complete IPv4 datagram into out (cap bytes) and returns its length
+ * or -NC_E_NOSPACE. src/dst are the answer's addresses. */
+int nb_build_icmp_unreach(uint8_t *out, size_t cap, uint32_t src, uint32_t dst, uint8_t code,
+			  const uint8_t *orig, size_t orig_len);
+int nb_build_tcp_rst(uint8_t *out, size_t cap, const struct nb_pkt *orig);
+int nb_build_echo_reply(uint8_t *out, size_t cap, const uint8_t *orig, const struct nb_pkt *p);
+
+#endif
