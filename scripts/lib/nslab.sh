@@ -96,6 +96,16 @@ nslab_up() {
 		ip netns exec "$NSLAB_P-router" nft -f -
 }
 
+# nslab_ruleset 'NFT SCRIPT': loads a whole ruleset into the router (nft -f syntax).
+nslab_ruleset() {
+	printf '%s\n' "$1" | ip netns exec "$NSLAB_P-router" nft -f -
+}
+
+# nslab_route_lan: lets the internet reach the LAN directly (a router without NAT).
+nslab_route_lan() {
+	ip -n "$NSLAB_P-inet" route add 10.1.0.0/24 via "$NSLAB_WAN"
+}
+
 # nslab_nat 'STATEMENT': the router's source NAT, e.g. 'oifname "wan" masquerade'.
 nslab_nat() {
 	printf 'table ip nslabnat {\n chain post {\n  type nat hook postrouting priority srcnat\n  %s\n }\n}\n' "$1" |
