@@ -21,32 +21,46 @@ void rl_destroy(struct ratelimit *rl)
 		pthread_mutex_destroy(&rl->stripe[i]);
 }
 
-static size_t slot_for(const struct ratelimit *rl, const struct nc_addr *src)
+static size_t set_for(const struct ratelimit *rl, const struct nc_addr *src)
 {
 	uint64_t h;
 
 	crypto_shorthash((unsigned char *)&h, src->ip, sizeof(src->ip), (const unsigned char *)rl->hash_key);
-	return h % RL_SLOTS;
+	return h % RL_SETS;
+}
+
+/* The entry for src in its set: found, or the least recently seen one, reset for src. */
+static struct rl_slot *entry_for(struct ratelimit *rl, struct rl_slot *set, const struct nc_addr *src,
+				 uint64_t now_us)
+{
+	struct rl_slot *lru = &set[0];
+
+	for (int i = 0; i < RL_WAYS; i++) {
+		if (set[i].family == src->family && memcmp(set[i].ip, src->ip, sizeof(set[i].ip)) == 0)
+			return &set[i];
+		if (set[i].last_us < lru->last_us)
+			lru = &set[i];
+	}
+	if (lru->family)
+		rl->evictions++;
+	memcpy(lru->ip, src->ip, sizeof(lru->ip));
+	lru->family = src->family;
+	lru->last_us = now_us;
+	lru->pkt_tokens = rl->burst;
+	lru->byte_tokens = rl->byte_burst;
+	return lru;
 }
 
 bool rl_allow(struct ratelimit *rl, const struct nc_addr *src, uint64_t now_us, unsigned bytes)
 {
-	size_t idx = slot_for(rl, src);
-	struct rl_slot *s = &rl->slots[idx];
-	pthread_mutex_t *lock = &rl->stripe[idx % RL_STRIPES];
+	size_t set = set_for(rl, src);
+	pthread_mutex_t *lock = &rl->stripe[set % RL_STRIPES];
+	struct rl_slot *s;
 	bool ok = false;
 	double dt;
 
 	pthread_mutex_lock(lock);
-	if (s->family != src->family || memcmp(s->ip, src->ip, sizeof(s->ip)) != 0) {
-		if (s->family)
-			rl->evictions++;
-		memcpy(s->ip, src->ip, sizeof(s->ip));
-		s->family = src->family;
-		s->last_us = now_us;
-		s->pkt_tokens = rl->burst;
-		s->byte_tokens = rl->byte_burst;
-	}
+	s = entry_for(rl, &rl->slots[set * RL_WAYS], src, now_us);
 	/* Another thread may have stamped a later time: never refill backwards. */
 	dt = now_us > s->last_us ? (double)(now_us - s->last_us) / 1e6 : 0;
 	if (now_us > s->last_us)

@@ -1,9 +1,10 @@
 /* Per-source abuse limits: a token bucket for packets and one for answer bytes, per source IP,
  * in one fixed-size table shared by all worker threads (SO_REUSEPORT spreads one source's
  * ports over threads, so per-thread tables would multiply its budget); striped locks keep
- * the threads from contending. The table never grows: a new source takes its hash slot over (the
- * evicted source starts again with a full bucket, which bounds memory, not fairness). A flood
- * from many forged sources therefore costs a constant amount of memory. */
+ * the threads from contending. The table never grows: it is 4-way set-associative, and a new
+ * source replaces the least recently seen entry of its set. With direct mapping, two sources
+ * that collide would evict each other on every packet and each get a fresh burst every time;
+ * a set holds four, so that takes five flooding sources in one of 2048 sets. */
 #ifndef REFL_RATELIMIT_H
 #define REFL_RATELIMIT_H
 
@@ -14,6 +15,8 @@
 #include <stdint.h>
 
 #define RL_SLOTS 8192
+#define RL_WAYS 4
+#define RL_SETS (RL_SLOTS / RL_WAYS)
 #define RL_STRIPES 64
 
 struct rl_slot {
