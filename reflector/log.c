@@ -15,6 +15,8 @@ void log_set_level(enum log_level l)
 	level = l;
 }
 
+static void vlog(const char *tag, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
 static void vlog(const char *tag, const char *fmt, va_list ap)
 {
 	char line[512];
