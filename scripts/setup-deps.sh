@@ -9,7 +9,7 @@ pkgs=(
 	build-essential cmake pkg-config clang libclang-rt-dev       # toolchain, libFuzzer
 	libsodium-dev libjansson-dev libpcap-dev libcmocka-dev       # the suite's libraries
 	libnatpmp-dev libminiupnpc-dev
-	iproute2 nftables conntrack tcpdump procps python3           # the namespace lab
+	iproute2 nftables conntrack tcpdump procps python3 ethtool           # the namespace lab
 	stun-client stun-server coturn                               # interop and benchmark peers
 	miniupnpd-nftables natpmpc miniupnpc                         # port-mapping lab
 	hyperfine
