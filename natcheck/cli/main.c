@@ -12,6 +12,7 @@
 #include "pcapture.h"
 #include "probe.h"
 #include "report.h"
+#include "topology.h"
 #include "result.h"
 
 #include <errno.h>
@@ -45,6 +46,7 @@ struct options {
 	bool no_hairpin;
 	bool lifetime;
 	unsigned lifetime_max;
+	bool no_topology;
 	int family; /* AF_UNSPEC, AF_INET or AF_INET6 */
 };
 
@@ -66,6 +68,7 @@ static void usage(FILE *f, const char *prog)
 		"      --samples N       port allocation samples, 3..%d (default %d)\n"
 		"      --no-hairpin      skip the hairpin test (some firewalls flag it as an attack)\n"
 		"      --budget MS       stop the run after MS milliseconds (default 5000)\n"
+		"      --no-topology     skip the TTL-limited probes that count NAT layers\n"
 		"      --lifetime        also measure the binding lifetime and whether inbound\n"
 		"                        traffic refreshes it (takes about 2-3x the lifetime)\n"
 		"      --lifetime-max S  longest idle time to try, 2..3600 s (default 120)\n"
@@ -140,7 +143,7 @@ static bool want_color(int color)
 static int parse_args(int argc, char **argv, struct options *o, int *first_server)
 {
 	enum { OPT_PORT = 256, OPT_SAMPLES, OPT_NO_HAIRPIN, OPT_BUDGET, OPT_COLOR, OPT_VERSION,
-	       OPT_LIFETIME, OPT_LIFETIME_MAX };
+	       OPT_LIFETIME, OPT_LIFETIME_MAX, OPT_NO_TOPOLOGY };
 	static const struct option longopts[] = {
 		{"json", no_argument, NULL, 'j'},
 		{"verbose", no_argument, NULL, 'v'},
@@ -150,6 +153,7 @@ static int parse_args(int argc, char **argv, struct options *o, int *first_serve
 		{"no-hairpin", no_argument, NULL, OPT_NO_HAIRPIN},
 		{"budget", required_argument, NULL, OPT_BUDGET},
 		{"lifetime", no_argument, NULL, OPT_LIFETIME},
+		{"no-topology", no_argument, NULL, OPT_NO_TOPOLOGY},
 		{"lifetime-max", required_argument, NULL, OPT_LIFETIME_MAX},
 		{"color", required_argument, NULL, OPT_COLOR},
 		{"help", no_argument, NULL, 'h'},
@@ -181,6 +185,7 @@ static int parse_args(int argc, char **argv, struct options *o, int *first_serve
 				return -1;
 			break;
 		case OPT_LIFETIME: o->lifetime = true; break;
+		case OPT_NO_TOPOLOGY: o->no_topology = true; break;
 		case OPT_LIFETIME_MAX:
 			if (parse_uint("--lifetime-max", optarg, 2, 3600, &o->lifetime_max) < 0)
 				return -1;
@@ -322,6 +327,15 @@ int main(int argc, char **argv)
 			fprintf(stderr, "natcheck: cannot run the tests: %s\n", nc_strerror(err));
 		free(r);
 		return EXIT_RUNTIME;
+	}
+	if (!o.no_topology && r->udp.nat == NC_TRI_YES) {
+		/* Routers answer TTL expiry within a round trip; silent ones cost the wait. */
+		struct nc_hops hops;
+		unsigned wait = 4 * r->udp.rtt_us / 1000 + 50;
+		if (nc_probe_hops(&cfg.server, 6, wait, &hops) == 0)
+			nc_classify_topology(r, &hops);
+	} else {
+		nc_classify_topology(r, NULL);
 	}
 	if (o.lifetime && r->udp.reachable == NC_TRI_YES && (err = run_lifetime(&o, &cfg, r)) < 0)
 		nc_result_note(r, "lifetime: the test stopped: %s", nc_strerror(err));

@@ -4,7 +4,11 @@
 #
 #   client (10.1.0.2) -- lan | router | wan (198.18.10.1) -- internet (198.18.1.1, 198.18.1.2)
 #
-# Usage: source it, then `nslab_up PREFIX`, `nslab_nat 'nft statement'`, run things with
+# With `nslab_up PREFIX NET` (NET = first three octets, e.g. 100.64.0 or 192.168.50) an
+# upstream NAT ("outer", masquerading NET.0/24 to 198.18.30.1) sits between router and
+# internet: a carrier-grade NAT for 100.64.0, a second home NAT for a private NET.
+#
+# Usage: source it, then `nslab_up PREFIX [NET]`, `nslab_nat 'nft statement'`, run things with
 # `nslab_exec client|router|inet CMD...`, start daemons with `nslab_daemon NAME inet CMD...`.
 # Everything is removed by `nslab_down` (installed as an EXIT/INT/TERM trap by nslab_up).
 
@@ -58,7 +62,7 @@ nslab_down() {
 	for f in "$NSLAB_DIR"/*.pid; do
 		[ -e "$f" ] && kill "$(cat "$f")" 2>/dev/null
 	done
-	for ns in client router inet; do
+	for ns in client router outer inet; do
 		# Anything still running inside (e.g. a child the daemon forked) goes too.
 		ip netns pids "$NSLAB_P-$ns" 2>/dev/null | xargs -r kill 2>/dev/null
 		ip netns del "$NSLAB_P-$ns" 2>/dev/null
@@ -69,23 +73,40 @@ nslab_down() {
 
 nslab_up() {
 	NSLAB_P=${1:-nslab$$}
+	local up=${2:-} ns
 	NSLAB_DIR=$(mktemp -d)
 	trap nslab_down EXIT
 	trap 'nslab_down; exit 130' INT TERM
-	local ns
-	for ns in client router inet; do
+	for ns in client router inet ${up:+outer}; do
 		ip netns add "$NSLAB_P-$ns"
 		ip -n "$NSLAB_P-$ns" link set lo up
 	done
 	ip link add c0 netns "$NSLAB_P-client" type veth peer name lan netns "$NSLAB_P-router"
-	ip link add wan netns "$NSLAB_P-router" type veth peer name i0 netns "$NSLAB_P-inet"
 	ip -n "$NSLAB_P-client" addr add "$NSLAB_CLIENT/24" dev c0
 	ip -n "$NSLAB_P-client" link set c0 up
 	ip -n "$NSLAB_P-client" route add default via 10.1.0.1
 	ip -n "$NSLAB_P-router" addr add 10.1.0.1/24 dev lan
-	ip -n "$NSLAB_P-router" addr add "$NSLAB_WAN/16" dev wan
 	ip -n "$NSLAB_P-router" link set lan up
-	ip -n "$NSLAB_P-router" link set wan up
+	if [ -n "$up" ]; then
+		NSLAB_WAN=$up.2
+		ip link add wan netns "$NSLAB_P-router" type veth peer name lan netns "$NSLAB_P-outer"
+		ip link add wan netns "$NSLAB_P-outer" type veth peer name i0 netns "$NSLAB_P-inet"
+		ip -n "$NSLAB_P-router" addr add "$up.2/24" dev wan
+		ip -n "$NSLAB_P-router" link set wan up
+		ip -n "$NSLAB_P-router" route add default via "$up.1"
+		ip -n "$NSLAB_P-outer" addr add "$up.1/24" dev lan
+		ip -n "$NSLAB_P-outer" addr add 198.18.30.1/16 dev wan
+		ip -n "$NSLAB_P-outer" link set lan up
+		ip -n "$NSLAB_P-outer" link set wan up
+		ip netns exec "$NSLAB_P-outer" sysctl -qw net.ipv4.ip_forward=1
+		printf 'table ip outer {\n chain post {\n  type nat hook postrouting priority srcnat\n  oifname "wan" ip saddr %s.0/24 masquerade\n }\n chain filt_in {\n  type filter hook input priority filter; policy accept\n  iifname "wan" ct state new drop\n }\n}\n' "$up" |
+			ip netns exec "$NSLAB_P-outer" nft -f -
+	else
+		NSLAB_WAN=198.18.10.1
+		ip link add wan netns "$NSLAB_P-router" type veth peer name i0 netns "$NSLAB_P-inet"
+		ip -n "$NSLAB_P-router" addr add "$NSLAB_WAN/16" dev wan
+		ip -n "$NSLAB_P-router" link set wan up
+	fi
 	ip -n "$NSLAB_P-inet" addr add "$NSLAB_A1/16" dev i0
 	ip -n "$NSLAB_P-inet" addr add "$NSLAB_A2/16" dev i0
 	ip -n "$NSLAB_P-inet" link set i0 up
