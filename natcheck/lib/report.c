@@ -246,15 +246,18 @@ static void portmap_lines(struct out *o, const struct nc_result *r)
 			continue;
 		if (m->present == NC_TRI_YES)
 			line(o, label[p], "present, external %s%s%s%s%s",
-			     nc_addr_is_set(&m->external) ? nc_addr_ip_str(&m->external, a) : "unknown",
-			     m->test_mapping == NC_TRI_YES  ? ", test mapping worked"
-			     : m->test_mapping == NC_TRI_NO ? ", test mapping did NOT reach this host"
-							    : "",
+			     nc_addr_is_set(&m->external) ? nc_addr_ip_str(&m->external, a)
+							  : "unknown",
+			     m->test_mapping == NC_TRI_YES ? ", test mapping worked"
+			     : m->test_mapping == NC_TRI_NO
+				     ? ", test mapping did NOT reach this host"
+				     : "",
 			     m->deleted == NC_TRI_NO ? ", test mapping NOT removed" : "",
 			     err ? ": " : "", err ? err : "");
 		else
-			line(o, label[p], "%s%s%s", m->present == NC_TRI_NO ? "absent" : "no answer",
-			     err ? ": " : "", err ? err : "");
+			line(o, label[p], "%s%s%s",
+			     m->present == NC_TRI_NO ? "absent" : "no answer", err ? ": " : "",
+			     err ? err : "");
 	}
 }
 
@@ -301,7 +304,8 @@ static void not_tested_line(struct out *o, const struct nc_result *r)
 		return;
 	buf[0] = '\0';
 	for (unsigned i = 0; i < n; i++)
-		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", i ? ", " : "", items[i]);
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", i ? ", " : "",
+					items[i]);
 	if (o->color)
 		line(o, "Not tested", DIM "%s" RESET, buf);
 	else
@@ -341,20 +345,24 @@ static void header(struct out *o, const struct nc_result *r)
 	fprintf(o->f, "%snatcheck %s%s: server %s", o->color ? BOLD : "",
 		r->tool_version[0] ? safe(v, r->tool_version, sizeof(r->tool_version)) : "",
 		o->color ? RESET : "",
-		nc_addr_is_set(&r->server.primary) ? nc_addr_str(&r->server.primary, a) : "unknown");
+		nc_addr_is_set(&r->server.primary) ? nc_addr_str(&r->server.primary, a)
+						   : "unknown");
 	if (nc_addr_is_set(&r->server.other) || r->server.software[0]) {
 		fprintf(o->f, " (");
 		if (nc_addr_is_set(&r->server.other))
 			fprintf(o->f, "alternate %s%s", nc_addr_str(&r->server.other, a),
 				r->server.software[0] ? ", " : "");
 		if (r->server.software[0])
-			fprintf(o->f, "%s", safe(s, r->server.software, sizeof(r->server.software)));
+			fprintf(o->f, "%s",
+				safe(s, r->server.software, sizeof(r->server.software)));
 		fputc(')', o->f);
 	}
 	if (nc_addr_is_set(&r->server.secondary))
 		fprintf(o->f, ", second server %s", nc_addr_str(&r->server.secondary, a));
-	if (r->udp.rtt_us)
+	if (r->udp.rtt_us >= 100)
 		fprintf(o->f, ", RTT %.1f ms", r->udp.rtt_us / 1000.0);
+	else if (r->udp.rtt_us)
+		fprintf(o->f, ", RTT < 0.1 ms");
 	fputc('\n', o->f);
 }
 

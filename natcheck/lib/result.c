@@ -7,6 +7,7 @@
 #include "error.h"
 
 #include <jansson.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,8 +189,8 @@ const char *nc_result_punch_verdict(const struct nc_result *r, char *buf, size_t
 	if (!buf || len == 0)
 		return "";
 	if (u->reachable == NC_TRI_NO) {
-		s = "UDP hole punching is impossible: UDP does not reach the server, so only TCP or "
-		    "a relay can connect this host";
+		s = "UDP hole punching is impossible: UDP does not reach the server, so only "
+		    "TCP or a relay can connect this host";
 	} else if (u->reachable != NC_TRI_YES) {
 		s = "UDP hole punching cannot be predicted: no UDP test ran to completion";
 	} else if (no_nat(u)) {
@@ -200,18 +201,19 @@ const char *nc_result_punch_verdict(const struct nc_result *r, char *buf, size_t
 			    "peers behind any NAT can connect to it";
 			break;
 		case NC_BEH_AD:
-			s = "UDP hole punching works with every peer type tested: directly with cone "
-			    "NATs, and with symmetric NATs when the peer software learns "
+			s = "UDP hole punching works with every peer type tested: directly with "
+			    "cone NATs, and with symmetric NATs when the peer software learns "
 			    "peer-reflexive addresses";
 			break;
 		case NC_BEH_APD:
-			s = "UDP hole punching works with most peers (no NAT, but a firewall filters "
-			    "by address and port): it fails only with peers behind symmetric NATs "
-			    "(endpoint-dependent mapping)";
+			s = "UDP hole punching works with most peers (no NAT, but a firewall "
+			    "filters by address and port): it fails only with peers behind "
+			    "symmetric NATs (endpoint-dependent mapping)";
 			break;
 		default:
-			s = "UDP hole punching works with peers behind cone NATs; with symmetric-NAT "
-			    "peers it depends on this host's filtering, which was not determined";
+			s = "UDP hole punching works with peers behind cone NATs; with "
+			    "symmetric-NAT peers it depends on this host's filtering, which was "
+			    "not determined";
 			break;
 		}
 	} else if (u->mapping == NC_BEH_EI) {
@@ -224,8 +226,8 @@ const char *nc_result_punch_verdict(const struct nc_result *r, char *buf, size_t
 			    "peer software learns peer-reflexive addresses";
 			break;
 		case NC_BEH_APD:
-			s = "UDP hole punching works with most peers (EIM): it fails only with peers "
-			    "behind symmetric NATs (endpoint-dependent mapping), even with "
+			s = "UDP hole punching works with most peers (EIM): it fails only with "
+			    "peers behind symmetric NATs (endpoint-dependent mapping), even with "
 			    "peer-reflexive learning";
 			break;
 		default:
@@ -238,8 +240,8 @@ const char *nc_result_punch_verdict(const struct nc_result *r, char *buf, size_t
 		if (u->alloc.pattern == NC_ALLOC_SEQUENTIAL && u->alloc.delta != 0) {
 			snprintf(buf, len,
 				 "UDP hole punching fails with peers behind port-restricted or "
-				 "symmetric NATs; works with full-cone and restricted-cone peers via "
-				 "peer-reflexive learning (or port prediction: sequential %+d)",
+				 "symmetric NATs; works with full-cone and restricted-cone peers "
+				 "via peer-reflexive learning (or port prediction: sequential %+d)",
 				 (int)u->alloc.delta);
 			return buf;
 		}
@@ -370,8 +372,8 @@ static json_t *udp_json(struct jb *b, const struct nc_udp_result *u)
 		push(b, samples, s);
 	}
 	put(b, alloc, "pattern", json_string(nc_alloc_name(u->alloc.pattern)));
-	put(b, alloc, "delta", u->alloc.pattern == NC_ALLOC_SEQUENTIAL ? json_integer(u->alloc.delta)
-								      : json_null());
+	put(b, alloc, "delta",
+	    u->alloc.pattern == NC_ALLOC_SEQUENTIAL ? json_integer(u->alloc.delta) : json_null());
 	put(b, alloc, "parity", j_tri(u->alloc.parity));
 	put(b, alloc, "samples", samples);
 	/* An unset slot is not an address: leave it out rather than write null. */
@@ -444,7 +446,8 @@ static json_t *obs_json(struct jb *b, const struct nc_obs *ob)
 	put(b, o, "outcome", json_string(nc_outcome_name(ob->outcome)));
 	put(b, o, "attempts", json_integer(ob->attempts));
 	put(b, o, "change", ch);
-	put(b, o, "response_port", ob->response_port ? json_integer(ob->response_port) : json_null());
+	put(b, o, "response_port",
+	    ob->response_port ? json_integer(ob->response_port) : json_null());
 	put(b, o, "error_code", ob->error_code ? json_integer(ob->error_code) : json_null());
 	put(b, o, "rtt_us",
 	    ob->outcome == NC_OUT_ANSWERED ? json_integer((json_int_t)ob->rtt_us) : json_null());
@@ -470,7 +473,8 @@ char *nc_result_to_json(const struct nc_result *r, bool pretty)
 	char *out = NULL;
 
 	put(&b, tool, "name", json_string("natcheck"));
-	put(&b, tool, "version", r->tool_version[0] ? J_TEXT(r->tool_version) : json_string("unknown"));
+	put(&b, tool, "version",
+	    r->tool_version[0] ? J_TEXT(r->tool_version) : json_string("unknown"));
 	put(&b, server, "primary", j_ep(&r->server.primary));
 	put(&b, server, "other", j_ep(&r->server.other));
 	put(&b, server, "secondary", j_ep(&r->server.secondary));
@@ -628,20 +632,40 @@ static void rd_enum(struct rd *d, json_t *obj, const char *path, const char *key
 		*out = (unsigned)i;
 }
 
+/* JSON Schema counts 1.0 and 1e3 as integers (the value decides, not the spelling); so does
+ * the reader. The writer always spells integers without a fraction. */
+static bool int_value(json_t *v, long long *out)
+{
+	double x;
+
+	if (json_is_integer(v)) {
+		*out = json_integer_value(v);
+		return true;
+	}
+	if (!json_is_real(v))
+		return false;
+	x = json_real_value(v);
+	if (!(x >= -9007199254740992.0 && x <= 9007199254740992.0) || x != (double)(long long)x)
+		return false;
+	*out = (long long)x;
+	return true;
+}
+
 static void rd_int(struct rd *d, json_t *obj, const char *path, const char *key, long long lo,
 		   long long hi, long long *out, long long dflt, int fl)
 {
 	json_t *v = member(d, obj, path, key, fl);
+	long long x;
 
 	*out = dflt;
 	if (!v)
 		return;
-	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+	if (!int_value(v, &x) || x < lo || x > hi) {
 		bad(d, path, key, "must be an integer from %lld to %lld%s", lo, hi,
 		    fl & NULLABLE ? ", or null" : "");
 		return;
 	}
-	*out = json_integer_value(v);
+	*out = x;
 }
 
 static void rd_str(struct rd *d, json_t *obj, const char *path, const char *key, char *out,
@@ -668,6 +692,7 @@ static int parse_ep(const char *s, struct nc_addr *out)
 	size_t n = strlen(s);
 	char host[NC_ADDR_STRLEN];
 	const char *colon = strrchr(s, ':');
+	int err;
 
 	if (!colon || colon[1] == '\0' || n >= sizeof(host))
 		return -NC_E_PARSE;
@@ -677,45 +702,52 @@ static int parse_ep(const char *s, struct nc_addr *out)
 	} else if (strchr(s, ':') != colon) {
 		return -NC_E_PARSE; /* an IPv6 address needs brackets */
 	}
+	/* The port as the writer prints it: decimal, no sign, no leading zero. */
+	if (strlen(colon + 1) > 5 || (colon[1] == '0' && colon[2] != '\0'))
+		return -NC_E_PARSE;
 	if (strcmp(colon, ":0") == 0) {
 		/* nc_addr_parse() rejects port 0: parse the address alone. */
 		memcpy(host, s, (size_t)(colon - s));
 		host[colon - s] = '\0';
-		return nc_addr_parse(host, 0, out);
+		err = nc_addr_parse(host, 0, out);
+	} else {
+		err = nc_addr_parse(s, 0, out);
 	}
-	return nc_addr_parse(s, 0, out);
+	if (err == 0 && s[0] == '[' && out->family != AF_INET6)
+		return -NC_E_PARSE; /* brackets are for IPv6 only */
+	return err;
+}
+
+/* An endpoint ("ip:port") or, without with_port, an IP address; null reads as unset. */
+static void rd_addr(struct rd *d, json_t *obj, const char *path, const char *key,
+		    struct nc_addr *out, bool with_port)
+{
+	json_t *v = member(d, obj, path, key, NULLABLE);
+
+	memset(out, 0, sizeof(*out));
+	if (!v)
+		return;
+	if (!json_is_string(v)) {
+		bad(d, path, key, "must be %s string or null",
+		    with_port ? "an \"ip:port\"" : "an IP address");
+		return;
+	}
+	if ((with_port ? parse_ep(json_string_value(v), out)
+		       : nc_addr_parse_ip(json_string_value(v), out)) < 0) {
+		memset(out, 0, sizeof(*out));
+		bad(d, path, key, "not %s: \"%.60s\"",
+		    with_port ? "an ip:port endpoint" : "an IP address", json_string_value(v));
+	}
 }
 
 static void rd_ep(struct rd *d, json_t *obj, const char *path, const char *key, struct nc_addr *out)
 {
-	json_t *v = member(d, obj, path, key, NULLABLE);
-
-	memset(out, 0, sizeof(*out));
-	if (!v)
-		return;
-	if (!json_is_string(v) || parse_ep(json_string_value(v), out) < 0) {
-		memset(out, 0, sizeof(*out));
-		if (json_is_string(v))
-			bad(d, path, key, "not an ip:port endpoint: \"%.60s\"", json_string_value(v));
-		else
-			bad(d, path, key, "must be an \"ip:port\" string or null");
-	}
+	rd_addr(d, obj, path, key, out, true);
 }
 
 static void rd_ip(struct rd *d, json_t *obj, const char *path, const char *key, struct nc_addr *out)
 {
-	json_t *v = member(d, obj, path, key, NULLABLE);
-
-	memset(out, 0, sizeof(*out));
-	if (!v)
-		return;
-	if (!json_is_string(v) || nc_addr_parse_ip(json_string_value(v), out) < 0) {
-		memset(out, 0, sizeof(*out));
-		if (json_is_string(v))
-			bad(d, path, key, "not an IP address: \"%.60s\"", json_string_value(v));
-		else
-			bad(d, path, key, "must be an IP address string or null");
-	}
+	rd_addr(d, obj, path, key, out, false);
 }
 
 static json_t *rd_obj(struct rd *d, json_t *obj, const char *path, const char *key, int fl)
@@ -820,7 +852,8 @@ static void rd_udp(struct rd *d, json_t *u, struct nc_udp_result *out)
 	arr = rd_arr(d, u, P, "public_addresses", NC_MAX_PUBLIC);
 	json_array_foreach(arr, i, v) {
 		idx_path(ipath, "udp.public_addresses", i);
-		if (!json_is_string(v) || nc_addr_parse_ip(json_string_value(v), &out->public_ips[i]) < 0) {
+		if (!json_is_string(v) ||
+		    nc_addr_parse_ip(json_string_value(v), &out->public_ips[i]) < 0) {
 			bad(d, ipath, NULL, "must be an IP address string");
 			break;
 		}
@@ -834,7 +867,7 @@ static void rd_udp(struct rd *d, json_t *u, struct nc_udp_result *out)
 	if ((v = member(d, u, P, "rtt_ms", NULLABLE))) {
 		/* Kept in microseconds; the largest the writer produces is UINT32_MAX us. */
 		double ms = json_is_number(v) ? json_number_value(v) : -1.0;
-		if (ms < 0 || ms * 1000.0 + 0.5 >= 4294967296.0)
+		if (!(ms >= 0 && ms <= 4294967.295))
 			bad(d, P, "rtt_ms", "must be a number from 0 to 4294967.295, or null");
 		else
 			out->rtt_us = (uint32_t)(ms * 1000.0 + 0.5);
@@ -935,12 +968,12 @@ static void rd_doc(struct rd *d, json_t *doc, struct nc_result *r)
 	if (v && (!json_is_string(v) || strcmp(json_string_value(v), NC_RESULT_SCHEMA) != 0))
 		bad(d, "", "schema", "must be \"%s\"", NC_RESULT_SCHEMA);
 	v = member(d, doc, "", "version", REQ);
-	if (v && (!json_is_integer(v) || json_integer_value(v) < 1))
+	if (v && (!int_value(v, &x) || x < 1))
 		bad(d, "", "version", "must be a positive integer");
-	else if (v && json_integer_value(v) > NC_RESULT_VERSION)
+	else if (v && x > NC_RESULT_VERSION)
 		bad(d, "", "version",
-		    "%lld is newer than this program reads (version %d); upgrade natcheck",
-		    (long long)json_integer_value(v), NC_RESULT_VERSION);
+		    "%lld is newer than this program reads (version %d); upgrade natcheck", x,
+		    NC_RESULT_VERSION);
 	if (d->failed)
 		return;
 	r->version = NC_RESULT_VERSION;
@@ -951,7 +984,8 @@ static void rd_doc(struct rd *d, json_t *doc, struct nc_result *r)
 		rd_str(d, o, "tool", "version", r->tool_version, sizeof(r->tool_version), OPT);
 	}
 	rd_str(d, doc, "", "started", r->started, sizeof(r->started), NULLABLE);
-	if (r->started[0] && !iso8601(r->started))
+	v = json_object_get(doc, "started");
+	if (json_is_string(v) && !iso8601(json_string_value(v)))
 		bad(d, "", "started", "not an ISO 8601 date-time (e.g. 2026-11-23T13:26:46Z)");
 	rd_int(d, doc, "", "duration_ms", 0, UINT32_MAX, &x, 0, OPT);
 	r->duration_ms = (uint32_t)x;
@@ -1029,7 +1063,8 @@ int nc_result_from_json(const char *text, size_t len, struct nc_result *r, char 
 	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!doc) {
 		if (err && errlen)
-			snprintf(err, errlen, "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+			snprintf(err, errlen, "line %d column %d: %s", jerr.line, jerr.column,
+				 jerr.text);
 		return -NC_E_PARSE;
 	}
 	tmp = malloc(sizeof(*tmp));

@@ -9,6 +9,7 @@
 #include "result.h"
 
 #include <dirent.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,7 +260,9 @@ static void test_reader_errors(void **state)
 		     "version: 2 is newer than this program reads (version 1); upgrade natcheck");
 	expect_error("{\"schema\":\"natcheck-result\",\"version\":0,\"udp\":{}}", -NC_E_SCHEMA,
 		     "version: must be a positive integer");
-	expect_error("{\"schema\":\"natcheck-result\",\"version\":1.0,\"udp\":{}}", -NC_E_SCHEMA,
+	expect_error("{\"schema\":\"natcheck-result\",\"version\":1.5,\"udp\":{}}", -NC_E_SCHEMA,
+		     "version: must be a positive integer");
+	expect_error("{\"schema\":\"natcheck-result\",\"version\":\"1\",\"udp\":{}}", -NC_E_SCHEMA,
 		     "version: must be a positive integer");
 	expect_error(UDP("\"mapping\":\"cone\""), -NC_E_SCHEMA, "udp.mapping: unknown value \"cone\"");
 	expect_error(UDP("\"mapping\":null"), -NC_E_SCHEMA, "udp.mapping: must not be null");
@@ -275,6 +278,14 @@ static void test_reader_errors(void **state)
 		     "udp.local: not an ip:port endpoint: \"host.example:80\"");
 	expect_error(UDP("\"local\":\"1.2.3.4:65536\""), -NC_E_SCHEMA,
 		     "udp.local: not an ip:port endpoint: \"1.2.3.4:65536\"");
+	expect_error(UDP("\"local\":\"1.2.3.4:080\""), -NC_E_SCHEMA,
+		     "udp.local: not an ip:port endpoint: \"1.2.3.4:080\"");
+	expect_error(UDP("\"local\":\"1.2.3.4:00\""), -NC_E_SCHEMA,
+		     "udp.local: not an ip:port endpoint: \"1.2.3.4:00\"");
+	expect_error(UDP("\"local\":\"[1.2.3.4]:80\""), -NC_E_SCHEMA,
+		     "udp.local: not an ip:port endpoint: \"[1.2.3.4]:80\"");
+	expect_error(UDP("\"local\":\"01.2.3.4:80\""), -NC_E_SCHEMA,
+		     "udp.local: not an ip:port endpoint: \"01.2.3.4:80\"");
 	expect_error(UDP("\"hairpin_from\":5"), -NC_E_SCHEMA,
 		     "udp.hairpin_from: must be an \"ip:port\" string or null");
 	expect_error(UDP("\"hairpin_source\":\"unknown\""), -NC_E_SCHEMA,
@@ -394,6 +405,9 @@ static void test_reader_accepts(void **state)
 		DOC("\"started\":null,\"tcp\":{},\"topology\":{\"nat_layers\":null}"),
 		UDP("\"public\":\"[2001:db8::1]:5\",\"local\":\"[::ffff:10.0.0.1]:1\""),
 		UDP("\"rtt_ms\":0,\"hairpin_source\":null,\"allocation\":{\"delta\":null}"),
+		/* JSON Schema's integers are values: 1.0 and 3e0 are integers. */
+		"{\"schema\":\"natcheck-result\",\"version\":1.0,\"udp\":{\"lifetime_s\":3e0}}",
+		UDP("\"rtt_ms\":4294967.295,\"local\":\"1.2.3.4:0\""),
 	};
 	struct nc_result *r = malloc(sizeof(*r));
 	char err[200];
@@ -627,6 +641,92 @@ static void test_examples(void **state)
 	free(r);
 }
 
+/* The published schema states the same vocabulary and limits as the code. */
+static json_t *at(json_t *v, const char *path)
+{
+	const char *whole = path;
+	char key[64];
+
+	while (v && *path) {
+		size_t n = strcspn(path, "/");
+		snprintf(key, sizeof(key), "%.*s", (int)n, path);
+		v = json_object_get(v, key);
+		path += n + (path[n] == '/');
+	}
+	if (!v)
+		fail_msg("schema: no %s", whole);
+	return v;
+}
+
+static void assert_enum(json_t *schema, const char *path, const char *const *words, size_t n)
+{
+	json_t *e = at(schema, path);
+
+	assert_true(json_is_array(e));
+	assert_int_equal(json_array_size(e), n);
+	for (size_t i = 0; i < n; i++) {
+		size_t j;
+		json_t *w;
+		bool found = false;
+		json_array_foreach(e, j, w)
+			found |= json_is_string(w) && strcmp(json_string_value(w), words[i]) == 0;
+		if (!found)
+			fail_msg("schema %s lacks \"%s\"", path, words[i]);
+	}
+}
+
+static void test_schema_matches_code(void **state)
+{
+	char dir[512], path[600];
+	const char *beh[5], *roles[NC_ROLE_COUNT_], *outcomes[6], *alloc[4], *pool[4];
+	static const char *const classic[] = {
+		"open internet", "full cone", "restricted cone", "port-restricted cone", "symmetric",
+		"symmetric (address-dependent)", "symmetric UDP firewall", "UDP blocked", "unknown"};
+	json_error_t jerr;
+	json_t *s;
+
+	examples_dir(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/../natcheck-result.v1.schema.json", dir);
+	s = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!s)
+		fail_msg("%s: line %d: %s", path, jerr.line, jerr.text);
+	assert_string_equal(json_string_value(at(s, "$schema")),
+			    "https://json-schema.org/draft/2020-12/schema");
+	assert_string_equal(json_string_value(at(s, "properties/schema/const")), NC_RESULT_SCHEMA);
+	assert_int_equal(json_integer_value(at(s, "properties/version/const")), NC_RESULT_VERSION);
+	for (int i = 0; i < 5; i++)
+		beh[i] = nc_beh_name((enum nc_beh)i);
+	for (int i = 0; i < NC_ROLE_COUNT_; i++)
+		roles[i] = nc_role_name((enum nc_role)i);
+	for (int i = 0; i < 6; i++)
+		outcomes[i] = nc_outcome_name((enum nc_outcome)i);
+	for (int i = 0; i < 4; i++) {
+		alloc[i] = nc_alloc_name((enum nc_alloc)i);
+		pool[i] = nc_pooling_name((enum nc_pooling)i);
+	}
+	assert_enum(s, "$defs/behaviour/enum", beh, 5);
+	assert_enum(s, "$defs/observation/properties/role/enum", roles, NC_ROLE_COUNT_);
+	assert_enum(s, "$defs/observation/properties/outcome/enum", outcomes, 6);
+	assert_enum(s, "properties/udp/properties/allocation/properties/pattern/enum", alloc, 4);
+	assert_enum(s, "properties/udp/properties/pooling/enum", pool, 4);
+	assert_enum(s, "properties/summary/properties/classic/enum", classic, 9);
+	assert_int_equal(json_integer_value(at(s, "properties/observations/maxItems")), NC_MAX_OBS);
+	assert_int_equal(json_integer_value(at(s, "properties/notes/maxItems")), NC_MAX_NOTES);
+	assert_int_equal(json_integer_value(at(s, "properties/notes/items/maxLength")),
+			 NC_NOTE_LEN - 1);
+	assert_int_equal(json_integer_value(at(s, "properties/udp/properties/public_addresses/maxItems")),
+			 NC_MAX_PUBLIC);
+	assert_int_equal(
+		json_integer_value(at(s, "properties/udp/properties/allocation/properties/samples/maxItems")),
+		NC_MAX_ALLOC);
+	for (int p = 0; p < NC_PM_COUNT; p++) {
+		snprintf(path, sizeof(path), "properties/port_mapping/properties/%s/$ref",
+			 nc_pm_proto_name((enum nc_pm_proto)p));
+		assert_string_equal(json_string_value(at(s, path)), "#/$defs/portmap");
+	}
+	json_decref(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -642,6 +742,7 @@ int main(void)
 		cmocka_unit_test(test_classic_label),
 		cmocka_unit_test(test_punch_verdict),
 		cmocka_unit_test(test_examples),
+		cmocka_unit_test(test_schema_matches_code),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
