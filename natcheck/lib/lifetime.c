@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,23 +47,7 @@ struct lt {
 	bool no_response_port; /* the server answered Y instead of Pa:Pp */
 };
 
-static void ltrace(struct lt *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void ltrace(struct lt *l, const char *fmt, ...)
-{
-	char line[256];
-	int n;
-	va_list ap;
-
-	if (!l->cfg->trace)
-		return;
-	n = snprintf(line, sizeof(line), "%+9.3f s  lifetime: ",
-		     (double)(nc_now_us() - l->t0) / 1e6);
-	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	va_end(ap);
-	l->cfg->trace(l->cfg->trace_arg, line);
-}
+#define ltrace(l, ...) nc_tracef((l)->cfg->trace, (l)->cfg->trace_arg, (l)->t0, "lifetime: " __VA_ARGS__)
 
 static int send_binding(struct lt *l, int fd, const uint8_t *tid, uint16_t response_port)
 {

@@ -3,6 +3,8 @@
 #include "error.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <sodium.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -14,6 +16,21 @@ uint64_t nc_now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void nc_tracef(nc_trace_fn fn, void *arg, uint64_t t0_us, const char *fmt, ...)
+{
+	char line[320];
+	int n;
+	va_list ap;
+
+	if (!fn)
+		return;
+	n = snprintf(line, sizeof(line), "%+10.3f ms  ", (double)(nc_now_us() - t0_us) / 1000.0);
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	fn(arg, line);
 }
 
 int nc_route_source(const struct nc_addr *dst, struct nc_addr *src)

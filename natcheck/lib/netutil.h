@@ -6,6 +6,13 @@
 
 #include <stdint.h>
 
+/* A progress/trace sink: one line per call, no newline. */
+typedef void (*nc_trace_fn)(void *arg, const char *line);
+
+/* Calls fn with "+12.345 ms  <message>", the time counted from t0_us; nothing if fn is NULL. */
+void nc_tracef(nc_trace_fn fn, void *arg, uint64_t t0_us, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /* Monotonic time in microseconds. */
 uint64_t nc_now_us(void);
 

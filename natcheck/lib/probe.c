@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -57,22 +56,7 @@ struct engine {
 	struct nc_pcap *pcap;
 };
 
-static void trace(struct engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void trace(struct engine *e, const char *fmt, ...)
-{
-	char line[320];
-	int n;
-	va_list ap;
-
-	if (!e->cfg->trace)
-		return;
-	n = snprintf(line, sizeof(line), "%+9.3f ms  ", (double)(nc_now_us() - e->t0) / 1000.0);
-	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	va_end(ap);
-	e->cfg->trace(e->cfg->trace_arg, line);
-}
+#define trace(e, ...) nc_tracef((e)->cfg->trace, (e)->cfg->trace_arg, (e)->t0, __VA_ARGS__)
 
 static uint64_t rto_us(const struct engine *e)
 {

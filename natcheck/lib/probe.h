@@ -16,14 +16,13 @@
 #ifndef NC_PROBE_H
 #define NC_PROBE_H
 
+#include "netutil.h"
 #include "result.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #define NC_PROBE_DEFAULT_SAMPLES 12
-
-typedef void (*nc_trace_fn)(void *arg, const char *line);
 
 struct nc_probe_cfg {
 	struct nc_addr server;  /* A1:P1, required */

@@ -303,7 +303,9 @@ void stun_build_reply(struct stun_builder *b, uint8_t *buf, size_t cap, const ui
 	}
 }
 
-void stun_add_addr(struct stun_builder *b, uint16_t type, const struct nc_addr *a)
+/* MAPPED-ADDRESS layout (RFC 8489 §14.1); XOR-ed with the cookie and transaction id as they
+ * sit in the header when xor is set (§14.2). */
+static void add_address(struct stun_builder *b, uint16_t type, const struct nc_addr *a, bool xor)
 {
 	size_t alen = a->family == AF_INET6 ? 16 : 4;
 	uint8_t *p;
@@ -315,26 +317,19 @@ void stun_add_addr(struct stun_builder *b, uint16_t type, const struct nc_addr *
 	if (!(p = attr(b, type, 4 + alen)))
 		return;
 	p[1] = alen == 4 ? 0x01 : 0x02;
-	nc_put_n16(p + 2, a->port);
-	memcpy(p + 4, a->ip, alen);
+	nc_put_n16(p + 2, xor ? a->port ^ (uint16_t)(STUN_MAGIC_COOKIE >> 16) : a->port);
+	for (size_t i = 0; i < alen; i++)
+		p[4 + i] = xor ? a->ip[i] ^ b->buf[4 + i] : a->ip[i];
+}
+
+void stun_add_addr(struct stun_builder *b, uint16_t type, const struct nc_addr *a)
+{
+	add_address(b, type, a, false);
 }
 
 void stun_add_xor_addr(struct stun_builder *b, uint16_t type, const struct nc_addr *a)
 {
-	size_t alen = a->family == AF_INET6 ? 16 : 4;
-	uint8_t *p;
-
-	if (!nc_addr_is_set(a)) {
-		fail(b, -NC_E_FAMILY);
-		return;
-	}
-	if (!(p = attr(b, type, 4 + alen)))
-		return;
-	p[1] = alen == 4 ? 0x01 : 0x02;
-	nc_put_n16(p + 2, a->port ^ (uint16_t)(STUN_MAGIC_COOKIE >> 16));
-	/* XOR key: the cookie, then the transaction id, exactly as they sit in the header. */
-	for (size_t i = 0; i < alen; i++)
-		p[4 + i] = a->ip[i] ^ (i < 4 ? (uint8_t)(STUN_MAGIC_COOKIE >> (24 - 8 * i)) : b->buf[4 + i]);
+	add_address(b, type, a, true);
 }
 
 void stun_add_u32(struct stun_builder *b, uint16_t type, uint32_t v)
