@@ -39,10 +39,10 @@ static void usage(FILE *f)
 		"  --port N              primary port (default 3478)\n"
 		"  --alt-port N          alternate port (default 3479)\n"
 		"  --threads N           worker threads, 1..64 (default: number of CPUs)\n"
-		"  --rate PPS            answers per second per source IP, 0 = no limit (default 50)\n"
-		"  --burst N             burst allowance of that limit (default 100)\n"
+		"  --rate PPS            answers per second per source IP, 0 = no limit (default 200)\n"
+		"  --burst N             burst allowance of that limit (default 400)\n"
 		"  --byte-budget B       answer bytes per second per source IP, 0 = no limit\n"
-		"                        (default 8192)\n"
+		"                        (default 65536)\n"
 		"  --user NAME           drop privileges to this user after binding (default nobody\n"
 		"                        when started as root)\n"
 		"  --no-drop             keep running as the starting user\n"
@@ -233,9 +233,11 @@ int main(int argc, char **argv)
 	o.cfg.port = 3478;
 	o.cfg.alt_port = 3479;
 	o.cfg.threads = cpus > 0 && cpus <= 64 ? (unsigned)cpus : 1;
-	o.cfg.rate_pps = 50;
-	o.cfg.rate_burst = 100;
-	o.cfg.byte_budget = 8192;
+	/* One natcheck run is about 35 answers of ~100 bytes, and many users can share one
+	 * public address behind a carrier-grade NAT; a flood still gets at most this much. */
+	o.cfg.rate_pps = 200;
+	o.cfg.rate_burst = 400;
+	o.cfg.byte_budget = 65536;
 	o.cfg.tcp_max_conns = 256;
 	o.cfg.tcp_idle_ms = 10000;
 	o.cfg.software = "natcheck-reflector " NC_VERSION;

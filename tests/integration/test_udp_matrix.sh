@@ -18,6 +18,11 @@ port_map() { # BASE COUNT: "0 : BASE, 1 : BASE+1, ..."
 	for i in $(seq 0 $(($2 - 1))); do out+="$i : $(($1 + i)), "; done
 	echo "${out%, }"
 }
+range_map() { # BASE WIDTH COUNT: "0 : W . BASE-(BASE+WIDTH-1), ..."
+	local i out=
+	for i in $(seq 0 $(($3 - 1))); do out+="$i : $W . $(($1 + i * $2))-$(($1 + i * $2 + $2 - 1)), "; done
+	echo "${out%, }"
+}
 # Full and restricted cone (R7): a dynamic map keyed by the external port; hairpin (R8).
 cone() { # FORWARD-FILTER-RULES PRE-EXTRA POST-EXTRA
 	cat <<NFT
@@ -64,7 +69,9 @@ profile() {
 	symmetric-random) natrule 'oifname "wan" masquerade random' ;;
 	full-cone) cone "" "" "" ;;
 	restricted-cone) cone $'iifname "wan" ct state new ip daddr . udp dport . ip saddr @contacted accept\n  iifname "wan" ct state new drop' "" "" ;;
-	address-dependent) natrule "oifname \"wan\" meta l4proto udp snat ip to $W : jhash ip saddr . udp sport . ip daddr mod 1024 map { $(port_map 20000 1024) }" ;;
+	# R4 with a port range per hash bucket: one port per bucket made the kernel drop a flow
+	# whose bucket clashed with another flow to the same destination (about 1 run in 10).
+	address-dependent) natrule "oifname \"wan\" meta l4proto udp snat ip to jhash ip saddr . udp sport . ip daddr mod 256 map { $(range_map 20000 64 256) }" ;;
 	sequential) natrule "oifname \"wan\" meta l4proto udp snat ip to $W : numgen inc mod 1000 map { $(port_map 30000 1000) }" ;;
 	udp-blocked) printf 'table ip b {\n chain filt_fwd {\n  type filter hook forward priority filter\n  meta l4proto udp drop\n }\n}\n%s\n' "$(natrule 'oifname "wan" masquerade')" ;;
 	hairpin) cone "" 'iifname "lan" ip daddr '"$W"' udp dport @fc dnat ip to udp dport map @fc' 'oifname "lan" ct status dnat ip saddr 10.1.0.0/24 snat ip to '"$W" ;;
