@@ -142,6 +142,19 @@ static bool icmp_is_error(uint8_t type)
 	       type == NB_ICMP_REDIRECT || type == NB_ICMP_TIMXCEED || type == NB_ICMP_PARAMPROB;
 }
 
+/* UDP and TCP both start with source and destination port (RFC 768, RFC 9293 §3.1). */
+static int read_ports(struct nc_rd *r, struct nb_l4 *l)
+{
+	l->sport = nc_rd_n16(r);
+	l->dport = nc_rd_n16(r);
+	if (r->err)
+		return -NC_E_TRUNCATED;
+	l->ports = true;
+	l->sport_off = l->off;
+	l->dport_off = l->off + 2;
+	return 0;
+}
+
 /* Transport header of an outer datagram: r covers exactly the transport bytes. */
 static int parse_l4(struct nc_rd *r, uint8_t proto, struct nb_l4 *l, bool outer, bool first_frag)
 {
@@ -153,13 +166,8 @@ static int parse_l4(struct nc_rd *r, uint8_t proto, struct nb_l4 *l, bool outer,
 	l->len = nc_rd_left(r);
 	switch (proto) {
 	case NB_IPPROTO_UDP:
-		l->sport = nc_rd_n16(r);
-		l->dport = nc_rd_n16(r);
-		if (r->err)
+		if (read_ports(r, l) < 0)
 			return -NC_E_TRUNCATED;
-		l->ports = true;
-		l->sport_off = l->off;
-		l->dport_off = l->off + 2;
 		ulen = nc_rd_n16(r);
 		if (r->err)
 			return outer ? -NC_E_TRUNCATED : 0;
@@ -178,13 +186,8 @@ static int parse_l4(struct nc_rd *r, uint8_t proto, struct nb_l4 *l, bool outer,
 		}
 		return 0;
 	case NB_IPPROTO_TCP:
-		l->sport = nc_rd_n16(r);
-		l->dport = nc_rd_n16(r);
-		if (r->err)
+		if (read_ports(r, l) < 0)
 			return -NC_E_TRUNCATED;
-		l->ports = true;
-		l->sport_off = l->off;
-		l->dport_off = l->off + 2;
 		l->tcp_seq = nc_rd_n32(r);
 		l->tcp_ack = nc_rd_n32(r);
 		offflags = nc_rd_n16(r);

@@ -237,8 +237,16 @@ done
 [ -s "$WORK/responder.ready" ] || { echo "FAIL: responder did not start"; cat "$WORK/responder.log"; exit 1; }
 
 client() { nse "$HOST" python3 "$WORK/udp.py" "$@"; }
+sanitizer_check() { # a sanitizer build of natbox reports into natbox.out
+	if grep -qE 'Sanitizer|runtime error' "$WORK/run/natbox.out" 2>/dev/null; then
+		fail "natbox sanitizer report:"
+		cat "$WORK/run/natbox.out"
+	fi
+	: >"$WORK/run/natbox.out" 2>/dev/null
+}
 nat() { # nat <natbox args>: (re)start natbox with these parameters
 	natbox_stop "$RTR" "$WORK/run" >/dev/null 2>&1
+	sanitizer_check
 	natbox_start "$RTR" br0 wan0 "$W" "$WORK/run" -- "$@" || { echo "FAIL: natbox_start $*"; exit 1; }
 }
 field() { awk -v k="$1" '$1 == k { print $2 }'; }
@@ -328,6 +336,8 @@ if command -v stund >/dev/null && command -v stun >/dev/null; then
 	STUND_PID=
 fi
 
+natbox_stop "$RTR" "$WORK/run" >/dev/null 2>&1
+sanitizer_check
 echo "natbox integration: $PASSES passed, $FAILS failed"
 if [ "$FAILS" -ne 0 ]; then
 	echo "--- natbox log ---"
