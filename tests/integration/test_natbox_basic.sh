@@ -2,7 +2,8 @@
 # natbox in a namespace lab: host -- router (natbox over TUN) -- internet with a UDP responder
 # on two addresses x two ports. Checks EIM+EIF, EIM+ADF, EIM+APDF, APDM sequential (delta 1),
 # hairpin external/internal/off and with filtering, and that with --lifetime 3 --refresh
-# outbound a binding dies after 3 s of outbound silence although inbound traffic continues.
+# outbound a binding dies after 3 s of outbound silence although inbound traffic continues;
+# --delay adds latency; Debian's stun client agrees with the EIM+EIF configuration.
 #
 #   host  10.77.0.2/24 ---+
 #                         br0 10.77.0.1/24 [router: natbox] 198.18.77.1/24 --- internet
@@ -184,6 +185,11 @@ def main():
         if got:
             kind = "external" if src == m2 else ("internal" if src == sys.argv[5] + ":%d" % s2.getsockname()[1] else "other")
         print("received %s source %s" % ("yes" if got else "no", kind))
+    elif cmd == "rtt":  # rtt SERVER: round-trip time of one echo, in ms
+        s = sock()
+        t0 = time.monotonic()
+        r = ask(s, ep(sys.argv[2]), {"op": "echo"}, wait=3.0, tries=1)
+        print("rtt %d" % ((r[2] - t0) * 1000) if r else "rtt none")
     elif cmd == "lifetime":  # lifetime SERVER N MS: outbound once, then N inbound pushes
         s = sock()
         srv = ep(sys.argv[2]); n = int(sys.argv[3]); ms = int(sys.argv[4])
@@ -315,6 +321,15 @@ fi
 nat --mapping ei --filtering apd --lifetime 3 --refresh both
 out=$(client lifetime "$A1:4000" 16 300)
 check "lifetime 3 s, two-way refresh: inbound traffic keeps the binding" 16 "$(echo "$out" | awk '{print $2}')"
+
+# ---- delay without netem: 150 ms each way through natbox's delay queue -----------------------
+nat --mapping ei --filtering ei --delay 150
+rtt=$(client rtt "$A1:4000" | awk '{print $2}')
+if [ "$rtt" != none ] && [ "$rtt" -ge 295 ] && [ "$rtt" -lt 1000 ]; then
+	pass "delay 150 ms: echo round trip ${rtt} ms"
+else
+	fail "delay 150 ms: expected a round trip of 300-1000 ms, got '$rtt'"
+fi
 
 # ---- Debian's stun client against stund, through natbox, if installed -----------------------
 if command -v stund >/dev/null && command -v stun >/dev/null; then
