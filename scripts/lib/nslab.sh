@@ -111,6 +111,13 @@ nslab_up() {
 	ip -n "$NSLAB_P-inet" addr add "$NSLAB_A2/16" dev i0
 	ip -n "$NSLAB_P-inet" link set i0 up
 	ip netns exec "$NSLAB_P-router" sysctl -qw net.ipv4.ip_forward=1
+	# Lab routers answer every TTL expiry: Linux's default ICMP rate limit (about one Time
+	# Exceeded a second per destination) would make back-to-back natcheck runs see silent
+	# hops. natcheck then reports the NAT layers as undetermined, which is right for the
+	# Internet but makes a regression lab flaky.
+	for ns in router ${up:+outer}; do
+		ip netns exec "$NSLAB_P-$ns" sysctl -qw net.ipv4.icmp_ratelimit=0
+	done
 	# Drop unsolicited WAN input to the router itself (sim-recipes §0.3: otherwise
 	# conntrack entries it creates distort later port choices).
 	printf 'table ip nslabfw {\n chain filt_in {\n  type filter hook input priority filter; policy accept\n  iifname "wan" ct state new drop\n }\n}\n' |

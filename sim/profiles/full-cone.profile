@@ -1,0 +1,3 @@
+DESCRIPTION="EIM + EIF through a map keyed by the external port (R7)"
+router_rules() { cone ""; }
+EXPECT="udp.mapping=endpoint-independent udp.filtering=endpoint-independent udp.hairpin=false"

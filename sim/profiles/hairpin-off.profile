@@ -1,0 +1,3 @@
+DESCRIPTION="full cone without hairpinning (R7 alone)"
+router_rules() { cone ""; }
+EXPECT="udp.hairpin=false"

@@ -1,0 +1,3 @@
+DESCRIPTION="natbox: full cone with 40 ms delay and 10 ms jitter each way"
+NATBOX_ARGS="--mapping ei --filtering ei --hairpin external --hairpin-filter off --delay 40 --jitter 10"
+EXPECT="udp.mapping=endpoint-independent udp.filtering=endpoint-independent udp.hairpin=true"

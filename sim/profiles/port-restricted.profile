@@ -1,0 +1,3 @@
+DESCRIPTION="Linux home router: masquerade (R1), EIM + APDF, ports preserved"
+router_rules() { natrule 'oifname "wan" masquerade'; }
+EXPECT="udp.nat=true udp.mapping=endpoint-independent udp.filtering=address-and-port-dependent udp.port_preservation=true udp.allocation.pattern=preserving udp.hairpin=false topology.nat_layers=1 topology.cgnat=false"
