@@ -94,8 +94,19 @@ run_case() (
 	dir=$OUT/$name.work
 	mkdir -p "$dir"
 	if [ "$name" = replay ]; then
-		DESCRIPTION="natbox replaying $(basename "$REPLAY")"
-		NATBOX_ARGS="--from-result $REPLAY"
+		# natbox models NATs; a result without one is a plain router, and "UDP blocked" a
+		# router that drops UDP.
+		case $(python3 -c 'import json,sys; u=json.load(open(sys.argv[1]))["udp"]; print(u.get("reachable"), u.get("nat"))' "$REPLAY") in
+		"False "*)
+			DESCRIPTION="UDP blocked, as $(basename "$REPLAY") says"
+			router_rules() { fwdrule 'meta l4proto udp drop'; natrule 'oifname "wan" masquerade'; } ;;
+		"True False")
+			DESCRIPTION="no NAT, as $(basename "$REPLAY") says"
+			ROUTED=1 ;;
+		*)
+			DESCRIPTION="natbox replaying $(basename "$REPLAY")"
+			NATBOX_ARGS="--from-result $REPLAY" ;;
+		esac
 	else
 		# shellcheck disable=SC1090
 		. "$SIM/profiles/$name.profile"

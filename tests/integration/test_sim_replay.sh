@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Replay round trip: measure every profile, then rebuild each measured result as a NAT
+# (sim/run.sh --replay: natbox from the result) and measure that; the RFC 4787 fields must
+# come back the same. The two lifetime profiles are left out only for time: their other
+# fields are those of port-restricted.
+set -euo pipefail
+SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+export NC_BUILD=${NC_BUILD:-$SRC/build}
+[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+args=()
+for f in "$SRC"/sim/profiles/*.profile; do
+	n=$(basename "$f" .profile)
+	case $n in short-lifetime | natbox-outbound-refresh) continue ;; esac
+	args+=(--profile "$n")
+done
+bash "$SRC/sim/run.sh" -j 4 --out "$out/measured" "${args[@]}" >/dev/null || { echo "FAIL: the matrix itself failed"; exit 1; }
+fail=0
+for f in "$out"/measured/*.json; do
+	n=$(basename "$f" .json)
+	if line=$(bash "$SRC/sim/run.sh" --replay "$f" --out "$out/replay-$n" 2>&1 | grep '^replay'); then
+		printf '  ok    %-34s round-trips\n' "$n"
+	else
+		printf '  FAIL  %-34s %s\n' "$n" "${line:-no result}"
+		fail=1
+	fi
+done
+exit "$fail"
