@@ -115,6 +115,9 @@ run_case() (
 	[ "$ROUTED" = 1 ] && nslab_route_lan
 	# shellcheck disable=SC2034 # W is the router's WAN address for the rule helpers
 	W=$NSLAB_WAN
+	if declare -F router_setup >/dev/null; then
+		router_setup
+	fi
 	if declare -F router_rules >/dev/null; then
 		nslab_ruleset "$(router_rules)"
 	fi
