@@ -90,7 +90,7 @@ REPLAY_FIELDS="udp.nat udp.mapping udp.filtering udp.port_preservation udp.alloc
 # on a mismatch, $OUT/NAME.fail/ with the ruleset, conntrack table, logs and a capture.
 run_case() (
 	local idx=$1 name=$2 dir t0 t1 status=PASS
-	DESCRIPTION= UPSTREAM= ROUTED=0 NATBOX_ARGS= SYSCTL= NATCHECK_ARGS= EXPECT=
+	DESCRIPTION= UPSTREAM= ROUTED=0 NATBOX_ARGS= SYSCTL= NATCHECK_ARGS= EXPECT= HOSTS=1
 	dir=$OUT/$name.work
 	mkdir -p "$dir"
 	if [ "$name" = replay ]; then
@@ -111,6 +111,8 @@ run_case() (
 		# shellcheck disable=SC1090
 		. "$SIM/profiles/$name.profile"
 	fi
+	NSLAB_HOST2=
+	[ "$HOSTS" = 2 ] && NSLAB_HOST2=1
 	nslab_up "nc$$-$idx" "$UPSTREAM"
 	[ "$ROUTED" = 1 ] && nslab_route_lan
 	# shellcheck disable=SC2034 # W is the router's WAN address for the rule helpers
@@ -129,6 +131,9 @@ run_case() (
 	fi
 	nslab_daemon reflector inet "$NC_BUILD/reflector/natcheck-reflector" --primary "$NSLAB_A1" --alternate "$NSLAB_A2"
 	nslab_wait_udp inet "$NSLAB_A2:3479"
+	if declare -F before_measure >/dev/null; then
+		before_measure
+	fi
 	nslab_daemon tcpdump router tcpdump -i any -n -w "$dir/router.pcap" -U udp or icmp
 	: >"$dir/mismatch"
 	for run in $(seq "$RUNS"); do

@@ -8,6 +8,8 @@
 # upstream NAT ("outer", masquerading NET.0/24 to 198.18.30.1) sits between router and
 # internet: a carrier-grade NAT for 100.64.0, a second home NAT for a private NET.
 #
+# With NSLAB_HOST2=1 a second host, client2 (10.1.0.3), shares the LAN (a bridge named lan).
+#
 # Usage: source it, then `nslab_up PREFIX [NET]`, `nslab_nat 'nft statement'`, run things with
 # `nslab_exec client|router|inet CMD...`, start daemons with `nslab_daemon NAME inet CMD...`.
 # Everything is removed by `nslab_down` (installed as an EXIT/INT/TERM trap by nslab_up).
@@ -62,7 +64,7 @@ nslab_down() {
 	for f in "$NSLAB_DIR"/*.pid; do
 		[ -e "$f" ] && kill "$(cat "$f")" 2>/dev/null
 	done
-	for ns in client router outer inet; do
+	for ns in client client2 router outer inet; do
 		# Anything still running inside (e.g. a child the daemon forked) goes too.
 		ip netns pids "$NSLAB_P-$ns" 2>/dev/null | xargs -r kill 2>/dev/null
 		ip netns del "$NSLAB_P-$ns" 2>/dev/null
@@ -77,11 +79,25 @@ nslab_up() {
 	NSLAB_DIR=$(mktemp -d)
 	trap nslab_down EXIT
 	trap 'nslab_down; exit 130' INT TERM
-	for ns in client router inet ${up:+outer}; do
+	for ns in client router inet ${up:+outer} ${NSLAB_HOST2:+client2}; do
 		ip netns add "$NSLAB_P-$ns"
 		ip -n "$NSLAB_P-$ns" link set lo up
 	done
-	ip link add c0 netns "$NSLAB_P-client" type veth peer name lan netns "$NSLAB_P-router"
+	if [ -n "${NSLAB_HOST2:-}" ]; then
+		# Two hosts on a bridge named "lan", so the router's rules read the same.
+		ip -n "$NSLAB_P-router" link add lan type bridge
+		ip link add c0 netns "$NSLAB_P-client" type veth peer name lp1 netns "$NSLAB_P-router"
+		ip link add c0 netns "$NSLAB_P-client2" type veth peer name lp2 netns "$NSLAB_P-router"
+		for port in lp1 lp2; do
+			ip -n "$NSLAB_P-router" link set "$port" master lan
+			ip -n "$NSLAB_P-router" link set "$port" up
+		done
+		ip -n "$NSLAB_P-client2" addr add 10.1.0.3/24 dev c0
+		ip -n "$NSLAB_P-client2" link set c0 up
+		ip -n "$NSLAB_P-client2" route add default via 10.1.0.1
+	else
+		ip link add c0 netns "$NSLAB_P-client" type veth peer name lan netns "$NSLAB_P-router"
+	fi
 	ip -n "$NSLAB_P-client" addr add "$NSLAB_CLIENT/24" dev c0
 	ip -n "$NSLAB_P-client" link set c0 up
 	ip -n "$NSLAB_P-client" route add default via 10.1.0.1
