@@ -52,10 +52,7 @@ cleanup() {
 	set +e
 	natbox_stop "$RTR" "$WORK/run" >/dev/null 2>&1
 	[ -n "$STUND_PID" ] && kill "$STUND_PID" 2>/dev/null
-	if [ -n "$RESPONDER_PID" ]; then
-		kill "$RESPONDER_PID" 2>/dev/null
-		wait "$RESPONDER_PID" 2>/dev/null
-	fi
+	[ -n "$RESPONDER_PID" ] && kill "$RESPONDER_PID" 2>/dev/null
 	for ns in "$HOST" "$HOST2" "$RTR" "$NET"; do
 		ip netns del "$ns" 2>/dev/null
 	done
@@ -75,7 +72,7 @@ check() { # check "description" expected actual
 
 # ---- the UDP responder and client (python3, written to the work dir) ----------------------
 cat >"$WORK/udp.py" <<'PY'
-import json, selectors, socket, sys, time
+import json, os, selectors, socket, sys, time
 
 def responder(ips, ports, ready):
     sel = selectors.DefaultSelector()
@@ -87,7 +84,7 @@ def responder(ips, ports, ready):
             s.setblocking(False)
             socks[(ip, port)] = s
             sel.register(s, selectors.EVENT_READ)
-    open(ready, "w").write("ready\n")
+    open(ready, "w").write("%d\n" % os.getpid())  # readiness, and the pid to kill
     pushes = []  # (due, sock, dest, seq)
     while True:
         now = time.monotonic()
@@ -232,15 +229,18 @@ setup() {
 }
 setup || { echo "FAIL: namespace setup"; exit 1; }
 
-nse "$NET" python3 "$WORK/udp.py" responder "$A1,$A2" 4000,4001 "$WORK/responder.ready" \
+# The responder writes its own pid when its sockets are bound: we kill it by that pid
+# (a $! here could be a subshell's, sim-recipes.md §5.7).
+ip netns exec "$NET" python3 "$WORK/udp.py" responder "$A1,$A2" 4000,4001 "$WORK/responder.ready" \
 	>"$WORK/responder.log" 2>&1 &
-RESPONDER_PID=$!
+launcher=$!
 for ((i = 0; i < 200; i++)); do
 	[ -s "$WORK/responder.ready" ] && break
-	kill -0 "$RESPONDER_PID" 2>/dev/null || break
+	kill -0 "$launcher" 2>/dev/null || break
 	sleep 0.05
 done
-[ -s "$WORK/responder.ready" ] || { echo "FAIL: responder did not start"; cat "$WORK/responder.log"; exit 1; }
+RESPONDER_PID=$(cat "$WORK/responder.ready" 2>/dev/null)
+[[ "$RESPONDER_PID" =~ ^[0-9]+$ ]] || { echo "FAIL: responder did not start"; cat "$WORK/responder.log"; exit 1; }
 
 client() { nse "$HOST" python3 "$WORK/udp.py" "$@"; }
 sanitizer_check() { # a sanitizer build of natbox reports into natbox.out
@@ -333,8 +333,9 @@ fi
 
 # ---- Debian's stun client against stund, through natbox, if installed -----------------------
 if command -v stund >/dev/null && command -v stun >/dev/null; then
-	# ip netns exec execs stund: $! is stund's own pid.
-	nse "$NET" stund -h "$A1" -a "$A2" </dev/null >"$WORK/stund.log" 2>&1 &
+	# Started directly (not through the nse function): ip netns exec execs stund in the
+	# forked child, so $! is stund's own pid.
+	ip netns exec "$NET" stund -h "$A1" -a "$A2" </dev/null >"$WORK/stund.log" 2>&1 &
 	STUND_PID=$!
 	nat --mapping ei --filtering ei --hairpin external
 	out=""
