@@ -196,7 +196,9 @@ static void classify_filtering(struct nc_result *r)
 				  "it cannot answer from an address this host never contacted");
 		return;
 	}
-	r->server.change_supported = both == 1 || port == 1;
+	/* The server offers CHANGE-REQUEST when it names an alternate endpoint and no change
+	 * probe came back as an error or from the wrong source; silence is the NAT's doing. */
+	r->server.change_supported = both >= 0 || port >= 0;
 	/* RFC 5780 §4.4: an answer from Ca:Cp -> EIF; else one from Da:Cp -> ADF; else APDF. */
 	if (both == 1)
 		u->filtering = NC_BEH_EI;
