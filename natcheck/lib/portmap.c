@@ -884,6 +884,7 @@ static enum pcp_stage probe_pcp_answer(struct pcp *s, enum pcp_stage st,
 		map.external_ip = resp->map.external_ip;
 		return pcp_start(s, PCP_OP_MAP, 0, &map) < 0 ? PCP_DONE : PCP_DELETE;
 	case PCP_DELETE:
+		TRACE(o, "PCP: temporary mapping deleted: %s", pcp_result_name(resp->result));
 		if (resp->result != PCP_R_SUCCESS)
 			set_error(m, "PCP: the probe's temporary mapping was not deleted: %s",
 				  pcp_response_str(resp, w, sizeof(w)) + 5);

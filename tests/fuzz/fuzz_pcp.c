@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -29,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(copy, data + 1, size - 1);
 	if (data[0] & 1) {
 		if (nc_pm_ssdp_location(copy, size - 1, url, sizeof(url)) == 0 &&
-		    (strlen(url) >= sizeof(url) || strncmp(url, "http://", 7) != 0))
+		    (strlen(url) >= sizeof(url) || strncasecmp(url, "http://", 7) != 0))
 			abort();
 	} else if (pcp_decode_response(copy, size - 1, &r) == 0) {
 		(void)pcp_response_matches(&r, r.opcode, &req);

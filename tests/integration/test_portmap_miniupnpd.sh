@@ -186,7 +186,7 @@ else
 	fail "probe against miniupnpd"
 	cat "$WORK/probe1.out"
 fi
-grep -E '^(nat-pmp|pcp|upnp-igd) ' "$WORK/probe1.out" | sed 's/^/     /'
+grep -E '^(# |nat-pmp |pcp |upnp-igd )' "$WORK/probe1.out" | sed 's/^/     /'
 # the probe's temporary PCP mapping must be gone again
 if ip netns exec "$R1" nft list chain inet filter prerouting_miniupnpd | grep -q dnat; then
 	fail "the probe left a mapping behind"
