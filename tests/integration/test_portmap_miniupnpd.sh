@@ -178,15 +178,23 @@ live() { # live <netns> <gateway> VAR=value...: runs the driver in a host namesp
 	ip netns exec "$ns" env NC_PM_GATEWAY="$gw" "$@" "$LIVE"
 }
 
+# probe_case <name> <netns> <gateway> <description> VAR=value...: one probe run, judged by the
+# driver (NC_PM_EXPECT), its lines shown
+probe_case() {
+	local name=$1 ns=$2 gw=$3 what=$4
+	shift 4
+	if live "$ns" "$gw" NC_PM_MODE=probe "$@" >"$WORK/$name.out" 2>&1; then
+		pass "$what ($(grep -o 'elapsed [0-9]* ms' "$WORK/$name.out"))"
+	else
+		fail "$what"
+		cat "$WORK/$name.out"
+	fi
+	grep -E '^(# |nat-pmp |pcp |upnp-igd )' "$WORK/$name.out" | sed 's/^/     /'
+}
+
 # ---- 1. probe: all three present, external 2.1.1.1, within the budget ----------------------
-if live "$H1" 10.1.0.1 NC_PM_MODE=probe NC_PM_EXPECT=present NC_PM_EXTERNAL=2.1.1.1 \
-	>"$WORK/probe1.out" 2>&1; then
-	pass "probe: NAT-PMP, PCP, UPnP-IGD present, external 2.1.1.1 ($(grep -o 'elapsed [0-9]* ms' "$WORK/probe1.out"))"
-else
-	fail "probe against miniupnpd"
-	cat "$WORK/probe1.out"
-fi
-grep -E '^(# |nat-pmp |pcp |upnp-igd )' "$WORK/probe1.out" | sed 's/^/     /'
+probe_case probe1 "$H1" 10.1.0.1 "probe: NAT-PMP, PCP, UPnP-IGD present, external 2.1.1.1" \
+	NC_PM_EXPECT=present NC_PM_EXTERNAL=2.1.1.1
 # the probe's temporary PCP mapping must be gone again
 if ip netns exec "$R1" nft list chain inet filter prerouting_miniupnpd | grep -q dnat; then
 	fail "the probe left a mapping behind"
@@ -264,13 +272,8 @@ map_round 40000 USR1
 map_round 41000 INT
 
 # ---- 3. a router without miniupnpd: all absent within the budget ----------------------------
-if live "$H2" 10.2.0.1 NC_PM_MODE=probe NC_PM_EXPECT=absent >"$WORK/probe2.out" 2>&1; then
-	pass "no miniupnpd (ICMP port unreachable): all absent ($(grep -o 'elapsed [0-9]* ms' "$WORK/probe2.out"))"
-else
-	fail "probe against a router without miniupnpd"
-	cat "$WORK/probe2.out"
-fi
-grep -E '^(nat-pmp|pcp|upnp-igd) ' "$WORK/probe2.out" | sed 's/^/     /'
+probe_case probe2 "$H2" 10.2.0.1 "no miniupnpd (ICMP port unreachable): all absent" \
+	NC_PM_EXPECT=absent
 # and a router that drops silently: every protocol waits out the budget, no longer
 ip netns exec "$R2" nft -f - <<'NFT' || exit 1
 table inet silent {
@@ -280,13 +283,8 @@ table inet silent {
 	}
 }
 NFT
-if live "$H2" 10.2.0.1 NC_PM_MODE=probe NC_PM_EXPECT=absent >"$WORK/probe3.out" 2>&1; then
-	pass "silent router: all absent within the budget ($(grep -o 'elapsed [0-9]* ms' "$WORK/probe3.out"))"
-else
-	fail "probe against a silent router"
-	cat "$WORK/probe3.out"
-fi
-grep -E '^(nat-pmp|pcp|upnp-igd) ' "$WORK/probe3.out" | sed 's/^/     /'
+probe_case probe3 "$H2" 10.2.0.1 "silent router: all absent within the budget" \
+	NC_PM_EXPECT=absent
 
 echo "$PASSES passed, $FAILS failed"
 [ "$FAILS" = 0 ]

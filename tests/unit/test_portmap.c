@@ -174,13 +174,14 @@ static void *fake_run(void *arg)
 	return NULL;
 }
 
-static void fake_start(struct fake *f, enum fake_mode mode)
+static void fake_start_code(struct fake *f, enum fake_mode mode, uint8_t pcp_code)
 {
 	struct sockaddr_in sin = {.sin_family = AF_INET};
 	socklen_t sl = sizeof(sin);
 
 	memset(f, 0, sizeof(*f));
 	f->mode = mode;
+	f->pcp_code = pcp_code;
 	f->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	assert_true(f->fd >= 0);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -189,6 +190,11 @@ static void fake_start(struct fake *f, enum fake_mode mode)
 	f->port = ntohs(sin.sin_port);
 	assert_int_equal(pipe(f->stop), 0);
 	assert_int_equal(pthread_create(&f->thread, NULL, fake_run, f), 0);
+}
+
+static void fake_start(struct fake *f, enum fake_mode mode)
+{
+	fake_start_code(f, mode, 0);
 }
 
 static void fake_stop(struct fake *f)
@@ -224,20 +230,29 @@ static uint64_t probe_ms(const struct nc_pm_cfg *cfg, struct nc_portmap_result o
 #define ALL ((1u << NC_PM_COUNT) - 1)
 #define SLACK_MS 100
 
+/* Runs the probe against a fresh fake gateway (stopped again before returning, so its
+ * counters can be read) and checks the budget. */
+static void probe_fake(struct fake *f, enum fake_mode mode, uint8_t pcp_code, unsigned protos,
+		       struct nc_portmap_result out[NC_PM_COUNT])
+{
+	struct nc_pm_cfg cfg;
+
+	fake_start_code(f, mode, pcp_code);
+	cfg_for(&cfg, f, protos);
+	assert_true(probe_ms(&cfg, out) <= cfg.budget_ms + SLACK_MS);
+	fake_stop(f);
+}
+
 /* ---- probe ----------------------------------------------------------------------------- */
 
 static void test_probe_success(void **state)
 {
 	struct fake f;
-	struct nc_pm_cfg cfg;
 	struct nc_portmap_result out[NC_PM_COUNT];
 	char a[NC_ADDR_STRLEN];
 	(void)state;
 
-	fake_start(&f, FAKE_OK);
-	cfg_for(&cfg, &f, PMP_PCP);
-	assert_true(probe_ms(&cfg, out) <= cfg.budget_ms + SLACK_MS);
-	fake_stop(&f);
+	probe_fake(&f, FAKE_OK, 0, PMP_PCP, out);
 	for (int p = NC_PM_NATPMP; p <= NC_PM_PCP; p++) {
 		assert_true(out[p].tested);
 		assert_int_equal(out[p].present, NC_TRI_YES);
@@ -253,14 +268,10 @@ static void test_probe_success(void **state)
 static void test_probe_refused(void **state)
 {
 	struct fake f;
-	struct nc_pm_cfg cfg;
 	struct nc_portmap_result out[NC_PM_COUNT];
 	(void)state;
 
-	fake_start(&f, FAKE_REFUSE);
-	cfg_for(&cfg, &f, PMP_PCP);
-	assert_true(probe_ms(&cfg, out) <= cfg.budget_ms + SLACK_MS);
-	fake_stop(&f);
+	probe_fake(&f, FAKE_REFUSE, 0, PMP_PCP, out);
 	assert_int_equal(out[NC_PM_NATPMP].present, NC_TRI_YES);
 	assert_non_null(strstr(out[NC_PM_NATPMP].error, "NAT-PMP: NOT_AUTHORIZED"));
 	assert_int_equal(out[NC_PM_PCP].present, NC_TRI_YES);
@@ -272,7 +283,6 @@ static void test_probe_refused(void **state)
 
 static void test_probe_map_error_codes(void **state)
 {
-	struct nc_pm_cfg cfg;
 	struct nc_portmap_result out[NC_PM_COUNT];
 	char expect[NC_NOTE_LEN];
 	(void)state;
@@ -280,11 +290,7 @@ static void test_probe_map_error_codes(void **state)
 	for (uint8_t code = 1; code <= 13; code++) {
 		struct fake f;
 
-		fake_start(&f, FAKE_MAP_ERRORS);
-		f.pcp_code = code;
-		cfg_for(&cfg, &f, 1u << NC_PM_PCP);
-		assert_true(probe_ms(&cfg, out) <= cfg.budget_ms + SLACK_MS);
-		fake_stop(&f);
+		probe_fake(&f, FAKE_MAP_ERRORS, code, 1u << NC_PM_PCP, out);
 		snprintf(expect, sizeof(expect), "PCP: %s (%s)", pcp_result_name(code),
 			 pcp_result_message(code));
 		assert_int_equal(out[NC_PM_PCP].present, NC_TRI_YES);
@@ -295,14 +301,10 @@ static void test_probe_map_error_codes(void **state)
 static void test_probe_garbage(void **state)
 {
 	struct fake f;
-	struct nc_pm_cfg cfg;
 	struct nc_portmap_result out[NC_PM_COUNT];
 	(void)state;
 
-	fake_start(&f, FAKE_GARBAGE);
-	cfg_for(&cfg, &f, ALL);
-	assert_true(probe_ms(&cfg, out) <= cfg.budget_ms + SLACK_MS);
-	fake_stop(&f);
+	probe_fake(&f, FAKE_GARBAGE, 0, ALL, out);
 	for (int p = 0; p < NC_PM_COUNT; p++) {
 		assert_true(out[p].tested);
 		assert_int_equal(out[p].present, NC_TRI_NO);
@@ -317,14 +319,10 @@ static void test_probe_garbage(void **state)
 static void test_probe_natpmp_only(void **state)
 {
 	struct fake f;
-	struct nc_pm_cfg cfg;
 	struct nc_portmap_result out[NC_PM_COUNT];
 	(void)state;
 
-	fake_start(&f, FAKE_NATPMP_ONLY);
-	cfg_for(&cfg, &f, ALL);
-	assert_true(probe_ms(&cfg, out) <= cfg.budget_ms + SLACK_MS);
-	fake_stop(&f);
+	probe_fake(&f, FAKE_NATPMP_ONLY, 0, ALL, out);
 	assert_int_equal(out[NC_PM_NATPMP].present, NC_TRI_YES);
 	assert_int_equal(out[NC_PM_PCP].present, NC_TRI_NO);
 	assert_non_null(strstr(out[NC_PM_PCP].error, "NAT-PMP only"));
