@@ -149,6 +149,10 @@ run_case() (
 			# shellcheck disable=SC2086
 			python3 "$SIM/lib/expect.py" "$OUT/$name.json" $EXPECT ${OVERRIDES[@]+"${OVERRIDES[@]}"} >"$dir/run" || status=FAIL
 		fi
+		# A profile can check the router after natcheck (e.g. that no mapping was left).
+		if declare -F after_measure >/dev/null && ! after_measure >>"$dir/run"; then
+			status=FAIL
+		fi
 		[ "$RUNS" -gt 1 ] && sed -i "s/^/run $run: /" "$dir/run"
 		cat "$dir/run" >>"$dir/mismatch"
 	done

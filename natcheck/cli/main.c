@@ -9,7 +9,10 @@
 #include "addr.h"
 #include "error.h"
 #include "lifetime.h"
+#include "netutil.h"
 #include "pcapture.h"
+#include "pmtest.h"
+#include "portmap.h"
 #include "probe.h"
 #include "report.h"
 #include "topology.h"
@@ -18,6 +21,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +52,7 @@ struct options {
 	bool lifetime;
 	unsigned lifetime_max;
 	bool no_topology;
+	bool no_portmap;
 	int family; /* AF_UNSPEC, AF_INET or AF_INET6 */
 };
 
@@ -69,6 +75,8 @@ static void usage(FILE *f, const char *prog)
 		"      --no-hairpin      skip the hairpin test (some firewalls flag it as an attack)\n"
 		"      --budget MS       stop the run after MS milliseconds (default 5000)\n"
 		"      --no-topology     skip the TTL-limited probes that count NAT layers\n"
+		"      --no-portmap      skip NAT-PMP, PCP and UPnP-IGD (by default each one found\n"
+		"                        gets a real test mapping, deleted again before exit)\n"
 		"      --lifetime        also measure the binding lifetime and whether inbound\n"
 		"                        traffic refreshes it (takes about 2-3x the lifetime)\n"
 		"      --lifetime-max S  longest idle time to try, 2..3600 s (default 120)\n"
@@ -143,7 +151,7 @@ static bool want_color(int color)
 static int parse_args(int argc, char **argv, struct options *o, int *first_server)
 {
 	enum { OPT_PORT = 256, OPT_SAMPLES, OPT_NO_HAIRPIN, OPT_BUDGET, OPT_COLOR, OPT_VERSION,
-	       OPT_LIFETIME, OPT_LIFETIME_MAX, OPT_NO_TOPOLOGY };
+	       OPT_LIFETIME, OPT_LIFETIME_MAX, OPT_NO_TOPOLOGY, OPT_NO_PORTMAP };
 	static const struct option longopts[] = {
 		{"json", no_argument, NULL, 'j'},
 		{"verbose", no_argument, NULL, 'v'},
@@ -154,6 +162,7 @@ static int parse_args(int argc, char **argv, struct options *o, int *first_serve
 		{"budget", required_argument, NULL, OPT_BUDGET},
 		{"lifetime", no_argument, NULL, OPT_LIFETIME},
 		{"no-topology", no_argument, NULL, OPT_NO_TOPOLOGY},
+		{"no-portmap", no_argument, NULL, OPT_NO_PORTMAP},
 		{"lifetime-max", required_argument, NULL, OPT_LIFETIME_MAX},
 		{"color", required_argument, NULL, OPT_COLOR},
 		{"help", no_argument, NULL, 'h'},
@@ -186,6 +195,7 @@ static int parse_args(int argc, char **argv, struct options *o, int *first_serve
 			break;
 		case OPT_LIFETIME: o->lifetime = true; break;
 		case OPT_NO_TOPOLOGY: o->no_topology = true; break;
+		case OPT_NO_PORTMAP: o->no_portmap = true; break;
 		case OPT_LIFETIME_MAX:
 			if (parse_uint("--lifetime-max", optarg, 2, 3600, &o->lifetime_max) < 0)
 				return -1;
@@ -259,6 +269,54 @@ static int run_lifetime(const struct options *o, const struct nc_probe_cfg *cfg,
 	return err;
 }
 
+/* The port-mapping probe runs on its own thread while the STUN tests run. */
+struct pm_job {
+	struct nc_pm_cfg cfg;
+	struct nc_portmap_result out[NC_PM_COUNT];
+	pthread_t tid;
+	bool started;
+};
+
+static void *pm_probe_thread(void *arg)
+{
+	struct pm_job *j = arg;
+
+	nc_pm_probe(&j->cfg, j->out);
+	return NULL;
+}
+
+/* The probe (PCP's MAP learns the external address) and the real test create mappings on the
+ * gateway; they must be gone before natcheck exits, Ctrl-C included. SIGINT, SIGTERM and
+ * SIGHUP stay blocked from before the probe thread starts until the registry is empty, so a
+ * signal waits that second at most and then acts as usual. */
+static void pm_block_signals(bool block, sigset_t *old)
+{
+	sigset_t set;
+
+	if (!block) {
+		pthread_sigmask(SIG_SETMASK, old, NULL);
+		return;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
+static void pm_real_test(const struct nc_probe_cfg *cfg, struct pm_job *j, struct nc_result *r)
+{
+	struct nc_pm_registry reg;
+	int left;
+
+	memset(&reg, 0, sizeof(reg));
+	nc_pm_test(&j->cfg, &cfg->server, &reg, r->portmap);
+	left = nc_pm_unmap_all(&reg);
+	if (left > 0)
+		nc_result_note(r, "port mapping: %d test mapping(s) could not be deleted; they expire "
+				  "within a minute", left);
+}
+
 static void iso_now(char *buf, size_t len)
 {
 	time_t t = time(NULL);
@@ -275,6 +333,7 @@ int main(int argc, char **argv)
 	struct nc_result *r;
 	const char *specs[2] = {NULL, NULL};
 	int first, nspec, err, status;
+	uint64_t t_start;
 
 	if (parse_args(argc, argv, &o, &first) < 0) {
 		fprintf(stderr, "Try '%s --help'.\n", argv[0]);
@@ -319,7 +378,26 @@ int main(int argc, char **argv)
 	nc_result_init(r);
 	snprintf(r->tool_version, sizeof(r->tool_version), "%s", NC_VERSION);
 	iso_now(r->started, sizeof(r->started));
+	t_start = nc_now_us();
+	struct pm_job pm;
+	sigset_t saved_mask;
+	memset(&pm, 0, sizeof(pm));
+	if (!o.no_portmap && cfg.server.family == AF_INET) {
+		pm.cfg.trace = cfg.trace;
+		pm.cfg.trace_arg = cfg.trace_arg;
+		pm_block_signals(true, &saved_mask);
+		pm.started = pthread_create(&pm.tid, NULL, pm_probe_thread, &pm) == 0;
+		if (!pm.started)
+			pm_block_signals(false, &saved_mask);
+	}
 	err = nc_probe_udp(&cfg, r);
+	if (pm.started) {
+		pthread_join(pm.tid, NULL);
+		memcpy(r->portmap, pm.out, sizeof(r->portmap));
+		if (err == 0 && r->udp.reachable == NC_TRI_YES)
+			pm_real_test(&cfg, &pm, r);
+		pm_block_signals(false, &saved_mask);
+	}
 	if (err < 0) {
 		if (err == -NC_E_UNSUPPORTED || (o.pcap && err == -NC_E_INVALID))
 			fprintf(stderr, "natcheck: cannot record %s: %s\n", o.pcap, nc_pcap_last_error());
@@ -339,6 +417,7 @@ int main(int argc, char **argv)
 	}
 	if (o.lifetime && r->udp.reachable == NC_TRI_YES && (err = run_lifetime(&o, &cfg, r)) < 0)
 		nc_result_note(r, "lifetime: the test stopped: %s", nc_strerror(err));
+	r->duration_ms = (uint32_t)((nc_now_us() - t_start) / 1000); /* the whole run */
 	if (o.json) {
 		char *doc = nc_result_to_json(r, true);
 		if (!doc) {
