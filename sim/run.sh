@@ -173,7 +173,7 @@ run_case() (
 		cp "$dir/router.pcap" "$OUT/$name.fail/" 2>/dev/null || true
 	fi
 	printf '%-34s %-5s %6s ms  %s\n' "$name" "$status" $((t1 - t0)) \
-		"$( [ "$status" = PASS ] && echo "${EXPECT:-$REPLAY_FIELDS}" || tr '\n' ';' <"$dir/mismatch")" >"$OUT/$name.line"
+		"$( [ "$status" = PASS ] && echo "${EXPECT:-$REPLAY_FIELDS}" | tr '\n' ' ' || tr '\n' ';' <"$dir/mismatch")" >"$OUT/$name.line"
 	if [ "$KEEP" -eq 1 ]; then
 		trap - EXIT INT TERM
 		{
