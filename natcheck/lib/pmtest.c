@@ -69,7 +69,7 @@ int nc_pm_test(const struct nc_pm_cfg *cfg, const struct nc_addr *server,
 		if (nc_pm_map(cfg, reg, (enum nc_pm_proto)p, local.port, TEST_LIFETIME_S, &m, why,
 			      sizeof(why)) < 0) {
 			o->test_mapping = NC_TRI_NO;
-			snprintf(o->error, sizeof(o->error), "test mapping refused: %s", why);
+			snprintf(o->error, sizeof(o->error), "test mapping refused: %.160s", why);
 			close(fd);
 			continue;
 		}
@@ -80,7 +80,7 @@ int nc_pm_test(const struct nc_pm_cfg *cfg, const struct nc_addr *server,
 			o->deleted = NC_TRI_YES;
 		} else {
 			o->deleted = NC_TRI_NO;
-			snprintf(o->error, sizeof(o->error), "test mapping not deleted: %s", why);
+			snprintf(o->error, sizeof(o->error), "test mapping not deleted: %.160s", why);
 		}
 	}
 	return 0;

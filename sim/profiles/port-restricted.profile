@@ -1,3 +1,3 @@
 DESCRIPTION="Linux home router: masquerade (R1), EIM + APDF, ports preserved"
 router_rules() { natrule 'oifname "wan" masquerade'; }
-EXPECT="udp.nat=true udp.mapping=endpoint-independent udp.filtering=address-and-port-dependent udp.port_preservation=true udp.allocation.pattern=preserving udp.hairpin=false topology.nat_layers=1 topology.cgnat=false"
+EXPECT="udp.nat=true udp.mapping=endpoint-independent udp.filtering=address-and-port-dependent udp.port_preservation=true udp.allocation.pattern=preserving udp.hairpin=false topology.nat_layers=1 topology.cgnat=false port_mapping.nat-pmp.present=false port_mapping.pcp.present=false port_mapping.upnp-igd.present=false"
