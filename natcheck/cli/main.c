@@ -285,6 +285,15 @@ static void *pm_probe_thread(void *arg)
 	return NULL;
 }
 
+/* Started by the probe engine once its allocation burst has left, so that the probe's own
+ * packets never fall between the burst's samples (a userspace NAT sees them all). */
+static void pm_start(void *arg)
+{
+	struct pm_job *j = arg;
+
+	j->started = pthread_create(&j->tid, NULL, pm_probe_thread, j) == 0;
+}
+
 /* The probe (PCP's MAP learns the external address) and the real test create mappings on the
  * gateway; they must be gone before natcheck exits, Ctrl-C included. SIGINT, SIGTERM and
  * SIGHUP stay blocked from before the probe thread starts until the registry is empty, so a
@@ -386,11 +395,12 @@ int main(int argc, char **argv)
 		pm.cfg.trace = cfg.trace;
 		pm.cfg.trace_arg = cfg.trace_arg;
 		pm_block_signals(true, &saved_mask);
-		pm.started = pthread_create(&pm.tid, NULL, pm_probe_thread, &pm) == 0;
-		if (!pm.started)
-			pm_block_signals(false, &saved_mask);
+		cfg.after_burst = pm_start;
+		cfg.after_burst_arg = &pm;
 	}
 	err = nc_probe_udp(&cfg, r);
+	if (cfg.after_burst && !pm.started)
+		pm_block_signals(false, &saved_mask);
 	if (pm.started) {
 		pthread_join(pm.tid, NULL);
 		memcpy(r->portmap, pm.out, sizeof(r->portmap));

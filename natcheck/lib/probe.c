@@ -451,7 +451,10 @@ int nc_probe_udp(const struct nc_probe_cfg *cfg, struct nc_result *r)
 			epoll_ctl(e.ep, EPOLL_CTL_ADD, pfd, &ev);
 	}
 	e.t0 = nc_now_us();
-	while ((next = run_timers(&e, nc_now_us())) != 0) {
+	next = run_timers(&e, e.t0); /* sends the allocation burst, then the first probes */
+	if (cfg->after_burst)
+		cfg->after_burst(cfg->after_burst_arg);
+	for (; next != 0; next = run_timers(&e, nc_now_us())) {
 		uint64_t now = nc_now_us();
 		int timeout_ms, n;
 

@@ -34,6 +34,11 @@ struct nc_probe_cfg {
 	const char *pcap_path;  /* record the run's own probe traffic here (needs CAP_NET_RAW) */
 	nc_trace_fn trace;      /* called with one line per send/receive, if set */
 	void *trace_arg;
+	/* Called once, right after the first requests (the allocation burst first) have left:
+	 * other traffic the caller starts from here on cannot come between the burst's samples
+	 * (natcheck starts its port-mapping probe here). */
+	void (*after_burst)(void *arg);
+	void *after_burst_arg;
 };
 
 /* Runs the UDP tests and classifies them into r (which the caller has nc_result_init()ed).
