@@ -151,14 +151,25 @@ enum bouncer_verdict bouncer_handle_coord(struct bouncer *b, uint64_t now_us, ui
 	else if (m->type == NCP_T_RELAY)
 		target = &m->u.relay.dest;
 	if (target) {
-		if (!target_ok(target))
-			return count(b, BNC_BAD_TARGET);
-		if (!rl_allow(&b->per_target, target, now_us, 0))
-			return count(b, BNC_RATE_TARGET);
-		if (!global_allow(b, now_us))
-			return count(b, BNC_RATE_GLOBAL);
+		enum bouncer_verdict v;
+		bouncer_admit(b, target, now_us, &v);
+		return v;
 	}
 	return count(b, BNC_OK);
+}
+
+bool bouncer_admit(struct bouncer *b, const struct nc_addr *target, uint64_t now_us,
+		   enum bouncer_verdict *why)
+{
+	if (!target_ok(target))
+		*why = count(b, BNC_BAD_TARGET);
+	else if (!rl_allow(&b->per_target, target, now_us, 0))
+		*why = count(b, BNC_RATE_TARGET);
+	else if (!global_allow(b, now_us))
+		*why = count(b, BNC_RATE_GLOBAL);
+	else
+		*why = count(b, BNC_OK);
+	return *why == BNC_OK;
 }
 
 int bouncer_seal(const struct bouncer *b, struct ncp_coord *m, uint64_t wall_ms, uint8_t *buf,

@@ -48,6 +48,12 @@ void bouncer_free(struct bouncer *b); /* wipes the key */
 enum bouncer_verdict bouncer_handle_coord(struct bouncer *b, uint64_t now_us, uint64_t wall_ms,
 					  const uint8_t *pkt, size_t len, struct ncp_coord *m);
 
+/* The target checks and rate limits alone, for an action this host takes for a client of its
+ * own (no message to authenticate). Counted like bouncer_handle_coord(); *why says the reason
+ * when it returns false. */
+bool bouncer_admit(struct bouncer *b, const struct nc_addr *target, uint64_t now_us,
+		   enum bouncer_verdict *why);
+
 /* Encodes an outgoing message under the same key (fresh nonce and timestamp). */
 int bouncer_seal(const struct bouncer *b, struct ncp_coord *m, uint64_t wall_ms, uint8_t *buf,
 		 size_t cap);
