@@ -1,6 +1,7 @@
 /* natcheck-reflector: the RFC 5780 STUN server natcheck measures against.
  *
  * Exit status: 0 after SIGTERM/SIGINT, 1 if it cannot bind or drop privileges, 2 usage. */
+#include "coord.h"
 #include "error.h"
 #include "log.h"
 #include "server.h"
@@ -22,6 +23,8 @@ struct options {
 	const char *user;
 	bool drop;
 	const char *pidfile;
+	const char *keyfile;
+	struct coord_cfg coord;
 };
 
 static void usage(FILE *f)
@@ -47,6 +50,14 @@ static void usage(FILE *f)
 		"                        when started as root)\n"
 		"  --no-drop             keep running as the starting user\n"
 		"  --pidfile FILE        write the process id here\n"
+		"  --key FILE            shared key of linked reflectors (32 bytes, raw or hex):\n"
+		"                        enables the authenticated coordination link\n"
+		"  --partner ADDR        the alternate address is this partner host (three-host\n"
+		"                        deployment; needs --key)\n"
+		"  --bouncer ADDR        the third-party bouncer: an address of this host (act as\n"
+		"                        bouncer here) or a bouncer host (needs --key)\n"
+		"  --coord-port N        coordination port (default 3480)\n"
+		"  --cb-port N           port connect-backs and bounces leave from (default 3481)\n"
 		"  -v, --verbose         debug logging (rate-limited per-packet lines)\n"
 		"  -h, --help            this help\n"
 		"      --version         print the version\n"
@@ -81,7 +92,8 @@ static int parse_addr(const char *opt, const char *s, struct nc_addr *a)
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum { O_PRIMARY = 256, O_ALTERNATE, O_PORT, O_ALTPORT, O_THREADS, O_RATE, O_BURST,
-	       O_BYTES, O_USER, O_NODROP, O_PIDFILE, O_VERSION };
+	       O_BYTES, O_USER, O_NODROP, O_PIDFILE, O_VERSION, O_KEY, O_PARTNER, O_BOUNCER,
+	       O_COORDPORT, O_CBPORT };
 	static const struct option longopts[] = {
 		{"primary", required_argument, NULL, O_PRIMARY},
 		{"alternate", required_argument, NULL, O_ALTERNATE},
@@ -94,6 +106,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"user", required_argument, NULL, O_USER},
 		{"no-drop", no_argument, NULL, O_NODROP},
 		{"pidfile", required_argument, NULL, O_PIDFILE},
+		{"key", required_argument, NULL, O_KEY},
+		{"partner", required_argument, NULL, O_PARTNER},
+		{"bouncer", required_argument, NULL, O_BOUNCER},
+		{"coord-port", required_argument, NULL, O_COORDPORT},
+		{"cb-port", required_argument, NULL, O_CBPORT},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, O_VERSION},
@@ -139,6 +156,22 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case O_USER: o->user = optarg; break;
 		case O_NODROP: o->drop = false; break;
 		case O_PIDFILE: o->pidfile = optarg; break;
+		case O_KEY: o->keyfile = optarg; break;
+		case O_PARTNER:
+			if (parse_addr("--partner", optarg, &o->coord.partner) < 0)
+				return -1;
+			break;
+		case O_BOUNCER:
+			if (parse_addr("--bouncer", optarg, &o->coord.bouncer) < 0)
+				return -1;
+			break;
+		case O_COORDPORT:
+		case O_CBPORT:
+			if (parse_num(c == O_COORDPORT ? "--coord-port" : "--cb-port", optarg, 1, 65535, &v) < 0 ||
+			    v != (int)v)
+				return -1;
+			*(c == O_COORDPORT ? &o->coord.coord_port : &o->coord.cb_port) = (uint16_t)v;
+			break;
 		case 'v': log_set_level(LOG_LVL_DEBUG); break;
 		case 'h': usage(stdout); exit(0);
 		case O_VERSION: printf("natcheck-reflector %s\n", NC_VERSION); exit(0);
@@ -158,8 +191,56 @@ static int parse_args(int argc, char **argv, struct options *o)
 		fprintf(stderr, "natcheck-reflector: --alternate must be another address of the same family\n");
 		return -1;
 	}
+	if (nc_addr_is_set(&o->coord.partner)) {
+		if (nc_addr_is_set(&o->cfg.alternate)) {
+			fprintf(stderr, "natcheck-reflector: --partner and --alternate exclude each other\n");
+			return -1;
+		}
+		if (o->coord.partner.family != o->cfg.primary.family || nc_addr_ip_eq(&o->coord.partner, &o->cfg.primary)) {
+			fprintf(stderr, "natcheck-reflector: --partner must be another address of the same family\n");
+			return -1;
+		}
+	}
 	if (o->cfg.port == o->cfg.alt_port) {
 		fprintf(stderr, "natcheck-reflector: --port and --alt-port must differ\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* The coordination service (coord.h): needed for a bouncer, a partner or a key. */
+static int setup_coord(struct options *o)
+{
+	struct coord_cfg *cc = &o->coord;
+	int err;
+
+	if (!o->keyfile && !nc_addr_is_set(&cc->partner) && !nc_addr_is_set(&cc->bouncer))
+		return 0;
+	cc->primary = o->cfg.primary;
+	cc->alternate = o->cfg.alternate;
+	cc->port = o->cfg.port;
+	cc->alt_port = o->cfg.alt_port;
+	cc->bouncer_local = nc_addr_is_set(&cc->bouncer) && coord_is_local_ip(&cc->bouncer);
+	if (o->keyfile) {
+		if ((err = ncp_key_load(o->keyfile, cc->key)) < 0) {
+			log_error("--key %s: %s (expected 32 raw bytes or 64 hex digits)", o->keyfile,
+				  nc_strerror(err));
+			return -1;
+		}
+		cc->has_key = true;
+	} else if (nc_addr_is_set(&cc->partner) || (nc_addr_is_set(&cc->bouncer) && !cc->bouncer_local)) {
+		log_error("--partner and a remote --bouncer need --key: the coordination link is "
+			  "always authenticated");
+		return -1;
+	}
+	if (nc_addr_is_set(&cc->partner)) {
+		o->cfg.alternate = cc->partner;
+		o->cfg.alternate_remote = true;
+	}
+	err = coord_open(&o->cfg.coord, cc);
+	sodium_memzero(cc->key, sizeof(cc->key));
+	if (err < 0) {
+		log_error("coordination: %s", nc_strerror(err));
 		return -1;
 	}
 	return 0;
@@ -200,7 +281,18 @@ static void print_counters(const struct refl_counters *c)
 struct sigctx {
 	sigset_t set;
 	struct refl_server *srv;
+	struct coord *coord;
 };
+
+static void print_coord_counters(const struct coord *c)
+{
+	char line[1024];
+
+	if (!c)
+		return;
+	coord_format_counters(c, line, sizeof(line));
+	log_info("%s", line);
+}
 
 /* Signals become events: this thread waits for them, the workers never see them. */
 static void *signal_thread(void *arg)
@@ -213,6 +305,7 @@ static void *signal_thread(void *arg)
 			continue;
 		if (sig == SIGUSR1) {
 			print_counters(refl_server_counters(sc->srv));
+			print_coord_counters(sc->coord);
 			continue;
 		}
 		log_info("signal %d: stopping", sig);
@@ -254,8 +347,14 @@ int main(int argc, char **argv)
 	sigaddset(&sc.set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
 
-	if ((err = refl_server_open(&srv, &o.cfg)) < 0)
+	if (setup_coord(&o) < 0)
 		return 1;
+	if ((err = refl_server_open(&srv, &o.cfg)) < 0) {
+		coord_free(o.cfg.coord);
+		return 1;
+	}
+	if (o.cfg.coord)
+		coord_set_relay_fds(o.cfg.coord, refl_server_udp_fd(srv, REFL_PP), refl_server_udp_fd(srv, REFL_PA));
 	if (o.pidfile) {
 		FILE *f = fopen(o.pidfile, "w");
 		if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0) {
@@ -277,13 +376,21 @@ int main(int argc, char **argv)
 			 ctx->has_alternate ? nc_addr_ip_str(&ctx->local[REFL_AP], (char[NC_ADDR_STRLEN]){0}) : "",
 			 o.cfg.threads, ctx->has_alternate ? "" : " (single-address mode)");
 	}
+	if (o.cfg.coord && coord_start(o.cfg.coord) < 0) {
+		refl_server_free(srv);
+		coord_free(o.cfg.coord);
+		return 1;
+	}
 	sc.srv = srv;
+	sc.coord = o.cfg.coord;
 	if (pthread_create(&st, NULL, signal_thread, &sc) != 0) {
 		refl_server_free(srv);
 		return 1;
 	}
 	err = refl_server_run(srv);
 	print_counters(refl_server_counters(srv));
+	print_coord_counters(o.cfg.coord);
+	coord_free(o.cfg.coord);
 	pthread_cancel(st);
 	pthread_join(st, NULL);
 	refl_server_free(srv);

@@ -1,5 +1,6 @@
 #include "server.h"
 
+#include "coord.h"
 #include "error.h"
 #include "log.h"
 #include "netutil.h"
@@ -128,7 +129,7 @@ int refl_server_open(struct refl_server **out, const struct refl_server_cfg *cfg
 		goto fail;
 	}
 	for (int i = 0; i < REFL_NSOCK; i++) {
-		if (!nc_addr_is_set(&s->ctx.local[i]))
+		if (!nc_addr_is_set(&s->ctx.local[i]) || (cfg->alternate_remote && i >= REFL_AP))
 			continue;
 		for (unsigned t = 0; t < s->nworkers; t++) {
 			if ((s->w[t].udp[i] = bind_sock(&s->ctx.local[i], SOCK_DGRAM)) < 0) {
@@ -167,6 +168,11 @@ const struct refl_counters *refl_server_counters(const struct refl_server *s)
 const struct refl_ctx *refl_server_ctx(const struct refl_server *s)
 {
 	return &s->ctx;
+}
+
+int refl_server_udp_fd(const struct refl_server *s, enum refl_sock i)
+{
+	return s->w[0].udp[i];
 }
 
 /* --- UDP ------------------------------------------------------------------------------ */
@@ -229,7 +235,16 @@ static int udp_ready(struct worker *w, enum refl_sock in)
 			atomic_fetch_add(&s->cnt.malformed, 1);
 			continue;
 		}
-		why = refl_handle(&s->ctx, in, &src, bufs[i], msg[i].msg_len, a);
+		if (s->cfg.coord && ncp_is_suite_method(bufs[i], msg[i].msg_len)) {
+			/* The suite's own methods (ncproto.h) go to the coordination service. */
+			a->len = coord_handle_stun(s->cfg.coord, NCP_PROTO_UDP, &s->ctx.local[in], &src,
+						   bufs[i], msg[i].msg_len, a->buf, sizeof(a->buf));
+			a->out = in;
+			a->dest = src;
+			why = a->len ? REFL_ANSWER : REFL_DROP_MALFORMED;
+		} else {
+			why = refl_handle(&s->ctx, in, &src, bufs[i], msg[i].msg_len, a);
+		}
 		if (why != REFL_ANSWER) {
 			atomic_fetch_add(&s->cnt.malformed, 1);
 			log_debug_limited("dropped %u bytes from %s: %s", msg[i].msg_len,
@@ -242,7 +257,11 @@ static int udp_ready(struct worker *w, enum refl_sock in)
 			continue;
 		}
 		if (w->udp[a->out] < 0) {
-			atomic_fetch_add(&s->cnt.malformed, 1);
+			/* The answer must leave from the partner host's address (three hosts). */
+			if (s->cfg.coord && coord_relay(s->cfg.coord, a->out == REFL_AA, &a->dest, a->buf, a->len))
+				atomic_fetch_add(&s->cnt.answered, 1);
+			else
+				atomic_fetch_add(&s->cnt.malformed, 1);
 			continue;
 		}
 		o = &out[a->out];
@@ -332,7 +351,15 @@ static void tcp_readable(struct worker *w, unsigned idx)
 			if (c->have < mlen)
 				break;
 			tcp_ctx.refuse_change = true;
-			if (refl_handle(&tcp_ctx, c->in, &c->peer, c->buf, mlen, &a) == REFL_ANSWER &&
+			if (s->cfg.coord && ncp_is_suite_method(c->buf, mlen)) {
+				a.len = coord_handle_stun(s->cfg.coord, NCP_PROTO_TCP, &s->ctx.local[c->in],
+							  &c->peer, c->buf, mlen, a.buf, sizeof(a.buf));
+				if (a.len && write(c->fd, a.buf, a.len) != (ssize_t)a.len) {
+					tcp_close(w, idx);
+					return;
+				}
+				atomic_fetch_add(a.len ? &s->cnt.answered : &s->cnt.malformed, 1);
+			} else if (refl_handle(&tcp_ctx, c->in, &c->peer, c->buf, mlen, &a) == REFL_ANSWER &&
 			    a.dest.port == c->peer.port) {
 				if (write(c->fd, a.buf, a.len) != (ssize_t)a.len) {
 					tcp_close(w, idx);

@@ -14,8 +14,12 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+struct coord;
+
 struct refl_server_cfg {
 	struct nc_addr primary, alternate; /* alternate unset: single-address mode */
+	bool alternate_remote; /* alternate is a partner host (coord.h): no sockets bound for it */
+	struct coord *coord;   /* suite methods and relays (coord.h), or NULL */
 	uint16_t port, alt_port;
 	unsigned threads;
 	double rate_pps;     /* per source; 0 = no limit */
@@ -46,6 +50,8 @@ int refl_server_run(struct refl_server *s);
 void refl_server_stop(struct refl_server *s);
 const struct refl_counters *refl_server_counters(const struct refl_server *s);
 const struct refl_ctx *refl_server_ctx(const struct refl_server *s);
+/* Thread 0's UDP socket on endpoint i (-1 if none), for the coordination service's relays. */
+int refl_server_udp_fd(const struct refl_server *s, enum refl_sock i);
 void refl_server_free(struct refl_server *s);
 
 #endif
