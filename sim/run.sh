@@ -55,15 +55,7 @@ while [ $# -gt 0 ]; do
 done
 case $JOBS in '' | *[!0-9]* | 0) echo "sim/run.sh: -j: invalid value '$JOBS'" >&2; exit 2 ;; esac
 case $RUNS in '' | *[!0-9]* | 0) echo "sim/run.sh: --runs: invalid value '$RUNS'" >&2; exit 2 ;; esac
-if [ "$(id -u)" -ne 0 ]; then
-	echo "sim/run.sh: SKIP: the lab needs root (network namespaces)" >&2
-	exit 77
-fi
-if ! ip netns add "nc$$-probe" 2>/dev/null; then
-	echo "sim/run.sh: SKIP: cannot create network namespaces here" >&2
-	exit 77
-fi
-ip netns del "nc$$-probe"
+nslab_need_root # exit 77 when not root or without namespaces
 for bin in natcheck/natcheck reflector/natcheck-reflector; do
 	[ -x "$NC_BUILD/$bin" ] || { echo "sim/run.sh: $NC_BUILD/$bin is not built" >&2; exit 2; }
 done
