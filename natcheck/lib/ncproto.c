@@ -70,7 +70,8 @@ int ncp_result_get(const uint8_t *p, size_t len, struct ncp_result *r)
 	r->status = nc_rd_u8(&rd);
 	r->icmp_type = nc_rd_u8(&rd);
 	r->icmp_code = nc_rd_u8(&rd);
-	nc_rd_skip(&rd, 1);
+	if (nc_rd_u8(&rd) != 0)
+		return -NC_E_MALFORMED;
 	r->elapsed_ms = nc_rd_n32(&rd);
 	r->err = nc_rd_n32(&rd);
 	if (rd.err || len != NCP_RESULT_LEN || r->status > NCP_ST_MAX_)
