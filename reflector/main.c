@@ -65,19 +65,37 @@ static void usage(FILE *f)
 		"SIGUSR1 prints the counters; SIGTERM or SIGINT stops (exit status 0).\n");
 }
 
+/* Numbers are plain decimals: digits, optionally one '.' and more digits. strtod alone would
+ * also take " 5", "0x10", "1e3", "inf" and "nan" (which passes every range check). */
 static int parse_num(const char *opt, const char *s, double lo, double hi, double *out)
 {
+	size_t digits = strspn(s, "0123456789");
 	char *end;
 	double v;
 
+	if (digits == 0 || (s[digits] != '\0' && (s[digits] != '.' || s[digits + 1] == '\0' ||
+						    s[digits + 1 + strspn(s + digits + 1, "0123456789")] != '\0')))
+		goto bad;
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || *end != '\0' || v < lo || v > hi) {
-		fprintf(stderr, "natcheck-reflector: %s: invalid value '%s' (expected %g..%g)\n", opt, s, lo, hi);
-		return -1;
-	}
+	if (errno || *end != '\0' || v < lo || v > hi)
+		goto bad;
 	*out = v;
 	return 0;
+bad:
+	fprintf(stderr, "natcheck-reflector: %s: invalid value '%s' (expected %g..%g)\n", opt, s, lo, hi);
+	return -1;
+}
+
+/* The same for whole numbers (ports, thread counts): no fraction at all. */
+static int parse_int(const char *opt, const char *s, double lo, double hi, double *out)
+{
+	if (s[strspn(s, "0123456789")] != '\0') {
+		fprintf(stderr, "natcheck-reflector: %s: invalid value '%s' (expected a whole number %g..%g)\n",
+			opt, s, lo, hi);
+		return -1;
+	}
+	return parse_num(opt, s, lo, hi, out);
 }
 
 static int parse_addr(const char *opt, const char *s, struct nc_addr *a)
@@ -131,13 +149,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case O_PORT:
 		case O_ALTPORT:
-			if (parse_num(c == O_PORT ? "--port" : "--alt-port", optarg, 1, 65535, &v) < 0 ||
-			    v != (int)v)
+			if (parse_int(c == O_PORT ? "--port" : "--alt-port", optarg, 1, 65535, &v) < 0)
 				return -1;
 			*(c == O_PORT ? &o->cfg.port : &o->cfg.alt_port) = (uint16_t)v;
 			break;
 		case O_THREADS:
-			if (parse_num("--threads", optarg, 1, 64, &v) < 0)
+			if (parse_int("--threads", optarg, 1, 64, &v) < 0)
 				return -1;
 			o->cfg.threads = (unsigned)v;
 			break;
@@ -363,6 +380,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (o.user && geteuid() != 0)
+		log_info("not started as root: --user %s has nothing to drop", o.user);
 	if (o.drop && geteuid() == 0 && drop_privileges(o.user ? o.user : "nobody") < 0) {
 		refl_server_free(srv);
 		return 1;
