@@ -21,20 +21,26 @@ fi
 [ -e "$out/wrong/restricted-cone.fail/router.nft" ] && [ -e "$out/wrong/restricted-cone.fail/router.pcap" ] &&
 	echo "ok: the failure saved the ruleset and a capture" || { echo "FAIL: no failure dump"; fail=1; }
 
-# 2. Ctrl-C in the middle of a run (the lifetime profile takes ~25 s; interrupt after 3 s).
-before_ns=$(ip netns list | wc -l)
-before_procs=$(pgrep -c -f 'natcheck-reflector|sim/natbox|tcpdump -i any' || true)
+# 2. Ctrl-C in the middle of a run (the lifetime profiles take 16-26 s; interrupt after 3 s).
+# Only this run's own namespaces (named nc<its pid>-) and the processes inside them count, so
+# other labs running on the machine at the same time do not disturb the check.
 setsid bash "$SRC/sim/run.sh" --profile short-lifetime --profile natbox-outbound-refresh --out "$out/int" >"$out/int.log" 2>&1 &
 pid=$!
-for _ in $(seq 100); do [ "$(ip netns list | wc -l)" -gt "$before_ns" ] && break; sleep 0.05; done
+for _ in $(seq 200); do ls /run/netns/nc"$pid"-* >/dev/null 2>&1 && break; sleep 0.05; done
 sleep 3
+inodes=$(stat -L -c %i /run/netns/nc"$pid"-* 2>/dev/null | sort -u)
+[ -n "$inodes" ] || { echo "FAIL: the run built no lab"; exit 1; }
 kill -INT -- -"$pid"
 wait "$pid" 2>/dev/null || true
-after_ns=$(ip netns list | wc -l)
-after_procs=$(pgrep -c -f 'natcheck-reflector|sim/natbox|tcpdump -i any' || true)
-if [ "$after_ns" -eq "$before_ns" ] && [ "$after_procs" -eq "$before_procs" ] && ! ip link show nb0 >/dev/null 2>&1; then
-	echo "ok: after SIGINT no namespace, interface or process of the lab remains"
+left_ns=$(ls /run/netns/ | grep -c "^nc$pid-" || true)
+left_procs=0
+for p in /proc/[0-9]*; do
+	ino=$(stat -L -c %i "$p/ns/net" 2>/dev/null) || continue
+	grep -qx "$ino" <<<"$inodes" && left_procs=$((left_procs + 1))
+done
+if [ "$left_ns" -eq 0 ] && [ "$left_procs" -eq 0 ]; then
+	echo "ok: after SIGINT none of the run's $(wc -l <<<"$inodes") namespaces and no process in them remains"
 else
-	echo "FAIL: namespaces $before_ns -> $after_ns, processes $before_procs -> $after_procs"; ip netns list; fail=1
+	echo "FAIL: after SIGINT $left_ns namespace(s) and $left_procs process(es) of the run remain"; fail=1
 fi
 exit "$fail"
