@@ -44,12 +44,21 @@ enum refl_drop refl_handle(const struct refl_ctx *ctx, enum refl_sock in,
 	} else if (m.n_unknown_required) {
 		/* RFC 8489 §6.3.1.1: 420 listing what we did not understand. */
 		error_answer(&b, pkt, len, a, 420, m.unknown_required, m.n_unknown_required);
-	} else if ((m.change_flags & (STUN_CHANGE_IP | STUN_CHANGE_PORT)) &&
-		   (!ctx->has_alternate || ctx->refuse_change)) {
-		/* RFC 5780 §6: without an alternate address (or over TCP, where the answer must
-		 * use the same connection) CHANGE-REQUEST is not supported. */
-		const uint16_t cr = STUN_ATTR_CHANGE_REQUEST;
-		error_answer(&b, pkt, len, a, 420, &cr, 1);
+	} else if (((m.change_flags & (STUN_CHANGE_IP | STUN_CHANGE_PORT)) &&
+		    (!ctx->has_alternate || ctx->refuse_change)) ||
+		   ((m.has & STUN_HAS_RESPONSE_PORT) && ctx->refuse_change)) {
+		/* RFC 5780 §6: without an alternate address CHANGE-REQUEST is not supported and
+		 * gets 420. Over TCP the answer can only go back on the same connection, so a
+		 * CHANGE-REQUEST asking for another origin, and RESPONSE-PORT (§7.5: "optional",
+		 * so clients must accept a 420), are refused the same way. */
+		uint16_t refused[2];
+		size_t k = 0;
+		if ((m.change_flags & (STUN_CHANGE_IP | STUN_CHANGE_PORT)) &&
+		    (!ctx->has_alternate || ctx->refuse_change))
+			refused[k++] = STUN_ATTR_CHANGE_REQUEST;
+		if ((m.has & STUN_HAS_RESPONSE_PORT) && ctx->refuse_change)
+			refused[k++] = STUN_ATTR_RESPONSE_PORT;
+		error_answer(&b, pkt, len, a, 420, refused, k);
 	} else if ((m.has & STUN_HAS_PADDING) && (m.has & STUN_HAS_RESPONSE_PORT)) {
 		/* RFC 5780 §7.4/§7.5: PADDING with RESPONSE-PORT is refused with 400. */
 		error_answer(&b, pkt, len, a, 400, NULL, 0);

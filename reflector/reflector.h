@@ -25,7 +25,9 @@ enum refl_sock { REFL_PP = 0, REFL_PA, REFL_AP, REFL_AA, REFL_NSOCK };
 struct refl_ctx {
 	struct nc_addr local[REFL_NSOCK]; /* the four endpoints (unset ones do not exist) */
 	bool has_alternate;
-	bool refuse_change;               /* over TCP an answer cannot leave from elsewhere */
+	bool refuse_change;               /* over TCP: the answer cannot leave from another
+					   * endpoint nor go to another port, so CHANGE-REQUEST
+					   * (ip or port) and RESPONSE-PORT get 420 */
 	const char *software;             /* SOFTWARE attribute, or NULL */
 };
 

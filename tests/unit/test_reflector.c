@@ -169,10 +169,30 @@ static void test_errors(void **state)
 	assert_false(m.has & STUN_HAS_OTHER);
 	ctx.has_alternate = true;
 
-	/* Over TCP the answer cannot leave from another endpoint. */
+	/* Over TCP the answer cannot leave from another endpoint, nor go to another port:
+	 * 420 naming what was refused, back to the requester. A plain request still works. */
 	ctx.refuse_change = true;
 	answer(REFL_PP, req, request(req, sizeof(req), STUN_CHANGE_IP, 0, 0, 0), &a, &m);
 	assert_int_equal(m.error_code, 420);
+	assert_int_equal(m.n_unknown_attrs, 1);
+	assert_int_equal(m.unknown_attrs[0], STUN_ATTR_CHANGE_REQUEST);
+	answer(REFL_PP, req, request(req, sizeof(req), 0, 51000, 0, 0), &a, &m);
+	assert_int_equal(m.error_code, 420);
+	assert_int_equal(m.n_unknown_attrs, 1);
+	assert_int_equal(m.unknown_attrs[0], STUN_ATTR_RESPONSE_PORT);
+	assert_true(nc_addr_eq(&a.dest, &client));
+	answer(REFL_PA, req, request(req, sizeof(req), STUN_CHANGE_PORT, 51000, 0, 0), &a, &m);
+	assert_int_equal(m.error_code, 420);
+	assert_int_equal(m.n_unknown_attrs, 2);
+	assert_int_equal(a.out, REFL_PA);
+	answer(REFL_PP, req, request(req, sizeof(req), 0, 0, 0, 0), &a, &m);
+	assert_int_equal(m.cls, STUN_CLASS_SUCCESS);
+	/* An all-zero CHANGE-REQUEST (stuntman clients always send one) asks for nothing. */
+	stun_build_init(&b, req, sizeof(req), STUN_METHOD_BINDING, STUN_CLASS_REQUEST, tid);
+	stun_add_change_request(&b, 0);
+	n = stun_build_finish(&b, true);
+	answer(REFL_PP, req, (size_t)n, &a, &m);
+	assert_int_equal(m.cls, STUN_CLASS_SUCCESS);
 	ctx.refuse_change = false;
 
 	/* Another method: 400. */
@@ -226,6 +246,67 @@ static void test_classic_request(void **state)
 	assert_true(nc_addr_eq(&m.source, &ctx.local[REFL_PP]));
 	assert_true(nc_addr_eq(&m.changed, &ctx.local[REFL_AA]));
 	assert_false(m.has & STUN_HAS_XOR_MAPPED);
+}
+
+static void test_classic_change_request(void **state)
+{
+	/* What Debian's `stun` client sends for its tests II and III: RFC 3489 header (no
+	 * cookie) with CHANGE-REQUEST. The answer leaves from the changed endpoint and says so
+	 * in SOURCE-ADDRESS; CHANGED-ADDRESS stays the receiving socket's "other". */
+	uint8_t req[28] = {0x00, 0x01, 0x00, 0x08};
+	struct refl_answer a;
+	struct stun_msg m;
+	(void)state;
+
+	for (int i = 4; i < 20; i++)
+		req[i] = (uint8_t)(0x80 + i);
+	req[20] = 0x00, req[21] = 0x03, req[22] = 0x00, req[23] = 0x04; /* CHANGE-REQUEST */
+	req[27] = STUN_CHANGE_IP | STUN_CHANGE_PORT;
+	assert_int_equal(refl_handle(&ctx, REFL_PP, &client, req, sizeof(req), &a), REFL_ANSWER);
+	assert_int_equal(a.out, REFL_AA);
+	assert_int_equal(stun_decode(a.buf, a.len, &m), 0);
+	assert_true(m.classic);
+	assert_true(nc_addr_eq(&m.source, &ctx.local[REFL_AA]));
+	assert_true(nc_addr_eq(&m.changed, &ctx.local[REFL_AA]));
+	req[27] = STUN_CHANGE_PORT;
+	assert_int_equal(refl_handle(&ctx, REFL_PP, &client, req, sizeof(req), &a), REFL_ANSWER);
+	assert_int_equal(a.out, REFL_PA);
+
+	/* Single address: 420, and no CHANGED-ADDRESS on plain answers. */
+	ctx.has_alternate = false;
+	assert_int_equal(refl_handle(&ctx, REFL_PP, &client, req, sizeof(req), &a), REFL_ANSWER);
+	assert_int_equal(stun_decode(a.buf, a.len, &m), 0);
+	assert_int_equal(m.error_code, 420);
+	req[27] = 0;
+	assert_int_equal(refl_handle(&ctx, REFL_PP, &client, req, sizeof(req), &a), REFL_ANSWER);
+	assert_int_equal(stun_decode(a.buf, a.len, &m), 0);
+	assert_int_equal(m.cls, STUN_CLASS_SUCCESS);
+	assert_false(m.has & STUN_HAS_CHANGED);
+}
+
+static void test_no_amplification(void **state)
+{
+	/* The smallest request (a bare 20-byte header) gets the largest plain answer; it stays
+	 * within a small fixed factor, and RESPONSE-PORT never changes the destination IP. */
+	uint8_t req[128];
+	struct refl_answer a;
+	struct stun_msg m;
+	struct stun_builder b;
+	int k;
+	(void)state;
+
+	answer(REFL_PP, req, request(req, sizeof(req), 0, 0, 0, 0), &a, &m);
+	assert_true(a.len <= 20 * 6);
+	for (unsigned port = 1; port < 65536; port += 997) {
+		answer(REFL_AA, req, request(req, sizeof(req), STUN_CHANGE_IP, (uint16_t)port, 0, 0), &a, &m);
+		assert_true(nc_addr_ip_eq(&a.dest, &client));
+		assert_int_equal(a.dest.port, port);
+	}
+	/* RESPONSE-PORT 0 names no port: silence. */
+	stun_build_init(&b, req, sizeof(req), STUN_METHOD_BINDING, STUN_CLASS_REQUEST, tid);
+	stun_add_response_port(&b, 0);
+	k = stun_build_finish(&b, true);
+	assert_int_not_equal(refl_handle(&ctx, REFL_PP, &client, req, (size_t)k, &a), REFL_ANSWER);
 }
 
 static void test_rate_limit(void **state)
@@ -282,6 +363,8 @@ int main(void)
 		cmocka_unit_test_setup(test_errors, setup),
 		cmocka_unit_test_setup(test_silence, setup),
 		cmocka_unit_test_setup(test_classic_request, setup),
+		cmocka_unit_test_setup(test_classic_change_request, setup),
+		cmocka_unit_test_setup(test_no_amplification, setup),
 		cmocka_unit_test_setup(test_rate_limit, setup),
 		cmocka_unit_test_setup(test_rate_table_is_bounded, setup),
 	};
