@@ -15,6 +15,7 @@
 #include "portmap.h"
 #include "probe.h"
 #include "report.h"
+#include "tcpprobe.h"
 #include "topology.h"
 #include "result.h"
 
@@ -53,6 +54,7 @@ struct options {
 	unsigned lifetime_max;
 	bool no_topology;
 	bool no_portmap;
+	bool tcp, tcp_full;
 	int family; /* AF_UNSPEC, AF_INET or AF_INET6 */
 };
 
@@ -75,6 +77,10 @@ static void usage(FILE *f, const char *prog)
 		"      --no-hairpin      skip the hairpin test (some firewalls flag it as an attack)\n"
 		"      --budget MS       stop the run after MS milliseconds (default 5000)\n"
 		"      --no-topology     skip the TTL-limited probes that count NAT layers\n"
+		"      --tcp             also run NAT Check's TCP tests and the third-party UDP\n"
+		"                        test (needs a natcheck-reflector with a bouncer; ~1 s)\n"
+		"      --tcp-full        the same, waiting 8 s for an unsolicited SYN's fate\n"
+		"                        (RFC 5382 REQ-4: a NAT must stay silent for 6 s)\n"
 		"      --no-portmap      skip NAT-PMP, PCP and UPnP-IGD (by default each one found\n"
 		"                        gets a real test mapping, deleted again before exit)\n"
 		"      --lifetime        also measure the binding lifetime and whether inbound\n"
@@ -151,7 +157,8 @@ static bool want_color(int color)
 static int parse_args(int argc, char **argv, struct options *o, int *first_server)
 {
 	enum { OPT_PORT = 256, OPT_SAMPLES, OPT_NO_HAIRPIN, OPT_BUDGET, OPT_COLOR, OPT_VERSION,
-	       OPT_LIFETIME, OPT_LIFETIME_MAX, OPT_NO_TOPOLOGY, OPT_NO_PORTMAP };
+	       OPT_LIFETIME, OPT_LIFETIME_MAX, OPT_NO_TOPOLOGY, OPT_NO_PORTMAP, OPT_TCP,
+	       OPT_TCP_FULL };
 	static const struct option longopts[] = {
 		{"json", no_argument, NULL, 'j'},
 		{"verbose", no_argument, NULL, 'v'},
@@ -163,6 +170,8 @@ static int parse_args(int argc, char **argv, struct options *o, int *first_serve
 		{"lifetime", no_argument, NULL, OPT_LIFETIME},
 		{"no-topology", no_argument, NULL, OPT_NO_TOPOLOGY},
 		{"no-portmap", no_argument, NULL, OPT_NO_PORTMAP},
+		{"tcp", no_argument, NULL, OPT_TCP},
+		{"tcp-full", no_argument, NULL, OPT_TCP_FULL},
 		{"lifetime-max", required_argument, NULL, OPT_LIFETIME_MAX},
 		{"color", required_argument, NULL, OPT_COLOR},
 		{"help", no_argument, NULL, 'h'},
@@ -196,6 +205,8 @@ static int parse_args(int argc, char **argv, struct options *o, int *first_serve
 		case OPT_LIFETIME: o->lifetime = true; break;
 		case OPT_NO_TOPOLOGY: o->no_topology = true; break;
 		case OPT_NO_PORTMAP: o->no_portmap = true; break;
+		case OPT_TCP: o->tcp = true; break;
+		case OPT_TCP_FULL: o->tcp = o->tcp_full = true; break;
 		case OPT_LIFETIME_MAX:
 			if (parse_uint("--lifetime-max", optarg, 2, 3600, &o->lifetime_max) < 0)
 				return -1;
@@ -326,6 +337,25 @@ static void pm_real_test(const struct nc_probe_cfg *cfg, struct pm_job *j, struc
 				  "within a minute", left);
 }
 
+/* NAT Check's TCP suite and the third-party UDP test, after the UDP run. */
+static void run_tcp(const struct options *o, const struct nc_probe_cfg *cfg, struct nc_result *r)
+{
+	struct nc_tcp_cfg tc = {.server = cfg->server, .other = r->server.other, .full = o->tcp_full,
+				.no_hairpin = cfg->no_hairpin, .trace = cfg->trace,
+				.trace_arg = cfg->trace_arg};
+	struct nc_bounce_cfg bc = {.server = cfg->server, .trace = cfg->trace,
+				   .trace_arg = cfg->trace_arg};
+	struct nc_addr from;
+	int arrived = -1, err;
+
+	if ((err = nc_probe_tcp(&tc, r)) < 0)
+		nc_result_note(r, "tcp: the tests could not run: %s", nc_strerror(err));
+	if (nc_probe_bounce_udp(&bc, &arrived, &from) == 0 && arrived >= 0)
+		nc_bounce_fold(r, arrived, &from);
+	else
+		nc_result_note(r, "filtering: no third-party test (the server has no bouncer)");
+}
+
 static void iso_now(char *buf, size_t len)
 {
 	time_t t = time(NULL);
@@ -416,6 +446,8 @@ int main(int argc, char **argv)
 		free(r);
 		return EXIT_RUNTIME;
 	}
+	if (o.tcp && r->udp.reachable == NC_TRI_YES)
+		run_tcp(&o, &cfg, r);
 	if (!o.no_topology && r->udp.nat == NC_TRI_YES) {
 		/* Routers answer TTL expiry within a round trip; silent ones cost the wait. */
 		struct nc_hops hops;
