@@ -121,7 +121,12 @@ run_case() (
 		# shellcheck disable=SC2086
 		natbox_start "$NSLAB_P-router" lan wan "$NSLAB_WAN" "$dir/natbox" -- $NATBOX_ARGS >/dev/null
 	fi
-	nslab_daemon reflector inet "$NC_BUILD/reflector/natcheck-reflector" --primary "$NSLAB_A1" --alternate "$NSLAB_A2"
+	# The reflector also has a bouncer (198.18.2.1, an address the client never contacts) for
+	# the TCP and third-party tests, linked by a key made for this lab.
+	nslab_exec inet ip addr add 198.18.2.1/16 dev i0
+	head -c 32 /dev/urandom >"$NSLAB_DIR/link.key"
+	nslab_daemon reflector inet "$NC_BUILD/reflector/natcheck-reflector" --primary "$NSLAB_A1" --alternate "$NSLAB_A2" \
+		--key "$NSLAB_DIR/link.key" --bouncer 198.18.2.1
 	nslab_wait_udp inet "$NSLAB_A2:3479"
 	if declare -F before_measure >/dev/null; then
 		before_measure

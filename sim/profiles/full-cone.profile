@@ -1,3 +1,4 @@
 DESCRIPTION="EIM + EIF through a map keyed by the external port (R7)"
 router_rules() { cone ""; }
-EXPECT="udp.mapping=endpoint-independent udp.filtering=endpoint-independent udp.hairpin=false"
+NATCHECK_ARGS="--tcp"
+EXPECT="udp.mapping=endpoint-independent udp.filtering=endpoint-independent udp.hairpin=false tcp.mapping=endpoint-independent tcp.consistent=true"
