@@ -1,18 +1,30 @@
 #!/usr/bin/env bash
-# natcheck-reflector under a flood of random and truncated datagrams from 32 source addresses
-# (and valid requests far beyond the per-source limit from one of them): a separate client
-# must keep getting every answer, the flood must get no amplification, and the server's memory
-# must not grow.
+# natcheck-reflector under floods, while a well-behaved client keeps asking:
+#   1. random bytes, truncated STUN headers, bad lengths, and valid requests far beyond the
+#      per-source limit, from 32 source addresses and many ports;
+#   2. valid Binding requests from random spoofed source addresses (10.0.0.0/8, sent on a raw
+#      socket), twice: every new source takes a slot in the rate table, which must evict
+#      instead of growing.
+# The client must get every answer, the flooders no more than the limits allow, and the
+# server's memory must stop growing (RSS after the second random-source round equal to
+# after the first, within 64 kB) and stay within 1 MB of where it started.
 set -euo pipefail
 SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${NC_BUILD:-$SRC/build}
 if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root for namespaces"; exit 77; fi
-P=ncfl$$
+command -v python3 >/dev/null || { echo "SKIP: python3 is missing"; exit 77; }
+ip netns list >/dev/null 2>&1 || { echo "SKIP: ip netns is unavailable"; exit 77; }
+P=ncrf$$
 dir=$(mktemp -d)
+pids=()
 cleanup() {
 	set +e
-	[ -e "$dir/refl.pid" ] && kill "$(cat "$dir/refl.pid")" 2>/dev/null
-	for ns in gen srv; do ip netns pids "$P-$ns" 2>/dev/null | xargs -r kill 2>/dev/null; ip netns del "$P-$ns" 2>/dev/null; done
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	[ -s "$dir/refl.pid" ] && kill "$(cat "$dir/refl.pid")" 2>/dev/null
+	for ns in gen srv; do
+		ip netns pids "$P-$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+		ip netns del "$P-$ns" 2>/dev/null
+	done
 	rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -27,13 +39,18 @@ ip -n "$P-srv" addr add 198.18.1.2/16 dev s0
 for ns in gen srv; do ip -n "$P-$ns" link set lo up; done
 ip -n "$P-gen" link set g0 up
 ip -n "$P-srv" link set s0 up
+# Answers to the spoofed sources go back to the generator's host through one neighbour (no
+# ARP per source), where the kernel drops them (no forwarding).
+ip -n "$P-srv" route add 10.0.0.0/8 via 198.18.5.10
 
 ip netns exec "$P-srv" "$BUILD/reflector/natcheck-reflector" --primary 198.18.1.1 --alternate 198.18.1.2 \
 	--pidfile "$dir/refl.pid" >"$dir/refl.log" 2>&1 &
-for _ in $(seq 100); do
+pids+=($!)
+for _ in $(seq 200); do
 	ip netns exec "$P-srv" ss -Hlun | grep -q " 198.18.1.2:3479 " && [ -s "$dir/refl.pid" ] && break
 	sleep 0.05
 done
+[ -s "$dir/refl.pid" ] || { echo "FAIL: the reflector did not start"; cat "$dir/refl.log"; exit 1; }
 pid=$(cat "$dir/refl.pid")
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$pid/status"; }
 
@@ -65,8 +82,7 @@ PY
 [ "$(probe 20)" = 20 ] || { echo "FAIL: the reflector does not answer before the flood"; exit 1; }
 rss_before=$(rss)
 
-# The flood: random bytes, truncated STUN headers, bad lengths, and valid requests beyond the
-# rate limit, from 32 source addresses and many ports, for 6 seconds.
+# Flood 1: garbage and over-limit requests from 32 real sources, for 6 seconds.
 ip netns exec "$P-gen" python3 - <<'PY' >"$dir/flood.out" &
 import os, random, socket, struct, time
 socks = []
@@ -102,23 +118,66 @@ while time.time() < end:
 print(sent, answers)
 PY
 flood=$!
+pids+=($flood)
 during=$(probe 30)
 wait "$flood"
 read -r sent answers <"$dir/flood.out"
+rss_flood1=$(rss)
+
+# Flood 2: valid requests from N random spoofed sources (raw socket, IP header built here;
+# the kernel fills in the IP checksum, the UDP checksum is left out as IPv4 allows).
+spoof() {
+	ip netns exec "$P-gen" python3 - "$1" <<'PY'
+import os, socket, struct, sys
+n = int(sys.argv[1])
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 22)
+dst = socket.inet_aton("198.18.1.1")
+stun = struct.pack("!HHI", 1, 0, 0x2112A442) + os.urandom(12)
+udp = struct.pack("!HHHH", 40000, 3478, 8 + len(stun), 0) + stun
+ips = os.urandom(4 * n)
+sent = 0
+for i in range(n):
+    src = bytes([10]) + ips[4 * i + 1:4 * i + 4]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, src, dst)
+    try:
+        s.sendto(ip + udp, ("198.18.1.1", 0))
+        sent += 1
+    except (BlockingIOError, OSError):
+        pass
+print(sent)
+PY
+}
+spoof 150000 >"$dir/spoof1.out" &
+pids+=($!)
+during_spoof=$(probe 20)
+wait "$!"
+rss_spoof1=$(rss)
+spoof 150000 >"$dir/spoof2.out"
+rss_spoof2=$(rss)
 after=$(probe 20)
-rss_after=$(rss)
+
+# Counters: SIGUSR1 prints one line; wait for it (bounded) instead of sleeping blindly.
+lines=$(grep -c "answered" "$dir/refl.log" || true)
 kill -USR1 "$pid"
-sleep 0.2
-echo "flood: $sent datagrams sent, $answers answers came back to the flooders"
-echo "client: $during/30 answered during the flood, $after/20 after"
-echo "reflector RSS: $rss_before kB before, $rss_after kB after"
-grep -E "answered|malformed" "$dir/refl.log" | tail -1
+for _ in $(seq 100); do
+	[ "$(grep -c "answered" "$dir/refl.log" || true)" -gt "$lines" ] && break
+	sleep 0.02
+done
+echo "flood 1: $sent datagrams sent from 32 sources, $answers answers came back to them"
+echo "flood 2: $(cat "$dir/spoof1.out") + $(cat "$dir/spoof2.out") valid requests from random sources"
+echo "client: $during/30 answered during flood 1, $during_spoof/20 during flood 2, $after/20 after"
+echo "reflector RSS (kB): $rss_before before, $rss_flood1 after flood 1, $rss_spoof1 and $rss_spoof2 after the random-source rounds"
+grep -E "answered" "$dir/refl.log" | tail -1
 fail=0
-[ "$during" -eq 30 ] || { echo "FAIL: valid requests went unanswered during the flood"; fail=1; }
-[ "$after" -eq 20 ] || { echo "FAIL: valid requests went unanswered after the flood"; fail=1; }
+[ "$during" -eq 30 ] || { echo "FAIL: valid requests went unanswered during flood 1"; fail=1; }
+[ "$during_spoof" -eq 20 ] || { echo "FAIL: valid requests went unanswered during flood 2"; fail=1; }
+[ "$after" -eq 20 ] || { echo "FAIL: valid requests went unanswered after the floods"; fail=1; }
 # The rate limit holds: each of 32 sources may get its burst (400) plus 200/s for the ~6 s of
 # the flood, far below what it sent.
 [ "$answers" -lt $((32 * (400 + 200 * 7))) ] || { echo "FAIL: flooders got $answers answers"; fail=1; }
-[ "$rss_after" -le $((rss_before + 1024)) ] || { echo "FAIL: RSS grew by more than 1 MB"; fail=1; }
+[ "$rss_spoof2" -le $((rss_spoof1 + 64)) ] || { echo "FAIL: RSS still grows with new sources"; fail=1; }
+[ "$rss_spoof2" -le $((rss_before + 1024)) ] || { echo "FAIL: RSS grew by more than 1 MB"; fail=1; }
+grep -q "answered" "$dir/refl.log" || { echo "FAIL: SIGUSR1 printed no counters"; fail=1; }
 [ "$fail" -eq 0 ] && echo "PASS"
 exit "$fail"
