@@ -20,7 +20,14 @@
 
 enum refl_sock { REFL_PP = 0, REFL_PA, REFL_AP, REFL_AA, REFL_NSOCK };
 
-#define REFL_MAX_PADDING 1400 /* answers are never padded beyond a typical MTU */
+/* RFC 5780 §7.4: PADDING makes a message larger than the path MTU so that it is fragmented.
+ * Requests may be that large (coturn's natdiscovery -P pads 1500 bytes, jumbo paths more):
+ * datagrams up to REFL_MAX_REQUEST are read, larger ones are dropped as truncated. An answer
+ * is padded like its request but never beyond REFL_MAX_PADDING, enough to fragment on a
+ * 1500-byte path, and never more than the request's own padding (no amplification). */
+#define REFL_MAX_REQUEST 16384
+#define REFL_MAX_PADDING 1500
+#define REFL_MAX_ANSWER (REFL_MAX_PADDING + 256) /* + header, addresses, SOFTWARE, FINGERPRINT */
 
 struct refl_ctx {
 	struct nc_addr local[REFL_NSOCK]; /* the four endpoints (unset ones do not exist) */
@@ -35,7 +42,7 @@ struct refl_answer {
 	enum refl_sock out;    /* socket to send from */
 	struct nc_addr dest;   /* where to send */
 	size_t len;
-	uint8_t buf[STUN_MAX_MSG];
+	uint8_t buf[REFL_MAX_ANSWER];
 };
 
 /* Why a packet got no answer (for counters and debug logs). */

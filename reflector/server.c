@@ -39,6 +39,7 @@ struct worker {
 	pthread_t tid;
 	int ep;
 	int udp[REFL_NSOCK]; /* -1 where the endpoint does not exist */
+	uint8_t (*rbuf)[REFL_MAX_REQUEST]; /* BATCH receive buffers (padded requests are large) */
 	/* thread 0 only: TCP */
 	struct tcp_conn *conns;
 	unsigned nconns;
@@ -210,7 +211,7 @@ static int udp_ready(struct worker *w, enum refl_sock in)
 	struct mmsghdr msg[BATCH];
 	struct iovec iov[BATCH];
 	struct sockaddr_storage from[BATCH];
-	uint8_t bufs[BATCH][STUN_MAX_MSG + 4];
+	uint8_t (*bufs)[REFL_MAX_REQUEST] = w->rbuf;
 	int n;
 
 	for (int i = 0; i < BATCH; i++) {
@@ -431,6 +432,9 @@ static int worker_setup(struct refl_server *s, struct worker *w, bool tcp)
 	int err;
 
 	w->srv = s;
+	w->rbuf = malloc(BATCH * sizeof(*w->rbuf));
+	if (!w->rbuf)
+		return -NC_E_NOMEM;
 	w->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (w->ep < 0)
 		return -errno;
@@ -502,6 +506,7 @@ void refl_server_free(struct refl_server *s)
 		}
 		if (w->ep > 0)
 			close(w->ep);
+		free(w->rbuf);
 	}
 	for (int i = 0; i < REFL_NSOCK; i++)
 		if (s->tcp[i] >= 0)

@@ -133,7 +133,7 @@ static void test_response_port(void **state)
 
 static void test_padding_is_bounded(void **state)
 {
-	uint8_t req[STUN_MAX_MSG];
+	static uint8_t req[8192];
 	struct refl_answer a;
 	struct stun_msg m;
 	size_t n;
@@ -144,6 +144,21 @@ static void test_padding_is_bounded(void **state)
 	assert_int_equal(m.padding_len, 1200);
 	/* No amplification: the padded answer is at most the request plus the fixed part. */
 	assert_true(a.len <= n + 128);
+
+	/* coturn's natdiscovery -P: 1500 bytes of padding, a request above the MTU. The answer
+	 * is padded as much, so it is fragmented on a 1500-byte path too. */
+	n = request(req, sizeof(req), STUN_CHANGE_IP | STUN_CHANGE_PORT, 0, 1500, 0);
+	answer(REFL_PP, req, n, &a, &m);
+	assert_int_equal(m.cls, STUN_CLASS_SUCCESS);
+	assert_int_equal(m.padding_len, 1500);
+	assert_true(a.len > 1500 && a.len <= n + 128);
+	assert_int_equal(a.out, REFL_AA);
+
+	/* Larger padding (a jumbo path) is answered with REFL_MAX_PADDING at most. */
+	n = request(req, sizeof(req), 0, 0, 8000, 0);
+	answer(REFL_PP, req, n, &a, &m);
+	assert_int_equal(m.padding_len, REFL_MAX_PADDING);
+	assert_true(a.len <= sizeof(a.buf));
 }
 
 static void test_errors(void **state)
