@@ -288,7 +288,7 @@ static int drop_privileges(const char *user)
 static void print_counters(const struct refl_counters *c)
 {
 	log_info("answered %llu (errors %llu), malformed %llu, rate-limited %llu, send failures %llu, "
-		 "tcp connections %llu (refused %llu)",
+		 "tcp connections %llu (%llu closed at the connection limit)",
 		 (unsigned long long)c->answered, (unsigned long long)c->errors_sent,
 		 (unsigned long long)c->malformed, (unsigned long long)c->rate_limited,
 		 (unsigned long long)c->send_failed, (unsigned long long)c->tcp_conns,

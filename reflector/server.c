@@ -305,9 +305,16 @@ static void tcp_accept(struct worker *w, enum refl_sock in)
 		for (idx = 0; idx < s->cfg.tcp_max_conns && w->conns[idx].fd >= 0; idx++)
 			;
 		if (idx == s->cfg.tcp_max_conns) {
+			/* Full: the connection idle for longest makes room. A real client sends its
+			 * request at once and is answered at once, so whoever holds connections open
+			 * without asking (slow loris) loses them to newcomers instead of locking
+			 * everyone out until the idle timeout. */
+			idx = 0;
+			for (unsigned i = 1; i < s->cfg.tcp_max_conns; i++)
+				if (w->conns[i].last_us < w->conns[idx].last_us)
+					idx = i;
+			tcp_close(w, idx);
 			atomic_fetch_add(&s->cnt.tcp_refused, 1);
-			close(fd);
-			continue;
 		}
 		memset(&w->conns[idx], 0, sizeof(w->conns[idx]));
 		w->conns[idx].fd = fd;

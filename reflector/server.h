@@ -37,7 +37,7 @@ struct refl_counters {
 	_Atomic uint64_t rate_limited;
 	_Atomic uint64_t send_failed;
 	_Atomic uint64_t tcp_conns;
-	_Atomic uint64_t tcp_refused;   /* connection limit */
+	_Atomic uint64_t tcp_refused;   /* connection limit: the longest idle one was closed */
 };
 
 struct refl_server;

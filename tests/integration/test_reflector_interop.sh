@@ -126,13 +126,19 @@ def tcp(dest, attrs=b""):
     s = socket.create_connection(dest, timeout=2)
     m, tid = req(attrs)
     s.sendall(m)
-    hdr = b""
-    while len(hdr) < 20:
-        hdr += s.recv(20 - len(hdr))
-    body = b""
-    n = struct.unpack("!H", hdr[2:4])[0]
-    while len(body) < n:
-        body += s.recv(n - len(body))
+    def read(n):
+        got = b""
+        while len(got) < n:
+            chunk = s.recv(n - len(got))
+            if not chunk:
+                return None  # closed by the server: callers see type 0
+            got += chunk
+        return got
+    hdr = read(20)
+    body = read(struct.unpack("!H", hdr[2:4])[0]) if hdr else None
+    if hdr is None or body is None:
+        s.close()
+        return struct.pack("!HHI", 0, 0, 0) + bytes(12), None
     local = s.getsockname()
     s.close()
     return hdr + body, local
@@ -183,6 +189,12 @@ if mode == "dual":
         data, _ = tcp(d, CR(1, 1))
         t, a = parse(data)
         report(f"TCP {d[0]}:{d[1]} CHANGE-REQUEST: 420", t == 0x0111 and a[0x0009][2:4] == b"\x04\x14", f"type {t:#x}")
+    # 300 connections that never ask (above the limit of 256) do not lock a real client out.
+    idle = [socket.create_connection(eps[1], timeout=2) for _ in range(300)]
+    data, local = tcp(eps[1])
+    report("TCP: answered while 300 idle connections are held open", parse(data)[0] == 0x0101)
+    for c in idle:
+        c.close()
     data, _ = tcp(eps[0], attr(0x0027, struct.pack("!HH", 40000, 0)))
     report("TCP RESPONSE-PORT: 420", parse(data)[0] == 0x0111 and parse(data)[1][0x0009][2:4] == b"\x04\x14")
     # Silence: a response, an indication and garbage get nothing.
