@@ -3,23 +3,30 @@
 #
 # Each case builds its own lab in network namespaces named after this run's id (nc<pid>-<n>-):
 #   client (10.1.0.2) -- router running the profile's NAT -- [upstream NAT] -- internet
-# with natcheck-reflector on 198.18.1.1 and 198.18.1.2, runs natcheck from the client, and
-# compares the JSON result with the profile's expectations. Profiles are small bash files in
-# sim/profiles/ (format in sim/README.md). Everything a case starts is removed when it ends,
-# also on failure or Ctrl-C.
+# with natcheck-reflector on 198.18.1.1 and 198.18.1.2 (bouncer 198.18.2.1), measures from the
+# client, and compares the JSON result with the profile's expectations. Profiles are small
+# bash files in sim/profiles/ (format in sim/README.md). Everything a case starts is removed
+# when it ends, also on failure or Ctrl-C.
 #
 #   sim/run.sh                      the whole matrix
 #   sim/run.sh --list               profiles and what they model
 #   sim/run.sh --profile NAME ...   only these (repeatable)
 #   sim/run.sh -j N                 N cases in parallel (default 4)
 #   sim/run.sh --runs N             measure each case N times; every run must match
-#   sim/run.sh --keep --profile X   leave the lab up and print how to enter it
+#   sim/run.sh --keep --profile X   leave the lab up and print how to enter and remove it
 #   sim/run.sh --report             also print natcheck's human report for each case
+#   sim/run.sh --measure vovida     measure with Debian's RFC 3489 `stun` client against
+#                                   `stund` instead of natcheck (fewer fields: the others
+#                                   read "not measured"); default: natcheck
+#   sim/run.sh --natcheck-args "A"  extra natcheck arguments for every case
 #   sim/run.sh --replay R.json      rebuild the NAT a result describes (natbox) and check that
 #                                   measuring it gives the same RFC 4787 fields
-#   sim/run.sh --expect FIELD=VALUE override an expectation (to see a failure named)
+#   sim/run.sh --expect-override FIELD=VALUE
+#                                   replace (or add) an expectation, e.g. to see a mismatch
+#                                   named (--expect is the same)
 #   sim/run.sh --out DIR            results, summary.md and failure dumps (default sim/out/<time>)
-# Exit status: 0 all cases match, 1 a mismatch, 2 usage, 77 not root / no namespaces.
+# Exit status: 0 all cases match, 1 a mismatch or a case that could not run, 2 usage,
+# 77 not root / no namespaces.
 set -euo pipefail
 SIM=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$SIM/.." && pwd)
@@ -31,12 +38,13 @@ source "$SIM/lib/natbox.sh"
 # shellcheck source=sim/lib/rules.sh
 source "$SIM/lib/rules.sh"
 
-JOBS=4 RUNS=1 KEEP=0 REPORT=0 REPLAY= OUT= OVERRIDES=() PROFILES=()
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+JOBS=4 RUNS=1 KEEP=0 REPORT=0 REPLAY='' OUT='' MEASURE=natcheck EXTRA_ARGS='' OVERRIDES=() PROFILES=()
+usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--list)
 		for f in "$SIM"/profiles/*.profile; do
+			# shellcheck disable=SC1090
 			printf '%-34s %s\n' "$(basename "$f" .profile)" "$(. "$f" 2>/dev/null; echo "${DESCRIPTION:-}")"
 		done
 		exit 0 ;;
@@ -46,7 +54,9 @@ while [ $# -gt 0 ]; do
 	--keep) KEEP=1 ;;
 	--report) REPORT=1 ;;
 	--replay) REPLAY=${2:?--replay needs a result file}; shift ;;
-	--expect) OVERRIDES+=("${2:?--expect needs FIELD=VALUE}"); shift ;;
+	--measure) MEASURE=${2:?--measure needs natcheck or vovida}; shift ;;
+	--natcheck-args) EXTRA_ARGS=${2?--natcheck-args needs a string}; shift ;;
+	--expect | --expect-override) OVERRIDES+=("${2:?$1 needs FIELD=VALUE}"); shift ;;
 	--out) OUT=${2:?--out needs a directory}; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "sim/run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
@@ -55,14 +65,25 @@ while [ $# -gt 0 ]; do
 done
 case $JOBS in '' | *[!0-9]* | 0) echo "sim/run.sh: -j: invalid value '$JOBS'" >&2; exit 2 ;; esac
 case $RUNS in '' | *[!0-9]* | 0) echo "sim/run.sh: --runs: invalid value '$RUNS'" >&2; exit 2 ;; esac
-nslab_need_root # exit 77 when not root or without namespaces
-for bin in natcheck/natcheck reflector/natcheck-reflector; do
-	[ -x "$NC_BUILD/$bin" ] || { echo "sim/run.sh: $NC_BUILD/$bin is not built" >&2; exit 2; }
+case $MEASURE in natcheck | vovida) ;; *) echo "sim/run.sh: --measure: invalid value '$MEASURE' (natcheck or vovida)" >&2; exit 2 ;; esac
+for o in ${OVERRIDES[@]+"${OVERRIDES[@]}"}; do
+	case $o in ?*=*) ;; *) echo "sim/run.sh: --expect-override: invalid value '$o' (FIELD=VALUE)" >&2; exit 2 ;; esac
 done
+[ -n "$REPLAY" ] && [ "$MEASURE" != natcheck ] && { echo "sim/run.sh: --replay measures with natcheck" >&2; exit 2; }
+nslab_need_root # exit 77 when not root or without namespaces
+if [ "$MEASURE" = natcheck ]; then
+	for bin in natcheck/natcheck reflector/natcheck-reflector; do
+		[ -x "$NC_BUILD/$bin" ] || { echo "sim/run.sh: $NC_BUILD/$bin is not built (build it, set NC_BUILD, or use --measure vovida)" >&2; exit 2; }
+	done
+else
+	for bin in stun stund; do
+		command -v "$bin" >/dev/null || { echo "sim/run.sh: no '$bin' (apt-get install stun-client stun-server)" >&2; exit 2; }
+	done
+fi
 
 if [ -n "$REPLAY" ]; then
 	[ -r "$REPLAY" ] || { echo "sim/run.sh: cannot read $REPLAY" >&2; exit 2; }
-	[ -x "$NC_BUILD/sim/natbox" ] || { echo "sim/run.sh: natbox is not built" >&2; exit 2; }
+	[ -x "$NC_BUILD/sim/natbox" ] || { echo "sim/run.sh: --replay needs natbox, and natbox is not built ($NC_BUILD/sim/natbox)" >&2; exit 2; }
 	REPLAY=$(cd "$(dirname "$REPLAY")" && pwd)/$(basename "$REPLAY")
 	PROFILES=(replay)
 elif [ ${#PROFILES[@]} -eq 0 ]; then
@@ -74,15 +95,84 @@ done
 [ "$KEEP" -eq 1 ] && [ ${#PROFILES[@]} -ne 1 ] && { echo "sim/run.sh: --keep takes exactly one --profile" >&2; exit 2; }
 OUT=${OUT:-$SIM/out/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
 
 # The fields a replay must reproduce: what natbox models and natcheck measures.
 REPLAY_FIELDS="udp.nat udp.mapping udp.filtering udp.port_preservation udp.allocation.pattern udp.allocation.delta udp.hairpin"
 
-# run_case INDEX NAME: one lab, one measurement; writes $OUT/NAME.{json,line,report} and,
-# on a mismatch, $OUT/NAME.fail/ with the ruleset, conntrack table, logs and a capture.
+# start_servers: the STUN servers in the internet namespace, listening before it returns.
+start_servers() {
+	# 198.18.2.1 is the bouncer: an address the client never contacts (TCP and third-party
+	# tests), linked to the reflector by a key made for this lab.
+	nslab_exec inet ip addr add 198.18.2.1/16 dev i0
+	if [ "$MEASURE" = vovida ]; then
+		nslab_daemon stund inet stund -h "$NSLAB_A1" -a "$NSLAB_A2"
+	else
+		head -c 32 /dev/urandom >"$NSLAB_DIR/link.key"
+		nslab_daemon reflector inet "$NC_BUILD/reflector/natcheck-reflector" --primary "$NSLAB_A1" \
+			--alternate "$NSLAB_A2" --key "$NSLAB_DIR/link.key" --bouncer 198.18.2.1
+	fi
+	nslab_wait_udp inet "$NSLAB_A1:3478"
+	nslab_wait_udp inet "$NSLAB_A2:3479"
+}
+
+# measure RESULT.json: the one place that measures. Runs the measurer on the client and
+# writes a natcheck-result document (natcheck's stdout, or the Vovida verdict converted).
+measure() {
+	if [ "$MEASURE" = vovida ]; then
+		# shellcheck disable=SC2086
+		nslab_exec client stun "$NSLAB_A1" $VOVIDA_ARGS >"${1%.json}.vovida.txt" 2>&1 || true
+		python3 "$SIM/lib/vovida.py" "${1%.json}.vovida.txt" >"$1"
+	else
+		# shellcheck disable=SC2086
+		nslab_exec client "$NC_BUILD/natcheck/natcheck" --json $NATCHECK_ARGS $EXTRA_ARGS "$NSLAB_A1" >"$1" 2>"$dir/natcheck.err" || true
+	fi
+}
+
+# capture_start / capture_stop: tcpdump on every interface of the router during the measurement.
+capture_start() {
+	local i
+	nslab_daemon tcpdump router tcpdump -i any -n -U -w "$dir/router.pcap" udp or icmp or tcp
+	# Ready when it has written the pcap file header (it does so once the capture is open).
+	for i in $(seq 100); do
+		[ -s "$dir/router.pcap" ] && return 0
+		kill -0 "$(cat "$NSLAB_DIR/tcpdump.pid")" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "sim/run.sh: tcpdump did not start" >&2
+	cat "$NSLAB_DIR/tcpdump.log" >&2
+	return 1
+}
+capture_stop() {
+	local pid
+	pid=$(cat "$NSLAB_DIR/tcpdump.pid")
+	kill "$pid" 2>/dev/null || return 0
+	wait "$pid" 2>/dev/null || true # tcpdump flushes and exits on SIGTERM
+	rm -f "$NSLAB_DIR/tcpdump.pid"
+}
+
+# save_failure: what a mismatch needs to be understood, in $OUT/NAME.fail/.
+save_failure() {
+	local f=$OUT/$name.fail ns
+	mkdir -p "$f"
+	for ns in router outer client client2 inet; do
+		ip netns list | grep -q "^$NSLAB_P-$ns\b" || continue
+		ip netns exec "$NSLAB_P-$ns" nft list ruleset >"$f/$ns.nft" 2>&1 || true
+		[ "$ns" = router ] || [ "$ns" = outer ] || continue
+		ip netns exec "$NSLAB_P-$ns" conntrack -L >"$f/$ns.conntrack" 2>&1 || true
+	done
+	cp "$NSLAB_DIR"/*.log "$f/" 2>/dev/null || true
+	cp "$dir/natcheck.err" "$dir/router.pcap" "$f/" 2>/dev/null || true
+	[ -d "$dir/natbox" ] && cp "$dir/natbox/natbox.log" "$f/" 2>/dev/null
+	return 0
+}
+
+# run_case INDEX NAME: one lab, one measurement; writes $OUT/NAME.json, $OUT/NAME.line
+# (tab-separated: name, result, ms, expected, measured, details) and, on a mismatch,
+# $OUT/NAME.fail/ with the rulesets, conntrack tables, logs and the capture.
 run_case() (
-	local idx=$1 name=$2 dir t0 t1 status=PASS
-	DESCRIPTION= UPSTREAM= ROUTED=0 NATBOX_ARGS= SYSCTL= NATCHECK_ARGS= EXPECT= HOSTS=1
+	local idx=$1 name=$2 dir t0 t1=0 t0run status=PASS partial=() summary detail
+	DESCRIPTION='' UPSTREAM='' ROUTED=0 NATBOX_ARGS='' SYSCTL='' NATCHECK_ARGS='' VOVIDA_ARGS='' EXPECT='' VOVIDA_EXPECT='' HOSTS=1 NEEDS_NATCHECK=0
 	dir=$OUT/$name.work
 	mkdir -p "$dir"
 	if [ "$name" = replay ]; then
@@ -103,6 +193,13 @@ run_case() (
 		# shellcheck disable=SC1090
 		. "$SIM/profiles/$name.profile"
 	fi
+	if [ "$MEASURE" = vovida ] && [ "$NEEDS_NATCHECK" = 1 ]; then
+		printf '%s\tSKIP\t-\t-\t-\tthis case runs natcheck itself\n' "$name" >"$OUT/$name.line"
+		rm -rf "$dir"
+		return 0
+	fi
+	# A profile may state where Vovida's RFC 3489 tests read the NAT differently.
+	[ "$MEASURE" = vovida ] && partial=(--partial) && EXPECT="$EXPECT $VOVIDA_EXPECT"
 	NSLAB_HOST2=
 	[ "$HOSTS" = 2 ] && NSLAB_HOST2=1
 	nslab_up "nc$$-$idx" "$UPSTREAM"
@@ -121,65 +218,58 @@ run_case() (
 		# shellcheck disable=SC2086
 		natbox_start "$NSLAB_P-router" lan wan "$NSLAB_WAN" "$dir/natbox" -- $NATBOX_ARGS >/dev/null
 	fi
-	# The reflector also has a bouncer (198.18.2.1, an address the client never contacts) for
-	# the TCP and third-party tests, linked by a key made for this lab.
-	nslab_exec inet ip addr add 198.18.2.1/16 dev i0
-	head -c 32 /dev/urandom >"$NSLAB_DIR/link.key"
-	nslab_daemon reflector inet "$NC_BUILD/reflector/natcheck-reflector" --primary "$NSLAB_A1" --alternate "$NSLAB_A2" \
-		--key "$NSLAB_DIR/link.key" --bouncer 198.18.2.1
-	nslab_wait_udp inet "$NSLAB_A2:3479"
+	start_servers
 	if declare -F before_measure >/dev/null; then
 		before_measure
 	fi
-	nslab_daemon tcpdump router tcpdump -i any -n -w "$dir/router.pcap" -U udp or icmp
+	capture_start
 	: >"$dir/mismatch"
+	t0=$(date +%s%3N)
 	for run in $(seq "$RUNS"); do
-		t0=$(date +%s%3N)
-		# shellcheck disable=SC2086
-		nslab_exec client "$NC_BUILD/natcheck/natcheck" --json $NATCHECK_ARGS "$NSLAB_A1" >"$OUT/$name.json" 2>"$dir/natcheck.err" || true
-		t1=$(date +%s%3N)
+		t0run=$(date +%s%3N)
+		measure "$OUT/$name.json"
+		t1=$(($(date +%s%3N) - t0run))
 		[ "$RUNS" -gt 1 ] && cp "$OUT/$name.json" "$OUT/$name.run$run.json"
 		if [ "$name" = replay ]; then
 			# shellcheck disable=SC2086
-			python3 "$SIM/lib/expect.py" --same "$REPLAY" "$OUT/$name.json" $REPLAY_FIELDS >"$dir/run" || status=FAIL
+			python3 "$SIM/lib/expect.py" --summary "$dir/summary" --same "$REPLAY" "$OUT/$name.json" $REPLAY_FIELDS >"$dir/run" || status=FAIL
 		else
 			# shellcheck disable=SC2086
-			python3 "$SIM/lib/expect.py" "$OUT/$name.json" $EXPECT ${OVERRIDES[@]+"${OVERRIDES[@]}"} >"$dir/run" || status=FAIL
+			python3 "$SIM/lib/expect.py" ${partial[@]+"${partial[@]}"} --summary "$dir/summary" "$OUT/$name.json" \
+				$EXPECT ${OVERRIDES[@]+"${OVERRIDES[@]}"} >"$dir/run" || status=FAIL
 		fi
-		# A profile can check the router after natcheck (e.g. that no mapping was left).
+		# A profile can check the router after the measurement (e.g. that no mapping was left).
 		if declare -F after_measure >/dev/null && ! after_measure >>"$dir/run"; then
 			status=FAIL
 		fi
 		[ "$RUNS" -gt 1 ] && sed -i "s/^/run $run: /" "$dir/run"
 		cat "$dir/run" >>"$dir/mismatch"
 	done
-	if [ "$REPORT" -eq 1 ]; then
+	[ "$RUNS" -gt 1 ] && t1=$((($(date +%s%3N) - t0) / RUNS))
+	if [ "$REPORT" -eq 1 ] && [ "$MEASURE" = natcheck ]; then
 		# shellcheck disable=SC2086
-		nslab_exec client "$NC_BUILD/natcheck/natcheck" $NATCHECK_ARGS "$NSLAB_A1" >"$OUT/$name.report" 2>&1 || true
+		nslab_exec client "$NC_BUILD/natcheck/natcheck" $NATCHECK_ARGS $EXTRA_ARGS "$NSLAB_A1" >"$OUT/$name.report" 2>&1 || true
 	fi
-	kill "$(cat "$NSLAB_DIR/tcpdump.pid")" 2>/dev/null || true
+	capture_stop
+	[ "$status" = FAIL ] && save_failure
+	summary=$(cat "$dir/summary" 2>/dev/null || printf '?\t?\t0\t0')
 	if [ "$status" = FAIL ]; then
-		mkdir -p "$OUT/$name.fail"
-		for ns in router outer; do
-			ip netns exec "$NSLAB_P-$ns" nft list ruleset >"$OUT/$name.fail/$ns.nft" 2>/dev/null || true
-			ip netns exec "$NSLAB_P-$ns" conntrack -L >"$OUT/$name.fail/$ns.conntrack" 2>&1 || true
-		done
-		cp "$NSLAB_DIR"/*.log "$dir/natcheck.err" "$OUT/$name.fail/" 2>/dev/null || true
-		[ -d "$dir/natbox" ] && cp "$dir/natbox/natbox.log" "$OUT/$name.fail/" 2>/dev/null
-		sleep 0.2 # let tcpdump flush its last packets
-		cp "$dir/router.pcap" "$OUT/$name.fail/" 2>/dev/null || true
+		detail=$(tr '\n' ';' <"$dir/mismatch")
+	else
+		detail=$(echo "${EXPECT:-$REPLAY_FIELDS} ${OVERRIDES[*]+"${OVERRIDES[*]}"}" | tr '\n' ' ' | tr -s ' ')
+		[ "$(cut -f4 <<<"$summary")" -gt 0 ] && detail="$(cut -f4 <<<"$summary") field(s) not measured by $MEASURE; $detail"
 	fi
-	printf '%-34s %-5s %6s ms  %s\n' "$name" "$status" $((t1 - t0)) \
-		"$( [ "$status" = PASS ] && echo "${EXPECT:-$REPLAY_FIELDS}" | tr '\n' ' ' || tr '\n' ';' <"$dir/mismatch")" >"$OUT/$name.line"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$status" "$t1" "$(cut -f1 <<<"$summary")" "$(cut -f2 <<<"$summary")" "$detail" >"$OUT/$name.line"
 	if [ "$KEEP" -eq 1 ]; then
 		trap - EXIT INT TERM
 		{
-			echo "The lab of '$name' stays up. Enter it with:"
+			echo "The lab of '$name' stays up (namespaces $NSLAB_P-*). Enter it with:"
 			echo "  ip netns exec $NSLAB_P-client bash      # the host behind the NAT"
 			echo "  ip netns exec $NSLAB_P-router nft list ruleset"
+			echo "  ip netns exec $NSLAB_P-router conntrack -L"
 			echo "Tear it down with:"
-			echo "  for ns in \$(ip netns list | awk '/^$NSLAB_P-/ { print \$1 }'); do ip netns pids \$ns | xargs -r kill; ip netns del \$ns; done"
-		} >>"$OUT/$name.line"
+			echo "  for ns in \$(ip netns list | awk '/^$NSLAB_P-/ { print \$1 }'); do ip netns pids \$ns | xargs -r kill; ip netns del \$ns; done; rm -rf $NSLAB_DIR"
+		} >"$OUT/$name.keep"
 	else
 		[ -d "$dir/natbox" ] && natbox_stop "$NSLAB_P-router" "$dir/natbox" >/dev/null 2>&1
 		nslab_down
@@ -212,20 +302,33 @@ done
 wait || true
 
 failed=0
+for name in "${PROFILES[@]}"; do
+	if [ ! -s "$OUT/$name.line" ]; then
+		printf '%s\tERROR\t-\t-\t-\tthe case did not run: see %s\n' "$name" "$OUT/$name.out" >"$OUT/$name.line"
+	fi
+done
 {
-	printf '| profile | result | natcheck time | expected / mismatch |\n|---|---|---|---|\n'
+	echo "# sim/run.sh matrix ($(date -u +%Y-%m-%dT%H:%M:%SZ), measured with $MEASURE)"
+	echo
+	echo '| profile | expected | measured | time (ms) | result | expectations / mismatches |'
+	echo '|---|---|---|---|---|---|'
 	for name in "${PROFILES[@]}"; do
-		if [ ! -s "$OUT/$name.line" ]; then
-			printf '%-34s %-5s %6s     %s\n' "$name" ERROR - "the case did not run: see $OUT/$name.out" >"$OUT/$name.line"
-		fi
-		awk '{ printf "| %s | %s | %s %s | ", $1, $2, $3, $4; $1 = $2 = $3 = $4 = ""; sub(/^ +/, ""); print $0 " |" }' "$OUT/$name.line"
+		awk -F'\t' '{ for (i = 1; i <= NF; i++) gsub(/\|/, "\\|", $i); gsub(/;/, "<br>", $6); printf "| %s | %s | %s | %s | %s | %s |\n", $1, $4, $5, $3, $2, $6 }' "$OUT/$name.line"
 	done
 } >"$OUT/summary.md"
-printf '%-34s %-5s %9s  %s\n' profile result natcheck "expected (or the mismatch)"
+printf '%-34s %-10s %-10s %8s  %s\n' profile expected measured "time ms" result
 for name in "${PROFILES[@]}"; do
-	cat "$OUT/$name.line"
-	grep -q "^$name *PASS" "$OUT/$name.line" || failed=$((failed + 1))
+	IFS=$'\t' read -r n status ms exp meas detail <"$OUT/$name.line"
+	printf '%-34s %-10s %-10s %8s  %s\n' "$n" "$exp" "$meas" "$ms" "$status"
+	case $status in
+	PASS | SKIP) ;;
+	*)
+		failed=$((failed + 1))
+		# One line per mismatch, naming the profile and the field.
+		tr ';' '\n' <<<"$detail" | sed '/^$/d' | sed "s/^/    $status $n: /" ;;
+	esac
 	if [ "$REPORT" -eq 1 ] && [ -s "$OUT/$name.report" ]; then sed 's/^/    /' "$OUT/$name.report"; echo; fi
+	if [ -s "$OUT/$name.keep" ]; then cat "$OUT/$name.keep"; fi
 done
-echo "${#PROFILES[@]} case(s), $failed failed, $(($(date +%s) - start)) s; results in $OUT"
+echo "${#PROFILES[@]} case(s), $failed failed, $(($(date +%s) - start)) s, measured with $MEASURE; results in $OUT"
 [ "$failed" -eq 0 ]

@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
 """Compare a natcheck result document with expectations.
 
-  expect.py RESULT.json FIELD=VALUE...      each FIELD is a JSON path (udp.mapping,
-                                            udp.allocation.delta, tcp.unsolicited, ...);
-                                            VALUE is compared as JSON (true/false/null/1)
-                                            or, failing that, as a string
-  expect.py --same A.json B.json FIELD...   the fields A determined (not null/unknown) must
-                                            be equal in B
+  expect.py [--partial] [--summary FILE] RESULT.json FIELD=VALUE...
+        each FIELD is a JSON path (udp.mapping, udp.allocation.delta, tcp.unsolicited, ...);
+        VALUE is compared as JSON (true/false/null/1) or, failing that, as a string.
+        --partial: the document comes from a measurer that determines only some fields
+        (sim/lib/vovida.py): a field it left out is "not measured", not a mismatch, and its
+        mapping "dependent" (RFC 3489) matches an expected address-dependent or
+        address-and-port-dependent mapping.
+        --summary FILE: write "EXPECTED<TAB>MEASURED<TAB>CHECKED<TAB>NOT-MEASURED", the short
+        verdicts (e.g. EIM+APDF) and counts the matrix prints.
+  expect.py [--summary FILE] --same A.json B.json FIELD...
+        the fields A determined (not null/unknown) must be equal in B; the summary's
+        expected verdict is A's
 
 Prints one line per mismatch ("udp.mapping: expected X, measured Y") and exits 1 if there
 is any, 2 if a document cannot be read.
@@ -14,12 +20,18 @@ is any, 2 if a document cannot be read.
 import json
 import sys
 
+MISSING = "<missing>"
+SHORT_MAPPING = {"endpoint-independent": "EIM", "address-dependent": "ADM",
+                 "address-and-port-dependent": "APDM", "dependent": "ADM|APDM"}
+SHORT_FILTERING = {"endpoint-independent": "EIF", "address-dependent": "ADF",
+                   "address-and-port-dependent": "APDF"}
+
 
 def get(doc, path):
     node = doc
     for key in path.split("."):
         if not isinstance(node, dict) or key not in node:
-            return "<missing>"
+            return MISSING
         node = node[key]
     return node
 
@@ -44,23 +56,65 @@ def show(v):
     return json.dumps(v) if not isinstance(v, str) else v
 
 
+def short(lookup):
+    """EIM+APDF, no-NAT, blocked, ...: the verdict in a few characters; * = not given."""
+    if lookup("udp.reachable") is False:
+        return "blocked"
+    if lookup("udp.nat") is False:
+        return "no-NAT"
+    m, f = lookup("udp.mapping"), lookup("udp.filtering")
+    if m == MISSING and f == MISSING:
+        return "*"
+    ms = "*" if m == MISSING else SHORT_MAPPING.get(m, "?")
+    fs = "*" if f == MISSING else SHORT_FILTERING.get(f, "?")
+    return f"{ms}+{fs}"
+
+
+def matches(want, got, partial):
+    if got == want:
+        return True
+    return partial and got == "dependent" and want in ("address-dependent", "address-and-port-dependent")
+
+
 def main(argv):
     bad = []
+    partial, summary = False, None
+    while argv[:1] in (["--partial"], ["--summary"]):
+        if argv[0] == "--partial":
+            partial, argv = True, argv[1:]
+        else:
+            summary, argv = argv[1], argv[2:]
     if argv[:1] == ["--same"]:
         a, b = load(argv[1]), load(argv[2])
         for field in argv[3:]:
-            if get(a, field) in (None, "unknown", "<missing>"):
+            if get(a, field) in (None, "unknown", MISSING):
                 continue  # the replayed result never determined it: nothing to reproduce
             if get(a, field) != get(b, field):
                 bad.append(f"{field}: {show(get(a, field))} in the replayed result, "
                            f"{show(get(b, field))} measured through the replay")
+        if summary:
+            with open(summary, "w", encoding="utf-8") as f:
+                f.write(f"{short(lambda k: get(a, k))}\t{short(lambda k: get(b, k))}\t{len(argv) - 3}\t0\n")
     else:
         doc = load(argv[0])
+        wanted = {}
+        unmeasured = 0
         for exp in argv[1:]:
-            field, want = exp.split("=", 1)
+            field, sep, want = exp.partition("=")
+            if not sep or not field:
+                print(f"bad expectation '{exp}' (FIELD=VALUE)")
+                return 2
+            wanted[field] = parse(want)  # a later one (an override) replaces an earlier one
+        for field, want in wanted.items():
             got = get(doc, field)
-            if got != parse(want):
-                bad.append(f"{field}: expected {want}, measured {show(got)}")
+            if partial and got == MISSING:
+                unmeasured += 1
+            elif not matches(want, got, partial):
+                bad.append(f"{field}: expected {show(want)}, measured {show(got)}")
+        if summary:
+            with open(summary, "w", encoding="utf-8") as f:
+                f.write(f"{short(lambda k: wanted.get(k, MISSING))}\t{short(lambda k: get(doc, k))}\t"
+                        f"{len(wanted) - unmeasured}\t{unmeasured}\n")
     for line in bad:
         print(line)
     return 1 if bad else 0

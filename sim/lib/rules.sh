@@ -81,7 +81,38 @@ NFT
 }
 
 # The restricted-cone filter of R7: only addresses the endpoint contacted may send in.
+# shellcheck disable=SC2034 # used by the profiles
 ADF_RULES=$'iifname "wan" ct state new ip daddr . udp dport . ip saddr @contacted accept\n  iifname "wan" ct state new drop'
 # R8: hairpinning through the cone map, with the sender's external address as source.
 hairpin_pre() { echo "iifname \"lan\" ip daddr $W udp dport @fc dnat ip to udp dport map @fc"; }
 hairpin_post() { echo "oifname \"lan\" ct status dnat ip saddr 10.1.0.0/24 snat ip to $W"; }
+
+# poke_router_wan DPORT SRC:SPORT...: sends one unsolicited UDP datagram from each internet
+# endpoint SRC:SPORT (forged with a raw socket, so it works while the reflector owns that
+# port) to the router's WAN address W:DPORT, and returns once the router has seen them all (a
+# counter in its input path). A router whose own stack accepts them keeps a conntrack entry
+# for each (sim-recipes §5.1); one with the WAN input drop keeps nothing.
+poke_router_wan() {
+	local dport=$1 i
+	shift
+	printf 'table ip poke {\n chain seen {\n  type filter hook input priority filter - 5; policy accept\n  iifname "wan" udp dport %s counter\n }\n}\n' "$dport" |
+		nslab_exec router nft -f -
+	nslab_exec inet python3 -c '
+import socket, struct, sys
+dst, dport = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+for ep in sys.argv[3:]:
+    src, sport = ep.rsplit(":", 1)
+    data = b"unsolicited"
+    udp = struct.pack("!HHHH", int(sport), dport, 8 + len(data), 0) + data  # checksum 0: none
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+                     socket.inet_aton(src), socket.inet_aton(dst))  # the kernel fills id, checksum
+    s.sendto(ip + udp, (dst, 0))
+' "$W" "$dport" "$@"
+	for i in $(seq 100); do
+		[ "$(nslab_exec router nft list chain ip poke seen | sed -n 's/.*packets \([0-9]*\).*/\1/p')" = $# ] && return 0
+		sleep 0.05
+	done
+	echo "poke_router_wan: the router did not see all $# datagrams" >&2
+	return 1
+}

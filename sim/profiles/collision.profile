@@ -13,4 +13,5 @@ s.sendto(struct.pack("!HHI", 1, 0, 0x2112A442) + os.urandom(12), ("198.18.1.1", 
 s.recv(512)'
 }
 NATCHECK_ARGS="--port 40000"
+VOVIDA_ARGS="-p 40000"
 EXPECT="udp.mapping=endpoint-independent udp.port_preservation=false udp.local=10.1.0.2:40000"

@@ -5,6 +5,7 @@ DESCRIPTION="miniupnpd router; natcheck interrupted with SIGINT at 15 moments: n
 # (A natcheck built without its signal blocking fails this case.)
 # shellcheck source=sim/profiles/upnp-gateway.profile
 . "$SIM/profiles/upnp-gateway.profile"
+NEEDS_NATCHECK=1 # after_measure runs natcheck itself
 after_measure() {
 	local i pid left delay
 	# Job control on: otherwise bash starts background jobs with SIGINT ignored, and the

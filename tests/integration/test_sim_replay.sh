@@ -19,10 +19,10 @@ bash "$SRC/sim/run.sh" -j 4 --out "$out/measured" "${args[@]}" >"$out/matrix.log
 fail=0
 for f in "$out"/measured/*.json; do
 	n=$(basename "$f" .json)
-	if line=$(bash "$SRC/sim/run.sh" --replay "$f" --out "$out/replay-$n" 2>&1 | grep '^replay'); then
+	if bash "$SRC/sim/run.sh" --replay "$f" --out "$out/replay-$n" >"$out/replay-$n.log" 2>&1; then
 		printf '  ok    %-34s round-trips\n' "$n"
 	else
-		printf '  FAIL  %-34s %s\n' "$n" "${line:-no result}"
+		printf '  FAIL  %-34s %s\n' "$n" "$(grep -E '^(replay|    )' "$out/replay-$n.log" | tr '\n' ' ')"
 		fail=1
 	fi
 done

@@ -1,6 +1,13 @@
 #!/usr/bin/env bash
-# The lab checks itself: a wrong expectation must fail and name the profile and the field,
-# and a run interrupted with SIGINT must leave no namespace, interface or process behind.
+# The lab checks itself:
+#   1. a deliberately wrong expectation fails, naming the profile and the field, and saves
+#      the failure dump (rulesets, conntrack, capture);
+#   2. the Vovida stand-in measurer agrees with the same profile;
+#   3. after a normal run and after a run interrupted with SIGINT, no namespace, interface or
+#      process of the lab remains.
+# Only the run's own namespaces (named nc<its pid>-), the processes inside them or in its
+# session, and lab interface names in the root namespace count, so other labs running on the
+# machine at the same time do not disturb the check.
 set -euo pipefail
 SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 export NC_BUILD=${NC_BUILD:-$SRC/build}
@@ -8,39 +15,96 @@ export NC_BUILD=${NC_BUILD:-$SRC/build}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 fail=0
+LAB_IFS='^(c0|lan|wan|i0|lp1|lp2|nb0)$'
+root_links() { ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | grep -E "$LAB_IFS" | sort || true; }
+links_before=$(root_links)
+
+# leftovers PID INODES OUTDIR: prints what of run PID is left, nothing if all is gone.
+leftovers() {
+	local pid=$1 inodes=$2 dir=$3 p ino n=0
+	for p in /run/netns/nc"$pid"-*; do [ -e "$p" ] && echo "namespace ${p##*/}"; done
+	for p in /proc/[0-9]*; do
+		ino=$(stat -L -c %i "$p/ns/net" 2>/dev/null) || continue
+		if grep -qx "$ino" <<<"$inodes"; then n=$((n + 1)); fi
+	done
+	[ "$n" -eq 0 ] || echo "$n process(es) in the run's namespaces"
+	# Everything the run started directly shares its session; natbox (its own session) and
+	# tcpdump name the run's output folder on their command line.
+	ps -o pid=,args= -s "$pid" 2>/dev/null | sed 's/^/session process /' || true
+	pgrep -af -- "$dir" | grep -v "^$$ " | sed 's/^/process /' || true
+	[ "$(root_links)" = "$links_before" ] || echo "interfaces in the root namespace: $(root_links | tr '\n' ' ')"
+}
+
+# run_watched OUTDIR ARGS...: starts sim/run.sh in its own session, records the inodes of the
+# namespaces it builds in $out/inodes (polled until its last case is up), sets $pid.
+run_watched() {
+	local dir=$1
+	shift
+	setsid bash "$SRC/sim/run.sh" --out "$dir" "$@" >"$dir.log" 2>&1 &
+	pid=$!
+	: >"$out/inodes"
+	for _ in $(seq 400); do
+		stat -L -c %i /run/netns/nc"$pid"-* 2>/dev/null >>"$out/inodes" || true
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+		[ -n "${STOP_AFTER_UP:-}" ] && [ -s "$out/inodes" ] && break
+	done
+	sort -u -o "$out/inodes" "$out/inodes"
+}
 
 # 1. A deliberately wrong expectation.
-if bash "$SRC/sim/run.sh" --profile restricted-cone --expect udp.filtering=endpoint-independent \
-	--out "$out/wrong" >"$out/wrong.log" 2>&1; then
+run_watched "$out/wrong" --profile restricted-cone --expect-override udp.filtering=endpoint-independent
+wait "$pid" && rc=0 || rc=$?
+if [ "$rc" -eq 0 ]; then
 	echo "FAIL: a wrong expectation passed"; fail=1
-elif grep -q 'restricted-cone .*FAIL.*udp.filtering: expected endpoint-independent, measured address-dependent' "$out/wrong.log"; then
-	echo "ok: the wrong expectation failed, naming restricted-cone and udp.filtering"
+elif grep -q '^ *FAIL restricted-cone: udp.filtering: expected endpoint-independent, measured address-dependent$' "$out/wrong.log"; then
+	echo "ok: the wrong expectation failed (exit $rc), naming restricted-cone and udp.filtering"
 else
 	echo "FAIL: the failure does not name the profile and field:"; cat "$out/wrong.log"; fail=1
 fi
-[ -e "$out/wrong/restricted-cone.fail/router.nft" ] && [ -e "$out/wrong/restricted-cone.fail/router.pcap" ] &&
-	echo "ok: the failure saved the ruleset and a capture" || { echo "FAIL: no failure dump"; fail=1; }
+if [ -s "$out/wrong/restricted-cone.fail/router.nft" ] && [ -s "$out/wrong/restricted-cone.fail/router.pcap" ] &&
+	[ -e "$out/wrong/restricted-cone.fail/router.conntrack" ]; then
+	echo "ok: the failure saved the ruleset, the conntrack table and a capture"
+else
+	echo "FAIL: no failure dump"; fail=1
+fi
+if grep -q '| restricted-cone | EIM+EIF | EIM+ADF | .* | FAIL |' "$out/wrong/summary.md"; then
+	echo "ok: summary.md has the failing row"
+else
+	echo "FAIL: summary.md lacks the failing row"; fail=1
+fi
+left=$(leftovers "$pid" "$(cat "$out/inodes")" "$out/wrong")
+if [ -z "$left" ]; then
+	echo "ok: after the run nothing of its lab remains"
+else
+	echo "FAIL: after the run: $left"; fail=1
+fi
 
-# 2. Ctrl-C in the middle of a run (the lifetime profiles take 16-26 s; interrupt after 3 s).
-# Only this run's own namespaces (named nc<its pid>-) and the processes inside them count, so
-# other labs running on the machine at the same time do not disturb the check.
-setsid bash "$SRC/sim/run.sh" --profile short-lifetime --profile natbox-outbound-refresh --out "$out/int" >"$out/int.log" 2>&1 &
-pid=$!
-for _ in $(seq 200); do ls /run/netns/nc"$pid"-* >/dev/null 2>&1 && break; sleep 0.05; done
-sleep 3
-inodes=$(stat -L -c %i /run/netns/nc"$pid"-* 2>/dev/null | sort -u)
-[ -n "$inodes" ] || { echo "FAIL: the run built no lab"; exit 1; }
+# 2. The stand-in measurer (Debian's stun against stund) reads the same profile alike.
+if command -v stun >/dev/null && command -v stund >/dev/null; then
+	if bash "$SRC/sim/run.sh" --measure vovida --profile restricted-cone --out "$out/vovida" >"$out/vovida.log" 2>&1; then
+		echo "ok: --measure vovida reads restricted-cone as expected"
+	else
+		echo "FAIL: --measure vovida:"; cat "$out/vovida.log"; fail=1
+	fi
+fi
+
+# 3. Ctrl-C in the middle of a run: once both cases measure (the lifetime profiles take
+# 16-26 s), with the reflector, natbox and tcpdump up.
+STOP_AFTER_UP=1 run_watched "$out/int" --profile short-lifetime --profile natbox-outbound-refresh
+[ -s "$out/inodes" ] || { echo "FAIL: the run built no lab"; cat "$out/int.log"; exit 1; }
+for _ in $(seq 400); do
+	stat -L -c %i /run/netns/nc"$pid"-* 2>/dev/null >>"$out/inodes" || true
+	[ "$(pgrep -c -s "$pid" -f 'natcheck --json')" -ge 2 ] && break
+	sleep 0.05
+done
+sort -u -o "$out/inodes" "$out/inodes"
 kill -INT -- -"$pid"
 wait "$pid" 2>/dev/null || true
-left_ns=$(ls /run/netns/ | grep -c "^nc$pid-" || true)
-left_procs=0
-for p in /proc/[0-9]*; do
-	ino=$(stat -L -c %i "$p/ns/net" 2>/dev/null) || continue
-	grep -qx "$ino" <<<"$inodes" && left_procs=$((left_procs + 1))
-done
-if [ "$left_ns" -eq 0 ] && [ "$left_procs" -eq 0 ]; then
-	echo "ok: after SIGINT none of the run's $(wc -l <<<"$inodes") namespaces and no process in them remains"
+left=$(leftovers "$pid" "$(cat "$out/inodes")" "$out/int")
+if [ -z "$left" ]; then
+	echo "ok: after SIGINT none of the run's $(wc -l <"$out/inodes") namespaces, no interface and no process remains"
 else
-	echo "FAIL: after SIGINT $left_ns namespace(s) and $left_procs process(es) of the run remain"; fail=1
+	echo "FAIL: after SIGINT: $left"; fail=1
 fi
 exit "$fail"
