@@ -1,13 +1,20 @@
+/* STUN codec: RFC 8489 framing, RFC 5780 NAT-behaviour-discovery attributes, RFC 3489 leftovers.
+ *
+ * The decoder reads only through the bounds-checked cursor (cursor.h) and copies values out, so
+ * a decoded struct stun_msg never points into the packet. The encoder writes attributes in
+ * place behind a header whose length field is kept current, so a message is valid (without
+ * FINGERPRINT) after every add. MESSAGE-INTEGRITY is recognised but not verified: the suite
+ * uses no STUN credentials (its own authenticated messages use libsodium, see ncproto.h). */
 #include "stun.h"
 
 #include "cursor.h"
 #include "error.h"
 
 #include <netinet/in.h>
-#include <stdio.h>
 #include <string.h>
 
-/* RFC 8489 §5: the method's bits are split around the two class bits. */
+/* RFC 8489 §5: the method's bits are split around the two class bits,
+ * M11..M7 C1 M6..M4 C0 M3..M0. */
 uint16_t stun_msg_type(uint16_t method, uint8_t cls)
 {
 	return (uint16_t)(((method & 0x0F80) << 2) | ((method & 0x0070) << 1) | (method & 0x000F) |
@@ -20,48 +27,67 @@ void stun_type_split(uint16_t type, uint16_t *method, uint8_t *cls)
 	*cls = (uint8_t)(((type & 0x0100) >> 7) | ((type & 0x0010) >> 4));
 }
 
+/* CRC-32 of ISO-HDLC / IEEE 802.3 (reflected polynomial 0xEDB88320), four bits at a time: a
+ * constant 16-entry table keeps the code free of lazily built global state, and STUN messages
+ * are short enough that the byte-wide table would buy nothing measurable. */
 uint32_t stun_crc32(const uint8_t *buf, size_t len)
 {
-	static uint32_t table[256];
-	static int ready; /* idempotent fill: racing threads write identical values */
+	static const uint32_t nibble[16] = {
+		0x00000000, 0x1DB71064, 0x3B6E20C8, 0x26D930AC, 0x76DC4190, 0x6B6B51F4,
+		0x4DB26158, 0x5005713C, 0xEDB88320, 0xF00F9344, 0xD6D6A3E8, 0xCB61B38C,
+		0x9B64C2B0, 0x86D3D2D4, 0xA00AE278, 0xBDBDF21C,
+	};
 	uint32_t crc = 0xFFFFFFFFu;
 
-	if (!ready) {
-		for (uint32_t i = 0; i < 256; i++) {
-			uint32_t c = i;
-			for (int k = 0; k < 8; k++)
-				c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-			table[i] = c;
-		}
-		ready = 1;
+	for (size_t i = 0; i < len; i++) {
+		crc ^= buf[i];
+		crc = nibble[crc & 0xF] ^ (crc >> 4);
+		crc = nibble[crc & 0xF] ^ (crc >> 4);
 	}
-	for (size_t i = 0; i < len; i++)
-		crc = table[(crc ^ buf[i]) & 0xFF] ^ (crc >> 8);
 	return crc ^ 0xFFFFFFFFu;
+}
+
+/* RFC 3489 §11.1 defines six message types only: Binding and Shared Secret, each as request,
+ * success and error response. Without the magic cookie this is all there is to tell an old
+ * STUN message from other traffic. */
+static bool classic_type_ok(uint16_t type)
+{
+	uint16_t method;
+	uint8_t cls;
+
+	stun_type_split(type, &method, &cls);
+	return (method == STUN_METHOD_BINDING || method == 0x002) && cls != STUN_CLASS_INDICATION;
 }
 
 bool stun_is_message(const uint8_t *buf, size_t len, bool allow_classic)
 {
 	uint16_t mlen;
 
-	/* RFC 8489 §6.3: the two most significant bits are zero, the length is a multiple of
-	 * four covering the rest of the datagram, and the cookie is present. */
+	/* RFC 8489 §6.3: "the most significant 2 bits of every STUN message MUST be zeroes",
+	 * the length "MUST contain the size of the message in bytes, not including the 20-byte
+	 * STUN header" and is a multiple of 4 (§5); the cookie "MUST contain the fixed value
+	 * 0x2112A442". */
 	if (len < STUN_HEADER_LEN || (buf[0] & 0xC0) != 0)
 		return false;
 	mlen = nc_get_n16(buf + 2);
 	if ((mlen & 3) != 0 || (size_t)mlen + STUN_HEADER_LEN != len)
 		return false;
-	return nc_get_n32(buf + 4) == STUN_MAGIC_COOKIE || allow_classic;
+	if (nc_get_n32(buf + 4) == STUN_MAGIC_COOKIE)
+		return true;
+	return allow_classic && classic_type_ok(nc_get_n16(buf));
 }
 
-/* MAPPED-ADDRESS family (RFC 8489 §14.1): 0x01 IPv4, 0x02 IPv6. */
+/* MAPPED-ADDRESS layout (RFC 8489 §14.1), shared by every address attribute:
+ *   0 (8 bits) | family (8 bits, 0x01 IPv4, 0x02 IPv6) | port (16) | address (32 or 128).
+ * With xor_key (the 16 header bytes after the type and length: cookie || transaction id) the
+ * XOR-MAPPED-ADDRESS rules of §14.2 apply. */
 static int decode_addr(struct nc_rd *v, struct nc_addr *out, const uint8_t *xor_key)
 {
 	uint8_t family, ip[16];
 	uint16_t port;
 	size_t alen;
 
-	nc_rd_u8(v); /* reserved */
+	nc_rd_u8(v); /* §14.1: "MUST be set to 0 and MUST be ignored by receivers" */
 	family = nc_rd_u8(v);
 	port = nc_rd_n16(v);
 	if (family == 0x01)
@@ -70,14 +96,14 @@ static int decode_addr(struct nc_rd *v, struct nc_addr *out, const uint8_t *xor_
 		alen = 16;
 	else
 		return -NC_E_MALFORMED;
-	if (nc_rd_left(v) != alen)
+	/* The value holds exactly one address of the family it names. */
+	if (v->err || nc_rd_left(v) != alen)
 		return -NC_E_MALFORMED;
 	nc_rd_bytes(v, ip, alen);
-	if (v->err)
-		return -NC_E_MALFORMED;
 	if (xor_key) {
-		/* RFC 8489 §14.2: port XOR the cookie's top half, address XOR cookie||tid. */
-		port ^= (uint16_t)(STUN_MAGIC_COOKIE >> 16);
+		/* §14.2: X-Port is the port XOR the most significant 16 bits of the cookie;
+		 * X-Address is the address XOR the cookie (IPv4) or cookie || tid (IPv6). */
+		port ^= nc_get_n16(xor_key);
 		for (size_t i = 0; i < alen; i++)
 			ip[i] ^= xor_key[i];
 	}
@@ -85,109 +111,204 @@ static int decode_addr(struct nc_rd *v, struct nc_addr *out, const uint8_t *xor_
 	return 0;
 }
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629 §4: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), or 0 if there is none. */
+static size_t utf8_seq(const uint8_t *p, size_t n, uint32_t *cp)
+{
+	size_t len;
+	uint32_t c, min;
+
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	}
+	if ((p[0] & 0xE0) == 0xC0)
+		len = 2, c = p[0] & 0x1Fu, min = 0x80;
+	else if ((p[0] & 0xF0) == 0xE0)
+		len = 3, c = p[0] & 0x0Fu, min = 0x800;
+	else if ((p[0] & 0xF8) == 0xF0)
+		len = 4, c = p[0] & 0x07u, min = 0x10000;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+		c = (c << 6) | (p[i] & 0x3Fu);
+	}
+	if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+/* SOFTWARE and the ERROR-CODE reason are UTF-8 text (RFC 8489 §14.14, §14.8) that ends up in
+ * reports, logs and JSON. Keep it printable valid UTF-8: a control character (C0, DEL, C1) or
+ * a byte that starts no valid sequence becomes '?', a NUL ends the text (old servers pad
+ * with NULs), and truncation never splits a character. Sanitising twice changes nothing,
+ * which the fuzz target's re-encoding check relies on. */
 static void copy_text(char *dst, size_t cap, const uint8_t *src, size_t n)
 {
-	size_t k = n < cap - 1 ? n : cap - 1;
+	size_t i = 0, o = 0;
 
-	for (size_t i = 0; i < k; i++)
-		dst[i] = (src[i] >= 0x20 && src[i] < 0x7F) || src[i] >= 0x80 ? (char)src[i] : '?';
-	dst[k] = '\0';
+	while (i < n && src[i] != 0) {
+		uint32_t cp = 0;
+		size_t k = utf8_seq(src + i, n - i, &cp);
+		bool printable = k > 0 && cp >= 0x20 && cp != 0x7F && !(cp >= 0x80 && cp < 0xA0);
+
+		if (o + (printable ? k : 1) > cap - 1)
+			break;
+		if (printable)
+			memcpy(dst + o, src + i, k);
+		else
+			dst[o] = '?';
+		o += printable ? k : 1;
+		i += k ? k : 1;
+	}
+	dst[o] = '\0';
 }
 
-/* Records the attribute in `has` unless it was seen already; first occurrence wins. */
-static bool first(struct stun_msg *m, uint32_t bit)
+/* The `has` bit of each attribute this codec decodes, 0 for the rest. */
+static uint32_t has_bit(uint16_t type)
 {
-	if (m->has & bit)
-		return false;
-	m->has |= bit;
-	return true;
+	switch (type) {
+	case STUN_ATTR_MAPPED_ADDRESS: return STUN_HAS_MAPPED;
+	case STUN_ATTR_XOR_MAPPED_ADDRESS: return STUN_HAS_XOR_MAPPED;
+	case STUN_ATTR_CHANGE_REQUEST: return STUN_HAS_CHANGE_REQUEST;
+	case STUN_ATTR_SOURCE_ADDRESS: return STUN_HAS_SOURCE;
+	case STUN_ATTR_CHANGED_ADDRESS: return STUN_HAS_CHANGED;
+	case STUN_ATTR_ERROR_CODE: return STUN_HAS_ERROR;
+	case STUN_ATTR_UNKNOWN_ATTRIBUTES: return STUN_HAS_UNKNOWN_ATTRS;
+	case STUN_ATTR_PADDING: return STUN_HAS_PADDING;
+	case STUN_ATTR_RESPONSE_PORT: return STUN_HAS_RESPONSE_PORT;
+	case STUN_ATTR_SOFTWARE: return STUN_HAS_SOFTWARE;
+	case STUN_ATTR_FINGERPRINT: return STUN_HAS_FINGERPRINT;
+	case STUN_ATTR_RESPONSE_ORIGIN: return STUN_HAS_RESPONSE_ORIGIN;
+	case STUN_ATTR_OTHER_ADDRESS: return STUN_HAS_OTHER;
+	case STUN_ATTR_MESSAGE_INTEGRITY: return STUN_HAS_INTEGRITY;
+	case STUN_ATTR_USERNAME: return STUN_HAS_USERNAME;
+	default: return 0;
+	}
 }
 
+/* Records a comprehension-required type this codec does not know, once, for the 420 answer. */
+static void note_unknown(struct stun_msg *m, uint16_t type)
+{
+	for (size_t i = 0; i < m->n_unknown_required; i++)
+		if (m->unknown_required[i] == type)
+			return;
+	if (m->n_unknown_required < STUN_MAX_UNKNOWN)
+		m->unknown_required[m->n_unknown_required++] = type;
+}
+
+/* Decodes one attribute value v (its padding already skipped). key is cookie || tid. */
 static int decode_attr(struct stun_msg *m, uint16_t type, struct nc_rd *v, const uint8_t *key)
 {
 	size_t n = nc_rd_left(v);
-	const uint8_t *p;
+	uint32_t bit = has_bit(type);
+	int err = 0;
+
+	/* RFC 8489 §14: "only the first occurrence needs to be processed by a receiver, and any
+	 * duplicates MAY be ignored" - ignored whole, so a broken duplicate cannot spoil a
+	 * message the first copy made valid. */
+	if (bit & m->has)
+		return 0;
 
 	switch (type) {
 	case STUN_ATTR_MAPPED_ADDRESS:
-		return first(m, STUN_HAS_MAPPED) ? decode_addr(v, &m->mapped, NULL) : 0;
+		err = decode_addr(v, &m->mapped, NULL);
+		break;
 	case STUN_ATTR_XOR_MAPPED_ADDRESS:
-		return first(m, STUN_HAS_XOR_MAPPED) ? decode_addr(v, &m->xor_mapped, key) : 0;
+		err = decode_addr(v, &m->xor_mapped, key);
+		break;
 	case STUN_ATTR_RESPONSE_ORIGIN:
-		return first(m, STUN_HAS_RESPONSE_ORIGIN) ? decode_addr(v, &m->response_origin, NULL) : 0;
+		err = decode_addr(v, &m->response_origin, NULL);
+		break;
 	case STUN_ATTR_OTHER_ADDRESS:
-		return first(m, STUN_HAS_OTHER) ? decode_addr(v, &m->other, NULL) : 0;
+		err = decode_addr(v, &m->other, NULL);
+		break;
 	case STUN_ATTR_CHANGED_ADDRESS:
-		return first(m, STUN_HAS_CHANGED) ? decode_addr(v, &m->changed, NULL) : 0;
+		err = decode_addr(v, &m->changed, NULL);
+		break;
 	case STUN_ATTR_SOURCE_ADDRESS:
-		return first(m, STUN_HAS_SOURCE) ? decode_addr(v, &m->source, NULL) : 0;
+		err = decode_addr(v, &m->source, NULL);
+		break;
 	case STUN_ATTR_CHANGE_REQUEST:
+		/* RFC 5780 §7.2: one 32-bit word of flags. */
 		if (n != 4)
 			return -NC_E_MALFORMED;
-		if (first(m, STUN_HAS_CHANGE_REQUEST))
-			m->change_flags = nc_rd_n32(v);
-		return 0;
+		m->change_flags = nc_rd_n32(v);
+		break;
 	case STUN_ATTR_RESPONSE_PORT:
 		/* RFC 5780 §7.5: a 16-bit port followed by two bytes of padding. */
 		if (n != 4)
 			return -NC_E_MALFORMED;
-		if (first(m, STUN_HAS_RESPONSE_PORT))
-			m->response_port = nc_rd_n16(v);
-		return 0;
+		m->response_port = nc_rd_n16(v);
+		break;
 	case STUN_ATTR_PADDING:
-		if (first(m, STUN_HAS_PADDING))
-			m->padding_len = (uint16_t)n;
-		return 0;
+		/* RFC 5780 §7.6: the content is meaningless, only its size matters. */
+		m->padding_len = (uint16_t)n;
+		break;
 	case STUN_ATTR_SOFTWARE:
-		if (first(m, STUN_HAS_SOFTWARE))
-			copy_text(m->software, sizeof(m->software), nc_rd_ptr(v, n), n);
-		return 0;
-	case STUN_ATTR_USERNAME:
-		first(m, STUN_HAS_USERNAME);
-		return 0;
-	case STUN_ATTR_ERROR_CODE:
-		/* RFC 8489 §14.8: 21 reserved bits, class (3-6), number (0-99), reason. */
+		copy_text(m->software, sizeof(m->software), nc_rd_ptr(v, n), n);
+		break;
+	case STUN_ATTR_ERROR_CODE: {
+		/* RFC 8489 §14.8: 21 reserved bits (ignored), class 3..6, number 0..99, then
+		 * the reason phrase. */
+		uint32_t w;
+		unsigned cls, num;
+
 		if (n < 4)
 			return -NC_E_MALFORMED;
-		if (first(m, STUN_HAS_ERROR)) {
-			uint32_t w = nc_rd_n32(v);
-			unsigned cls = (w >> 8) & 0x7, num = w & 0xFF;
-			if (cls < 3 || cls > 6 || num > 99)
-				return -NC_E_MALFORMED;
-			m->error_code = (uint16_t)(cls * 100 + num);
-			p = nc_rd_ptr(v, n - 4);
-			copy_text(m->error_reason, sizeof(m->error_reason), p, n - 4);
-		}
-		return 0;
+		w = nc_rd_n32(v);
+		cls = (w >> 8) & 0x7;
+		num = w & 0xFF;
+		if (cls < 3 || cls > 6 || num > 99)
+			return -NC_E_MALFORMED;
+		m->error_code = (uint16_t)(cls * 100 + num);
+		copy_text(m->error_reason, sizeof(m->error_reason), nc_rd_ptr(v, n - 4), n - 4);
+		break;
+	}
 	case STUN_ATTR_UNKNOWN_ATTRIBUTES:
+		/* RFC 8489 §14.9: a list of 16-bit attribute types. */
 		if (n % 2 != 0)
 			return -NC_E_MALFORMED;
-		if (first(m, STUN_HAS_UNKNOWN_ATTRS))
-			while (nc_rd_left(v) >= 2 && m->n_unknown_attrs < STUN_MAX_UNKNOWN)
-				m->unknown_attrs[m->n_unknown_attrs++] = nc_rd_n16(v);
-		return 0;
+		while (nc_rd_left(v) >= 2 && m->n_unknown_attrs < STUN_MAX_UNKNOWN)
+			m->unknown_attrs[m->n_unknown_attrs++] = nc_rd_n16(v);
+		break;
 	case STUN_ATTR_MESSAGE_INTEGRITY:
-		/* Presence only: this suite uses no STUN credentials. */
+		/* RFC 8489 §14.5: an HMAC-SHA1, 20 bytes. Presence only: no credentials here,
+		 * so the HMAC is not checked. */
 		if (n != 20)
 			return -NC_E_MALFORMED;
-		first(m, STUN_HAS_INTEGRITY);
-		return 0;
+		break;
+	case STUN_ATTR_USERNAME:
+		break; /* presence only, for the same reason */
 	case STUN_ATTR_RESPONSE_ADDRESS:
+		/* RFC 3489 §11.2.2 asks to answer elsewhere; RFC 5780 dropped it because it
+		 * turns a server into a traffic reflector. Understood, never obeyed. */
 	case STUN_ATTR_REALM:
 	case STUN_ATTR_NONCE:
 	case STUN_ATTR_ALTERNATE_SERVER:
-		return 0;
+		break;
 	default:
-		if (type < 0x8000 && m->n_unknown_required < STUN_MAX_UNKNOWN)
-			m->unknown_required[m->n_unknown_required++] = type;
-		return 0;
+		/* RFC 8489 §14: types below 0x8000 are comprehension-required; the caller
+		 * answers a request carrying one with 420 (§6.3.1.1), so it is listed, not an
+		 * error. Unknown comprehension-optional types are ignored. */
+		if (type < 0x8000)
+			note_unknown(m, type);
+		break;
 	}
+	if (err == 0)
+		m->has |= bit;
+	return err;
 }
 
 int stun_decode(const uint8_t *buf, size_t len, struct stun_msg *m)
 {
 	struct nc_rd r;
-	uint8_t key[16];
+	const uint8_t *key;
 	uint16_t type;
 	bool after_integrity = false;
 
@@ -196,11 +317,11 @@ int stun_decode(const uint8_t *buf, size_t len, struct stun_msg *m)
 		return -NC_E_NOT_STUN;
 	nc_rd_init(&r, buf, len);
 	type = nc_rd_n16(&r);
-	nc_rd_skip(&r, 2); /* length, checked by stun_is_message */
-	m->classic = nc_rd_n32(&r) != STUN_MAGIC_COOKIE;
-	nc_rd_bytes(&r, m->tid, STUN_TID_LEN);
+	nc_rd_skip(&r, 2); /* length: stun_is_message checked it against len */
+	key = nc_rd_ptr(&r, 16); /* cookie || tid: the XOR key of §14.2 */
+	m->classic = nc_get_n32(key) != STUN_MAGIC_COOKIE;
+	memcpy(m->tid, key + 4, STUN_TID_LEN); /* RFC 3489: the last 12 of its 16-byte id */
 	stun_type_split(type, &m->method, &m->cls);
-	memcpy(key, buf + 4, 16); /* cookie || transaction id: the XOR key for addresses */
 
 	while (nc_rd_left(&r) > 0) {
 		size_t start = r.off;
@@ -208,22 +329,28 @@ int stun_decode(const uint8_t *buf, size_t len, struct stun_msg *m)
 		struct nc_rd v = nc_rd_sub(&r, alen);
 		int err;
 
-		nc_rd_skip(&r, (4 - (alen & 3)) & 3); /* RFC 8489 §14: value padded to 4 bytes */
+		/* §14: "the value ... is padded to a multiple of 4 bytes"; the padding must be
+		 * inside the message too. */
+		nc_rd_skip(&r, (4 - (alen & 3)) & 3);
 		if (r.err || v.err)
 			return -NC_E_TRUNCATED;
 		if (atype == STUN_ATTR_FINGERPRINT) {
-			/* RFC 8489 §14.7: CRC-32 of everything before it, XOR 0x5354554e; it must be
-			 * last, so the length field already counts it. */
-			if (alen != 4 || nc_rd_left(&r) != 0)
+			/* §14.7: CRC-32 of the message up to (excluding) this attribute, XOR
+			 * 0x5354554e. It "MUST be the last attribute": whatever follows it is
+			 * not part of the message and is ignored, undecoded. */
+			uint32_t want;
+
+			if (alen != 4)
 				return -NC_E_FINGERPRINT;
+			want = stun_crc32(buf, start) ^ STUN_FINGERPRINT_XOR;
 			m->has |= STUN_HAS_FINGERPRINT;
-			m->fingerprint_ok = (stun_crc32(buf, start) ^ STUN_FINGERPRINT_XOR) == nc_rd_n32(&v);
-			if (!m->fingerprint_ok)
-				return -NC_E_FINGERPRINT;
-			break;
+			m->fingerprint_ok = nc_rd_n32(&v) == want;
+			return m->fingerprint_ok ? 0 : -NC_E_FINGERPRINT;
 		}
+		/* §14.5: "agents MUST ignore all other attributes that follow
+		 * MESSAGE-INTEGRITY", except MESSAGE-INTEGRITY-SHA256 and FINGERPRINT. */
 		if (after_integrity)
-			continue; /* §14.5: only FINGERPRINT may follow MESSAGE-INTEGRITY */
+			continue;
 		if ((err = decode_attr(m, atype, &v, key)) < 0)
 			return err;
 		if (atype == STUN_ATTR_MESSAGE_INTEGRITY)
@@ -240,20 +367,22 @@ static void fail(struct stun_builder *b, int err)
 		b->err = err;
 }
 
-static void set_length(struct stun_builder *b)
-{
-	nc_put_n16(b->buf + 2, (uint16_t)(b->len - STUN_HEADER_LEN));
-}
-
-/* Reserves an attribute header plus n padded value bytes; returns the value or NULL. */
+/* Reserves an attribute header plus n value bytes, zero-padded to 4 (RFC 8489 §14), and
+ * updates the header's length field; returns the value, or NULL once the builder failed. */
 static uint8_t *attr(struct stun_builder *b, uint16_t type, size_t n)
 {
-	size_t padded = (n + 3) & ~(size_t)3;
+	size_t padded;
 	uint8_t *p;
 
 	if (b->err)
 		return NULL;
-	if (n > 0xFFFF || b->cap - b->len < 4 + padded || b->len + 4 + padded - STUN_HEADER_LEN > 0xFFFF) {
+	/* The attribute and the message lengths are 16-bit fields. */
+	if (n > 0xFFFF) {
+		fail(b, -NC_E_NOSPACE);
+		return NULL;
+	}
+	padded = (n + 3) & ~(size_t)3;
+	if (b->cap - b->len < 4 + padded || b->len - STUN_HEADER_LEN + 4 + padded > 0xFFFF) {
 		fail(b, -NC_E_NOSPACE);
 		return NULL;
 	}
@@ -262,7 +391,7 @@ static uint8_t *attr(struct stun_builder *b, uint16_t type, size_t n)
 	nc_put_n16(p + 2, (uint16_t)n);
 	memset(p + 4, 0, padded);
 	b->len += 4 + padded;
-	set_length(b);
+	nc_put_n16(b->buf + 2, (uint16_t)(b->len - STUN_HEADER_LEN));
 	return p + 4;
 }
 
@@ -272,15 +401,19 @@ void stun_build_init(struct stun_builder *b, uint8_t *buf, size_t cap, uint16_t 
 	memset(b, 0, sizeof(*b));
 	b->buf = buf;
 	b->cap = cap;
-	if (cap < STUN_HEADER_LEN || method > 0x0FFF || cls > 3) {
-		b->err = cap < STUN_HEADER_LEN ? -NC_E_NOSPACE : -NC_E_INVALID;
+	if (cap < STUN_HEADER_LEN || !buf) {
+		b->err = -NC_E_NOSPACE;
+		return;
+	}
+	if (method > 0x0FFF || cls > STUN_CLASS_ERROR || !tid) { /* §5: 12-bit method */
+		b->err = -NC_E_INVALID;
 		return;
 	}
 	nc_put_n16(buf, stun_msg_type(method, cls));
+	nc_put_n16(buf + 2, 0);
 	nc_put_n32(buf + 4, STUN_MAGIC_COOKIE);
 	memcpy(buf + 8, tid, STUN_TID_LEN);
 	b->len = STUN_HEADER_LEN;
-	set_length(b);
 }
 
 void stun_build_reply(struct stun_builder *b, uint8_t *buf, size_t cap, const uint8_t *req,
@@ -289,7 +422,7 @@ void stun_build_reply(struct stun_builder *b, uint8_t *buf, size_t cap, const ui
 	uint16_t method;
 	uint8_t rcls;
 
-	if (req_len < STUN_HEADER_LEN) {
+	if (!req || req_len < STUN_HEADER_LEN) {
 		memset(b, 0, sizeof(*b));
 		b->err = -NC_E_INVALID;
 		return;
@@ -297,27 +430,31 @@ void stun_build_reply(struct stun_builder *b, uint8_t *buf, size_t cap, const ui
 	stun_type_split(nc_get_n16(req), &method, &rcls);
 	stun_build_init(b, buf, cap, method, cls, req + 8);
 	if (b->err == 0 && nc_get_n32(req + 4) != STUN_MAGIC_COOKIE) {
-		/* RFC 3489: a 128-bit transaction id and no cookie; echo all of it. */
+		/* RFC 3489 §11.1: a 128-bit transaction id and no cookie; the response
+		 * "MUST" carry the request's id, so echo all 16 bytes. */
 		memcpy(buf + 4, req + 4, 16);
 		b->classic = true;
 	}
 }
 
-/* MAPPED-ADDRESS layout (RFC 8489 §14.1); XOR-ed with the cookie and transaction id as they
- * sit in the header when xor is set (§14.2). */
+/* The MAPPED-ADDRESS layout (RFC 8489 §14.1); with xor, XOR-ed with the header's cookie and
+ * transaction id as they sit in the buffer (§14.2), the mirror of decode_addr. */
 static void add_address(struct stun_builder *b, uint16_t type, const struct nc_addr *a, bool xor)
 {
-	size_t alen = a->family == AF_INET6 ? 16 : 4;
+	size_t alen;
 	uint8_t *p;
 
-	if (!nc_addr_is_set(a)) {
+	if (b->err)
+		return;
+	if (!a || !nc_addr_is_set(a)) {
 		fail(b, -NC_E_FAMILY);
 		return;
 	}
+	alen = a->family == AF_INET6 ? 16 : 4;
 	if (!(p = attr(b, type, 4 + alen)))
 		return;
 	p[1] = alen == 4 ? 0x01 : 0x02;
-	nc_put_n16(p + 2, xor ? a->port ^ (uint16_t)(STUN_MAGIC_COOKIE >> 16) : a->port);
+	nc_put_n16(p + 2, xor ? a->port ^ nc_get_n16(b->buf + 4) : a->port);
 	for (size_t i = 0; i < alen; i++)
 		p[4 + i] = xor ? a->ip[i] ^ b->buf[4 + i] : a->ip[i];
 }
@@ -341,8 +478,13 @@ void stun_add_u32(struct stun_builder *b, uint16_t type, uint32_t v)
 
 void stun_add_bytes(struct stun_builder *b, uint16_t type, const void *v, size_t n)
 {
-	uint8_t *p = attr(b, type, n);
-	if (p && n)
+	uint8_t *p;
+
+	if (n && !v) {
+		fail(b, -NC_E_INVALID);
+		return;
+	}
+	if ((p = attr(b, type, n)) && n)
 		memcpy(p, v, n);
 }
 
@@ -353,7 +495,7 @@ void stun_add_change_request(struct stun_builder *b, uint32_t flags)
 
 void stun_add_response_port(struct stun_builder *b, uint16_t port)
 {
-	uint8_t *p = attr(b, STUN_ATTR_RESPONSE_PORT, 4);
+	uint8_t *p = attr(b, STUN_ATTR_RESPONSE_PORT, 4); /* port, then 2 zero bytes */
 	if (p)
 		nc_put_n16(p, port);
 }
@@ -363,10 +505,27 @@ void stun_add_padding(struct stun_builder *b, size_t n)
 	(void)attr(b, STUN_ATTR_PADDING, n); /* zero-filled by attr() */
 }
 
-void stun_add_software(struct stun_builder *b, const char *s)
+/* Length of the longest prefix of s, at most max bytes, that does not split a UTF-8
+ * character; keeps the decoder's limits (STUN_SOFTWARE_MAX, STUN_REASON_MAX) on the wire. */
+static size_t utf8_prefix(const char *s, size_t max)
 {
 	size_t n = strlen(s);
-	stun_add_bytes(b, STUN_ATTR_SOFTWARE, s, n < STUN_SOFTWARE_MAX - 1 ? n : STUN_SOFTWARE_MAX - 1);
+
+	if (n <= max)
+		return n;
+	while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+		max--;
+	return max;
+}
+
+void stun_add_software(struct stun_builder *b, const char *s)
+{
+	if (!s) {
+		fail(b, -NC_E_INVALID);
+		return;
+	}
+	/* RFC 8489 §14.14: "fewer than 128 characters". */
+	stun_add_bytes(b, STUN_ATTR_SOFTWARE, s, utf8_prefix(s, STUN_SOFTWARE_MAX - 1));
 }
 
 void stun_add_error(struct stun_builder *b, uint16_t code, const char *reason)
@@ -374,15 +533,14 @@ void stun_add_error(struct stun_builder *b, uint16_t code, const char *reason)
 	size_t n;
 	uint8_t *p;
 
+	/* RFC 8489 §14.8: "the Class MUST be between 3 and 6". */
 	if (code < 300 || code > 699) {
 		fail(b, -NC_E_INVALID);
 		return;
 	}
 	if (!reason)
 		reason = stun_error_reason(code);
-	n = strlen(reason);
-	if (n > 763) /* RFC 8489 §14.8: fewer than 128 characters, at most 763 bytes */
-		n = 763;
+	n = utf8_prefix(reason, STUN_REASON_MAX - 1); /* "fewer than 128 characters" */
 	if (!(p = attr(b, STUN_ATTR_ERROR_CODE, 4 + n)))
 		return;
 	p[2] = (uint8_t)(code / 100);
@@ -392,8 +550,13 @@ void stun_add_error(struct stun_builder *b, uint16_t code, const char *reason)
 
 void stun_add_unknown_attrs(struct stun_builder *b, const uint16_t *types, size_t n)
 {
-	uint8_t *p = attr(b, STUN_ATTR_UNKNOWN_ATTRIBUTES, 2 * n);
+	uint8_t *p;
 
+	if (n > 0xFFFF / 2 || (n && !types)) {
+		fail(b, n > 0xFFFF / 2 ? -NC_E_NOSPACE : -NC_E_INVALID);
+		return;
+	}
+	p = attr(b, STUN_ATTR_UNKNOWN_ATTRIBUTES, 2 * n);
 	for (size_t i = 0; p && i < n; i++)
 		nc_put_n16(p + 2 * i, types[i]);
 }
@@ -402,8 +565,10 @@ int stun_build_finish(struct stun_builder *b, bool fingerprint)
 {
 	if (b->err)
 		return b->err;
+	/* RFC 3489 has no FINGERPRINT: an old peer would reject it as unknown. */
 	if (fingerprint && !b->classic) {
-		/* The CRC covers the header with a length that already includes FINGERPRINT. */
+		/* RFC 8489 §14.7: the CRC covers the header with a length that already
+		 * includes FINGERPRINT, which attr() has set by the time it returns. */
 		uint8_t *p = attr(b, STUN_ATTR_FINGERPRINT, 4);
 		if (!p)
 			return b->err;
@@ -414,6 +579,7 @@ int stun_build_finish(struct stun_builder *b, bool fingerprint)
 
 const char *stun_error_reason(uint16_t code)
 {
+	/* RFC 8489 §14.8, and RFC 5780 §6 uses 420 for an unsupported CHANGE-REQUEST. */
 	switch (code) {
 	case 300: return "Try Alternate";
 	case 400: return "Bad Request";

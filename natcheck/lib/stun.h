@@ -60,7 +60,7 @@ enum stun_attr_type {
 	STUN_ATTR_REALM = 0x0014,
 	STUN_ATTR_NONCE = 0x0015,
 	STUN_ATTR_XOR_MAPPED_ADDRESS = 0x0020,
-	STUN_ATTR_PADDING = 0x0026,       /* RFC 5780 §7.4 */
+	STUN_ATTR_PADDING = 0x0026,       /* RFC 5780 §7.6 */
 	STUN_ATTR_RESPONSE_PORT = 0x0027, /* RFC 5780 §7.5 */
 	STUN_ATTR_SOFTWARE = 0x8022,
 	STUN_ATTR_ALTERNATE_SERVER = 0x8023,
@@ -130,14 +130,15 @@ struct stun_msg {
 };
 
 /* Quick check used to demultiplex: top two bits zero, length a multiple of 4 matching len,
- * and the magic cookie (or, with allow_classic, a plausible RFC 3489 header). */
+ * and the magic cookie (or, with allow_classic, a plausible RFC 3489 header: one of the six
+ * message types of RFC 3489 §11.1, Binding or Shared Secret request/success/error). */
 bool stun_is_message(const uint8_t *buf, size_t len, bool allow_classic);
 
 /* Decodes buf[0..len). Returns 0 or a negative error:
  *   -NC_E_NOT_STUN     header does not look like STUN (first bits, length, cookie)
  *   -NC_E_TRUNCATED    an attribute runs past the end of the message
  *   -NC_E_MALFORMED    an attribute value is invalid for its type (bad family, length, ...)
- *   -NC_E_FINGERPRINT  FINGERPRINT present but wrong, or not the last attribute
+ *   -NC_E_FINGERPRINT  FINGERPRINT present but wrong (CRC or length)
  * Unknown comprehension-required attributes are not an error: they are listed in
  * msg->unknown_required for the caller to answer 420. Attributes after FINGERPRINT, and
  * after MESSAGE-INTEGRITY other than FINGERPRINT, are ignored as RFC 8489 §14.5 says. */
