@@ -1,3 +1,3 @@
 DESCRIPTION="full cone without hairpinning (R7 alone)"
 router_rules() { cone ""; }
-EXPECT="udp.hairpin=false"
+EXPECT="udp.mapping=endpoint-independent udp.filtering=endpoint-independent udp.hairpin=false"
