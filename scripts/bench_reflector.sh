@@ -14,9 +14,10 @@
 #    NAPI moves that work to a kernel thread of its own, as a NIC's softirq is not the
 #    server's either. veth only takes the NAPI path for UDP when the sending device has no
 #    TSO (veth_skb_is_eligible_for_gro), hence "tso off" next to "gro on".
-#  * With two or more CPUs the server runs alone on the last CPU; the generator and the NAPI
-#    threads share the others. The server's CPU time is then its own syscalls and nothing
-#    else, and it is never preempted by the load it is measured under.
+#  * With two or more CPUs the server runs alone on the last CPU, at FIFO priority 1; the
+#    generator and the NAPI threads share the others. The server's CPU time is then its own
+#    syscalls and nothing else, and neither the load it is measured under nor other work on
+#    the machine (test suites running meanwhile) preempts it. Both servers get the same.
 #  * Loss is split by place: "lab" = dropped in the veths before the server saw it or after
 #    it answered (the generator side ran out of CPU), "server" = reached the server's
 #    socket and was not answered (receive-buffer overflow). Only server loss fails the run.
@@ -69,7 +70,7 @@ if [ "$ncpu" -ge 2 ] && [ "${PIN:-1}" != 0 ]; then
 		'index($2, g) == 1 || index($2, s) == 1 { print $1 }'); do
 		taskset -pc "$GEN_CPUS" "$t" >/dev/null
 	done
-	pin_srv=(taskset -c "$SRV_CPUS") pin_gen=(taskset -c "$GEN_CPUS")
+	pin_srv=(taskset -c "$SRV_CPUS" chrt -f 1) pin_gen=(taskset -c "$GEN_CPUS")
 	layout="server alone on CPU $SRV_CPUS; generator and veth NAPI threads on CPU $GEN_CPUS"
 else
 	pin_srv=() pin_gen=()
