@@ -33,43 +33,28 @@ for f in "$BUILD/reflector/natcheck-reflector" "$BUILD/reflector/stunload"; do
 	[ -x "$f" ] || { echo "FAIL: $f is not built" >&2; exit 1; }
 done
 command -v turnserver >/dev/null || { echo "FAIL: turnserver (coturn) is not installed" >&2; exit 1; }
-P=ncbr$$
-GDEV=$P-g SDEV=$P-s # unique names: the NAPI threads are found by them
-dir=$(mktemp -d)
-cleanup() {
-	set +e
-	for f in "$dir"/*.pid; do [ -e "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
-	for ns in gen srv; do
-		ip netns pids "$P-$ns" 2>/dev/null | xargs -r kill 2>/dev/null
-		ip netns del "$P-$ns" 2>/dev/null
-	done
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'cleanup; exit 130' INT TERM
-ip netns add "$P-gen"
-ip netns add "$P-srv"
-ip link add "$GDEV" netns "$P-gen" type veth peer name "$SDEV" netns "$P-srv"
-ip -n "$P-gen" addr add 198.18.5.2/16 dev "$GDEV"
-ip -n "$P-srv" addr add 198.18.1.1/16 dev "$SDEV"
-ip -n "$P-srv" addr add 198.18.1.2/16 dev "$SDEV"
-for ns in gen srv; do ip -n "$P-$ns" link set lo up; done
-ip -n "$P-gen" link set "$GDEV" up
-ip -n "$P-srv" link set "$SDEV" up
-for end in "gen $GDEV" "srv $SDEV"; do
+# shellcheck source=reflector/tools/vethlab.sh
+source reflector/tools/vethlab.sh
+vlab_up "ncbr$$" 198.18.5.2
+GDEV=$VLAB_P-c SDEV=$VLAB_P-s # unique names: the NAPI threads are found by them
+for end in "cli $GDEV" "srv $SDEV"; do
 	set -- $end
-	ip netns exec "$P-$1" ethtool -K "$2" gro on tso off >/dev/null
-	ip netns exec "$P-$1" sh -c "echo 1 > /sys/class/net/$2/threaded"
+	vlab_exec "$1" ethtool -K "$2" gro on tso off >/dev/null
+	vlab_exec "$1" sh -c "echo 1 > /sys/class/net/$2/threaded"
 done
 
 ncpu=$(nproc)
 if [ "$ncpu" -ge 2 ] && [ "${PIN:-1}" != 0 ]; then
 	SRV_CPUS=$((ncpu - 1)) GEN_CPUS=0
 	[ "$ncpu" -gt 2 ] && GEN_CPUS=0-$((ncpu - 2))
+	# A kernel thread's name is cut at 15 characters: match on what is left of "napi/DEV-".
+	napi=0
 	for t in $(ps -eo pid=,comm= | awk -v g="napi/$GDEV-" -v s="napi/$SDEV-" \
-		'index($2, g) == 1 || index($2, s) == 1 { print $1 }'); do
+		'index($2, substr(g, 1, 15)) == 1 || index($2, substr(s, 1, 15)) == 1 { print $1 }'); do
 		taskset -pc "$GEN_CPUS" "$t" >/dev/null
+		napi=$((napi + 1))
 	done
+	[ "$napi" -eq 2 ] || { echo "FAIL: found $napi NAPI threads of the lab's veths, not 2" >&2; exit 1; }
 	pin_srv=(taskset -c "$SRV_CPUS" chrt -f 1) pin_gen=(taskset -c "$GEN_CPUS")
 	layout="server alone on CPU $SRV_CPUS; generator and veth NAPI threads on CPU $GEN_CPUS"
 else
@@ -78,36 +63,27 @@ else
 fi
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-udp_rcvbuf_errors() { ip netns exec "$P-srv" awk '/^Udp:/ && $2 ~ /^[0-9]/ { print $6 }' /proc/net/snmp; }
+udp_rcvbuf_errors() { vlab_exec srv awk '/^Udp:/ && $2 ~ /^[0-9]/ { print $6 }' /proc/net/snmp; }
 veth_drops() {
-	echo $(($(ip netns exec "$P-gen" cat "/sys/class/net/$GDEV/statistics/tx_dropped") + \
-		$(ip netns exec "$P-srv" cat "/sys/class/net/$SDEV/statistics/tx_dropped")))
-}
-wait_udp() {
-	for _ in $(seq 200); do
-		ip netns exec "$P-srv" ss -Hlun | grep -q " 198.18.1.2:3479 " && return 0
-		sleep 0.05
-	done
-	echo "server did not start" >&2
-	exit 1
+	echo $(($(vlab_exec cli cat "/sys/class/net/$GDEV/statistics/tx_dropped") + \
+		$(vlab_exec srv cat "/sys/class/net/$SDEV/statistics/tx_dropped")))
 }
 # measure NAME CMD...: prints "sent answered us_per_request lab_loss server_loss"
 measure() {
 	local name=$1 pid before after out lab0 lab1 rb0 rb1
 	shift
-	ip netns exec "$P-srv" "${pin_srv[@]}" "$@" >"$dir/$name.log" 2>&1 &
-	pid=$!
-	echo "$pid" >"$dir/$name.pid"
-	wait_udp
+	vlab_daemon "$name" srv "${pin_srv[@]}" "$@"
+	pid=$(cat "$VLAB_DIR/$name.pid")
+	vlab_wait_listen "$VLAB_A2:3479" "$pid" || { cat "$VLAB_DIR/$name.log" >&2; exit 1; }
 	lab0=$(veth_drops) rb0=$(udp_rcvbuf_errors)
 	before=$(cpu_ticks "$pid")
-	out=$(ip netns exec "$P-gen" "${pin_gen[@]}" "$BUILD/reflector/stunload" 198.18.1.1:3478 \
+	out=$(vlab_exec cli "${pin_gen[@]}" "$BUILD/reflector/stunload" "$VLAB_A1:3478" \
 		--rate "$RATE" --seconds "$DUR")
 	after=$(cpu_ticks "$pid")
 	lab1=$(veth_drops) rb1=$(udp_rcvbuf_errors)
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
-	rm -f "$dir/$name.pid"
+	rm -f "$VLAB_DIR/$name.pid"
 	awk -v o="$out" -v b="$before" -v a="$after" -v hz="$(getconf CLK_TCK)" \
 		-v lab=$((lab1 - lab0)) -v srv=$((rb1 - rb0)) 'BEGIN {
 		split(o, f, /[ =]/); sent = f[2]; ans = f[4]
@@ -117,22 +93,22 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 
 printf 'Binding requests at %d/s for %s s, %d run(s) each; %s\n' "$RATE" "$DUR" "$REPS" "$layout"
 printf '  %-20s %9s %9s %10s %8s %8s\n' server sent answered "us/request" "lab loss" "srv loss"
-: >"$dir/refl.runs"
-: >"$dir/coturn.runs"
+: >"$VLAB_DIR/refl.runs"
+: >"$VLAB_DIR/coturn.runs"
 for _ in $(seq "$REPS"); do
 	# Alternate the two servers so drifts in the machine's load hit both alike.
-	measure refl "$BUILD/reflector/natcheck-reflector" --primary 198.18.1.1 --alternate 198.18.1.2 \
-		--threads "$THREADS" --rate 0 --byte-budget 0 --no-drop >>"$dir/refl.runs"
-	printf '  %-20s %9d %9d %10.3f %8d %8d\n' natcheck-reflector $(tail -1 "$dir/refl.runs")
-	measure coturn turnserver -n -L 198.18.1.1 -L 198.18.1.2 --alt-listening-port 3479 \
-		--no-tls --no-dtls --no-cli --log-file stdout --simple-log >>"$dir/coturn.runs"
-	printf '  %-20s %9d %9d %10.3f %8d %8d\n' "coturn turnserver" $(tail -1 "$dir/coturn.runs")
+	measure refl "$BUILD/reflector/natcheck-reflector" --primary "$VLAB_A1" --alternate "$VLAB_A2" \
+		--threads "$THREADS" --rate 0 --byte-budget 0 --no-drop >>"$VLAB_DIR/refl.runs"
+	printf '  %-20s %9d %9d %10.3f %8d %8d\n' natcheck-reflector $(tail -1 "$VLAB_DIR/refl.runs")
+	measure coturn turnserver -n -L "$VLAB_A1" -L "$VLAB_A2" --alt-listening-port 3479 \
+		--no-tls --no-dtls --no-cli --log-file stdout --simple-log >>"$VLAB_DIR/coturn.runs"
+	printf '  %-20s %9d %9d %10.3f %8d %8d\n' "coturn turnserver" $(tail -1 "$VLAB_DIR/coturn.runs")
 done
-r_us=$(awk '{ print $3 }' "$dir/refl.runs" | median)
-c_us=$(awk '{ print $3 }' "$dir/coturn.runs" | median)
-r_srv=$(awk '{ s += $5 } END { print s }' "$dir/refl.runs")
-r_lost=$(awk '{ s += $1 - $2 } END { print s }' "$dir/refl.runs")
-c_lost=$(awk '{ s += $1 - $2 } END { print s }' "$dir/coturn.runs")
+r_us=$(awk '{ print $3 }' "$VLAB_DIR/refl.runs" | median)
+c_us=$(awk '{ print $3 }' "$VLAB_DIR/coturn.runs" | median)
+r_srv=$(awk '{ s += $5 } END { print s }' "$VLAB_DIR/refl.runs")
+r_lost=$(awk '{ s += $1 - $2 } END { print s }' "$VLAB_DIR/refl.runs")
+c_lost=$(awk '{ s += $1 - $2 } END { print s }' "$VLAB_DIR/coturn.runs")
 ratio=$(awk -v a="$r_us" -v b="$c_us" 'BEGIN { printf "%.3f", a / b }')
 printf 'median CPU per answered request: natcheck-reflector %.3f us, coturn %.3f us\n' "$r_us" "$c_us"
 printf 'unanswered in total: natcheck-reflector %d (server-side %d), coturn %d\n' "$r_lost" "$r_srv" "$c_lost"

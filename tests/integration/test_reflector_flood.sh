@@ -11,52 +11,27 @@
 set -euo pipefail
 SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${NC_BUILD:-$SRC/build}
-if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root for namespaces"; exit 77; fi
+# shellcheck source=reflector/tools/vethlab.sh
+source "$SRC/reflector/tools/vethlab.sh"
+vlab_need_root
 command -v python3 >/dev/null || { echo "SKIP: python3 is missing"; exit 77; }
-ip netns list >/dev/null 2>&1 || { echo "SKIP: ip netns is unavailable"; exit 77; }
-P=ncrf$$
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-	set +e
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	[ -s "$dir/refl.pid" ] && kill "$(cat "$dir/refl.pid")" 2>/dev/null
-	for ns in gen srv; do
-		ip netns pids "$P-$ns" 2>/dev/null | xargs -r kill 2>/dev/null
-		ip netns del "$P-$ns" 2>/dev/null
-	done
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'cleanup; exit 130' INT TERM
-ip netns add "$P-gen" || { echo "SKIP: cannot create namespaces"; exit 77; }
-ip netns add "$P-srv"
-ip link add g0 netns "$P-gen" type veth peer name s0 netns "$P-srv"
-for i in $(seq 10 41); do ip -n "$P-gen" addr add "198.18.5.$i/16" dev g0; done
-ip -n "$P-gen" addr add 198.18.6.1/16 dev g0 # the well-behaved client
-ip -n "$P-srv" addr add 198.18.1.1/16 dev s0
-ip -n "$P-srv" addr add 198.18.1.2/16 dev s0
-for ns in gen srv; do ip -n "$P-$ns" link set lo up; done
-ip -n "$P-gen" link set g0 up
-ip -n "$P-srv" link set s0 up
+# The flooders (198.18.5.10-41) and the well-behaved client (198.18.6.1) share the client side.
+vlab_up "ncrf$$" $(seq -f "198.18.5.%g" 10 41) 198.18.6.1
 # Answers to the spoofed sources go back to the generator's host through one neighbour (no
 # ARP per source), where the kernel drops them (no forwarding).
-ip -n "$P-srv" route add 10.0.0.0/8 via 198.18.5.10
+vlab_exec srv ip route add 10.0.0.0/8 via 198.18.5.10
 
-ip netns exec "$P-srv" "$BUILD/reflector/natcheck-reflector" --primary 198.18.1.1 --alternate 198.18.1.2 \
-	--pidfile "$dir/refl.pid" >"$dir/refl.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 200); do
-	ip netns exec "$P-srv" ss -Hlun | grep -q " 198.18.1.2:3479 " && [ -s "$dir/refl.pid" ] && break
-	sleep 0.05
-done
-[ -s "$dir/refl.pid" ] || { echo "FAIL: the reflector did not start"; cat "$dir/refl.log"; exit 1; }
-pid=$(cat "$dir/refl.pid")
+vlab_daemon refl srv "$BUILD/reflector/natcheck-reflector" --primary "$VLAB_A1" --alternate "$VLAB_A2" \
+	--pidfile "$VLAB_DIR/reflector.pid"
+vlab_wait_listen "$VLAB_A2:3479" "$(cat "$VLAB_DIR/refl.pid")" || { cat "$VLAB_DIR/refl.log"; exit 1; }
+pid=$(cat "$VLAB_DIR/refl.pid")
+for _ in $(seq 100); do grep -q "ready:" "$VLAB_DIR/refl.log" && break; sleep 0.05; done
+[ "$(cat "$VLAB_DIR/reflector.pid" 2>/dev/null)" = "$pid" ] || { echo "FAIL: --pidfile does not hold the reflector's pid"; exit 1; }
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$pid/status"; }
 
 # Valid requests from the client: each must be answered (5 tries at 200 ms, like a real client).
 probe() {
-	ip netns exec "$P-gen" python3 - "$@" <<'PY'
+	vlab_exec cli python3 - "$@" <<'PY'
 import os, socket, struct, sys
 ok = 0
 for i in range(int(sys.argv[1])):
@@ -83,7 +58,7 @@ PY
 rss_before=$(rss)
 
 # Flood 1: garbage and over-limit requests from 32 real sources, for 6 seconds.
-ip netns exec "$P-gen" python3 - <<'PY' >"$dir/flood.out" &
+vlab_exec cli python3 - <<'PY' >"$VLAB_DIR/flood.out" &
 import os, random, socket, struct, time
 socks = []
 for i in range(10, 42):
@@ -118,16 +93,15 @@ while time.time() < end:
 print(sent, answers)
 PY
 flood=$!
-pids+=($flood)
 during=$(probe 30)
 wait "$flood"
-read -r sent answers <"$dir/flood.out"
+read -r sent answers <"$VLAB_DIR/flood.out"
 rss_flood1=$(rss)
 
 # Flood 2: valid requests from N random spoofed sources (raw socket, IP header built here;
 # the kernel fills in the IP checksum, the UDP checksum is left out as IPv4 allows).
 spoof() {
-	ip netns exec "$P-gen" python3 - "$1" <<'PY'
+	vlab_exec cli python3 - "$1" <<'PY'
 import os, socket, struct, sys
 n = int(sys.argv[1])
 s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
@@ -148,27 +122,26 @@ for i in range(n):
 print(sent)
 PY
 }
-spoof 150000 >"$dir/spoof1.out" &
-pids+=($!)
+spoof 150000 >"$VLAB_DIR/spoof1.out" &
 during_spoof=$(probe 20)
 wait "$!"
 rss_spoof1=$(rss)
-spoof 150000 >"$dir/spoof2.out"
+spoof 150000 >"$VLAB_DIR/spoof2.out"
 rss_spoof2=$(rss)
 after=$(probe 20)
 
 # Counters: SIGUSR1 prints one line; wait for it (bounded) instead of sleeping blindly.
-lines=$(grep -c "answered" "$dir/refl.log" || true)
+lines=$(grep -c "answered" "$VLAB_DIR/refl.log" || true)
 kill -USR1 "$pid"
 for _ in $(seq 100); do
-	[ "$(grep -c "answered" "$dir/refl.log" || true)" -gt "$lines" ] && break
+	[ "$(grep -c "answered" "$VLAB_DIR/refl.log" || true)" -gt "$lines" ] && break
 	sleep 0.02
 done
 echo "flood 1: $sent datagrams sent from 32 sources, $answers answers came back to them"
-echo "flood 2: $(cat "$dir/spoof1.out") + $(cat "$dir/spoof2.out") valid requests from random sources"
+echo "flood 2: $(cat "$VLAB_DIR/spoof1.out") + $(cat "$VLAB_DIR/spoof2.out") valid requests from random sources"
 echo "client: $during/30 answered during flood 1, $during_spoof/20 during flood 2, $after/20 after"
 echo "reflector RSS (kB): $rss_before before, $rss_flood1 after flood 1, $rss_spoof1 and $rss_spoof2 after the random-source rounds"
-grep -E "answered" "$dir/refl.log" | tail -1
+grep -E "answered" "$VLAB_DIR/refl.log" | tail -1
 fail=0
 [ "$during" -eq 30 ] || { echo "FAIL: valid requests went unanswered during flood 1"; fail=1; }
 [ "$during_spoof" -eq 20 ] || { echo "FAIL: valid requests went unanswered during flood 2"; fail=1; }
@@ -178,6 +151,6 @@ fail=0
 [ "$answers" -lt $((32 * (400 + 200 * 7))) ] || { echo "FAIL: flooders got $answers answers"; fail=1; }
 [ "$rss_spoof2" -le $((rss_spoof1 + 64)) ] || { echo "FAIL: RSS still grows with new sources"; fail=1; }
 [ "$rss_spoof2" -le $((rss_before + 1024)) ] || { echo "FAIL: RSS grew by more than 1 MB"; fail=1; }
-grep -q "answered" "$dir/refl.log" || { echo "FAIL: SIGUSR1 printed no counters"; fail=1; }
+grep -q "answered" "$VLAB_DIR/refl.log" || { echo "FAIL: SIGUSR1 printed no counters"; fail=1; }
 [ "$fail" -eq 0 ] && echo "PASS"
 exit "$fail"
