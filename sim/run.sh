@@ -278,17 +278,30 @@ run_case() (
 	[ "$status" = PASS ]
 )
 
-# Whatever happens, no namespace of this run survives it (their names carry our pid).
+# Whatever happens, no namespace or process of this run survives it (the namespaces' names
+# carry our pid). Processes inside the labs go first, so a case blocked on its measurement
+# can run its own cleanup; then the cases themselves; whatever is left is killed.
+our_netns() { ip netns list | awk -v p="nc$$-" 'index($1, p) == 1 { print $1 }'; }
+netns_pids() { local ns; for ns in $(our_netns); do ip netns pids "$ns" 2>/dev/null; done; }
 cleanup_all() {
+	local i ns p alive
 	set +e
 	[ "$KEEP" -eq 1 ] && return
-	jobs -p | xargs -r kill 2>/dev/null
-	wait 2>/dev/null
-	for ns in $(ip netns list | awk -v p="nc$$-" 'index($1, p) == 1 { print $1 }'); do
-		ip netns pids "$ns" | xargs -r kill 2>/dev/null
+	netns_pids | xargs -r kill 2>/dev/null
+	[ ${#CASE_PIDS[@]} -gt 0 ] && kill "${CASE_PIDS[@]}" 2>/dev/null
+	for i in $(seq 200); do # at most 10 s: natcheck may hold signals while it deletes mappings
+		alive=$(netns_pids)
+		for p in ${CASE_PIDS[@]+"${CASE_PIDS[@]}"}; do kill -0 "$p" 2>/dev/null && alive+=" $p"; done
+		[ -z "${alive// /}" ] && break
+		sleep 0.05
+	done
+	netns_pids | xargs -r kill -KILL 2>/dev/null
+	for ns in $(our_netns); do
 		ip netns del "$ns" 2>/dev/null
 	done
+	wait 2>/dev/null
 }
+CASE_PIDS=()
 trap cleanup_all EXIT
 trap 'echo "sim/run.sh: interrupted" >&2; exit 130' INT TERM
 
@@ -298,6 +311,7 @@ for name in "${PROFILES[@]}"; do
 	while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
 	idx=$((idx + 1))
 	run_case "$idx" "$name" >"$OUT/$name.out" 2>&1 &
+	CASE_PIDS+=($!)
 done
 wait || true
 

@@ -30,7 +30,8 @@ leftovers() {
 	[ "$n" -eq 0 ] || echo "$n process(es) in the run's namespaces"
 	# Everything the run started directly shares its session; natbox (its own session) and
 	# tcpdump name the run's output folder on their command line.
-	ps -o pid=,args= -s "$pid" 2>/dev/null | sed 's/^/session process /' || true
+	# (Zombies are left out: an exited grandchild waits there for init to reap it.)
+	ps -o pid=,stat=,args= -s "$pid" 2>/dev/null | awk '$2 !~ /^Z/' | sed 's/^/session process /' || true
 	pgrep -af -- "$dir" | grep -v "^$$ " | sed 's/^/process /' || true
 	[ "$(root_links)" = "$links_before" ] || echo "interfaces in the root namespace: $(root_links | tr '\n' ' ')"
 }
@@ -89,22 +90,28 @@ if command -v stun >/dev/null && command -v stund >/dev/null; then
 	fi
 fi
 
-# 3. Ctrl-C in the middle of a run: once both cases measure (the lifetime profiles take
-# 16-26 s), with the reflector, natbox and tcpdump up.
-STOP_AFTER_UP=1 run_watched "$out/int" --profile short-lifetime --profile natbox-outbound-refresh
-[ -s "$out/inodes" ] || { echo "FAIL: the run built no lab"; cat "$out/int.log"; exit 1; }
-for _ in $(seq 400); do
-	stat -L -c %i /run/netns/nc"$pid"-* 2>/dev/null >>"$out/inodes" || true
-	[ "$(pgrep -c -s "$pid" -f 'natcheck --json')" -ge 2 ] && break
-	sleep 0.05
-done
-sort -u -o "$out/inodes" "$out/inodes"
-kill -INT -- -"$pid"
-wait "$pid" 2>/dev/null || true
-left=$(leftovers "$pid" "$(cat "$out/inodes")" "$out/int")
-if [ -z "$left" ]; then
-	echo "ok: after SIGINT none of the run's $(wc -l <"$out/inodes") namespaces, no interface and no process remains"
-else
-	echo "FAIL: after SIGINT: $left"; fail=1
-fi
+# 3. Interrupted in the middle of a run, once both cases measure (the lifetime profiles take
+# 16-26 s) with the reflector, natbox and tcpdump up: Ctrl-C (SIGINT to the whole process
+# group, as a terminal sends it) and SIGTERM to sim/run.sh alone (as a CI timeout sends it).
+interrupted() {
+	local sig=$1 target=$2 dir=$out/int-$1
+	STOP_AFTER_UP=1 run_watched "$dir" --profile short-lifetime --profile natbox-outbound-refresh
+	[ -s "$out/inodes" ] || { echo "FAIL: the run built no lab"; cat "$dir.log"; fail=1; return; }
+	for _ in $(seq 400); do
+		stat -L -c %i /run/netns/nc"$pid"-* 2>/dev/null >>"$out/inodes" || true
+		[ "$(pgrep -c -s "$pid" -f 'natcheck --json')" -ge 2 ] && break
+		sleep 0.05
+	done
+	sort -u -o "$out/inodes" "$out/inodes"
+	if [ "$target" = group ]; then kill "-$sig" -- -"$pid"; else kill "-$sig" "$pid"; fi
+	wait "$pid" 2>/dev/null || true
+	left=$(leftovers "$pid" "$(cat "$out/inodes")" "$dir")
+	if [ -z "$left" ]; then
+		echo "ok: after SIG$sig to the $target none of the run's $(wc -l <"$out/inodes") namespaces, no interface and no process remains"
+	else
+		echo "FAIL: after SIG$sig to the $target: $left"; fail=1
+	fi
+}
+interrupted INT group
+interrupted TERM script
 exit "$fail"
