@@ -36,11 +36,11 @@ command -v turnserver >/dev/null || { echo "FAIL: turnserver (coturn) is not ins
 # shellcheck source=reflector/tools/vethlab.sh
 source reflector/tools/vethlab.sh
 vlab_up "ncbr$$" 198.18.5.2
-GDEV=$VLAB_P-c SDEV=$VLAB_P-s # unique names: the NAPI threads are found by them
-for end in "cli $GDEV" "srv $SDEV"; do
+GDEV=$NSLAB_P-c SDEV=$NSLAB_P-s # unique names: the NAPI threads are found by them
+for end in "client $GDEV" "inet $SDEV"; do
 	set -- $end
-	vlab_exec "$1" ethtool -K "$2" gro on tso off >/dev/null
-	vlab_exec "$1" sh -c "echo 1 > /sys/class/net/$2/threaded"
+	nslab_exec "$1" ethtool -K "$2" gro on tso off >/dev/null
+	nslab_exec "$1" sh -c "echo 1 > /sys/class/net/$2/threaded"
 done
 
 ncpu=$(nproc)
@@ -63,27 +63,27 @@ else
 fi
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-udp_rcvbuf_errors() { vlab_exec srv awk '/^Udp:/ && $2 ~ /^[0-9]/ { print $6 }' /proc/net/snmp; }
+udp_rcvbuf_errors() { nslab_exec inet awk '/^Udp:/ && $2 ~ /^[0-9]/ { print $6 }' /proc/net/snmp; }
 veth_drops() {
-	echo $(($(vlab_exec cli cat "/sys/class/net/$GDEV/statistics/tx_dropped") + \
-		$(vlab_exec srv cat "/sys/class/net/$SDEV/statistics/tx_dropped")))
+	echo $(($(nslab_exec client cat "/sys/class/net/$GDEV/statistics/tx_dropped") + \
+		$(nslab_exec inet cat "/sys/class/net/$SDEV/statistics/tx_dropped")))
 }
 # measure NAME CMD...: prints "sent answered us_per_request lab_loss server_loss"
 measure() {
 	local name=$1 pid before after out lab0 lab1 rb0 rb1
 	shift
-	vlab_daemon "$name" srv "${pin_srv[@]}" "$@"
-	pid=$(cat "$VLAB_DIR/$name.pid")
-	vlab_wait_listen "$VLAB_A2:3479" "$pid" || { cat "$VLAB_DIR/$name.log" >&2; exit 1; }
+	nslab_daemon "$name" inet "${pin_srv[@]}" "$@"
+	pid=$(cat "$NSLAB_DIR/$name.pid")
+	vlab_wait_listen "$NSLAB_A2:3479" "$pid" || { cat "$NSLAB_DIR/$name.log" >&2; exit 1; }
 	lab0=$(veth_drops) rb0=$(udp_rcvbuf_errors)
 	before=$(cpu_ticks "$pid")
-	out=$(vlab_exec cli "${pin_gen[@]}" "$BUILD/reflector/stunload" "$VLAB_A1:3478" \
+	out=$(nslab_exec client "${pin_gen[@]}" "$BUILD/reflector/stunload" "$NSLAB_A1:3478" \
 		--rate "$RATE" --seconds "$DUR")
 	after=$(cpu_ticks "$pid")
 	lab1=$(veth_drops) rb1=$(udp_rcvbuf_errors)
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
-	rm -f "$VLAB_DIR/$name.pid"
+	rm -f "$NSLAB_DIR/$name.pid"
 	awk -v o="$out" -v b="$before" -v a="$after" -v hz="$(getconf CLK_TCK)" \
 		-v lab=$((lab1 - lab0)) -v srv=$((rb1 - rb0)) 'BEGIN {
 		split(o, f, /[ =]/); sent = f[2]; ans = f[4]
@@ -93,22 +93,22 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 
 printf 'Binding requests at %d/s for %s s, %d run(s) each; %s\n' "$RATE" "$DUR" "$REPS" "$layout"
 printf '  %-20s %9s %9s %10s %8s %8s\n' server sent answered "us/request" "lab loss" "srv loss"
-: >"$VLAB_DIR/refl.runs"
-: >"$VLAB_DIR/coturn.runs"
+: >"$NSLAB_DIR/refl.runs"
+: >"$NSLAB_DIR/coturn.runs"
 for _ in $(seq "$REPS"); do
 	# Alternate the two servers so drifts in the machine's load hit both alike.
-	measure refl "$BUILD/reflector/natcheck-reflector" --primary "$VLAB_A1" --alternate "$VLAB_A2" \
-		--threads "$THREADS" --rate 0 --byte-budget 0 --no-drop >>"$VLAB_DIR/refl.runs"
-	printf '  %-20s %9d %9d %10.3f %8d %8d\n' natcheck-reflector $(tail -1 "$VLAB_DIR/refl.runs")
-	measure coturn turnserver -n -L "$VLAB_A1" -L "$VLAB_A2" --alt-listening-port 3479 \
-		--no-tls --no-dtls --no-cli --log-file stdout --simple-log >>"$VLAB_DIR/coturn.runs"
-	printf '  %-20s %9d %9d %10.3f %8d %8d\n' "coturn turnserver" $(tail -1 "$VLAB_DIR/coturn.runs")
+	measure refl "$BUILD/reflector/natcheck-reflector" --primary "$NSLAB_A1" --alternate "$NSLAB_A2" \
+		--threads "$THREADS" --rate 0 --byte-budget 0 --no-drop >>"$NSLAB_DIR/refl.runs"
+	printf '  %-20s %9d %9d %10.3f %8d %8d\n' natcheck-reflector $(tail -1 "$NSLAB_DIR/refl.runs")
+	measure coturn turnserver -n -L "$NSLAB_A1" -L "$NSLAB_A2" --alt-listening-port 3479 \
+		--no-tls --no-dtls --no-cli --log-file stdout --simple-log >>"$NSLAB_DIR/coturn.runs"
+	printf '  %-20s %9d %9d %10.3f %8d %8d\n' "coturn turnserver" $(tail -1 "$NSLAB_DIR/coturn.runs")
 done
-r_us=$(awk '{ print $3 }' "$VLAB_DIR/refl.runs" | median)
-c_us=$(awk '{ print $3 }' "$VLAB_DIR/coturn.runs" | median)
-r_srv=$(awk '{ s += $5 } END { print s }' "$VLAB_DIR/refl.runs")
-r_lost=$(awk '{ s += $1 - $2 } END { print s }' "$VLAB_DIR/refl.runs")
-c_lost=$(awk '{ s += $1 - $2 } END { print s }' "$VLAB_DIR/coturn.runs")
+r_us=$(awk '{ print $3 }' "$NSLAB_DIR/refl.runs" | median)
+c_us=$(awk '{ print $3 }' "$NSLAB_DIR/coturn.runs" | median)
+r_srv=$(awk '{ s += $5 } END { print s }' "$NSLAB_DIR/refl.runs")
+r_lost=$(awk '{ s += $1 - $2 } END { print s }' "$NSLAB_DIR/refl.runs")
+c_lost=$(awk '{ s += $1 - $2 } END { print s }' "$NSLAB_DIR/coturn.runs")
 ratio=$(awk -v a="$r_us" -v b="$c_us" 'BEGIN { printf "%.3f", a / b }')
 printf 'median CPU per answered request: natcheck-reflector %.3f us, coturn %.3f us\n' "$r_us" "$c_us"
 printf 'unanswered in total: natcheck-reflector %d (server-side %d), coturn %d\n' "$r_lost" "$r_srv" "$c_lost"

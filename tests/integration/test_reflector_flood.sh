@@ -13,25 +13,25 @@ SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${NC_BUILD:-$SRC/build}
 # shellcheck source=reflector/tools/vethlab.sh
 source "$SRC/reflector/tools/vethlab.sh"
-vlab_need_root
+nslab_need_root
 command -v python3 >/dev/null || { echo "SKIP: python3 is missing"; exit 77; }
 # The flooders (198.18.5.10-41) and the well-behaved client (198.18.6.1) share the client side.
 vlab_up "ncrf$$" $(seq -f "198.18.5.%g" 10 41) 198.18.6.1
 # Answers to the spoofed sources go back to the generator's host through one neighbour (no
 # ARP per source), where the kernel drops them (no forwarding).
-vlab_exec srv ip route add 10.0.0.0/8 via 198.18.5.10
+nslab_exec inet ip route add 10.0.0.0/8 via 198.18.5.10
 
-vlab_daemon refl srv "$BUILD/reflector/natcheck-reflector" --primary "$VLAB_A1" --alternate "$VLAB_A2" \
-	--pidfile "$VLAB_DIR/reflector.pid"
-vlab_wait_listen "$VLAB_A2:3479" "$(cat "$VLAB_DIR/refl.pid")" || { cat "$VLAB_DIR/refl.log"; exit 1; }
-pid=$(cat "$VLAB_DIR/refl.pid")
-for _ in $(seq 100); do grep -q "ready:" "$VLAB_DIR/refl.log" && break; sleep 0.05; done
-[ "$(cat "$VLAB_DIR/reflector.pid" 2>/dev/null)" = "$pid" ] || { echo "FAIL: --pidfile does not hold the reflector's pid"; exit 1; }
+nslab_daemon refl inet "$BUILD/reflector/natcheck-reflector" --primary "$NSLAB_A1" --alternate "$NSLAB_A2" \
+	--pidfile "$NSLAB_DIR/reflector.pid"
+vlab_wait_listen "$NSLAB_A2:3479" "$(cat "$NSLAB_DIR/refl.pid")" || { cat "$NSLAB_DIR/refl.log"; exit 1; }
+pid=$(cat "$NSLAB_DIR/refl.pid")
+for _ in $(seq 100); do grep -q "ready:" "$NSLAB_DIR/refl.log" && break; sleep 0.05; done
+[ "$(cat "$NSLAB_DIR/reflector.pid" 2>/dev/null)" = "$pid" ] || { echo "FAIL: --pidfile does not hold the reflector's pid"; exit 1; }
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$pid/status"; }
 
 # Valid requests from the client: each must be answered (5 tries at 200 ms, like a real client).
 probe() {
-	vlab_exec cli python3 - "$@" <<'PY'
+	nslab_exec client python3 - "$@" <<'PY'
 import os, socket, struct, sys
 ok = 0
 for i in range(int(sys.argv[1])):
@@ -58,7 +58,7 @@ PY
 rss_before=$(rss)
 
 # Flood 1: garbage and over-limit requests from 32 real sources, for 6 seconds.
-vlab_exec cli python3 - <<'PY' >"$VLAB_DIR/flood.out" &
+nslab_exec client python3 - <<'PY' >"$NSLAB_DIR/flood.out" &
 import os, random, socket, struct, time
 socks = []
 for i in range(10, 42):
@@ -95,13 +95,13 @@ PY
 flood=$!
 during=$(probe 30)
 wait "$flood"
-read -r sent answers <"$VLAB_DIR/flood.out"
+read -r sent answers <"$NSLAB_DIR/flood.out"
 rss_flood1=$(rss)
 
 # Flood 2: valid requests from N random spoofed sources (raw socket, IP header built here;
 # the kernel fills in the IP checksum, the UDP checksum is left out as IPv4 allows).
 spoof() {
-	vlab_exec cli python3 - "$1" <<'PY'
+	nslab_exec client python3 - "$1" <<'PY'
 import os, socket, struct, sys
 n = int(sys.argv[1])
 s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
@@ -122,26 +122,26 @@ for i in range(n):
 print(sent)
 PY
 }
-spoof 150000 >"$VLAB_DIR/spoof1.out" &
+spoof 150000 >"$NSLAB_DIR/spoof1.out" &
 during_spoof=$(probe 20)
 wait "$!"
 rss_spoof1=$(rss)
-spoof 150000 >"$VLAB_DIR/spoof2.out"
+spoof 150000 >"$NSLAB_DIR/spoof2.out"
 rss_spoof2=$(rss)
 after=$(probe 20)
 
 # Counters: SIGUSR1 prints one line; wait for it (bounded) instead of sleeping blindly.
-lines=$(grep -c "answered" "$VLAB_DIR/refl.log" || true)
+lines=$(grep -c "answered" "$NSLAB_DIR/refl.log" || true)
 kill -USR1 "$pid"
 for _ in $(seq 100); do
-	[ "$(grep -c "answered" "$VLAB_DIR/refl.log" || true)" -gt "$lines" ] && break
+	[ "$(grep -c "answered" "$NSLAB_DIR/refl.log" || true)" -gt "$lines" ] && break
 	sleep 0.02
 done
 echo "flood 1: $sent datagrams sent from 32 sources, $answers answers came back to them"
-echo "flood 2: $(cat "$VLAB_DIR/spoof1.out") + $(cat "$VLAB_DIR/spoof2.out") valid requests from random sources"
+echo "flood 2: $(cat "$NSLAB_DIR/spoof1.out") + $(cat "$NSLAB_DIR/spoof2.out") valid requests from random sources"
 echo "client: $during/30 answered during flood 1, $during_spoof/20 during flood 2, $after/20 after"
 echo "reflector RSS (kB): $rss_before before, $rss_flood1 after flood 1, $rss_spoof1 and $rss_spoof2 after the random-source rounds"
-grep -E "answered" "$VLAB_DIR/refl.log" | tail -1
+grep -E "answered" "$NSLAB_DIR/refl.log" | tail -1
 fail=0
 [ "$during" -eq 30 ] || { echo "FAIL: valid requests went unanswered during flood 1"; fail=1; }
 [ "$during_spoof" -eq 20 ] || { echo "FAIL: valid requests went unanswered during flood 2"; fail=1; }
@@ -151,6 +151,6 @@ fail=0
 [ "$answers" -lt $((32 * (400 + 200 * 7))) ] || { echo "FAIL: flooders got $answers answers"; fail=1; }
 [ "$rss_spoof2" -le $((rss_spoof1 + 64)) ] || { echo "FAIL: RSS still grows with new sources"; fail=1; }
 [ "$rss_spoof2" -le $((rss_before + 1024)) ] || { echo "FAIL: RSS grew by more than 1 MB"; fail=1; }
-grep -q "answered" "$VLAB_DIR/refl.log" || { echo "FAIL: SIGUSR1 printed no counters"; fail=1; }
+grep -q "answered" "$NSLAB_DIR/refl.log" || { echo "FAIL: SIGUSR1 printed no counters"; fail=1; }
 [ "$fail" -eq 0 ] && echo "PASS"
 exit "$fail"

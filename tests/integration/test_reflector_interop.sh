@@ -14,14 +14,14 @@ SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${NC_BUILD:-$SRC/build}
 # shellcheck source=reflector/tools/vethlab.sh
 source "$SRC/reflector/tools/vethlab.sh"
-vlab_need_root
+nslab_need_root
 for tool in stun turnutils_natdiscovery python3; do
 	command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed (scripts/setup-deps.sh)"; exit 77; }
 done
 reflector=$BUILD/reflector/natcheck-reflector
 [ -x "$reflector" ] || { echo "FAIL: $reflector is not built"; exit 1; }
 vlab_up "ncri$$" 198.18.7.2
-A1=$VLAB_A1 A2=$VLAB_A2
+A1=$NSLAB_A1 A2=$NSLAB_A2
 
 failures=0
 check() { # NAME CONDITION-RESULT(0/1) DETAIL
@@ -37,19 +37,19 @@ has() { grep -qF -- "$2" <<<"$1" && echo 0 || echo 1; }
 start() { # ARGS...: start the reflector and wait (bounded) until its last socket is bound
 	local last=$A1:3479
 	[[ " $* " == *" --alternate "* ]] && last=$A2:3479
-	vlab_daemon refl srv "$reflector" "$@"
-	vlab_wait_listen "$last" "$(cat "$VLAB_DIR/refl.pid")" || { cat "$VLAB_DIR/refl.log"; exit 1; }
+	nslab_daemon refl inet "$reflector" "$@"
+	vlab_wait_listen "$last" "$(cat "$NSLAB_DIR/refl.pid")" || { cat "$NSLAB_DIR/refl.log"; exit 1; }
 }
 stop() {
 	local pid
-	pid=$(cat "$VLAB_DIR/refl.pid")
+	pid=$(cat "$NSLAB_DIR/refl.pid")
 	kill "$pid"
 	wait "$pid" || { echo "FAIL: the reflector did not exit 0 on SIGTERM"; failures=$((failures + 1)); }
-	rm -f "$VLAB_DIR/refl.pid"
+	rm -f "$NSLAB_DIR/refl.pid"
 }
 
 pyclient() { # MODE: the python3 protocol checks, one "ok ..." or "FAIL ..." line each
-	vlab_exec cli python3 - "$1" "$A1" "$A2" <<'PY'
+	nslab_exec client python3 - "$1" "$A1" "$A2" <<'PY'
 import os, socket, struct, sys
 mode, A1, A2 = sys.argv[1], sys.argv[2], sys.argv[3]
 COOKIE = 0x2112A442
@@ -196,7 +196,7 @@ PY
 
 echo "== two addresses: natcheck-reflector --primary $A1 --alternate $A2"
 start --primary "$A1" --alternate "$A2"
-out=$(vlab_exec cli timeout 60 stun "$A1" -v 2>&1 || true)
+out=$(nslab_exec client timeout 60 stun "$A1" -v 2>&1 || true)
 check "Vovida stun: tests I, II (change ip+port), III (change port) answered" \
 	"$(grep -q "test I = 1" <<<"$out" && grep -q "test II = 1" <<<"$out" && grep -q "test III = 1" <<<"$out" && echo 0 || echo 1)" \
 	"$(grep -E '^test|Primary' <<<"$out")"
@@ -205,7 +205,7 @@ check "Vovida stun: CHANGED-ADDRESS is the other address and port" "$(has "$out"
 check "Vovida stun: mapped address is the client's own (no NAT): \"Primary: Open\"" "$(has "$out" "Primary: Open")" \
 	"$(grep -E 'Primary|MappedAddress' <<<"$out" | head -3)"
 
-out=$(vlab_exec cli timeout 60 turnutils_natdiscovery -m -f "$A1" 2>&1 || true)
+out=$(nslab_exec client timeout 60 turnutils_natdiscovery -m -f "$A1" 2>&1 || true)
 check "natdiscovery -m: endpoint-independent mapping" "$(has "$out" "Endpoint Independent Mapping")" "$(tail -20 <<<"$out")"
 check "natdiscovery -f: endpoint-independent filtering (change answers received)" \
 	"$(has "$out" "Endpoint Independent Filtering")" "$(tail -20 <<<"$out")"
@@ -213,7 +213,7 @@ check "natdiscovery: RESPONSE-ORIGIN of the change ip+port answer is $A2:3479" \
 	"$(has "$out" "Response origin: : $A2:3479")" "$(grep -i origin <<<"$out")"
 check "natdiscovery: mapped == xor-mapped (MAPPED-ADDRESS sent too)" "$(has "$out" "No ALG: Mapped == XOR-Mapped")" \
 	"$(grep -i alg <<<"$out")"
-out=$(vlab_exec cli timeout 60 turnutils_natdiscovery -f -P "$A1" 2>&1 || true)
+out=$(nslab_exec client timeout 60 turnutils_natdiscovery -f -P "$A1" 2>&1 || true)
 check "natdiscovery -f -P (1500 bytes of PADDING, fragmented both ways): endpoint-independent filtering" \
 	"$(has "$out" "Endpoint Independent Filtering")" "$(tail -8 <<<"$out")"
 
@@ -225,7 +225,7 @@ echo "== one address: natcheck-reflector --primary $A1"
 start --primary "$A1"
 res=$(pyclient single)
 while read -r status rest; do check "$rest" "$([ "$status" = ok ] && echo 0 || echo 1)" "$rest"; done <<<"$res"
-out=$(vlab_exec cli timeout 60 stun "$A1" -v 2>&1 || true)
+out=$(nslab_exec client timeout 60 stun "$A1" -v 2>&1 || true)
 check "Vovida stun against one address: test I answered, no CHANGED-ADDRESS to follow" \
 	"$(grep -q "test I = 1" <<<"$out" && ! grep -q "ChangedAddress = $A2" <<<"$out" && echo 0 || echo 1)" \
 	"$(grep -E '^test|Primary|Changed' <<<"$out")"
