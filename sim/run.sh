@@ -112,8 +112,18 @@ start_servers() {
 		nslab_daemon reflector inet "$NC_BUILD/reflector/natcheck-reflector" --primary "$NSLAB_A1" \
 			--alternate "$NSLAB_A2" --key "$NSLAB_DIR/link.key" --bouncer 198.18.2.1
 	fi
-	nslab_wait_udp inet "$NSLAB_A1:3478"
-	nslab_wait_udp inet "$NSLAB_A2:3479"
+	# Ready when it listens on both addresses (polled, at most 5 s); a server that exits is
+	# not waited for.
+	local d=reflector i ss
+	[ "$MEASURE" = vovida ] && d=stund
+	for i in $(seq 100); do
+		ss=$(nslab_exec inet ss -Hlun)
+		grep -q " $NSLAB_A1:3478 " <<<"$ss" && grep -q " $NSLAB_A2:3479 " <<<"$ss" && return 0
+		kill -0 "$(cat "$NSLAB_DIR/$d.pid")" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "sim/run.sh: the STUN server did not start: $(tail -n 3 "$NSLAB_DIR/$d.log" | tr '\n' ' ')" >&2
+	return 1
 }
 
 # measure RESULT.json: the one place that measures. Runs the measurer on the client and
@@ -318,7 +328,8 @@ wait || true
 failed=0
 for name in "${PROFILES[@]}"; do
 	if [ ! -s "$OUT/$name.line" ]; then
-		printf '%s\tERROR\t-\t-\t-\tthe case did not run: see %s\n' "$name" "$OUT/$name.out" >"$OUT/$name.line"
+		printf '%s\tERROR\t-\t-\t-\tthe case did not run (%s): see %s\n' "$name" \
+			"$(grep -v '^+' "$OUT/$name.out" | sed '/^$/d' | tail -n 1 | tr -d '\t')" "$OUT/$name.out" >"$OUT/$name.line"
 	fi
 done
 {
