@@ -196,6 +196,11 @@ PY
 
 echo "== two addresses: natcheck-reflector --primary $A1 --alternate $A2"
 start --primary "$A1" --alternate "$A2"
+# Started as root, it binds and then becomes nobody: every uid and gid, and no other groups.
+nobody="$(id -u nobody) $(id -u nobody) $(id -u nobody) $(id -u nobody)"
+ids=$(awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/$(cat "$NSLAB_DIR/refl.pid")/status")
+check "privileges dropped to nobody after binding (Uid: $ids)" "$([ "$ids" = "$nobody" ] && echo 0 || echo 1)" \
+	"$(grep -E '^(Uid|Gid|Groups):' "/proc/$(cat "$NSLAB_DIR/refl.pid")/status")"
 out=$(nslab_exec client timeout 60 stun "$A1" -v 2>&1 || true)
 check "Vovida stun: tests I, II (change ip+port), III (change port) answered" \
 	"$(grep -q "test I = 1" <<<"$out" && grep -q "test II = 1" <<<"$out" && grep -q "test III = 1" <<<"$out" && echo 0 || echo 1)" \
