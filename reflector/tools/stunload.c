@@ -24,6 +24,21 @@
 #define BATCH 32
 #define MAX_SOCKS 64
 
+/* A plain decimal number, or exit 2 quoting the bad value. */
+static double num(const char *opt, const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end != '\0' || s[strspn(s, "0123456789.")] != '\0') {
+		fprintf(stderr, "stunload: %s: invalid value '%s'\n", opt, s);
+		exit(2);
+	}
+	return v;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -42,9 +57,9 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'r': rate = atof(optarg); break;
-		case 's': seconds = atof(optarg); break;
-		case 'n': nsock = atoi(optarg); break;
+		case 'r': rate = num("--rate", optarg); break;
+		case 's': seconds = num("--seconds", optarg); break;
+		case 'n': nsock = (int)num("--sockets", optarg); break;
 		default: return 2;
 		}
 	}
