@@ -317,6 +317,16 @@ static void test_no_amplification(void **state)
 		assert_true(nc_addr_ip_eq(&a.dest, &client));
 		assert_int_equal(a.dest.port, port);
 	}
+	/* RFC 3489 RESPONSE-ADDRESS would aim the answer at any host: never obeyed (RFC 5780
+	 * dropped it); the answer goes to the requester as usual. */
+	{
+		struct nc_addr victim = ep("192.0.2.99:53");
+		stun_build_init(&b, req, sizeof(req), STUN_METHOD_BINDING, STUN_CLASS_REQUEST, tid);
+		stun_add_addr(&b, STUN_ATTR_RESPONSE_ADDRESS, &victim);
+		k = stun_build_finish(&b, true);
+		answer(REFL_PP, req, (size_t)k, &a, &m);
+		assert_true(nc_addr_eq(&a.dest, &client));
+	}
 	/* RESPONSE-PORT 0 names no port: silence. */
 	stun_build_init(&b, req, sizeof(req), STUN_METHOD_BINDING, STUN_CLASS_REQUEST, tid);
 	stun_add_response_port(&b, 0);
