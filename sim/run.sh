@@ -126,16 +126,16 @@ start_servers() {
 	return 1
 }
 
-# measure RESULT.json: the one place that measures. Runs the measurer on the client and
+# measure RESULT.json: the one place that measures. Runs the measurer on $MEASURE_HOST and
 # writes a natcheck-result document (natcheck's stdout, or the Vovida verdict converted).
 measure() {
 	if [ "$MEASURE" = vovida ]; then
 		# shellcheck disable=SC2086
-		nslab_exec client stun "$NSLAB_A1" $VOVIDA_ARGS >"${1%.json}.vovida.txt" 2>&1 || true
+		nslab_exec "$MEASURE_HOST" stun "$NSLAB_A1" $VOVIDA_ARGS >"${1%.json}.vovida.txt" 2>&1 || true
 		python3 "$SIM/lib/vovida.py" "${1%.json}.vovida.txt" >"$1"
 	else
 		# shellcheck disable=SC2086
-		nslab_exec client "$NC_BUILD/natcheck/natcheck" --json $NATCHECK_ARGS $EXTRA_ARGS "$NSLAB_A1" >"$1" 2>"$dir/natcheck.err" || true
+		nslab_exec "$MEASURE_HOST" "$NC_BUILD/natcheck/natcheck" --json $NATCHECK_ARGS $EXTRA_ARGS "$NSLAB_A1" >"$1" 2>"$dir/natcheck.err" || true
 	fi
 }
 
@@ -182,7 +182,7 @@ save_failure() {
 # $OUT/NAME.fail/ with the rulesets, conntrack tables, logs and the capture.
 run_case() (
 	local idx=$1 name=$2 dir t0 t1=0 t0run status=PASS partial=() summary detail
-	DESCRIPTION='' UPSTREAM='' ROUTED=0 NATBOX_ARGS='' SYSCTL='' NATCHECK_ARGS='' VOVIDA_ARGS='' EXPECT='' VOVIDA_EXPECT='' HOSTS=1 NEEDS_NATCHECK=0
+	DESCRIPTION='' UPSTREAM='' ROUTED=0 NATBOX_ARGS='' SYSCTL='' NATCHECK_ARGS='' VOVIDA_ARGS='' EXPECT='' VOVIDA_EXPECT='' HOSTS=1 MEASURE_HOST=client NEEDS_NATCHECK=0
 	dir=$OUT/$name.work
 	mkdir -p "$dir"
 	if [ "$name" = replay ]; then
@@ -258,7 +258,7 @@ run_case() (
 	[ "$RUNS" -gt 1 ] && t1=$((($(date +%s%3N) - t0) / RUNS))
 	if [ "$REPORT" -eq 1 ] && [ "$MEASURE" = natcheck ]; then
 		# shellcheck disable=SC2086
-		nslab_exec client "$NC_BUILD/natcheck/natcheck" $NATCHECK_ARGS $EXTRA_ARGS "$NSLAB_A1" >"$OUT/$name.report" 2>&1 || true
+		nslab_exec "$MEASURE_HOST" "$NC_BUILD/natcheck/natcheck" $NATCHECK_ARGS $EXTRA_ARGS "$NSLAB_A1" >"$OUT/$name.report" 2>&1 || true
 	fi
 	capture_stop
 	[ "$status" = FAIL ] && save_failure
