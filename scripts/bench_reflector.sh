@@ -3,7 +3,7 @@
 # the same load from the same generator (build/reflector/stunload, recvmmsg/sendmmsg), in two
 # namespaces of their own. Target: at most a third of coturn's CPU per request, with no
 # request that reached the server left unanswered.
-#   RATE=requests/s (default 20000)  SECONDS_=duration (default 5)  REPS=runs each (default 3)
+#   RATE=requests/s (default 20000)  SECONDS_=duration (default 5)  REPS=runs each (default 5)
 #   THREADS=reflector threads (default 1)  NC_BUILD=build dir (default build)
 #   PIN=0 to let the scheduler place everything (default: pin, see below)
 # Prints one line per run, then the medians, the ratio and PASS/FAIL; exit 0 only on PASS.
@@ -26,7 +26,7 @@ cd "$(dirname "$0")/.."
 BUILD=${NC_BUILD:-build}
 RATE=${RATE:-20000}
 DUR=${SECONDS_:-5}
-REPS=${REPS:-3}
+REPS=${REPS:-5}
 THREADS=${THREADS:-1}
 if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root for namespaces" >&2; exit 77; fi
 for f in "$BUILD/reflector/natcheck-reflector" "$BUILD/reflector/stunload"; do
