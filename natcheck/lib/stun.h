@@ -141,7 +141,9 @@ bool stun_is_message(const uint8_t *buf, size_t len, bool allow_classic);
  *   -NC_E_FINGERPRINT  FINGERPRINT present but wrong (CRC or length)
  * Unknown comprehension-required attributes are not an error: they are listed in
  * msg->unknown_required for the caller to answer 420. Attributes after FINGERPRINT, and
- * after MESSAGE-INTEGRITY other than FINGERPRINT, are ignored as RFC 8489 §14.5 says. */
+ * after MESSAGE-INTEGRITY other than FINGERPRINT, are ignored as RFC 8489 §14.5 says.
+ * MESSAGE-INTEGRITY and USERNAME are recorded as present only: the HMAC is NOT verified (the
+ * suite uses no STUN credentials), so STUN_HAS_INTEGRITY proves nothing about the sender. */
 int stun_decode(const uint8_t *buf, size_t len, struct stun_msg *msg);
 
 /* STUN message type from method and class, and back. */
