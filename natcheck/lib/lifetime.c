@@ -52,15 +52,11 @@ struct lt {
 static int send_binding(struct lt *l, int fd, const uint8_t *tid, uint16_t response_port)
 {
 	uint8_t buf[64];
-	struct stun_builder b;
 	struct sockaddr_storage ss;
 	socklen_t sl = nc_addr_to_sockaddr(&l->cfg->server, &ss);
 	int n;
 
-	stun_build_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING, STUN_CLASS_REQUEST, tid);
-	if (response_port)
-		stun_add_response_port(&b, response_port);
-	if ((n = stun_build_finish(&b, true)) < 0)
+	if ((n = stun_binding_request(buf, sizeof(buf), tid, 0, response_port)) < 0)
 		return n;
 	if (sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&ss, sl) < 0 && errno != EAGAIN)
 		return -errno;

@@ -21,14 +21,11 @@ static enum nc_tri through_mapping(int fd, const struct nc_addr *server, uint16_
 	uint8_t req[64], buf[512], tid[STUN_TID_LEN];
 	struct sockaddr_storage ss;
 	socklen_t sl = nc_addr_to_sockaddr(server, &ss);
-	struct stun_builder b;
 	struct stun_msg m;
 	int n;
 
 	randombytes_buf(tid, sizeof(tid));
-	stun_build_init(&b, req, sizeof(req), STUN_METHOD_BINDING, STUN_CLASS_REQUEST, tid);
-	stun_add_response_port(&b, ext_port);
-	if ((n = stun_build_finish(&b, true)) < 0)
+	if ((n = stun_binding_request(req, sizeof(req), tid, 0, ext_port)) < 0)
 		return NC_TRI_UNKNOWN;
 	for (int attempt = 0; attempt < TEST_ATTEMPTS; attempt++) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};

@@ -126,7 +126,6 @@ static struct nc_obs *new_obs(struct engine *e, enum nc_role role, int sock)
 static int start_tx(struct engine *e, enum nc_role role, int sock, const struct nc_addr *dest,
 		    uint32_t change, unsigned max_attempts)
 {
-	struct stun_builder b;
 	struct nc_obs *o;
 	struct tx *t;
 	int n;
@@ -140,10 +139,7 @@ static int start_tx(struct engine *e, enum nc_role role, int sock, const struct 
 	t->rx_sock = sock;
 	t->max_attempts = max_attempts;
 	randombytes_buf(t->tid, sizeof(t->tid)); /* unguessable: off-path spoofing is moot */
-	stun_build_init(&b, t->pkt, sizeof(t->pkt), STUN_METHOD_BINDING, STUN_CLASS_REQUEST, t->tid);
-	if (change)
-		stun_add_change_request(&b, change);
-	n = stun_build_finish(&b, true);
+	n = stun_binding_request(t->pkt, sizeof(t->pkt), t->tid, change, 0);
 	if (n < 0)
 		return n;
 	t->len = (size_t)n;

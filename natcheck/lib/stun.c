@@ -577,6 +577,19 @@ int stun_build_finish(struct stun_builder *b, bool fingerprint)
 	return (int)b->len;
 }
 
+int stun_binding_request(uint8_t *buf, size_t cap, const uint8_t tid[STUN_TID_LEN],
+			 uint32_t change_flags, uint16_t response_port)
+{
+	struct stun_builder b;
+
+	stun_build_init(&b, buf, cap, STUN_METHOD_BINDING, STUN_CLASS_REQUEST, tid);
+	if (change_flags)
+		stun_add_change_request(&b, change_flags);
+	if (response_port)
+		stun_add_response_port(&b, response_port);
+	return stun_build_finish(&b, true);
+}
+
 const char *stun_error_reason(uint16_t code)
 {
 	/* RFC 8489 §14.8, and RFC 5780 §6 uses 420 for an unsupported CHANGE-REQUEST. */

@@ -184,6 +184,12 @@ void stun_add_unknown_attrs(struct stun_builder *b, const uint16_t *types, size_
 /* Appends FINGERPRINT if asked and returns the message length, or the first error. */
 int stun_build_finish(struct stun_builder *b, bool fingerprint);
 
+/* The Binding request every natcheck probe sends: CHANGE-REQUEST when change_flags is not 0,
+ * RESPONSE-PORT when response_port is not 0, then FINGERPRINT. Returns its length or the
+ * builder's error. */
+int stun_binding_request(uint8_t *buf, size_t cap, const uint8_t tid[STUN_TID_LEN],
+			 uint32_t change_flags, uint16_t response_port);
+
 /* CRC-32 (ISO-HDLC) as FINGERPRINT uses it, before the XOR. */
 uint32_t stun_crc32(const uint8_t *buf, size_t len);
 

@@ -199,13 +199,11 @@ static int tcp_transact(int fd, const uint8_t *req, size_t len, uint8_t *ans, si
 static int binding(int fd, uint64_t deadline_us, struct nc_addr *mapped, struct nc_addr *other)
 {
 	uint8_t req[64], ans[MSG_CAP], tid[STUN_TID_LEN];
-	struct stun_builder b;
 	struct stun_msg m;
 	int n;
 
 	randombytes_buf(tid, sizeof(tid));
-	stun_build_init(&b, req, sizeof(req), STUN_METHOD_BINDING, STUN_CLASS_REQUEST, tid);
-	n = stun_build_finish(&b, true);
+	n = stun_binding_request(req, sizeof(req), tid, 0, 0);
 	if (n < 0 || (n = tcp_transact(fd, req, (size_t)n, ans, sizeof(ans), deadline_us, &m)) < 0)
 		return n < 0 ? n : -NC_E_MALFORMED;
 	if (m.cls != STUN_CLASS_SUCCESS)

@@ -76,7 +76,6 @@ int nc_probe_hops(const struct nc_addr *server, unsigned max_ttl, unsigned wait_
 	/* One socket per TTL, so each error arrives where it can only mean one hop. */
 	for (unsigned i = 0; i < n; i++) {
 		uint8_t pkt[64];
-		struct stun_builder b;
 		int ttl = (int)i + 1, len, fd = nc_udp_bind(&src, 0, &bound);
 
 		pfd[i].fd = fd;
@@ -92,8 +91,7 @@ int nc_probe_hops(const struct nc_addr *server, unsigned max_ttl, unsigned wait_
 			goto out;
 		}
 		randombytes_buf(tid[i], STUN_TID_LEN);
-		stun_build_init(&b, pkt, sizeof(pkt), STUN_METHOD_BINDING, STUN_CLASS_REQUEST, tid[i]);
-		len = stun_build_finish(&b, true);
+		len = stun_binding_request(pkt, sizeof(pkt), tid[i], 0, 0);
 		if (len > 0)
 			sendto(fd, pkt, (size_t)len, 0, (struct sockaddr *)&ss, sl);
 	}

@@ -1020,9 +1020,37 @@ static void test_names(void **state)
 	assert_null(stun_attr_name(0xFFFF));
 }
 
+/* The probes' request: CHANGE-REQUEST and RESPONSE-PORT only when asked, FINGERPRINT always. */
+static void test_binding_request(void **state)
+{
+	static const uint8_t tid[STUN_TID_LEN] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2};
+	uint8_t buf[64];
+	struct stun_msg m;
+	int n;
+	(void)state;
+
+	n = stun_binding_request(buf, sizeof(buf), tid, 0, 0);
+	assert_int_equal(n, 28);
+	assert_int_equal(stun_decode(buf, (size_t)n, &m), 0);
+	assert_int_equal(m.method, STUN_METHOD_BINDING);
+	assert_int_equal(m.cls, STUN_CLASS_REQUEST);
+	assert_memory_equal(m.tid, tid, STUN_TID_LEN);
+	assert_false(m.has & (STUN_HAS_CHANGE_REQUEST | STUN_HAS_RESPONSE_PORT));
+	assert_true(m.fingerprint_ok);
+
+	n = stun_binding_request(buf, sizeof(buf), tid, STUN_CHANGE_IP | STUN_CHANGE_PORT, 40001);
+	assert_int_equal(stun_decode(buf, (size_t)n, &m), 0);
+	assert_int_equal(m.change_flags, STUN_CHANGE_IP | STUN_CHANGE_PORT);
+	assert_int_equal(m.response_port, 40001);
+	assert_true(m.fingerprint_ok);
+
+	assert_int_equal(stun_binding_request(buf, 24, tid, STUN_CHANGE_PORT, 0), -NC_E_NOSPACE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_binding_request),
 		cmocka_unit_test(test_rfc5769_request),
 		cmocka_unit_test(test_rfc5769_ipv4_response),
 		cmocka_unit_test(test_rfc5769_ipv6_response),
