@@ -4,6 +4,7 @@
 #include "coord.h"
 #include "error.h"
 #include "log.h"
+#include "numparse.h"
 #include "server.h"
 
 #include <errno.h>
@@ -65,37 +66,22 @@ static void usage(FILE *f)
 		"SIGUSR1 prints the counters; SIGTERM or SIGINT stops (exit status 0).\n");
 }
 
-/* Numbers are plain decimals: digits, optionally one '.' and more digits. strtod alone would
- * also take " 5", "0x10", "1e3", "inf" and "nan" (which passes every range check). */
 static int parse_num(const char *opt, const char *s, double lo, double hi, double *out)
 {
-	size_t digits = strspn(s, "0123456789");
-	char *end;
-	double v;
-
-	if (digits == 0 || (s[digits] != '\0' && (s[digits] != '.' || s[digits + 1] == '\0' ||
-						    s[digits + 1 + strspn(s + digits + 1, "0123456789")] != '\0')))
-		goto bad;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || *end != '\0' || v < lo || v > hi)
-		goto bad;
-	*out = v;
-	return 0;
-bad:
+	if (nc_parse_number(s, lo, hi, false, out) == 0)
+		return 0;
 	fprintf(stderr, "natcheck-reflector: %s: invalid value '%s' (expected %g..%g)\n", opt, s, lo, hi);
 	return -1;
 }
 
-/* The same for whole numbers (ports, thread counts): no fraction at all. */
+/* Ports and thread counts: whole numbers only. */
 static int parse_int(const char *opt, const char *s, double lo, double hi, double *out)
 {
-	if (s[strspn(s, "0123456789")] != '\0') {
-		fprintf(stderr, "natcheck-reflector: %s: invalid value '%s' (expected a whole number %g..%g)\n",
-			opt, s, lo, hi);
-		return -1;
-	}
-	return parse_num(opt, s, lo, hi, out);
+	if (nc_parse_number(s, lo, hi, true, out) == 0)
+		return 0;
+	fprintf(stderr, "natcheck-reflector: %s: invalid value '%s' (expected a whole number %g..%g)\n",
+		opt, s, lo, hi);
+	return -1;
 }
 
 static int parse_addr(const char *opt, const char *s, struct nc_addr *a)

@@ -10,6 +10,7 @@
 #include "error.h"
 #include "lifetime.h"
 #include "netutil.h"
+#include "numparse.h"
 #include "pcapture.h"
 #include "pmtest.h"
 #include "portmap.h"
@@ -98,12 +99,9 @@ static void usage(FILE *f, const char *prog)
 
 static int parse_uint(const char *opt, const char *s, unsigned lo, unsigned hi, unsigned *out)
 {
-	char *end;
-	unsigned long v;
+	double v;
 
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end != '\0' || s[0] == '-' || v < lo || v > hi) {
+	if (nc_parse_number(s, lo, hi, true, &v) < 0) {
 		fprintf(stderr, "natcheck: %s: invalid value '%s' (expected %u..%u)\n", opt, s, lo, hi);
 		return -1;
 	}

@@ -9,6 +9,7 @@
  * or inside its own namespaces. */
 #include "addr.h"
 #include "netutil.h"
+#include "numparse.h"
 #include "stun.h"
 
 #include <errno.h>
@@ -27,12 +28,9 @@
 /* A plain decimal number, or exit 2 quoting the bad value. */
 static double num(const char *opt, const char *s)
 {
-	char *end;
 	double v;
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end != '\0' || s[strspn(s, "0123456789.")] != '\0') {
+	if (nc_parse_number(s, 0, 1e12, false, &v) < 0) {
 		fprintf(stderr, "stunload: %s: invalid value '%s'\n", opt, s);
 		exit(2);
 	}
