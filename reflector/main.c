@@ -50,6 +50,10 @@ static void usage(FILE *f)
 		"  --user NAME           drop privileges to this user after binding (default nobody\n"
 		"                        when started as root)\n"
 		"  --no-drop             keep running as the starting user\n"
+		"  --fast-path IFACE     answer small IPv4 requests arriving on IFACE (Ethernet)\n"
+		"                        through packet rings instead of the UDP stack: a third\n"
+		"                        of the CPU per answer, but before and past the host\n"
+		"                        firewall; needs CAP_NET_RAW (docs/reflector.md)\n"
 		"  --pidfile FILE        write the process id here\n"
 		"  --key FILE            shared key of linked reflectors (32 bytes, raw or hex):\n"
 		"                        enables the authenticated coordination link\n"
@@ -97,7 +101,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum { O_PRIMARY = 256, O_ALTERNATE, O_PORT, O_ALTPORT, O_THREADS, O_RATE, O_BURST,
 	       O_BYTES, O_USER, O_NODROP, O_PIDFILE, O_VERSION, O_KEY, O_PARTNER, O_BOUNCER,
-	       O_COORDPORT, O_CBPORT };
+	       O_COORDPORT, O_CBPORT, O_FASTPATH };
 	static const struct option longopts[] = {
 		{"primary", required_argument, NULL, O_PRIMARY},
 		{"alternate", required_argument, NULL, O_ALTERNATE},
@@ -115,6 +119,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"bouncer", required_argument, NULL, O_BOUNCER},
 		{"coord-port", required_argument, NULL, O_COORDPORT},
 		{"cb-port", required_argument, NULL, O_CBPORT},
+		{"fast-path", required_argument, NULL, O_FASTPATH},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, O_VERSION},
@@ -159,6 +164,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case O_USER: o->user = optarg; break;
 		case O_NODROP: o->drop = false; break;
 		case O_PIDFILE: o->pidfile = optarg; break;
+		case O_FASTPATH: o->cfg.fast_path_if = optarg; break;
 		case O_KEY: o->keyfile = optarg; break;
 		case O_PARTNER:
 			if (parse_addr("--partner", optarg, &o->coord.partner) < 0)
@@ -273,9 +279,10 @@ static int drop_privileges(const char *user)
 
 static void print_counters(const struct refl_counters *c)
 {
-	log_info("answered %llu (errors %llu), malformed %llu, rate-limited %llu, send failures %llu, "
-		 "tcp connections %llu (%llu closed at the connection limit)",
+	log_info("answered %llu (errors %llu, fast path %llu), malformed %llu, rate-limited %llu, "
+		 "send failures %llu, tcp connections %llu (%llu closed at the connection limit)",
 		 (unsigned long long)c->answered, (unsigned long long)c->errors_sent,
+		 (unsigned long long)c->fast_path,
 		 (unsigned long long)c->malformed, (unsigned long long)c->rate_limited,
 		 (unsigned long long)c->send_failed, (unsigned long long)c->tcp_conns,
 		 (unsigned long long)c->tcp_refused);
@@ -375,11 +382,12 @@ int main(int argc, char **argv)
 	{
 		const struct refl_ctx *ctx = refl_server_ctx(srv);
 		char a[NC_ADDR_STRLEN], b[NC_ADDR_STRLEN];
-		log_info("ready: %s and %s%s%s, UDP and TCP, %u thread(s)%s",
+		log_info("ready: %s and %s%s%s, UDP and TCP, %u thread(s)%s%s%s",
 			 nc_addr_str(&ctx->local[REFL_PP], a), nc_addr_str(&ctx->local[REFL_PA], b),
 			 ctx->has_alternate ? " on the primary address, and the same ports on " : "",
 			 ctx->has_alternate ? nc_addr_ip_str(&ctx->local[REFL_AP], (char[NC_ADDR_STRLEN]){0}) : "",
-			 o.cfg.threads, ctx->has_alternate ? "" : " (single-address mode)");
+			 o.cfg.threads, ctx->has_alternate ? "" : " (single-address mode)",
+			 o.cfg.fast_path_if ? ", fast path on " : "", o.cfg.fast_path_if ? o.cfg.fast_path_if : "");
 	}
 	if (o.cfg.coord && coord_start(o.cfg.coord) < 0) {
 		refl_server_free(srv);

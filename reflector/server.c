@@ -2,6 +2,8 @@
 
 #include "coord.h"
 #include "error.h"
+#include "fastpath.h"
+#include "frame.h"
 #include "log.h"
 #include "netutil.h"
 #include "ratelimit.h"
@@ -23,7 +25,9 @@
 #define TCP_BUF 2048
 #define SOCK_BUF (4 << 20)
 #define COALESCE_MIN 4   /* datagrams in one wakeup that count as load */
+#ifndef COALESCE_US
 #define COALESCE_US 1000
+#endif
 
 struct tcp_conn {
 	int fd;
@@ -40,6 +44,7 @@ struct worker {
 	int ep;
 	int udp[REFL_NSOCK]; /* -1 where the endpoint does not exist */
 	uint8_t (*rbuf)[REFL_MAX_REQUEST]; /* BATCH receive buffers (padded requests are large) */
+	struct fp_ring fp;                 /* the fast path's rings (fp.fd < 0 without) */
 	/* thread 0 only: TCP */
 	struct tcp_conn *conns;
 	unsigned nconns;
@@ -56,7 +61,7 @@ struct refl_server {
 	struct worker w[MAX_THREADS];
 };
 
-enum { EV_STOP = REFL_NSOCK * 2, EV_TCP_LISTEN = REFL_NSOCK, EV_TCP_CONN = 0x10000 };
+enum { EV_STOP = REFL_NSOCK * 2, EV_FAST, EV_TCP_LISTEN = REFL_NSOCK, EV_TCP_CONN = 0x10000 };
 
 static int bind_sock(const struct nc_addr *a, int type)
 {
@@ -93,6 +98,35 @@ static int epoll_add(int ep, int fd, uint32_t id)
 	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
+/* One ring pair per worker, on the endpoints this host has, and the filter on every IPv4 UDP
+ * socket that leaves the fast path's datagrams to it (fastpath.h). */
+static int fast_path_open(struct refl_server *s)
+{
+	struct nc_addr mine[REFL_NSOCK] = {0};
+	uint16_t group = (uint16_t)getpid();
+	int err;
+
+	for (int i = 0; i < REFL_NSOCK; i++)
+		if (s->w[0].udp[i] >= 0)
+			mine[i] = s->ctx.local[i];
+	for (unsigned t = 0; t < s->nworkers; t++) {
+		struct worker *w = &s->w[t];
+		if ((err = fp_open(&w->fp, s->cfg.fast_path_if, mine, group)) < 0) {
+			log_error("fast path on %s: %s", s->cfg.fast_path_if,
+				  err == -NC_E_FAMILY ? "needs an Ethernet interface and an IPv4 address"
+						      : nc_strerror(err));
+			return err;
+		}
+		for (int i = 0; i < REFL_NSOCK; i++)
+			if (w->udp[i] >= 0 && mine[i].family == AF_INET &&
+			    (err = fp_udp_socket_filter(w->udp[i], w->fp.ifindex)) < 0) {
+				log_error("fast path: cannot filter the UDP sockets: %s", nc_strerror(err));
+				return err;
+			}
+	}
+	return 0;
+}
+
 int refl_server_open(struct refl_server **out, const struct refl_server_cfg *cfg)
 {
 	struct refl_server *s;
@@ -120,9 +154,11 @@ int refl_server_open(struct refl_server **out, const struct refl_server_cfg *cfg
 	for (int i = 0; i < REFL_NSOCK; i++)
 		s->tcp[i] = -1;
 	s->nworkers = cfg->threads;
-	for (unsigned t = 0; t < s->nworkers; t++)
+	for (unsigned t = 0; t < s->nworkers; t++) {
 		for (int i = 0; i < REFL_NSOCK; i++)
 			s->w[t].udp[i] = -1;
+		s->w[t].fp.fd = -1;
+	}
 
 	s->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (s->stopfd < 0) {
@@ -147,6 +183,8 @@ int refl_server_open(struct refl_server **out, const struct refl_server_cfg *cfg
 			goto fail;
 		}
 	}
+	if (cfg->fast_path_if && (err = fast_path_open(s)) < 0)
+		goto fail;
 	*out = s;
 	return 0;
 fail:
@@ -203,6 +241,49 @@ static void flush_out(struct worker *w, int sock, struct batch_out *o)
 	o->n = 0;
 }
 
+/* The decision for one datagram, shared by the socket path and the fast path: true when *a is
+ * to be sent from local endpoint a->out; false when it was dropped (counted) or relayed. */
+static bool answer_datagram(struct worker *w, enum refl_sock in, const struct nc_addr *src,
+			   const uint8_t *buf, size_t len, uint64_t now, struct refl_answer *a)
+{
+	struct refl_server *s = w->srv;
+	enum refl_drop why;
+
+	if (s->cfg.coord && ncp_is_suite_method(buf, len)) {
+		/* The suite's own methods (ncproto.h) go to the coordination service. */
+		a->len = coord_handle_stun(s->cfg.coord, NCP_PROTO_UDP, &s->ctx.local[in], src, buf, len,
+					   a->buf, sizeof(a->buf));
+		a->out = in;
+		a->dest = *src;
+		why = a->len ? REFL_ANSWER : REFL_DROP_MALFORMED;
+	} else {
+		why = refl_handle(&s->ctx, in, src, buf, len, a);
+	}
+	if (why != REFL_ANSWER) {
+		atomic_fetch_add(&s->cnt.malformed, 1);
+		log_debug_limited("dropped %zu bytes from %s: %s", len,
+				  nc_addr_str(src, (char[NC_ADDR_STRLEN]){0}),
+				  why == REFL_DROP_MALFORMED ? "malformed" : "not a request");
+		return false;
+	}
+	if (s->rl && !rl_allow(s->rl, src, now, (unsigned)a->len)) {
+		atomic_fetch_add(&s->cnt.rate_limited, 1);
+		return false;
+	}
+	if (w->udp[a->out] < 0) {
+		/* The answer must leave from the partner host's address (three hosts). */
+		if (s->cfg.coord && coord_relay(s->cfg.coord, a->out == REFL_AA, &a->dest, a->buf, a->len))
+			atomic_fetch_add(&s->cnt.answered, 1);
+		else
+			atomic_fetch_add(&s->cnt.malformed, 1);
+		return false;
+	}
+	atomic_fetch_add(&s->cnt.answered, 1);
+	if ((a->buf[0] & 0x01) && (a->buf[1] & 0x10)) /* class bits C1 C0 = error */
+		atomic_fetch_add(&s->cnt.errors_sent, 1);
+	return true;
+}
+
 static int udp_ready(struct worker *w, enum refl_sock in)
 {
 	static _Thread_local struct refl_answer ans[BATCH];
@@ -227,7 +308,6 @@ static int udp_ready(struct worker *w, enum refl_sock in)
 		struct nc_addr src;
 		struct refl_answer *a = &ans[i];
 		struct batch_out *o;
-		enum refl_drop why;
 
 		/* A datagram larger than any STUN message this server answers is dropped, not
 		 * read as a truncated prefix (MSG_TRUNC). */
@@ -236,35 +316,8 @@ static int udp_ready(struct worker *w, enum refl_sock in)
 			atomic_fetch_add(&s->cnt.malformed, 1);
 			continue;
 		}
-		if (s->cfg.coord && ncp_is_suite_method(bufs[i], msg[i].msg_len)) {
-			/* The suite's own methods (ncproto.h) go to the coordination service. */
-			a->len = coord_handle_stun(s->cfg.coord, NCP_PROTO_UDP, &s->ctx.local[in], &src,
-						   bufs[i], msg[i].msg_len, a->buf, sizeof(a->buf));
-			a->out = in;
-			a->dest = src;
-			why = a->len ? REFL_ANSWER : REFL_DROP_MALFORMED;
-		} else {
-			why = refl_handle(&s->ctx, in, &src, bufs[i], msg[i].msg_len, a);
-		}
-		if (why != REFL_ANSWER) {
-			atomic_fetch_add(&s->cnt.malformed, 1);
-			log_debug_limited("dropped %u bytes from %s: %s", msg[i].msg_len,
-					  nc_addr_str(&src, (char[NC_ADDR_STRLEN]){0}),
-					  why == REFL_DROP_MALFORMED ? "malformed" : "not a request");
+		if (!answer_datagram(w, in, &src, bufs[i], msg[i].msg_len, now, a))
 			continue;
-		}
-		if (s->rl && !rl_allow(s->rl, &src, now, (unsigned)a->len)) {
-			atomic_fetch_add(&s->cnt.rate_limited, 1);
-			continue;
-		}
-		if (w->udp[a->out] < 0) {
-			/* The answer must leave from the partner host's address (three hosts). */
-			if (s->cfg.coord && coord_relay(s->cfg.coord, a->out == REFL_AA, &a->dest, a->buf, a->len))
-				atomic_fetch_add(&s->cnt.answered, 1);
-			else
-				atomic_fetch_add(&s->cnt.malformed, 1);
-			continue;
-		}
 		o = &out[a->out];
 		o->iov[o->n] = (struct iovec){.iov_base = a->buf, .iov_len = a->len};
 		o->msg[o->n].msg_hdr = (struct msghdr){
@@ -272,13 +325,65 @@ static int udp_ready(struct worker *w, enum refl_sock in)
 			.msg_namelen = nc_addr_to_sockaddr(&a->dest, &o->addr[o->n]),
 			.msg_iov = &o->iov[o->n], .msg_iovlen = 1};
 		o->n++;
-		atomic_fetch_add(&s->cnt.answered, 1);
-		if ((a->buf[0] & 0x01) && (a->buf[1] & 0x10)) /* class bits C1 C0 = error */
-			atomic_fetch_add(&s->cnt.errors_sent, 1);
 	}
 	for (int i = 0; i < REFL_NSOCK; i++)
 		if (out[i].n)
 			flush_out(w, i, &out[i]);
+	return n;
+}
+
+/* The endpoint a fast-path request was addressed to, or REFL_NSOCK. */
+static enum refl_sock endpoint_of(const struct refl_server *s, const struct nc_addr *dst)
+{
+	for (int i = 0; i < REFL_NSOCK; i++)
+		if (s->w[0].udp[i] >= 0 && nc_addr_eq(&s->ctx.local[i], dst))
+			return (enum refl_sock)i;
+	return REFL_NSOCK;
+}
+
+/* Answers up to BATCH frames from the receive ring; returns how many were read. */
+static int fast_ready(struct worker *w)
+{
+	static _Thread_local struct refl_answer ans;
+	struct refl_server *s = w->srv;
+	uint64_t now = nc_now_us();
+	int n = 0;
+
+	for (; n < BATCH; n++) {
+		struct frame_udp4 req;
+		enum frame_verdict v;
+		enum refl_sock in;
+		const uint8_t *f;
+		uint8_t *slot;
+		size_t len, cap;
+		bool trusted;
+		int flen;
+
+		if (!(f = fp_rx_next(&w->fp, &len, &trusted)))
+			break;
+		v = frame_parse_udp4(f, len, trusted, &req);
+		if (v != FRAME_OK || (in = endpoint_of(s, &req.dst)) == REFL_NSOCK) {
+			atomic_fetch_add(&s->cnt.malformed, 1);
+			log_debug_limited("fast path: dropped a %zu-byte frame: %s", len,
+					  v != FRAME_OK ? frame_verdict_name(v) : "not to an endpoint");
+			fp_rx_release(&w->fp);
+			continue;
+		}
+		bool send = answer_datagram(w, in, &req.src, req.payload, req.len, now, &ans);
+		fp_rx_release(&w->fp);
+		if (!send)
+			continue;
+		if (!(slot = fp_tx_slot(&w->fp, &cap)) ||
+		    (flen = frame_build_udp4(slot, cap, req.src_mac, w->fp.mac, &s->ctx.local[ans.out],
+					     &ans.dest, ans.buf, ans.len)) < 0) {
+			atomic_fetch_add(&s->cnt.send_failed, 1);
+			continue;
+		}
+		fp_tx_commit(&w->fp, (size_t)flen);
+		atomic_fetch_add(&s->cnt.fast_path, 1);
+	}
+	if (fp_tx_flush(&w->fp) < 0)
+		atomic_fetch_add(&s->cnt.send_failed, 1);
 	return n;
 }
 
@@ -418,6 +523,12 @@ static void *worker_main(void *arg)
 					got += k;
 				got += k;
 			}
+			else if (id == EV_FAST) {
+				int k;
+				while ((k = fast_ready(w)) == BATCH)
+					got += k;
+				got += k;
+			}
 			else if (id < EV_TCP_LISTEN + REFL_NSOCK)
 				tcp_accept(w, (enum refl_sock)(id - EV_TCP_LISTEN));
 			else if (id >= EV_TCP_CONN)
@@ -453,6 +564,8 @@ static int worker_setup(struct refl_server *s, struct worker *w, bool tcp)
 		if (tcp && s->tcp[i] >= 0 && (err = epoll_add(w->ep, s->tcp[i], EV_TCP_LISTEN + (uint32_t)i)) < 0)
 			return err;
 	}
+	if (w->fp.fd >= 0 && (err = epoll_add(w->ep, w->fp.fd, EV_FAST)) < 0)
+		return err;
 	if (tcp) {
 		w->conns = calloc(s->cfg.tcp_max_conns, sizeof(*w->conns));
 		if (!w->conns)
@@ -513,6 +626,8 @@ void refl_server_free(struct refl_server *s)
 		}
 		if (w->ep > 0)
 			close(w->ep);
+		if (w->fp.fd >= 0)
+			fp_close(&w->fp);
 		free(w->rbuf);
 	}
 	for (int i = 0; i < REFL_NSOCK; i++)

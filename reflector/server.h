@@ -28,6 +28,7 @@ struct refl_server_cfg {
 	unsigned tcp_max_conns;
 	unsigned tcp_idle_ms;
 	const char *software;
+	const char *fast_path_if; /* packet-ring fast path on this interface (fastpath.h), or NULL */
 };
 
 struct refl_counters {
@@ -36,6 +37,7 @@ struct refl_counters {
 	_Atomic uint64_t malformed;
 	_Atomic uint64_t rate_limited;
 	_Atomic uint64_t send_failed;
+	_Atomic uint64_t fast_path;     /* answers sent by the packet-ring fast path */
 	_Atomic uint64_t tcp_conns;
 	_Atomic uint64_t tcp_refused;   /* connection limit: the longest idle one was closed */
 };

@@ -9,6 +9,7 @@
 
 #include "cursor.h"
 #include "error.h"
+#include "inetcsum.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -680,7 +681,7 @@ static void rw_inner(uint8_t *b, const struct nb_pkt *p, bool src, uint32_t ip, 
 	nc_put_n32(b + at, ip);
 	nc_put_n16(b + pat, port);
 	nc_put_n16(b + p->l4.csum_off, 0);
-	nc_put_n16(b + p->l4.csum_off, nb_csum_fold(nb_csum_add(0, b + p->l4.off, p->l4.len)));
+	nc_put_n16(b + p->l4.csum_off, nc_csum_fold(nc_csum_add(0, b + p->l4.off, p->l4.len)));
 }
 
 /* ---- translation ---------------------------------------------------------------------- */

@@ -3,28 +3,9 @@
 
 #include "cursor.h"
 #include "error.h"
+#include "inetcsum.h"
 
 #include <string.h>
-
-uint32_t nb_csum_add(uint32_t sum, const uint8_t *buf, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)((buf[i] << 8) | buf[i + 1]);
-	if (len & 1)
-		sum += (uint32_t)(buf[len - 1] << 8);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return sum;
-}
-
-uint16_t nb_csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
 
 /* RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'). */
 void nb_csum_update16(uint8_t *csum, uint16_t oldv, uint16_t newv, bool udp)
@@ -37,7 +18,7 @@ void nb_csum_update16(uint8_t *csum, uint16_t oldv, uint16_t newv, bool udp)
 	sum = (uint16_t)~hc;
 	sum += (uint16_t)~oldv;
 	sum += newv;
-	hc = nb_csum_fold(sum);
+	hc = nc_csum_fold(sum);
 	if (udp && hc == 0)
 		hc = 0xffff; /* RFC 768: a computed zero is transmitted as all ones */
 	nc_put_n16(csum, hc);
@@ -52,33 +33,14 @@ void nb_csum_update32(uint8_t *csum, uint32_t oldv, uint32_t newv, bool udp)
 void nb_ip_csum_fix(uint8_t *buf, size_t ip_off, size_t hlen)
 {
 	nc_put_n16(buf + ip_off + 10, 0);
-	nc_put_n16(buf + ip_off + 10, nb_csum_fold(nb_csum_add(0, buf + ip_off, hlen)));
-}
-
-static uint32_t pseudo_sum(uint32_t src, uint32_t dst, uint8_t proto, size_t len)
-{
-	uint32_t sum = 0;
-
-	sum += src >> 16;
-	sum += src & 0xffff;
-	sum += dst >> 16;
-	sum += dst & 0xffff;
-	sum += proto;
-	sum += (uint32_t)len;
-	return sum;
-}
-
-uint16_t nb_l4_csum(const uint8_t *buf, size_t l4_off, size_t l4_len, uint32_t src, uint32_t dst,
-		    uint8_t proto)
-{
-	return nb_csum_fold(nb_csum_add(pseudo_sum(src, dst, proto, l4_len), buf + l4_off, l4_len));
+	nc_put_n16(buf + ip_off + 10, nc_csum_fold(nc_csum_add(0, buf + ip_off, hlen)));
 }
 
 bool nb_csum_ok(const uint8_t *buf, const struct nb_pkt *p)
 {
 	const struct nb_l4 *l = &p->l4;
 
-	if (nb_csum_fold(nb_csum_add(0, buf + p->ip.off, p->ip.hlen)) != 0)
+	if (nc_csum_fold(nc_csum_add(0, buf + p->ip.off, p->ip.hlen)) != 0)
 		return false;
 	switch (p->ip.proto) {
 	case NB_IPPROTO_UDP:
@@ -86,9 +48,9 @@ bool nb_csum_ok(const uint8_t *buf, const struct nb_pkt *p)
 			return true;
 		/* fall through */
 	case NB_IPPROTO_TCP:
-		return nb_l4_csum(buf, l->off, l->len, p->ip.src, p->ip.dst, p->ip.proto) == 0;
+		return nc_csum_l4_ipv4(buf + l->off, l->len, p->ip.src, p->ip.dst, p->ip.proto) == 0;
 	case NB_IPPROTO_ICMP:
-		return nb_csum_fold(nb_csum_add(0, buf + l->off, l->len)) == 0;
+		return nc_csum_fold(nc_csum_add(0, buf + l->off, l->len)) == 0;
 	}
 	return false;
 }
@@ -126,7 +88,7 @@ static int parse_ip(struct nc_rd *r, struct nb_ip *ip, bool outer)
 	if (outer) {
 		if (ip->tot_len > r->len - ip->off)
 			return -NC_E_TRUNCATED;
-		if (nb_csum_fold(nb_csum_add(0, r->buf + ip->off, ip->hlen)) != 0)
+		if (nc_csum_fold(nc_csum_add(0, r->buf + ip->off, ip->hlen)) != 0)
 			return -NC_E_MALFORMED;
 	}
 	/* Only the first fragment carries the transport header; later ones cannot be mapped
@@ -304,7 +266,7 @@ int nb_build_icmp_unreach(uint8_t *out, size_t cap, uint32_t src, uint32_t dst, 
 	icmp[0] = NB_ICMP_UNREACH;
 	icmp[1] = code;
 	memset(icmp + 2, 0, 6);
-	nc_put_n16(icmp + 2, nb_csum_fold(nb_csum_add(0, icmp, 8 + quote)));
+	nc_put_n16(icmp + 2, nc_csum_fold(nc_csum_add(0, icmp, 8 + quote)));
 	return (int)tot;
 }
 
@@ -336,7 +298,7 @@ int nb_build_tcp_rst(uint8_t *out, size_t cap, const struct nb_pkt *o)
 	nc_put_n16(t + 14, 0);
 	nc_put_n16(t + 16, 0);
 	nc_put_n16(t + 18, 0);
-	nc_put_n16(t + 16, nb_l4_csum(out, 20, 20, o->ip.dst, o->ip.src, NB_IPPROTO_TCP));
+	nc_put_n16(t + 16, nc_csum_l4_ipv4(out + 20, 20, o->ip.dst, o->ip.src, NB_IPPROTO_TCP));
 	return 40;
 }
 
@@ -351,6 +313,6 @@ int nb_build_echo_reply(uint8_t *out, size_t cap, const uint8_t *orig, const str
 	put_ip_header(out, tot, NB_IPPROTO_ICMP, p->ip.dst, p->ip.src);
 	out[20] = NB_ICMP_ECHOREPLY;
 	nc_put_n16(out + 22, 0);
-	nc_put_n16(out + 22, nb_csum_fold(nb_csum_add(0, out + 20, icmp_len)));
+	nc_put_n16(out + 22, nc_csum_fold(nc_csum_add(0, out + 20, icmp_len)));
 	return (int)tot;
 }

@@ -86,19 +86,13 @@ struct nb_pkt {
  * natbox does not translate). Trailing bytes after Total Length are ignored. */
 int nb_parse(const uint8_t *buf, size_t len, struct nb_pkt *p);
 
-/* One's complement sum of len bytes added to sum (not folded, not inverted). */
-uint32_t nb_csum_add(uint32_t sum, const uint8_t *buf, size_t len);
-/* Folds and inverts: the value to store in a checksum field. */
-uint16_t nb_csum_fold(uint32_t sum);
+/* Checksums: natcheck/lib/inetcsum.h (full sums); here the incremental updates. */
 /* RFC 1624 eqn. 3: checksum field at csum after a 16-bit / 32-bit word changed old -> new.
  * udp set: a stored 0 means "no checksum" and stays 0; a result of 0 is sent as 0xffff. */
 void nb_csum_update16(uint8_t *csum, uint16_t oldv, uint16_t newv, bool udp);
 void nb_csum_update32(uint8_t *csum, uint32_t oldv, uint32_t newv, bool udp);
 /* Recomputes the IPv4 header checksum at buf + ip_off (hlen bytes). */
 void nb_ip_csum_fix(uint8_t *buf, size_t ip_off, size_t hlen);
-/* Full UDP/TCP checksum with pseudo header over buf[l4_off .. l4_off + l4_len). */
-uint16_t nb_l4_csum(const uint8_t *buf, size_t l4_off, size_t l4_len, uint32_t src, uint32_t dst,
-		    uint8_t proto);
 /* True if the IPv4 header and (for UDP/TCP with a checksum, ICMP) the transport checksum of a
  * parsed packet verify. Used by tests and debug logging. */
 bool nb_csum_ok(const uint8_t *buf, const struct nb_pkt *p);

@@ -7,6 +7,7 @@
 
 #include "cursor.h"
 #include "error.h"
+#include "inetcsum.h"
 #include "nb_cli.h"
 #include "nb_delay.h"
 #include "nb_nat.h"
@@ -51,7 +52,7 @@ static size_t udp(uint8_t *b, uint32_t src, uint16_t sp, uint32_t dst, uint16_t 
 	nc_put_n16(u + 4, (uint16_t)ulen);
 	nc_put_n16(u + 6, 0);
 	memcpy(u + 8, payload, sizeof(payload));
-	nc_put_n16(u + 6, nb_l4_csum(b, 20, ulen, src, dst, NB_IPPROTO_UDP));
+	nc_put_n16(u + 6, nc_csum_l4_ipv4(b + 20, ulen, src, dst, NB_IPPROTO_UDP));
 	return ip_hdr(b, ulen, NB_IPPROTO_UDP, src, dst);
 }
 
@@ -68,7 +69,7 @@ static size_t tcp(uint8_t *b, uint32_t src, uint16_t sp, uint32_t dst, uint16_t 
 	t[12] = 5 << 4;
 	t[13] = flags;
 	nc_put_n16(t + 14, 65535);
-	nc_put_n16(t + 16, nb_l4_csum(b, 20, 20, src, dst, NB_IPPROTO_TCP));
+	nc_put_n16(t + 16, nc_csum_l4_ipv4(b + 20, 20, src, dst, NB_IPPROTO_TCP));
 	return ip_hdr(b, 20, NB_IPPROTO_TCP, src, dst);
 }
 
@@ -81,7 +82,7 @@ static size_t echo(uint8_t *b, uint32_t src, uint32_t dst, uint8_t type, uint16_
 	nc_put_n16(c + 4, id);
 	nc_put_n16(c + 6, 1);
 	memcpy(c + 8, "pingping", 8);
-	nc_put_n16(c + 2, nb_csum_fold(nb_csum_add(0, c, 16)));
+	nc_put_n16(c + 2, nc_csum_fold(nc_csum_add(0, c, 16)));
 	return ip_hdr(b, 16, NB_IPPROTO_ICMP, src, dst);
 }
 
@@ -94,7 +95,7 @@ static size_t icmp_err(uint8_t *b, uint32_t src, uint32_t dst, const uint8_t *or
 	c[0] = NB_ICMP_UNREACH;
 	c[1] = 3;
 	memcpy(c + 8, orig, 28);
-	nc_put_n16(c + 2, nb_csum_fold(nb_csum_add(0, c, 36)));
+	nc_put_n16(c + 2, nc_csum_fold(nc_csum_add(0, c, 36)));
 	return ip_hdr(b, 36, NB_IPPROTO_ICMP, src, dst);
 }
 
@@ -601,7 +602,7 @@ static void test_icmp_error_and_echo(void **st)
 	assert_int_equal(p.ip.dst, H1);
 	assert_int_equal(p.in_ip.src, H1);
 	assert_int_equal(p.in_l4.sport, 5000);
-	assert_int_equal(nb_csum_fold(nb_csum_add(0, f->out->buf + p.in_ip.off, 20)), 0);
+	assert_int_equal(nc_csum_fold(nc_csum_add(0, f->out->buf + p.in_ip.off, 20)), 0);
 	(void)e;
 
 	/* echo: identifier mapped like a port */
