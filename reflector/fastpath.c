@@ -17,26 +17,28 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Ring geometry: 2 KB frames (a request the fast path takes is at most 14 + 60 + 548 bytes),
- * 32 frames per 64 KB block; 512 receive and 256 transmit frames per worker, 1.5 MB. */
-#define FRAME_SIZE 2048u
+/* Ring geometry, per worker. Receive: 4096 frames of 1 KB (a request the fast path takes is
+ * at most 14 + 60 + 548 bytes after a header of about 80), 4 MB like a UDP socket's receive
+ * buffer here, so a burst that a socket would absorb does not overflow the ring. Transmit: 512
+ * frames of 2 KB (an answer is padded at most like its request). 64 KB blocks. */
 #define BLOCK_SIZE 65536u
-#define FRAMES_PER_BLOCK (BLOCK_SIZE / FRAME_SIZE)
-#define RX_BLOCKS 16u
-#define TX_BLOCKS 8u
-#define RX_FRAMES (RX_BLOCKS * FRAMES_PER_BLOCK)
-#define TX_FRAMES (TX_BLOCKS * FRAMES_PER_BLOCK)
+#define RX_FRAME_SIZE 1024u
+#define RX_BLOCKS 64u
+#define RX_FRAMES (RX_BLOCKS * (BLOCK_SIZE / RX_FRAME_SIZE))
+#define TX_FRAME_SIZE 2048u
+#define TX_BLOCKS 16u
+#define TX_FRAMES (TX_BLOCKS * (BLOCK_SIZE / TX_FRAME_SIZE))
 /* Where a frame's bytes start in a transmit slot (no PACKET_TX_HAS_OFF). */
 #define TX_DATA_OFF (TPACKET_ALIGN(sizeof(struct tpacket2_hdr)))
 
 static struct tpacket2_hdr *rx_frame(const struct fp_ring *r, unsigned i)
 {
-	return (struct tpacket2_hdr *)(r->map + (size_t)i * FRAME_SIZE);
+	return (struct tpacket2_hdr *)(r->map + (size_t)i * RX_FRAME_SIZE);
 }
 
 static struct tpacket2_hdr *tx_frame(const struct fp_ring *r, unsigned i)
 {
-	return (struct tpacket2_hdr *)(r->map + (size_t)RX_BLOCKS * BLOCK_SIZE + (size_t)i * FRAME_SIZE);
+	return (struct tpacket2_hdr *)(r->map + (size_t)RX_BLOCKS * BLOCK_SIZE + (size_t)i * TX_FRAME_SIZE);
 }
 
 static uint32_t status_of(const struct tpacket2_hdr *h)
@@ -49,33 +51,36 @@ static void set_status(struct tpacket2_hdr *h, uint32_t v)
 	__atomic_store_n(&h->tp_status, v, __ATOMIC_RELEASE);
 }
 
-/* The packet socket's filter: PACKET_HOST, IPv4, UDP, not a fragment, to one of the endpoint
- * addresses and ports, UDP length at most FRAME_MAX_UDP. ips/ports hold two values each (the
- * same one twice when there is only one). */
+/* The packet socket's filter: PACKET_HOST, no VLAN tag (a tagged frame belongs to the VLAN
+ * device, whose answers this socket cannot send), IPv4, UDP, not a fragment, to one of the
+ * endpoint addresses and ports, UDP length at most FRAME_MAX_UDP. ips/ports hold two values
+ * each (the same one twice when there is only one). */
 static int attach_rx_filter(int fd, const uint32_t ips[2], const uint16_t ports[2])
 {
-	enum { DROP = 18 };
+	enum { DROP = 20 };
 #define JEQ(k, t, f) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (k), (uint8_t)(t), (uint8_t)(f))
 	struct sock_filter prog[] = {
 		/* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_PKTTYPE)),
 		/* 1 */ JEQ(PACKET_HOST, 0, DROP - 2),
-		/* 2 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),
-		/* 3 */ JEQ(ETH_P_IP, 0, DROP - 4),
-		/* 4 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 14 + 9),
-		/* 5 */ JEQ(IPPROTO_UDP, 0, DROP - 6),
-		/* 6 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 14 + 6),
-		/* 7 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x3fff, DROP - 8, 0),
-		/* 8 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 14 + 16),
-		/* 9 */ JEQ(ips[0], 1, 0),
-		/* 10 */ JEQ(ips[1], 0, DROP - 11),
-		/* 11 */ BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 14),
-		/* 12 */ BPF_STMT(BPF_LD | BPF_H | BPF_IND, 14 + 2),
-		/* 13 */ JEQ(ports[0], 1, 0),
-		/* 14 */ JEQ(ports[1], 0, DROP - 15),
-		/* 15 */ BPF_STMT(BPF_LD | BPF_H | BPF_IND, 14 + 4),
-		/* 16 */ BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, FRAME_MAX_UDP, DROP - 17, 0),
-		/* 17 */ BPF_STMT(BPF_RET | BPF_K, 0xffff),
-		/* 18 = DROP */ BPF_STMT(BPF_RET | BPF_K, 0),
+		/* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT)),
+		/* 3 */ JEQ(0, 0, DROP - 4),
+		/* 4 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),
+		/* 5 */ JEQ(ETH_P_IP, 0, DROP - 6),
+		/* 6 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 14 + 9),
+		/* 7 */ JEQ(IPPROTO_UDP, 0, DROP - 8),
+		/* 8 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 14 + 6),
+		/* 9 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x3fff, DROP - 10, 0),
+		/* 10 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 14 + 16),
+		/* 11 */ JEQ(ips[0], 1, 0),
+		/* 12 */ JEQ(ips[1], 0, DROP - 13),
+		/* 13 */ BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 14),
+		/* 14 */ BPF_STMT(BPF_LD | BPF_H | BPF_IND, 14 + 2),
+		/* 15 */ JEQ(ports[0], 1, 0),
+		/* 16 */ JEQ(ports[1], 0, DROP - 17),
+		/* 17 */ BPF_STMT(BPF_LD | BPF_H | BPF_IND, 14 + 4),
+		/* 18 */ BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, FRAME_MAX_UDP, DROP - 19, 0),
+		/* 19 */ BPF_STMT(BPF_RET | BPF_K, 0xffff),
+		/* 20 = DROP */ BPF_STMT(BPF_RET | BPF_K, 0),
 	};
 #undef JEQ
 	struct sock_fprog fp = {.len = sizeof(prog) / sizeof(prog[0]), .filter = prog};
@@ -122,9 +127,9 @@ int fp_open(struct fp_ring *r, const char *ifname, const struct nc_addr local[RE
 	    uint16_t group)
 {
 	struct tpacket_req rx = {.tp_block_size = BLOCK_SIZE, .tp_block_nr = RX_BLOCKS,
-				 .tp_frame_size = FRAME_SIZE, .tp_frame_nr = RX_FRAMES};
+				 .tp_frame_size = RX_FRAME_SIZE, .tp_frame_nr = RX_FRAMES};
 	struct tpacket_req tx = {.tp_block_size = BLOCK_SIZE, .tp_block_nr = TX_BLOCKS,
-				 .tp_frame_size = FRAME_SIZE, .tp_frame_nr = TX_FRAMES};
+				 .tp_frame_size = TX_FRAME_SIZE, .tp_frame_nr = TX_FRAMES};
 	int version = TPACKET_V2, one = 1, err, fanout = group | (PACKET_FANOUT_HASH << 16);
 	uint32_t ips[2] = {0, 0};
 	uint16_t ports[2] = {0, 0};
@@ -203,8 +208,9 @@ const uint8_t *fp_rx_next(struct fp_ring *r, size_t *len, bool *csum_trusted)
 		if (!(st & TP_STATUS_USER))
 			return NULL;
 		/* A frame cut short by the ring's frame size is no request the fast path takes
-		 * (the filter passes small ones only): skip it. */
-		if (h->tp_snaplen != h->tp_len || h->tp_mac + h->tp_snaplen > FRAME_SIZE) {
+		 * (the filter passes small ones only), nor is a tagged one: skip them. */
+		if (h->tp_snaplen != h->tp_len || h->tp_mac + h->tp_snaplen > RX_FRAME_SIZE ||
+		    (st & TP_STATUS_VLAN_VALID)) {
 			fp_rx_release(r);
 			continue;
 		}
@@ -233,7 +239,7 @@ uint8_t *fp_tx_slot(struct fp_ring *r, size_t *cap)
 		if (status_of(h) != TP_STATUS_AVAILABLE)
 			return NULL;
 	}
-	*cap = FRAME_SIZE - TX_DATA_OFF;
+	*cap = TX_FRAME_SIZE - TX_DATA_OFF;
 	return (uint8_t *)h + TX_DATA_OFF;
 }
 
@@ -245,6 +251,23 @@ void fp_tx_commit(struct fp_ring *r, size_t len)
 	set_status(h, TP_STATUS_SEND_REQUEST);
 	r->tx_head = (r->tx_head + 1) % TX_FRAMES;
 	r->tx_pending++;
+}
+
+int fp_take_error(struct fp_ring *r)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	return getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 ? -errno : -err;
+}
+
+uint64_t fp_rx_drops(struct fp_ring *r)
+{
+	struct tpacket_stats st = {0};
+	socklen_t len = sizeof(st);
+
+	/* Reading the statistics resets them. */
+	return getsockopt(r->fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0 ? st.tp_drops : 0;
 }
 
 int fp_tx_flush(struct fp_ring *r)

@@ -62,4 +62,10 @@ uint8_t *fp_tx_slot(struct fp_ring *r, size_t *cap);
 void fp_tx_commit(struct fp_ring *r, size_t len);
 int fp_tx_flush(struct fp_ring *r);
 
+/* Reads and clears the socket's pending error (the interface went down: ENETDOWN); the rings
+ * keep working once it is up again. Returns it as a negative errno, or 0. */
+int fp_take_error(struct fp_ring *r);
+/* Requests the kernel dropped because the receive ring was full, since the last call. */
+uint64_t fp_rx_drops(struct fp_ring *r);
+
 #endif

@@ -280,10 +280,11 @@ static int drop_privileges(const char *user)
 static void print_counters(const struct refl_counters *c)
 {
 	log_info("answered %llu (errors %llu, fast path %llu), malformed %llu, rate-limited %llu, "
-		 "send failures %llu, tcp connections %llu (%llu closed at the connection limit)",
+		 "ring drops %llu, send failures %llu, tcp connections %llu (%llu closed at the "
+		 "connection limit)",
 		 (unsigned long long)c->answered, (unsigned long long)c->errors_sent,
-		 (unsigned long long)c->fast_path,
-		 (unsigned long long)c->malformed, (unsigned long long)c->rate_limited,
+		 (unsigned long long)c->fast_path, (unsigned long long)c->malformed,
+		 (unsigned long long)c->rate_limited, (unsigned long long)c->ring_drops,
 		 (unsigned long long)c->send_failed, (unsigned long long)c->tcp_conns,
 		 (unsigned long long)c->tcp_refused);
 }

@@ -25,9 +25,7 @@
 #define TCP_BUF 2048
 #define SOCK_BUF (4 << 20)
 #define COALESCE_MIN 4   /* datagrams in one wakeup that count as load */
-#ifndef COALESCE_US
 #define COALESCE_US 1000
-#endif
 
 struct tcp_conn {
 	int fd;
@@ -199,8 +197,11 @@ void refl_server_stop(struct refl_server *s)
 	(void)n;
 }
 
-const struct refl_counters *refl_server_counters(const struct refl_server *s)
+const struct refl_counters *refl_server_counters(struct refl_server *s)
 {
+	for (unsigned t = 0; t < s->nworkers; t++)
+		if (s->w[t].fp.fd >= 0)
+			atomic_fetch_add(&s->cnt.ring_drops, fp_rx_drops(&s->w[t].fp));
 	return &s->cnt;
 }
 
@@ -525,6 +526,10 @@ static void *worker_main(void *arg)
 			}
 			else if (id == EV_FAST) {
 				int k;
+				/* An interface going down leaves an error pending, which keeps the
+				 * socket ready until read. */
+				if (evs[i].events & EPOLLERR)
+					log_info("fast path: %s", nc_strerror(fp_take_error(&w->fp)));
 				while ((k = fast_ready(w)) == BATCH)
 					got += k;
 				got += k;

@@ -38,6 +38,7 @@ struct refl_counters {
 	_Atomic uint64_t rate_limited;
 	_Atomic uint64_t send_failed;
 	_Atomic uint64_t fast_path;     /* answers sent by the packet-ring fast path */
+	_Atomic uint64_t ring_drops;    /* requests lost to a full receive ring (fast path) */
 	_Atomic uint64_t tcp_conns;
 	_Atomic uint64_t tcp_refused;   /* connection limit: the longest idle one was closed */
 };
@@ -50,7 +51,8 @@ int refl_server_open(struct refl_server **out, const struct refl_server_cfg *cfg
 int refl_server_run(struct refl_server *s);
 /* Async-signal-safe: asks every thread to stop. */
 void refl_server_stop(struct refl_server *s);
-const struct refl_counters *refl_server_counters(const struct refl_server *s);
+/* The counters, with the fast path's ring statistics folded in first. */
+const struct refl_counters *refl_server_counters(struct refl_server *s);
 const struct refl_ctx *refl_server_ctx(const struct refl_server *s);
 /* Thread 0's UDP socket on endpoint i (-1 if none), for the coordination service's relays. */
 int refl_server_udp_fd(const struct refl_server *s, enum refl_sock i);

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# CPU time per answered Binding request: natcheck-reflector against coturn's turnserver, under
-# the same load from the same generator (build/reflector/stunload, recvmmsg/sendmmsg), in two
-# namespaces of their own. Target: at most a third of coturn's CPU per request, with no
-# request that reached the server left unanswered.
+# CPU time per answered Binding request: natcheck-reflector, on its UDP sockets and with
+# --fast-path (packet rings, reflector/fastpath.h), against coturn's turnserver, under the same
+# load from the same generator (build/reflector/stunload, recvmmsg/sendmmsg), in two namespaces
+# of their own. Target: at most a third of coturn's CPU per request, with no request that
+# reached the server left unanswered. The verdict is the fast path's (the configuration for
+# loaded servers); the socket path's ratio is printed next to it.
 #   RATE=requests/s (default 20000)  SECONDS_=duration (default 5)  REPS=runs each (default 5)
 #   THREADS=reflector threads (default 1)  NC_BUILD=build dir (default build)
 #   PIN=0 to let the scheduler place everything (default: pin, see below)
@@ -20,7 +22,8 @@
 #    the machine (test suites running meanwhile) preempts it. Both servers get the same.
 #  * Loss is split by place: "lab" = dropped in the veths before the server saw it or after
 #    it answered (the generator side ran out of CPU), "server" = reached the server's
-#    socket and was not answered (receive-buffer overflow). Only server loss fails the run.
+#    socket or receive ring and was not answered (receive-buffer overflow, ring drops).
+#    Only server loss fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${NC_BUILD:-build}
@@ -68,9 +71,14 @@ veth_drops() {
 	echo $(($(nslab_exec client cat "/sys/class/net/$GDEV/statistics/tx_dropped") + \
 		$(nslab_exec inet cat "/sys/class/net/$SDEV/statistics/tx_dropped")))
 }
+# ring_drops NAME: requests the reflector's receive rings dropped (its final counters line)
+ring_drops() {
+	awk '{ for (i = 1; i + 2 <= NF; i++) if ($i == "ring" && $(i + 1) == "drops") n = $(i + 2) + 0 }
+		END { print n + 0 }' "$NSLAB_DIR/$1.log"
+}
 # measure NAME CMD...: prints "sent answered us_per_request lab_loss server_loss"
 measure() {
-	local name=$1 pid before after out lab0 lab1 rb0 rb1
+	local name=$1 pid before after out lab0 lab1 rb0 rb1 ring
 	shift
 	nslab_daemon "$name" inet "${pin_srv[@]}" "$@"
 	pid=$(cat "$NSLAB_DIR/$name.pid")
@@ -84,8 +92,9 @@ measure() {
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
 	rm -f "$NSLAB_DIR/$name.pid"
+	ring=$(ring_drops "$name")
 	awk -v o="$out" -v b="$before" -v a="$after" -v hz="$(getconf CLK_TCK)" \
-		-v lab=$((lab1 - lab0)) -v srv=$((rb1 - rb0)) 'BEGIN {
+		-v lab=$((lab1 - lab0)) -v srv=$((rb1 - rb0 + ring)) 'BEGIN {
 		split(o, f, /[ =]/); sent = f[2]; ans = f[4]
 		printf "%d %d %.3f %d %d\n", sent, ans, (a - b) * 1e6 / hz / (ans > 0 ? ans : 1), lab, srv }'
 }
@@ -94,24 +103,32 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 printf 'Binding requests at %d/s for %s s, %d run(s) each; %s\n' "$RATE" "$DUR" "$REPS" "$layout"
 printf '  %-20s %9s %9s %10s %8s %8s\n' server sent answered "us/request" "lab loss" "srv loss"
 : >"$NSLAB_DIR/refl.runs"
+: >"$NSLAB_DIR/fast.runs"
 : >"$NSLAB_DIR/coturn.runs"
+refl=("$BUILD/reflector/natcheck-reflector" --primary "$NSLAB_A1" --alternate "$NSLAB_A2"
+	--threads "$THREADS" --rate 0 --byte-budget 0 --no-drop)
 for _ in $(seq "$REPS"); do
-	# Alternate the two servers so drifts in the machine's load hit both alike.
-	measure refl "$BUILD/reflector/natcheck-reflector" --primary "$NSLAB_A1" --alternate "$NSLAB_A2" \
-		--threads "$THREADS" --rate 0 --byte-budget 0 --no-drop >>"$NSLAB_DIR/refl.runs"
-	printf '  %-20s %9d %9d %10.3f %8d %8d\n' natcheck-reflector $(tail -1 "$NSLAB_DIR/refl.runs")
+	# Alternate the servers so drifts in the machine's load hit all alike.
+	measure refl "${refl[@]}" >>"$NSLAB_DIR/refl.runs"
+	printf '  %-20s %9d %9d %10.3f %8d %8d\n' "reflector, sockets" $(tail -1 "$NSLAB_DIR/refl.runs")
+	measure fast "${refl[@]}" --fast-path "$SDEV" >>"$NSLAB_DIR/fast.runs"
+	printf '  %-20s %9d %9d %10.3f %8d %8d\n' "reflector, fast path" $(tail -1 "$NSLAB_DIR/fast.runs")
 	measure coturn turnserver -n -L "$NSLAB_A1" -L "$NSLAB_A2" --alt-listening-port 3479 \
 		--no-tls --no-dtls --no-cli --log-file stdout --simple-log >>"$NSLAB_DIR/coturn.runs"
 	printf '  %-20s %9d %9d %10.3f %8d %8d\n' "coturn turnserver" $(tail -1 "$NSLAB_DIR/coturn.runs")
 done
-r_us=$(awk '{ print $3 }' "$NSLAB_DIR/refl.runs" | median)
-c_us=$(awk '{ print $3 }' "$NSLAB_DIR/coturn.runs" | median)
-r_srv=$(awk '{ s += $5 } END { print s }' "$NSLAB_DIR/refl.runs")
-r_lost=$(awk '{ s += $1 - $2 } END { print s }' "$NSLAB_DIR/refl.runs")
-c_lost=$(awk '{ s += $1 - $2 } END { print s }' "$NSLAB_DIR/coturn.runs")
-ratio=$(awk -v a="$r_us" -v b="$c_us" 'BEGIN { printf "%.3f", a / b }')
-printf 'median CPU per answered request: natcheck-reflector %.3f us, coturn %.3f us\n' "$r_us" "$c_us"
-printf 'unanswered in total: natcheck-reflector %d (server-side %d), coturn %d\n' "$r_lost" "$r_srv" "$c_lost"
-verdict=$(awk -v r="$ratio" -v l="$r_srv" 'BEGIN { print (r <= 1/3 && l == 0) ? "PASS" : "FAIL" }')
-printf 'reflector / coturn CPU per request = %s (target <= 0.333, no server-side loss): %s\n' "$ratio" "$verdict"
+med() { awk '{ print $3 }' "$NSLAB_DIR/$1.runs" | median; }
+srv_loss() { awk '{ s += $5 } END { print s }' "$NSLAB_DIR/$1.runs"; }
+lost() { awk '{ s += $1 - $2 } END { print s }' "$NSLAB_DIR/$1.runs"; }
+r_us=$(med refl) f_us=$(med fast) c_us=$(med coturn)
+ratio() { awk -v a="$1" -v b="$c_us" 'BEGIN { printf "%.3f", a / b }'; }
+printf 'median CPU per answered request: reflector on sockets %.3f us, with the fast path %.3f us, coturn %.3f us\n' \
+	"$r_us" "$f_us" "$c_us"
+printf 'unanswered in total: sockets %d (server-side %d), fast path %d (server-side %d), coturn %d\n' \
+	"$(lost refl)" "$(srv_loss refl)" "$(lost fast)" "$(srv_loss fast)" "$(lost coturn)"
+printf 'reflector on sockets / coturn = %s\n' "$(ratio "$r_us")"
+verdict=$(awk -v r="$(ratio "$f_us")" -v l=$(($(srv_loss fast) + $(srv_loss refl))) \
+	'BEGIN { print (r <= 1/3 && l == 0) ? "PASS" : "FAIL" }')
+printf 'reflector with the fast path / coturn = %s (target <= 0.333, no server-side loss): %s\n' \
+	"$(ratio "$f_us")" "$verdict"
 [ "$verdict" = PASS ]
