@@ -13,6 +13,14 @@
 #                                EXIT/INT/TERM trap; NSLAB_DIR is a scratch directory.
 #   vlab_wait_listen ADDR:PORT [PID]  waits (bounded, polling) until UDP and TCP listen there
 #                                in inet; gives up early if PID has exited.
+#   vlab_reflector_start BINARY ARGS...  starts natcheck-reflector in inet as daemon "refl" and
+#                                waits (bounded) for its "ready:" line, logged once every socket
+#                                is open and privileges are dropped; exits 1 if it never comes.
+#   vlab_reflector_stop          SIGTERM, and counts a failure unless it exits 0.
+#   vlab_reflector_counter NAME  one of its counters after a SIGUSR1: answered, fast,
+#                                malformed, limited or drops.
+#   vlab_check NAME 0|1 DETAIL   prints "ok NAME", or "FAIL NAME" and DETAIL, counting failures
+#                                in VLAB_FAILURES; vlab_verdict prints PASS/FAIL and returns it.
 # and nslab's nslab_need_root, nslab_exec client|inet CMD..., nslab_daemon NAME inet CMD...
 
 # shellcheck source=scripts/lib/nslab.sh
@@ -50,4 +58,63 @@ vlab_up() {
 	ip -n "$NSLAB_P-inet" addr add "$NSLAB_A2/16" dev "$NSLAB_P-s"
 	ip -n "$NSLAB_P-client" link set "$NSLAB_P-c" up
 	ip -n "$NSLAB_P-inet" link set "$NSLAB_P-s" up
+}
+
+VLAB_FAILURES=0
+vlab_check() {
+	if [ "$2" -eq 0 ]; then
+		printf '  ok    %s\n' "$1"
+	else
+		printf '  FAIL  %s\n%s\n' "$1" "$3" | sed '3,$s/^/        /'
+		VLAB_FAILURES=$((VLAB_FAILURES + 1))
+	fi
+}
+
+vlab_verdict() {
+	if [ "$VLAB_FAILURES" -eq 0 ]; then echo "PASS"; else echo "FAIL: $VLAB_FAILURES check(s)"; fi
+	[ "$VLAB_FAILURES" -eq 0 ]
+}
+
+vlab_reflector_start() {
+	local pid
+	nslab_daemon refl inet "$@"
+	pid=$(cat "$NSLAB_DIR/refl.pid")
+	for _ in $(seq 200); do
+		grep -q 'ready:' "$NSLAB_DIR/refl.log" && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "FAIL: the reflector never said ready"
+	cat "$NSLAB_DIR/refl.log"
+	exit 1
+}
+
+vlab_reflector_stop() {
+	local pid
+	pid=$(cat "$NSLAB_DIR/refl.pid")
+	kill "$pid"
+	if ! wait "$pid"; then
+		echo "FAIL: the reflector did not exit 0 on SIGTERM"
+		VLAB_FAILURES=$((VLAB_FAILURES + 1))
+	fi
+	rm -f "$NSLAB_DIR/refl.pid"
+}
+
+vlab_reflector_counter() {
+	local pid line before
+	pid=$(cat "$NSLAB_DIR/refl.pid")
+	before=$(grep -c 'answered [0-9]' "$NSLAB_DIR/refl.log" || true)
+	kill -USR1 "$pid"
+	for _ in $(seq 100); do
+		[ "$(grep -c 'answered [0-9]' "$NSLAB_DIR/refl.log" || true)" -gt "$before" ] && break
+		sleep 0.02
+	done
+	line=$(grep 'answered [0-9]' "$NSLAB_DIR/refl.log" | tail -1)
+	case $1 in
+	answered) sed -E 's/.*answered ([0-9]+).*/\1/' <<<"$line" ;;
+	fast) sed -E 's/.*fast path ([0-9]+).*/\1/' <<<"$line" ;;
+	malformed) sed -E 's/.*malformed ([0-9]+).*/\1/' <<<"$line" ;;
+	limited) sed -E 's/.*rate-limited ([0-9]+).*/\1/' <<<"$line" ;;
+	drops) sed -E 's/.*ring drops ([0-9]+).*/\1/' <<<"$line" ;;
+	esac
 }

@@ -5,6 +5,7 @@
  * built back to its sender must parse to the same addresses and payload. Seeds in
  * tests/fuzz/corpus/frame. */
 #include "frame.h"
+#include "fuzz_input.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -22,11 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	/* An exact-size copy, so that any read past the end is an ASan report. */
-	copy = malloc(size - 1 ? size - 1 : 1);
-	if (!copy)
+	if (!(copy = fuzz_rest_copy(data, size)))
 		return 0;
-	memcpy(copy, data + 1, size - 1);
 	if (frame_parse_udp4(copy, size - 1, data[0] & 1, &req) == FRAME_OK) {
 		if (req.payload < copy || req.payload + req.len > copy + size - 1 || req.len > FRAME_MAX_UDP - 8)
 			abort();

@@ -3,6 +3,7 @@
  * M-SEARCH answers (nc_pm_ssdp_location). The first byte picks the parser, so one corpus holds
  * both; seeds in tests/fuzz/corpus/pcp. */
 #include "error.h"
+#include "fuzz_input.h"
 #include "pcp.h"
 #include "portmap.h"
 
@@ -23,11 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	/* An exact-size copy, so that any read past the end is an ASan report. */
-	copy = malloc(size - 1 ? size - 1 : 1);
-	if (!copy)
+	if (!(copy = fuzz_rest_copy(data, size)))
 		return 0;
-	memcpy(copy, data + 1, size - 1);
 	if (data[0] & 1) {
 		if (nc_pm_ssdp_location(copy, size - 1, url, sizeof(url)) == 0 &&
 		    (strlen(url) >= sizeof(url) || strncasecmp(url, "http://", 7) != 0))

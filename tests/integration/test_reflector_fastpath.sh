@@ -30,53 +30,6 @@ nslab_exec inet ethtool -K "$DEV" rx off >/dev/null
 SMAC=$(nslab_exec inet cat "/sys/class/net/$DEV/address")
 CMAC=$(nslab_exec client cat "/sys/class/net/$NSLAB_P-c/address")
 
-failures=0
-check() { # NAME 0|1 DETAIL
-	if [ "$2" -eq 0 ]; then
-		printf '  ok    %s\n' "$1"
-	else
-		printf '  FAIL  %s\n%s\n' "$1" "$3" | sed '3,$s/^/        /'
-		failures=$((failures + 1))
-	fi
-}
-start() {
-	nslab_daemon refl inet "$reflector" --primary "$A1" --alternate "$A2" --fast-path "$DEV" "$@"
-	vlab_wait_listen "$A2:3479" "$(cat "$NSLAB_DIR/refl.pid")" || { cat "$NSLAB_DIR/refl.log"; exit 1; }
-	for _ in $(seq 100); do
-		grep -q 'ready:' "$NSLAB_DIR/refl.log" && return 0
-		sleep 0.05
-	done
-	echo "FAIL: the reflector never said ready"
-	cat "$NSLAB_DIR/refl.log"
-	exit 1
-}
-stop() {
-	local pid
-	pid=$(cat "$NSLAB_DIR/refl.pid")
-	kill "$pid"
-	wait "$pid" || { echo "FAIL: the reflector did not exit 0 on SIGTERM"; failures=$((failures + 1)); }
-	rm -f "$NSLAB_DIR/refl.pid"
-}
-# counter NAME: the reflector's counter after a SIGUSR1 (answered, fast, malformed, limited)
-counter() {
-	local pid line
-	pid=$(cat "$NSLAB_DIR/refl.pid")
-	local before
-	before=$(grep -c 'answered [0-9]' "$NSLAB_DIR/refl.log" || true)
-	kill -USR1 "$pid"
-	for _ in $(seq 100); do
-		[ "$(grep -c 'answered [0-9]' "$NSLAB_DIR/refl.log" || true)" -gt "$before" ] && break
-		sleep 0.02
-	done
-	line=$(grep 'answered [0-9]' "$NSLAB_DIR/refl.log" | tail -1)
-	case $1 in
-	answered) sed -E 's/.*answered ([0-9]+).*/\1/' <<<"$line" ;;
-	fast) sed -E 's/.*fast path ([0-9]+).*/\1/' <<<"$line" ;;
-	malformed) sed -E 's/.*malformed ([0-9]+).*/\1/' <<<"$line" ;;
-	limited) sed -E 's/.*rate-limited ([0-9]+).*/\1/' <<<"$line" ;;
-	drops) sed -E 's/.*ring drops ([0-9]+).*/\1/' <<<"$line" ;;
-	esac
-}
 py() { # MODE ARGS...: the python3 client; prints "key value" lines
 	nslab_exec client python3 - "$@" <<'PY'
 import os, select, socket, struct, sys, time
@@ -169,37 +122,37 @@ PY
 }
 
 echo "== fast path on $DEV, one thread"
-start --threads 1 --rate 0 --byte-budget 0
-f0=$(counter fast)
+vlab_reflector_start "$reflector" --primary "$A1" --alternate "$A2" --fast-path "$DEV" --threads 1 --rate 0 --byte-budget 0
+f0=$(vlab_reflector_counter fast)
 res=$(py sizes "$A1")
-f1=$(counter fast)
-check "548-byte datagrams (the rings' largest): 20 of 20 answered exactly once" \
+f1=$(vlab_reflector_counter fast)
+vlab_check "548-byte datagrams (the rings' largest): 20 of 20 answered exactly once" \
 	"$(grep -q '^udp548 once=20 more=0$' <<<"$res" && echo 0 || echo 1)" "$res"
-check "552-byte datagrams (the UDP sockets'): 20 of 20 answered exactly once" \
+vlab_check "552-byte datagrams (the UDP sockets'): 20 of 20 answered exactly once" \
 	"$(grep -q '^udp552 once=20 more=0$' <<<"$res" && echo 0 || echo 1)" "$res"
-check "the rings answered exactly the 20 small ones (fast path $f0 -> $f1)" "$([ $((f1 - f0)) -eq 20 ] && echo 0 || echo 1)" ""
+vlab_check "the rings answered exactly the 20 small ones (fast path $f0 -> $f1)" "$([ $((f1 - f0)) -eq 20 ] && echo 0 || echo 1)" ""
 
-m0=$(counter malformed) a0=$(counter answered)
+m0=$(vlab_reflector_counter malformed) a0=$(vlab_reflector_counter answered)
 res=$(py crafted "$A1" "$NSLAB_P-c" "$SMAC" "$CMAC")
-m1=$(counter malformed) a1=$(counter answered)
-check "crafted well-formed frame (positive control): answered" "$(grep -q '^control answered=1$' <<<"$res" && echo 0 || echo 1)" "$res"
+m1=$(vlab_reflector_counter malformed) a1=$(vlab_reflector_counter answered)
+vlab_check "crafted well-formed frame (positive control): answered" "$(grep -q '^control answered=1$' <<<"$res" && echo 0 || echo 1)" "$res"
 for c in bad-udp-checksum bad-ip-checksum loopback-source; do
-	check "crafted frame with a $c: not answered" "$(grep -q "^$c answered=0$" <<<"$res" && echo 0 || echo 1)" "$res"
+	vlab_check "crafted frame with a $c: not answered" "$(grep -q "^$c answered=0$" <<<"$res" && echo 0 || echo 1)" "$res"
 done
-check "the three refused frames are counted as malformed ($m0 -> $m1), one answer ($a0 -> $a1)" \
+vlab_check "the three refused frames are counted as malformed ($m0 -> $m1), one answer ($a0 -> $a1)" \
 	"$([ $((m1 - m0)) -eq 3 ] && [ $((a1 - a0)) -eq 1 ] && echo 0 || echo 1)" "$(tail -2 "$NSLAB_DIR/refl.log")"
-stop
+vlab_reflector_stop
 
 echo "== two threads in one fanout group"
-start --threads 2 --rate 0 --byte-budget 0
+vlab_reflector_start "$reflector" --primary "$A1" --alternate "$A2" --fast-path "$DEV" --threads 2 --rate 0 --byte-budget 0
 res=$(py sources "$A1")
-check "200 sources, each answered exactly once" "$(grep -q '^sources once=200 more=0$' <<<"$res" && echo 0 || echo 1)" "$res"
-f=$(counter fast)
-check "all 200 by the rings (fast path $f)" "$([ "$f" -eq 200 ] && echo 0 || echo 1)" ""
-stop
+vlab_check "200 sources, each answered exactly once" "$(grep -q '^sources once=200 more=0$' <<<"$res" && echo 0 || echo 1)" "$res"
+f=$(vlab_reflector_counter fast)
+vlab_check "all 200 by the rings (fast path $f)" "$([ "$f" -eq 200 ] && echo 0 || echo 1)" ""
+vlab_reflector_stop
 
 echo "== the interface goes down and up"
-start --threads 1 --rate 0 --byte-budget 0
+vlab_reflector_start "$reflector" --primary "$A1" --alternate "$A2" --fast-path "$DEV" --threads 1 --rate 0 --byte-budget 0
 pid=$(cat "$NSLAB_DIR/refl.pid")
 nslab_exec inet ip link set "$DEV" down
 sleep 0.3
@@ -208,15 +161,15 @@ sleep 1
 t0=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
 sleep 1
 t1=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
-check "idle after the flap: $((t1 - t0)) CPU ticks in 1 s (no spinning on the error)" \
+vlab_check "idle after the flap: $((t1 - t0)) CPU ticks in 1 s (no spinning on the error)" \
 	"$([ $((t1 - t0)) -le 5 ] && echo 0 || echo 1)" "$(tail -3 "$NSLAB_DIR/refl.log")"
-check "the error was reported" "$(grep -q 'fast path: Network is down' "$NSLAB_DIR/refl.log" && echo 0 || echo 1)" \
+vlab_check "the error was reported" "$(grep -q 'fast path: Network is down' "$NSLAB_DIR/refl.log" && echo 0 || echo 1)" \
 	"$(tail -3 "$NSLAB_DIR/refl.log")"
 res=$(py sources "$A1")
-f=$(counter fast)
-check "after the flap, 200 sources answered once each, all 200 by the rings (fast path $f)" \
+f=$(vlab_reflector_counter fast)
+vlab_check "after the flap, 200 sources answered once each, all 200 by the rings (fast path $f)" \
 	"$(grep -q '^sources once=200 more=0$' <<<"$res" && [ "$f" -eq 200 ] && echo 0 || echo 1)" "$res"
-stop
+vlab_reflector_stop
 
 echo "== a VLAN device on the interface"
 if ! nslab_exec client ip link add link "$NSLAB_P-c" name vc type vlan id 100 2>/dev/null; then
@@ -228,46 +181,45 @@ else
 	nslab_exec inet ip addr add 198.19.100.1/24 dev vs
 	nslab_exec client ip link set vc up
 	nslab_exec inet ip link set vs up
-	nslab_daemon refl inet "$reflector" --primary 198.19.100.1 --fast-path "$DEV" --rate 0 --byte-budget 0 --no-drop
-	vlab_wait_listen 198.19.100.1:3479 "$(cat "$NSLAB_DIR/refl.pid")" || { cat "$NSLAB_DIR/refl.log"; exit 1; }
+	vlab_reflector_start "$reflector" --primary 198.19.100.1 --fast-path "$DEV" --rate 0 --byte-budget 0
 	res=$(py sources 198.19.100.1)
-	f=$(counter fast) a=$(counter answered)
-	check "tagged requests: 200 sources answered once each, by the VLAN's sockets (answered $a, fast path $f)" \
+	f=$(vlab_reflector_counter fast) a=$(vlab_reflector_counter answered)
+	vlab_check "tagged requests: 200 sources answered once each, by the VLAN's sockets (answered $a, fast path $f)" \
 		"$(grep -q '^sources once=200 more=0$' <<<"$res" && [ "$f" -eq 0 ] && [ "$a" -eq 200 ] && echo 0 || echo 1)" "$res"
-	stop
+	vlab_reflector_stop
 fi
 
 echo "== a full receive ring"
-start --threads 1 --rate 0 --byte-budget 0
+vlab_reflector_start "$reflector" --primary "$A1" --alternate "$A2" --fast-path "$DEV" --threads 1 --rate 0 --byte-budget 0
 pid=$(cat "$NSLAB_DIR/refl.pid")
 kill -STOP "$pid"
 py burst "$A1" >/dev/null
 kill -CONT "$pid"
 sleep 0.5
-f=$(counter fast) d=$(counter drops)
-check "5000 requests to a stopped server: $f answered from the ring, $d counted as ring drops" \
+f=$(vlab_reflector_counter fast) d=$(vlab_reflector_counter drops)
+vlab_check "5000 requests to a stopped server: $f answered from the ring, $d counted as ring drops" \
 	"$([ "$f" -ge 4000 ] && [ "$d" -gt 0 ] && [ $((f + d)) -eq 5000 ] && echo 0 || echo 1)" \
 	"$(tail -1 "$NSLAB_DIR/refl.log")"
-stop
+vlab_reflector_stop
 
 echo "== default rate limits (200/s, burst 400)"
-start --threads 1
+vlab_reflector_start "$reflector" --primary "$A1" --alternate "$A2" --fast-path "$DEV" --threads 1
 res=$(py flood "$A1")
 secs=$(sed -E 's/.*seconds=([0-9.]+).*/\1/' <<<"$res")
-n=$(counter answered) l=$(counter limited)
+n=$(vlab_reflector_counter answered) l=$(vlab_reflector_counter limited)
 limit=$(awk -v s="$secs" 'BEGIN { printf "%d", 400 + 200 * (s + 0.6) + 1 }')
 # The server's own counts: the client's receive buffer may not hold every answer of a burst.
-check "1000 requests in ${secs}s from one source: the server answered $n (400 to $limit), limited $l" \
+vlab_check "1000 requests in ${secs}s from one source: the server answered $n (400 to $limit), limited $l" \
 	"$([ "$n" -le "$limit" ] && [ "$n" -ge 400 ] && [ $((n + l)) -eq 1000 ] && echo 0 || echo 1)" \
 	"$res; $(tail -1 "$NSLAB_DIR/refl.log")"
-stop
+vlab_reflector_stop
 
 echo "== refusals"
 refuse() { # NAME WANT-TEXT CMD...
 	local name=$1 want=$2 out rc=0
 	shift 2
 	out=$("$@" 2>&1) || rc=$?
-	check "$name: exit 1, \"$want\"" "$([ "$rc" -eq 1 ] && grep -qF -- "$want" <<<"$out" && echo 0 || echo 1)" "rc=$rc: $out"
+	vlab_check "$name: exit 1, \"$want\"" "$([ "$rc" -eq 1 ] && grep -qF -- "$want" <<<"$out" && echo 0 || echo 1)" "rc=$rc: $out"
 }
 refuse "--fast-path lo (not Ethernet)" "needs an Ethernet interface" \
 	nslab_exec inet timeout 5 "$reflector" --primary "$A1" --fast-path lo --no-drop
@@ -280,5 +232,4 @@ refuse "--fast-path without CAP_NET_RAW" "Operation not permitted" \
 	nslab_exec inet timeout 5 setpriv --reuid nobody --regid nogroup --clear-groups --inh-caps=-all \
 	"$reflector" --primary "$A1" --port 20000 --alt-port 20001 --fast-path "$DEV"
 
-if [ "$failures" -eq 0 ]; then echo "PASS"; else echo "FAIL: $failures check(s)"; fi
-[ "$failures" -eq 0 ]
+vlab_verdict

@@ -24,39 +24,7 @@ reflector=$BUILD/reflector/natcheck-reflector
 [ -x "$reflector" ] || { echo "FAIL: $reflector is not built"; exit 1; }
 vlab_up "ncri$$" 198.18.7.2
 A1=$NSLAB_A1 A2=$NSLAB_A2
-
-failures=0
-check() { # NAME CONDITION-RESULT(0/1) DETAIL
-	if [ "$2" -eq 0 ]; then
-		printf '  ok    %s\n' "$1"
-	else
-		printf '  FAIL  %s\n%s\n' "$1" "$3" | sed '3,$s/^/        /'
-		failures=$((failures + 1))
-	fi
-}
 has() { grep -qF -- "$2" <<<"$1" && echo 0 || echo 1; }
-
-start() { # ARGS...: start the reflector and wait (bounded) until its last socket is bound
-	local last=$A1:3479
-	[[ " $* " == *" --alternate "* ]] && last=$A2:3479
-	nslab_daemon refl inet "$reflector" "$@"
-	vlab_wait_listen "$last" "$(cat "$NSLAB_DIR/refl.pid")" || { cat "$NSLAB_DIR/refl.log"; exit 1; }
-	# "ready" is logged once everything is open and the privileges are dropped.
-	for _ in $(seq 100); do
-		grep -q 'ready:' "$NSLAB_DIR/refl.log" && return 0
-		sleep 0.05
-	done
-	echo "FAIL: the reflector never said ready"
-	cat "$NSLAB_DIR/refl.log"
-	exit 1
-}
-stop() {
-	local pid
-	pid=$(cat "$NSLAB_DIR/refl.pid")
-	kill "$pid"
-	wait "$pid" || { echo "FAIL: the reflector did not exit 0 on SIGTERM"; failures=$((failures + 1)); }
-	rm -f "$NSLAB_DIR/refl.pid"
-}
 
 pyclient() { # MODE: the python3 protocol checks, one "ok ..." or "FAIL ..." line each
 	nslab_exec client python3 - "$1" "$A1" "$A2" <<'PY'
@@ -204,18 +172,12 @@ else:
 PY
 }
 
-# fast_path_used: in the fast-path round, the counters (SIGUSR1) must show answers sent by it.
+# fast_path_used: in the fast-path round, the counters must show answers sent by the rings.
 fast_path_used() {
-	local pid n
+	local n
 	[ "$mode" = fast-path ] || return 0
-	pid=$(cat "$NSLAB_DIR/refl.pid")
-	kill -USR1 "$pid"
-	for _ in $(seq 50); do
-		n=$(grep -o 'fast path [0-9]*' "$NSLAB_DIR/refl.log" | tail -1 | awk '{ print $3 }')
-		[ -n "$n" ] && break
-		sleep 0.05
-	done
-	check "fast path: the packet rings sent ${n:-no} answers" "$([ "${n:-0}" -gt 0 ] && echo 0 || echo 1)" \
+	n=$(vlab_reflector_counter fast)
+	vlab_check "fast path: the packet rings sent $n answers" "$([ "$n" -gt 0 ] && echo 0 || echo 1)" \
 		"$(tail -3 "$NSLAB_DIR/refl.log")"
 }
 
@@ -223,50 +185,49 @@ for mode in sockets fast-path; do
 	mode_args=()
 	[ "$mode" = fast-path ] && mode_args=(--fast-path "$NSLAB_P-s")
 	echo "== $mode, two addresses: natcheck-reflector --primary $A1 --alternate $A2 ${mode_args[*]}"
-	start --primary "$A1" --alternate "$A2" "${mode_args[@]}"
+	vlab_reflector_start "$reflector" --primary "$A1" --alternate "$A2" "${mode_args[@]}"
 	# Started as root, it binds and then becomes nobody: every uid and gid, and no other groups.
 	nobody="$(id -u nobody) $(id -u nobody) $(id -u nobody) $(id -u nobody)"
 	ids=$(awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/$(cat "$NSLAB_DIR/refl.pid")/status")
-	check "privileges dropped to nobody after binding (Uid: $ids)" "$([ "$ids" = "$nobody" ] && echo 0 || echo 1)" \
+	vlab_check "privileges dropped to nobody after binding (Uid: $ids)" "$([ "$ids" = "$nobody" ] && echo 0 || echo 1)" \
 		"$(grep -E '^(Uid|Gid|Groups):' "/proc/$(cat "$NSLAB_DIR/refl.pid")/status")"
 	out=$(nslab_exec client timeout 60 stun "$A1" -v 2>&1 || true)
-	check "Vovida stun: tests I, II (change ip+port), III (change port) answered" \
+	vlab_check "Vovida stun: tests I, II (change ip+port), III (change port) answered" \
 		"$(grep -q "test I = 1" <<<"$out" && grep -q "test II = 1" <<<"$out" && grep -q "test III = 1" <<<"$out" && echo 0 || echo 1)" \
 		"$(grep -E '^test|Primary' <<<"$out")"
-	check "Vovida stun: CHANGED-ADDRESS is the other address and port" "$(has "$out" "ChangedAddress = $A2:3479")" \
+	vlab_check "Vovida stun: CHANGED-ADDRESS is the other address and port" "$(has "$out" "ChangedAddress = $A2:3479")" \
 		"$(grep ChangedAddress <<<"$out" | head -2)"
-	check "Vovida stun: mapped address is the client's own (no NAT): \"Primary: Open\"" "$(has "$out" "Primary: Open")" \
+	vlab_check "Vovida stun: mapped address is the client's own (no NAT): \"Primary: Open\"" "$(has "$out" "Primary: Open")" \
 		"$(grep -E 'Primary|MappedAddress' <<<"$out" | head -3)"
 
 	out=$(nslab_exec client timeout 60 turnutils_natdiscovery -m -f "$A1" 2>&1 || true)
-	check "natdiscovery -m: endpoint-independent mapping" "$(has "$out" "Endpoint Independent Mapping")" "$(tail -20 <<<"$out")"
-	check "natdiscovery -f: endpoint-independent filtering (change answers received)" \
+	vlab_check "natdiscovery -m: endpoint-independent mapping" "$(has "$out" "Endpoint Independent Mapping")" "$(tail -20 <<<"$out")"
+	vlab_check "natdiscovery -f: endpoint-independent filtering (change answers received)" \
 		"$(has "$out" "Endpoint Independent Filtering")" "$(tail -20 <<<"$out")"
-	check "natdiscovery: RESPONSE-ORIGIN of the change ip+port answer is $A2:3479" \
+	vlab_check "natdiscovery: RESPONSE-ORIGIN of the change ip+port answer is $A2:3479" \
 		"$(has "$out" "Response origin: : $A2:3479")" "$(grep -i origin <<<"$out")"
-	check "natdiscovery: mapped == xor-mapped (MAPPED-ADDRESS sent too)" "$(has "$out" "No ALG: Mapped == XOR-Mapped")" \
+	vlab_check "natdiscovery: mapped == xor-mapped (MAPPED-ADDRESS sent too)" "$(has "$out" "No ALG: Mapped == XOR-Mapped")" \
 		"$(grep -i alg <<<"$out")"
 	out=$(nslab_exec client timeout 60 turnutils_natdiscovery -f -P "$A1" 2>&1 || true)
-	check "natdiscovery -f -P (1500 bytes of PADDING, fragmented both ways): endpoint-independent filtering" \
+	vlab_check "natdiscovery -f -P (1500 bytes of PADDING, fragmented both ways): endpoint-independent filtering" \
 		"$(has "$out" "Endpoint Independent Filtering")" "$(tail -8 <<<"$out")"
 
 	res=$(pyclient dual)
-	while read -r status rest; do check "$rest" "$([ "$status" = ok ] && echo 0 || echo 1)" "$rest"; done <<<"$res"
+	while read -r status rest; do vlab_check "$rest" "$([ "$status" = ok ] && echo 0 || echo 1)" "$rest"; done <<<"$res"
 	fast_path_used
-	stop
+	vlab_reflector_stop
 
 	echo "== $mode, one address: natcheck-reflector --primary $A1 ${mode_args[*]}"
-	start --primary "$A1" "${mode_args[@]}"
+	vlab_reflector_start "$reflector" --primary "$A1" "${mode_args[@]}"
 	res=$(pyclient single)
-	while read -r status rest; do check "$rest" "$([ "$status" = ok ] && echo 0 || echo 1)" "$rest"; done <<<"$res"
+	while read -r status rest; do vlab_check "$rest" "$([ "$status" = ok ] && echo 0 || echo 1)" "$rest"; done <<<"$res"
 	out=$(nslab_exec client timeout 60 stun "$A1" -v 2>&1 || true)
-	check "Vovida stun against one address: test I answered, no CHANGED-ADDRESS to follow" \
+	vlab_check "Vovida stun against one address: test I answered, no CHANGED-ADDRESS to follow" \
 		"$(grep -q "test I = 1" <<<"$out" && ! grep -q "ChangedAddress = $A2" <<<"$out" && echo 0 || echo 1)" \
 		"$(grep -E '^test|Primary|Changed' <<<"$out")"
 	fast_path_used
-	stop
+	vlab_reflector_stop
 
 done
 
-if [ "$failures" -eq 0 ]; then echo "PASS"; else echo "FAIL: $failures check(s)"; fi
-[ "$failures" -eq 0 ]
+vlab_verdict
