@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # IPv6 end to end: natcheck-reflector on two IPv6 addresses, natcheck from an IPv6 host with
-# no NAT (the usual IPv6 case) and then behind an IPv6 firewall that drops unsolicited
-# inbound UDP (stuntman #61: such a host is filtered, not "endpoint-independent").
+# no NAT (the usual IPv6 case), then behind an IPv6 firewall that drops unsolicited inbound
+# UDP (stuntman #61: such a host is filtered, not "endpoint-independent"), then behind NAT66
+# (nftables masquerade in the ip6 family: EIM + APDF, the port kept; with "random": APDM).
 set -euo pipefail
 SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${NC_BUILD:-$SRC/build}
@@ -67,4 +68,19 @@ printf 'table ip6 fw {\n chain filt_fwd {\n  type filter hook forward priority f
 	ip netns exec "$P-fw" nft -f -
 got=$(measure)
 case $got in "True False none address-and-port-dependent "*) echo "ok    firewall: $got" ;; *) echo "FAIL  firewall: $got"; fail=1 ;; esac
+ip netns exec "$P-fw" nft delete table ip6 fw
+nat66() { # STATEMENT: masquerade what leaves by wan
+	ip netns exec "$P-fw" nft delete table ip6 nat 2>/dev/null || true
+	printf 'table ip6 nat {\n chain post {\n  type nat hook postrouting priority srcnat\n  oifname "wan" %s\n }\n}\n' "$1" |
+		ip netns exec "$P-fw" nft -f -
+	ip netns exec "$P-fw" conntrack -F >/dev/null 2>&1 || true
+}
+nat66 masquerade
+got=$(measure)
+case $got in "True True endpoint-independent address-and-port-dependent [2001:db8:2::1]:"*) echo "ok    NAT66:    $got" ;;
+*) echo "FAIL  NAT66:    $got"; fail=1 ;; esac
+nat66 "masquerade random"
+got=$(measure)
+case $got in "True True address-and-port-dependent address-and-port-dependent [2001:db8:2::1]:"*) echo "ok    NAT66 random: $got" ;;
+*) echo "FAIL  NAT66 random: $got"; fail=1 ;; esac
 exit "$fail"
