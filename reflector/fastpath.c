@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
@@ -187,6 +188,28 @@ int fp_open(struct fp_ring *r, const char *ifname, const struct nc_addr local[RE
 	return 0;
 fail:
 	fp_close(r);
+	return err;
+}
+
+int fp_interface_of(const struct nc_addr *a, char name[IF_NAMESIZE])
+{
+	struct ifaddrs *list, *i;
+	int err = -NC_E_INVALID;
+
+	if (getifaddrs(&list) < 0)
+		return -errno;
+	for (i = list; i; i = i->ifa_next) {
+		struct nc_addr x;
+		socklen_t len = i->ifa_addr && i->ifa_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+										   : sizeof(struct sockaddr_in);
+		if (!i->ifa_addr || nc_addr_from_sockaddr(&x, i->ifa_addr, len) < 0 || !nc_addr_ip_eq(&x, a) ||
+		    strlen(i->ifa_name) >= IF_NAMESIZE)
+			continue;
+		strcpy(name, i->ifa_name);
+		err = 0;
+		break;
+	}
+	freeifaddrs(list);
 	return err;
 }
 

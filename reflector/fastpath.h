@@ -26,6 +26,7 @@
 #include "frame.h"
 #include "reflector.h"
 
+#include <net/if.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,10 @@ struct fp_ring {
 int fp_open(struct fp_ring *r, const char *ifname, const struct nc_addr local[REFL_NSOCK],
 	    uint16_t group);
 void fp_close(struct fp_ring *r);
+
+/* The name of the interface that holds address a (its IP; the port is ignored), for
+ * "--fast-path auto". Returns 0, -NC_E_INVALID (no interface has it) or -errno. */
+int fp_interface_of(const struct nc_addr *a, char name[IF_NAMESIZE]);
 
 /* Attaches to UDP socket fd the filter that drops the datagrams the fast path on ifindex
  * takes, leaving it everything else. */

@@ -11,8 +11,9 @@
 #   - frames tagged for a VLAN device on the interface are left to that device's sockets;
 #   - the per-source rate limit holds on the fast path;
 #   - a stopped server's full receive ring drops, and counts, what does not fit (4096 frames);
-#   - clear errors and exit 1 for an interface that is not Ethernet or does not exist, an
-#     IPv6-only server, and a user without CAP_NET_RAW.
+#   - --fast-path auto finds the interface of the primary address;
+#   - clear errors and exit 1 for an interface that is not Ethernet or does not exist, "auto"
+#     with no interface holding the address, an IPv6-only server, a user without CAP_NET_RAW.
 set -euo pipefail
 SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${NC_BUILD:-$SRC/build}
@@ -143,8 +144,10 @@ vlab_check "the three refused frames are counted as malformed ($m0 -> $m1), one 
 	"$([ $((m1 - m0)) -eq 3 ] && [ $((a1 - a0)) -eq 1 ] && echo 0 || echo 1)" "$(tail -2 "$NSLAB_DIR/refl.log")"
 vlab_reflector_stop
 
-echo "== two threads in one fanout group"
-vlab_reflector_start "$reflector" --primary "$A1" --alternate "$A2" --fast-path "$DEV" --threads 2 --rate 0 --byte-budget 0
+echo "== two threads in one fanout group, --fast-path auto"
+vlab_reflector_start "$reflector" --primary "$A1" --alternate "$A2" --fast-path auto --threads 2 --rate 0 --byte-budget 0
+vlab_check "--fast-path auto chose $DEV" "$(grep -q "fast path on $DEV\$" "$NSLAB_DIR/refl.log" && echo 0 || echo 1)" \
+	"$(grep ready: "$NSLAB_DIR/refl.log")"
 res=$(py sources "$A1")
 vlab_check "200 sources, each answered exactly once" "$(grep -q '^sources once=200 more=0$' <<<"$res" && echo 0 || echo 1)" "$res"
 f=$(vlab_reflector_counter fast)
@@ -223,6 +226,8 @@ refuse() { # NAME WANT-TEXT CMD...
 }
 refuse "--fast-path lo (not Ethernet)" "needs an Ethernet interface" \
 	nslab_exec inet timeout 5 "$reflector" --primary "$A1" --fast-path lo --no-drop
+refuse "--fast-path auto when no interface holds the primary address" "no interface holds 198.18.99.99" \
+	nslab_exec inet timeout 5 "$reflector" --primary 198.18.99.99 --fast-path auto --no-drop
 refuse "--fast-path on a missing interface" "No such device" \
 	nslab_exec inet timeout 5 "$reflector" --primary "$A1" --fast-path nosuchdev0 --no-drop
 nslab_exec inet ip addr add 2001:db8::1/64 dev "$DEV" nodad
