@@ -125,13 +125,14 @@ static int interface(int fd, const char *ifname, struct fp_ring *r)
 }
 
 int fp_open(struct fp_ring *r, const char *ifname, const struct nc_addr local[REFL_NSOCK],
-	    uint16_t group)
+	    uint16_t *group)
 {
 	struct tpacket_req rx = {.tp_block_size = BLOCK_SIZE, .tp_block_nr = RX_BLOCKS,
 				 .tp_frame_size = RX_FRAME_SIZE, .tp_frame_nr = RX_FRAMES};
 	struct tpacket_req tx = {.tp_block_size = BLOCK_SIZE, .tp_block_nr = TX_BLOCKS,
 				 .tp_frame_size = TX_FRAME_SIZE, .tp_frame_nr = TX_FRAMES};
-	int version = TPACKET_V2, one = 1, err, fanout = group | (PACKET_FANOUT_HASH << 16);
+	int version = TPACKET_V2, one = 1, err, fanout = *group | (PACKET_FANOUT_HASH << 16);
+	socklen_t fanout_len = sizeof(fanout);
 	uint32_t ips[2] = {0, 0};
 	uint16_t ports[2] = {0, 0};
 	unsigned nips = 0, nports = 0;
@@ -180,11 +181,16 @@ int fp_open(struct fp_ring *r, const char *ifname, const struct nc_addr local[RE
 		goto fail;
 	}
 	sll.sll_ifindex = r->ifindex;
+	/* A group id picked by the kernel cannot collide with another process's group. */
+	if (!*group)
+		fanout |= PACKET_FANOUT_FLAG_UNIQUEID << 16;
 	if (bind(r->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0 ||
-	    setsockopt(r->fd, SOL_PACKET, PACKET_FANOUT, &fanout, sizeof(fanout)) < 0) {
+	    setsockopt(r->fd, SOL_PACKET, PACKET_FANOUT, &fanout, sizeof(fanout)) < 0 ||
+	    getsockopt(r->fd, SOL_PACKET, PACKET_FANOUT, &fanout, &fanout_len) < 0) {
 		err = -errno;
 		goto fail;
 	}
+	*group = (uint16_t)fanout;
 	return 0;
 fail:
 	fp_close(r);

@@ -41,11 +41,12 @@ struct fp_ring {
 };
 
 /* Opens ring pair r on interface ifname for the IPv4 endpoints in local[] (unset ones and
- * IPv6 ones are skipped), joining fanout group `group` (any value shared by the process's
- * workers). Needs CAP_NET_RAW; call before dropping privileges. Returns 0 or a negative
- * error: -NC_E_FAMILY (not an Ethernet interface, or no IPv4 endpoint), -errno. */
+ * IPv6 ones are skipped). *group 0: creates a fanout group with an id unique on the host and
+ * stores it in *group; otherwise joins that group (the process's other workers). Needs
+ * CAP_NET_RAW; call before dropping privileges. Returns 0 or a negative error: -NC_E_FAMILY
+ * (not an Ethernet interface, or no IPv4 endpoint), -errno. */
 int fp_open(struct fp_ring *r, const char *ifname, const struct nc_addr local[REFL_NSOCK],
-	    uint16_t group);
+	    uint16_t *group);
 void fp_close(struct fp_ring *r);
 
 /* The name of the interface that holds address a (its IP; the port is ignored), for

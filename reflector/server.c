@@ -101,7 +101,7 @@ static int epoll_add(int ep, int fd, uint32_t id)
 static int fast_path_open(struct refl_server *s)
 {
 	struct nc_addr mine[REFL_NSOCK] = {0};
-	uint16_t group = (uint16_t)getpid();
+	uint16_t group = 0; /* the first worker's rings create it */
 	int err;
 
 	for (int i = 0; i < REFL_NSOCK; i++)
@@ -109,7 +109,7 @@ static int fast_path_open(struct refl_server *s)
 			mine[i] = s->ctx.local[i];
 	for (unsigned t = 0; t < s->nworkers; t++) {
 		struct worker *w = &s->w[t];
-		if ((err = fp_open(&w->fp, s->cfg.fast_path_if, mine, group)) < 0) {
+		if ((err = fp_open(&w->fp, s->cfg.fast_path_if, mine, &group)) < 0) {
 			log_error("fast path on %s: %s", s->cfg.fast_path_if,
 				  err == -NC_E_FAMILY ? "needs an Ethernet interface and an IPv4 address"
 						      : nc_strerror(err));

@@ -19,6 +19,7 @@
 #                                   `stund` instead of natcheck (fewer fields: the others
 #                                   read "not measured"); default: natcheck
 #   sim/run.sh --natcheck-args "A"  extra natcheck arguments for every case
+#   sim/run.sh --reflector-args "A" extra natcheck-reflector arguments, e.g. "--fast-path auto"
 #   sim/run.sh --replay R.json      rebuild the NAT a result describes (natbox) and check that
 #                                   measuring it gives the same RFC 4787 fields
 #   sim/run.sh --expect-override FIELD=VALUE
@@ -38,7 +39,7 @@ source "$SIM/lib/natbox.sh"
 # shellcheck source=sim/lib/rules.sh
 source "$SIM/lib/rules.sh"
 
-JOBS=4 RUNS=1 KEEP=0 REPORT=0 REPLAY='' OUT='' MEASURE=natcheck EXTRA_ARGS='' OVERRIDES=() PROFILES=()
+JOBS=4 RUNS=1 KEEP=0 REPORT=0 REPLAY='' OUT='' MEASURE=natcheck EXTRA_ARGS='' REFLECTOR_ARGS='' OVERRIDES=() PROFILES=()
 usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -56,6 +57,7 @@ while [ $# -gt 0 ]; do
 	--replay) REPLAY=${2:?--replay needs a result file}; shift ;;
 	--measure) MEASURE=${2:?--measure needs natcheck or vovida}; shift ;;
 	--natcheck-args) EXTRA_ARGS=${2?--natcheck-args needs a string}; shift ;;
+	--reflector-args) REFLECTOR_ARGS=${2?--reflector-args needs a string}; shift ;;
 	--expect | --expect-override) OVERRIDES+=("${2:?$1 needs FIELD=VALUE}"); shift ;;
 	--out) OUT=${2:?--out needs a directory}; shift ;;
 	-h | --help) usage; exit 0 ;;
@@ -110,7 +112,7 @@ start_servers() {
 	else
 		head -c 32 /dev/urandom >"$NSLAB_DIR/link.key"
 		nslab_daemon reflector inet "$NC_BUILD/reflector/natcheck-reflector" --primary "$NSLAB_A1" \
-			--alternate "$NSLAB_A2" --key "$NSLAB_DIR/link.key" --bouncer 198.18.2.1
+			--alternate "$NSLAB_A2" --key "$NSLAB_DIR/link.key" --bouncer 198.18.2.1 $REFLECTOR_ARGS
 	fi
 	# Ready when it listens on both addresses (polled, at most 5 s); a server that exits is
 	# not waited for.
