@@ -12,6 +12,8 @@
 #   - the per-source rate limit holds on the fast path;
 #   - a stopped server's full receive ring drops, and counts, what does not fit (4096 frames);
 #   - --fast-path auto finds the interface of the primary address;
+#   - natcheck's verdicts through 8 lab NAT profiles are unchanged with the lab's reflectors
+#     on the rings;
 #   - clear errors and exit 1 for an interface that is not Ethernet or does not exist, "auto"
 #     with no interface holding the address, an IPv6-only server, a user without CAP_NET_RAW.
 set -euo pipefail
@@ -216,6 +218,13 @@ vlab_check "1000 requests in ${secs}s from one source: the server answered $n (4
 	"$([ "$n" -le "$limit" ] && [ "$n" -ge 400 ] && [ $((n + l)) -eq 1000 ] && echo 0 || echo 1)" \
 	"$res; $(tail -1 "$NSLAB_DIR/refl.log")"
 vlab_reflector_stop
+
+echo "== natcheck through kernel NATs against lab reflectors on the rings (sim/run.sh)"
+out=$(bash "$SRC/sim/run.sh" --reflector-args "--fast-path auto" --out "$NSLAB_DIR/sim" \
+	--profile open-internet --profile port-restricted --profile symmetric-random \
+	--profile full-cone --profile restricted-cone --profile address-dependent-mapping \
+	--profile hairpin-on --profile symmetric-sequential 2>&1) && rc=0 || rc=$?
+vlab_check "8 lab profiles, every expected field, with --fast-path auto" "$rc" "$out"
 
 echo "== refusals"
 refuse() { # NAME WANT-TEXT CMD...
