@@ -163,6 +163,12 @@ int fp_open(struct fp_ring *r, const char *ifname, const struct nc_addr local[RE
 		goto fail;
 	/* The version and PACKET_LOSS (skip a malformed transmit frame instead of stopping) only
 	 * before the rings exist. */
+	/* Frames queued to a NIC count against the send buffer until it has sent them: room for
+	 * every transmit frame, so a flush is never refused with EAGAIN (FORCE works while we are
+	 * still root). */
+	int sndbuf = (int)(TX_FRAMES * TX_FRAME_SIZE * 2);
+	if (setsockopt(r->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)
+		setsockopt(r->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	if (setsockopt(r->fd, SOL_PACKET, PACKET_VERSION, &version, sizeof(version)) < 0 ||
 	    setsockopt(r->fd, SOL_PACKET, PACKET_LOSS, &one, sizeof(one)) < 0 ||
 	    setsockopt(r->fd, SOL_PACKET, PACKET_RX_RING, &rx, sizeof(rx)) < 0 ||
