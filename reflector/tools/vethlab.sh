@@ -16,15 +16,16 @@
 #   vlab_reflector_start BINARY ARGS...  starts natcheck-reflector in inet as daemon "refl" and
 #                                waits (bounded) for its "ready:" line, logged once every socket
 #                                is open and privileges are dropped; exits 1 if it never comes.
-#   vlab_reflector_stop          SIGTERM, and counts a failure unless it exits 0.
+#   vlab_reflector_stop          SIGTERM, and a check that it exits 0 (check_status, from
+#                                tests/integration/lib/checks.sh, which comes with this file).
 #   vlab_reflector_counter NAME  one of its counters after a SIGUSR1: answered, fast,
 #                                malformed, limited or drops.
-#   vlab_check NAME 0|1 DETAIL   prints "ok NAME", or "FAIL NAME" and DETAIL, counting failures
-#                                in VLAB_FAILURES; vlab_verdict prints PASS/FAIL and returns it.
 # and nslab's nslab_need_root, nslab_exec client|inet CMD..., nslab_daemon NAME inet CMD...
 
 # shellcheck source=scripts/lib/nslab.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/lib/nslab.sh"
+# shellcheck source=tests/integration/lib/checks.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/tests/integration/lib/checks.sh"
 
 vlab_wait_listen() {
 	local i
@@ -60,21 +61,6 @@ vlab_up() {
 	ip -n "$NSLAB_P-inet" link set "$NSLAB_P-s" up
 }
 
-VLAB_FAILURES=0
-vlab_check() {
-	if [ "$2" -eq 0 ]; then
-		printf '  ok    %s\n' "$1"
-	else
-		printf '  FAIL  %s\n%s\n' "$1" "$3" | sed '3,$s/^/        /'
-		VLAB_FAILURES=$((VLAB_FAILURES + 1))
-	fi
-}
-
-vlab_verdict() {
-	if [ "$VLAB_FAILURES" -eq 0 ]; then echo "PASS"; else echo "FAIL: $VLAB_FAILURES check(s)"; fi
-	[ "$VLAB_FAILURES" -eq 0 ]
-}
-
 vlab_reflector_start() {
 	local pid
 	nslab_daemon refl inet "$@"
@@ -90,14 +76,12 @@ vlab_reflector_start() {
 }
 
 vlab_reflector_stop() {
-	local pid
+	local pid rc
 	pid=$(cat "$NSLAB_DIR/refl.pid")
 	kill "$pid"
-	if ! wait "$pid"; then
-		echo "FAIL: the reflector did not exit 0 on SIGTERM"
-		VLAB_FAILURES=$((VLAB_FAILURES + 1))
-	fi
+	wait "$pid" && rc=0 || rc=$?
 	rm -f "$NSLAB_DIR/refl.pid"
+	check_status "the reflector exits 0 on SIGTERM" "$rc" "exit status $rc"
 }
 
 vlab_reflector_counter() {

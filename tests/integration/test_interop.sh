@@ -10,13 +10,14 @@ SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${NC_BUILD:-$SRC/build}
 # shellcheck source=scripts/lib/nslab.sh
 source "$SRC/scripts/lib/nslab.sh"
+# shellcheck source=lib/checks.sh
+source "$SRC/tests/integration/lib/checks.sh"
 nslab_need_root
 for tool in stun stund turnserver turnutils_natdiscovery; do
 	command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed (scripts/setup-deps.sh)"; exit 1; }
 done
 natcheck=$BUILD/natcheck/natcheck
 reflector=$BUILD/reflector/natcheck-reflector
-failures=0
 
 verdict() { # natcheck's "mapping filtering" against SERVER
 	nslab_exec client "$natcheck" --json "$1" | python3 -c \
@@ -47,14 +48,6 @@ natdiscovery() {
 	f=$(sed -n 's/.*with \(.*\) Filtering!.*/\1/p' <<<"$out" | head -1)
 	echo "$(tr 'A-Z ' 'a-z-' <<<"$m") $(tr 'A-Z ' 'a-z-' <<<"$f")"
 }
-check() { # NAME GOT WANT
-	if [ "$2" = "$3" ]; then
-		printf '  ok    %-48s %s\n' "$1" "$2"
-	else
-		printf '  FAIL  %-48s got "%s", want "%s"\n' "$1" "$2" "$3"
-		failures=$((failures + 1))
-	fi
-}
 start() { nslab_daemon "$1" inet "${@:2}"; nslab_wait_udp inet "$NSLAB_A2:3479"; }
 stop() { kill "$(cat "$NSLAB_DIR/$1.pid")"; wait "$(cat "$NSLAB_DIR/$1.pid")" 2>/dev/null || true; }
 
@@ -71,19 +64,19 @@ run_profile() { # NAME NFT-STATEMENT
 	read -r vm vf <<<"$(vovida)"
 	[ "$m" != endpoint-independent ] && [ "$vm" = dependent ] && vm=$m
 	[ "$vf" = unknown ] && vf=$f
-	check "stun (Vovida) vs natcheck-reflector" "$vm $vf" "$ours"
-	check "turnutils_natdiscovery vs natcheck-reflector" "$(natdiscovery)" "$ours"
+	check_equal "stun (Vovida) vs natcheck-reflector" "$ours" "$vm $vf"
+	check_equal "turnutils_natdiscovery vs natcheck-reflector" "$ours" "$(natdiscovery)"
 	stop refl
 	start stund stund -h "$NSLAB_A1" -a "$NSLAB_A2"
-	check "natcheck vs stund" "$(verdict "$NSLAB_A1")" "$ours"
+	check_equal "natcheck vs stund" "$ours" "$(verdict "$NSLAB_A1")"
 	stop stund
 	start turn turnserver -n -L "$NSLAB_A1" -L "$NSLAB_A2" --alt-listening-port 3479 \
 		--no-tls --no-dtls --no-cli --log-file stdout --simple-log
-	check "natcheck vs turnserver" "$(verdict "$NSLAB_A1")" "$ours"
+	check_equal "natcheck vs turnserver" "$ours" "$(verdict "$NSLAB_A1")"
 	stop turn
 	nslab_down
 }
 
 run_profile "port-restricted cone (masquerade)" 'oifname "wan" masquerade'
 run_profile "symmetric (masquerade random)" 'oifname "wan" masquerade random'
-[ "$failures" -eq 0 ] && echo "interop: all agree" || { echo "interop: $failures disagreement(s)"; exit 1; }
+checks_verdict

@@ -35,6 +35,8 @@ done
 
 # shellcheck source=../../sim/lib/natbox.sh
 . "$NC_SRC/sim/lib/natbox.sh"
+# shellcheck source=lib/checks.sh
+. "$NC_SRC/tests/integration/lib/checks.sh"
 
 P=nb$$-
 HOST=${P}host
@@ -61,14 +63,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-FAILS=0
-PASSES=0
-pass() { echo "ok   - $*"; PASSES=$((PASSES + 1)); }
-fail() { echo "FAIL - $*"; FAILS=$((FAILS + 1)); }
-check() { # check "description" expected actual
-	if [ "$2" = "$3" ]; then pass "$1 ($3)"; else fail "$1: expected '$2', got '$3'"; fi
-}
 
 # ---- the UDP responder and client (python3, written to the work dir) ----------------------
 cat >"$WORK/udp.py" <<'PY'
@@ -245,7 +239,7 @@ RESPONDER_PID=$(cat "$WORK/responder.ready" 2>/dev/null)
 client() { nse "$HOST" python3 "$WORK/udp.py" "$@"; }
 sanitizer_check() { # a sanitizer build of natbox reports into natbox.out
 	if grep -qE 'Sanitizer|runtime error' "$WORK/run/natbox.out" 2>/dev/null; then
-		fail "natbox sanitizer report:"
+		check_fail "natbox sanitizer report:"
 		cat "$WORK/run/natbox.out"
 	fi
 	: >"$WORK/run/natbox.out" 2>/dev/null
@@ -260,51 +254,51 @@ field() { awk -v k="$1" '$1 == k { print $2 }'; }
 # ---- EIM + EIF ----------------------------------------------------------------------------
 nat --mapping ei --filtering ei --alloc preserve
 out=$(client map 40001 "$A1:4000" "$A2:4000" "$A2:4001")
-check "EIM: A1:P1 sees the preserved port" "$W:40001" "$(echo "$out" | field "$A1:4000")"
-check "EIM: A2:P1 sees the same mapping" "$W:40001" "$(echo "$out" | field "$A2:4000")"
-check "EIM: A2:P2 sees the same mapping" "$W:40001" "$(echo "$out" | field "$A2:4001")"
+check_equal "EIM: A1:P1 sees the preserved port" "$W:40001" "$(echo "$out" | field "$A1:4000")"
+check_equal "EIM: A2:P1 sees the same mapping" "$W:40001" "$(echo "$out" | field "$A2:4000")"
+check_equal "EIM: A2:P2 sees the same mapping" "$W:40001" "$(echo "$out" | field "$A2:4001")"
 out=$(client filter 40002 "$A1:4000" "$A2" 4001)
-check "EIF: control" yes "$(echo "$out" | field control)"
-check "EIF: other port gets in" yes "$(echo "$out" | field port)"
-check "EIF: other address gets in" yes "$(echo "$out" | field ip)"
-check "EIF: other address and port get in" yes "$(echo "$out" | field both)"
+check_equal "EIF: control" yes "$(echo "$out" | field control)"
+check_equal "EIF: other port gets in" yes "$(echo "$out" | field port)"
+check_equal "EIF: other address gets in" yes "$(echo "$out" | field ip)"
+check_equal "EIF: other address and port get in" yes "$(echo "$out" | field both)"
 
 # ---- EIM + ADF ----------------------------------------------------------------------------
 nat --mapping ei --filtering ad
 out=$(client filter 40003 "$A1:4000" "$A2" 4001)
-check "ADF: control" yes "$(echo "$out" | field control)"
-check "ADF: other port gets in" yes "$(echo "$out" | field port)"
-check "ADF: other address is filtered" no "$(echo "$out" | field ip)"
-check "ADF: other address and port are filtered" no "$(echo "$out" | field both)"
+check_equal "ADF: control" yes "$(echo "$out" | field control)"
+check_equal "ADF: other port gets in" yes "$(echo "$out" | field port)"
+check_equal "ADF: other address is filtered" no "$(echo "$out" | field ip)"
+check_equal "ADF: other address and port are filtered" no "$(echo "$out" | field both)"
 
 # ---- EIM + APDF ---------------------------------------------------------------------------
 nat --mapping ei --filtering apd
 out=$(client filter 40004 "$A1:4000" "$A2" 4001)
-check "APDF: control" yes "$(echo "$out" | field control)"
-check "APDF: other port is filtered" no "$(echo "$out" | field port)"
-check "APDF: other address is filtered" no "$(echo "$out" | field ip)"
-check "APDF: other address and port are filtered" no "$(echo "$out" | field both)"
+check_equal "APDF: control" yes "$(echo "$out" | field control)"
+check_equal "APDF: other port is filtered" no "$(echo "$out" | field port)"
+check_equal "APDF: other address is filtered" no "$(echo "$out" | field ip)"
+check_equal "APDF: other address and port are filtered" no "$(echo "$out" | field both)"
 
 # ---- APDM, sequential, delta 1 --------------------------------------------------------------
 nat --mapping apd --filtering apd --alloc sequential --delta 1 --port-range 20000-20999
 out=$(client map 40005 "$A1:4000" "$A1:4001" "$A2:4000" "$A1:4000")
-check "APDM seq: first mapping" "$W:20000" "$(echo "$out" | awk 'NR==1 {print $2}')"
-check "APDM seq: new port, +1" "$W:20001" "$(echo "$out" | awk 'NR==2 {print $2}')"
-check "APDM seq: new address, +1" "$W:20002" "$(echo "$out" | awk 'NR==3 {print $2}')"
-check "APDM seq: first destination again reuses its mapping" "$W:20000" "$(echo "$out" | awk 'NR==4 {print $2}')"
+check_equal "APDM seq: first mapping" "$W:20000" "$(echo "$out" | awk 'NR==1 {print $2}')"
+check_equal "APDM seq: new port, +1" "$W:20001" "$(echo "$out" | awk 'NR==2 {print $2}')"
+check_equal "APDM seq: new address, +1" "$W:20002" "$(echo "$out" | awk 'NR==3 {print $2}')"
+check_equal "APDM seq: first destination again reuses its mapping" "$W:20000" "$(echo "$out" | awk 'NR==4 {print $2}')"
 
 # ---- hairpinning ----------------------------------------------------------------------------
 nat --mapping ei --filtering ei --hairpin external
-check "hairpin external (EIF)" "received yes source external" "$(client hairpin "$A1:4000" noprime "$HOST2" 10.77.0.3)"
+check_equal "hairpin external (EIF)" "received yes source external" "$(client hairpin "$A1:4000" noprime "$HOST2" 10.77.0.3)"
 nat --mapping ei --filtering ei --hairpin internal
-check "hairpin internal (EIF)" "received yes source internal" "$(client hairpin "$A1:4000" noprime "$HOST2" 10.77.0.3)"
+check_equal "hairpin internal (EIF)" "received yes source internal" "$(client hairpin "$A1:4000" noprime "$HOST2" 10.77.0.3)"
 nat --mapping ei --filtering ei --hairpin off
-check "hairpin off" "received no source none" "$(client hairpin "$A1:4000" noprime "$HOST2" 10.77.0.3)"
+check_equal "hairpin off" "received no source none" "$(client hairpin "$A1:4000" noprime "$HOST2" 10.77.0.3)"
 nat --mapping ei --filtering apd --hairpin external --hairpin-filter on
-check "hairpin with APDF filtering, unsolicited" "received no source none" "$(client hairpin "$A1:4000" noprime "$HOST2" 10.77.0.3)"
-check "hairpin with APDF filtering, after S1 sent to S2" "received yes source external" "$(client hairpin "$A1:4000" prime "$HOST2" 10.77.0.3)"
+check_equal "hairpin with APDF filtering, unsolicited" "received no source none" "$(client hairpin "$A1:4000" noprime "$HOST2" 10.77.0.3)"
+check_equal "hairpin with APDF filtering, after S1 sent to S2" "received yes source external" "$(client hairpin "$A1:4000" prime "$HOST2" 10.77.0.3)"
 nat --mapping ei --filtering apd --hairpin external --hairpin-filter off
-check "hairpin without filtering (APDF NAT)" "received yes source external" "$(client hairpin "$A1:4000" noprime "$HOST2" 10.77.0.3)"
+check_equal "hairpin without filtering (APDF NAT)" "received yes source external" "$(client hairpin "$A1:4000" noprime "$HOST2" 10.77.0.3)"
 
 # ---- binding lifetime, outbound-only refresh ----------------------------------------------
 # One outbound packet, then 16 inbound pushes 300 ms apart (4.8 s). With a 3 s lifetime that
@@ -314,21 +308,21 @@ out=$(client lifetime "$A1:4000" 16 300)
 n=$(echo "$out" | awk '{print $2}')
 last=$(echo "$out" | awk '{print $4}')
 if [ "$n" -ge 8 ] && [ "$n" -le 10 ] && awk -v l="$last" 'BEGIN { exit !(l < 3.3) }'; then
-	pass "lifetime 3 s, outbound refresh: binding died despite inbound traffic ($out)"
+	check_pass "lifetime 3 s, outbound refresh: binding died despite inbound traffic ($out)"
 else
-	fail "lifetime 3 s, outbound refresh: expected 8-10 pushes, the last before 3.3 s; got '$out'"
+	check_fail "lifetime 3 s, outbound refresh: expected 8-10 pushes, the last before 3.3 s; got '$out'"
 fi
 nat --mapping ei --filtering apd --lifetime 3 --refresh both
 out=$(client lifetime "$A1:4000" 16 300)
-check "lifetime 3 s, two-way refresh: inbound traffic keeps the binding" 16 "$(echo "$out" | awk '{print $2}')"
+check_equal "lifetime 3 s, two-way refresh: inbound traffic keeps the binding" 16 "$(echo "$out" | awk '{print $2}')"
 
 # ---- delay without netem: 150 ms each way through natbox's delay queue -----------------------
 nat --mapping ei --filtering ei --delay 150
 rtt=$(client rtt "$A1:4000" | awk '{print $2}')
 if [ "$rtt" != none ] && [ "$rtt" -ge 295 ] && [ "$rtt" -lt 1000 ]; then
-	pass "delay 150 ms: echo round trip ${rtt} ms"
+	check_pass "delay 150 ms: echo round trip ${rtt} ms"
 else
-	fail "delay 150 ms: expected a round trip of 300-1000 ms, got '$rtt'"
+	check_fail "delay 150 ms: expected a round trip of 300-1000 ms, got '$rtt'"
 fi
 
 # ---- Debian's stun client against stund, through natbox, if installed -----------------------
@@ -344,8 +338,8 @@ if command -v stund >/dev/null && command -v stun >/dev/null; then
 		[ -n "$out" ] && break
 	done
 	case "$out" in
-	*"Independent Mapping"*"Independent Filter"*) pass "stun client: $out" ;;
-	*) fail "stun client through EIM+EIF natbox: got '$out'" ;;
+	*"Independent Mapping"*"Independent Filter"*) check_pass "stun client: $out" ;;
+	*) check_fail "stun client through EIM+EIF natbox: got '$out'" ;;
 	esac
 	kill "$STUND_PID" 2>/dev/null
 	wait "$STUND_PID" 2>/dev/null
@@ -354,10 +348,8 @@ fi
 
 natbox_stop "$RTR" "$WORK/run" >/dev/null 2>&1
 sanitizer_check
-echo "natbox integration: $PASSES passed, $FAILS failed"
-if [ "$FAILS" -ne 0 ]; then
+if ! checks_verdict; then
 	echo "--- natbox log ---"
 	tail -n 50 "$WORK/run/natbox.log" 2>/dev/null
 	exit 1
 fi
-exit 0

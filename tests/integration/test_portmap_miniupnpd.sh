@@ -61,10 +61,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-FAILS=0
-PASSES=0
-pass() { echo "ok   - $*"; PASSES=$((PASSES + 1)); }
-fail() { echo "FAIL - $*"; FAILS=$((FAILS + 1)); }
+# shellcheck source=lib/checks.sh
+. "$NC_SRC/tests/integration/lib/checks.sh"
 
 # wait_for <tries of 0.1 s> <command...>: polls a readiness condition.
 wait_for() {
@@ -165,9 +163,9 @@ listening() { # listening <proto flag> <pattern>
 }
 if wait_for 100 listening -lun '10.1.0.1:5351' && wait_for 100 listening -ltn ':5000' &&
 	wait_for 100 listening -lun ':1900'; then
-	pass "miniupnpd listens on 10.1.0.1:5351, :1900 and :5000"
+	check_pass "miniupnpd listens on 10.1.0.1:5351, :1900 and :5000"
 else
-	fail "miniupnpd did not start"
+	check_fail "miniupnpd did not start"
 	cat "$WORK/miniupnpd.log"
 	exit 1
 fi
@@ -184,9 +182,9 @@ probe_case() {
 	local name=$1 ns=$2 gw=$3 what=$4
 	shift 4
 	if live "$ns" "$gw" NC_PM_MODE=probe "$@" >"$WORK/$name.out" 2>&1; then
-		pass "$what ($(grep -o 'elapsed [0-9]* ms' "$WORK/$name.out"))"
+		check_pass "$what ($(grep -o 'elapsed [0-9]* ms' "$WORK/$name.out"))"
 	else
-		fail "$what"
+		check_fail "$what"
 		cat "$WORK/$name.out"
 	fi
 	grep -E '^(# |nat-pmp |pcp |upnp-igd )' "$WORK/$name.out" | sed 's/^/     /'
@@ -197,10 +195,10 @@ probe_case probe1 "$H1" 10.1.0.1 "probe: NAT-PMP, PCP, UPnP-IGD present, externa
 	NC_PM_EXPECT=present NC_PM_EXTERNAL=2.1.1.1
 # the probe's temporary PCP mapping must be gone again
 if ip netns exec "$R1" nft list chain inet filter prerouting_miniupnpd | grep -q dnat; then
-	fail "the probe left a mapping behind"
+	check_fail "the probe left a mapping behind"
 	ip netns exec "$R1" nft list chain inet filter prerouting_miniupnpd
 else
-	pass "the probe left no mapping behind"
+	check_pass "the probe left no mapping behind"
 fi
 
 # ---- 2. map through each protocol, check, delete (SIGUSR1 path, then SIGINT path) -----------
@@ -220,28 +218,28 @@ map_round() { # map_round <first port> <signal>
 		"$LIVE" >"$WORK/map.out" 2>&1 &
 	LIVE_PID=$!
 	if ! wait_for 100 grep -q '^READY' "$WORK/map.out"; then
-		fail "map driver never became ready"
+		check_fail "map driver never became ready"
 		cat "$WORK/map.out"
 		return
 	fi
 	grep -E '^(MAPPED|MAPFAIL)' "$WORK/map.out" | sed 's/^/     /'
 	if grep -q '^READY 3' "$WORK/map.out"; then
-		pass "three mappings created (ports $expect_ports)"
+		check_pass "three mappings created (ports $expect_ports)"
 	else
-		fail "mappings created: $(grep '^READY' "$WORK/map.out")"
+		check_fail "mappings created: $(grep '^READY' "$WORK/map.out")"
 	fi
 	got=$(nft_dnat_ports)
 	if [ "$got" = "$expect_ports" ]; then
-		pass "router nft chain has dnat rules for ports $got"
+		check_pass "router nft chain has dnat rules for ports $got"
 	else
-		fail "router nft dnat ports: expected '$expect_ports', got '$got'"
+		check_fail "router nft dnat ports: expected '$expect_ports', got '$got'"
 	fi
 	upnpc_list >"$WORK/upnpc.out"
 	if grep -q "UDP *$port->10.1.0.2:$port" "$WORK/upnpc.out" &&
 		grep -q "UDP *$((port + 2))->10.1.0.2:$((port + 2))" "$WORK/upnpc.out"; then
-		pass "upnpc -l in h1 lists the mappings"
+		check_pass "upnpc -l in h1 lists the mappings"
 	else
-		fail "upnpc -l does not list the mappings"
+		check_fail "upnpc -l does not list the mappings"
 		cat "$WORK/upnpc.out"
 	fi
 	kill "-$sig" "$LIVE_PID"
@@ -249,23 +247,23 @@ map_round() { # map_round <first port> <signal>
 	local rc=$?
 	LIVE_PID=
 	if [ "$rc" = 0 ] && grep -q '^UNMAPPED 0' "$WORK/map.out"; then
-		pass "after SIG$sig the driver deleted every mapping it made"
+		check_pass "after SIG$sig the driver deleted every mapping it made"
 	else
-		fail "driver after SIG$sig (rc $rc)"
+		check_fail "driver after SIG$sig (rc $rc)"
 		cat "$WORK/map.out"
 	fi
 	got=$(nft_dnat_ports)
 	if [ -z "$got" ]; then
-		pass "router nft chain has no dnat rule left"
+		check_pass "router nft chain has no dnat rule left"
 	else
-		fail "dnat rules left after SIG$sig: $got"
+		check_fail "dnat rules left after SIG$sig: $got"
 	fi
 	upnpc_list >"$WORK/upnpc.out"
 	if grep -qE "UDP *($port|$((port + 1))|$((port + 2)))->" "$WORK/upnpc.out"; then
-		fail "upnpc -l still lists a mapping after SIG$sig"
+		check_fail "upnpc -l still lists a mapping after SIG$sig"
 		cat "$WORK/upnpc.out"
 	else
-		pass "upnpc -l lists none of the mappings after SIG$sig"
+		check_pass "upnpc -l lists none of the mappings after SIG$sig"
 	fi
 }
 map_round 40000 USR1
@@ -286,5 +284,4 @@ NFT
 probe_case probe3 "$H2" 10.2.0.1 "silent router: all absent within the budget" \
 	NC_PM_EXPECT=absent
 
-echo "$PASSES passed, $FAILS failed"
-[ "$FAILS" = 0 ]
+checks_verdict

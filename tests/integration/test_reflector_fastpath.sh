@@ -129,31 +129,31 @@ vlab_reflector_start "$reflector" --primary "$A1" --alternate "$A2" --fast-path 
 f0=$(vlab_reflector_counter fast)
 res=$(py sizes "$A1")
 f1=$(vlab_reflector_counter fast)
-vlab_check "548-byte datagrams (the rings' largest): 20 of 20 answered exactly once" \
+check_status "548-byte datagrams (the rings' largest): 20 of 20 answered exactly once" \
 	"$(grep -q '^udp548 once=20 more=0$' <<<"$res" && echo 0 || echo 1)" "$res"
-vlab_check "552-byte datagrams (the UDP sockets'): 20 of 20 answered exactly once" \
+check_status "552-byte datagrams (the UDP sockets'): 20 of 20 answered exactly once" \
 	"$(grep -q '^udp552 once=20 more=0$' <<<"$res" && echo 0 || echo 1)" "$res"
-vlab_check "the rings answered exactly the 20 small ones (fast path $f0 -> $f1)" "$([ $((f1 - f0)) -eq 20 ] && echo 0 || echo 1)" ""
+check_status "the rings answered exactly the 20 small ones (fast path $f0 -> $f1)" "$([ $((f1 - f0)) -eq 20 ] && echo 0 || echo 1)" ""
 
 m0=$(vlab_reflector_counter malformed) a0=$(vlab_reflector_counter answered)
 res=$(py crafted "$A1" "$NSLAB_P-c" "$SMAC" "$CMAC")
 m1=$(vlab_reflector_counter malformed) a1=$(vlab_reflector_counter answered)
-vlab_check "crafted well-formed frame (positive control): answered" "$(grep -q '^control answered=1$' <<<"$res" && echo 0 || echo 1)" "$res"
+check_status "crafted well-formed frame (positive control): answered" "$(grep -q '^control answered=1$' <<<"$res" && echo 0 || echo 1)" "$res"
 for c in bad-udp-checksum bad-ip-checksum loopback-source; do
-	vlab_check "crafted frame with a $c: not answered" "$(grep -q "^$c answered=0$" <<<"$res" && echo 0 || echo 1)" "$res"
+	check_status "crafted frame with a $c: not answered" "$(grep -q "^$c answered=0$" <<<"$res" && echo 0 || echo 1)" "$res"
 done
-vlab_check "the three refused frames are counted as malformed ($m0 -> $m1), one answer ($a0 -> $a1)" \
+check_status "the three refused frames are counted as malformed ($m0 -> $m1), one answer ($a0 -> $a1)" \
 	"$([ $((m1 - m0)) -eq 3 ] && [ $((a1 - a0)) -eq 1 ] && echo 0 || echo 1)" "$(tail -2 "$NSLAB_DIR/refl.log")"
 vlab_reflector_stop
 
 echo "== two threads in one fanout group, --fast-path auto"
 vlab_reflector_start "$reflector" --primary "$A1" --alternate "$A2" --fast-path auto --threads 2 --rate 0 --byte-budget 0
-vlab_check "--fast-path auto chose $DEV" "$(grep -q "fast path on $DEV\$" "$NSLAB_DIR/refl.log" && echo 0 || echo 1)" \
+check_status "--fast-path auto chose $DEV" "$(grep -q "fast path on $DEV\$" "$NSLAB_DIR/refl.log" && echo 0 || echo 1)" \
 	"$(grep ready: "$NSLAB_DIR/refl.log")"
 res=$(py sources "$A1")
-vlab_check "200 sources, each answered exactly once" "$(grep -q '^sources once=200 more=0$' <<<"$res" && echo 0 || echo 1)" "$res"
+check_status "200 sources, each answered exactly once" "$(grep -q '^sources once=200 more=0$' <<<"$res" && echo 0 || echo 1)" "$res"
 f=$(vlab_reflector_counter fast)
-vlab_check "all 200 by the rings (fast path $f)" "$([ "$f" -eq 200 ] && echo 0 || echo 1)" ""
+check_status "all 200 by the rings (fast path $f)" "$([ "$f" -eq 200 ] && echo 0 || echo 1)" ""
 vlab_reflector_stop
 
 echo "== the interface goes down and up"
@@ -166,13 +166,13 @@ sleep 1
 t0=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
 sleep 1
 t1=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
-vlab_check "idle after the flap: $((t1 - t0)) CPU ticks in 1 s (no spinning on the error)" \
+check_status "idle after the flap: $((t1 - t0)) CPU ticks in 1 s (no spinning on the error)" \
 	"$([ $((t1 - t0)) -le 5 ] && echo 0 || echo 1)" "$(tail -3 "$NSLAB_DIR/refl.log")"
-vlab_check "the error was reported" "$(grep -q 'fast path: Network is down' "$NSLAB_DIR/refl.log" && echo 0 || echo 1)" \
+check_status "the error was reported" "$(grep -q 'fast path: Network is down' "$NSLAB_DIR/refl.log" && echo 0 || echo 1)" \
 	"$(tail -3 "$NSLAB_DIR/refl.log")"
 res=$(py sources "$A1")
 f=$(vlab_reflector_counter fast)
-vlab_check "after the flap, 200 sources answered once each, all 200 by the rings (fast path $f)" \
+check_status "after the flap, 200 sources answered once each, all 200 by the rings (fast path $f)" \
 	"$(grep -q '^sources once=200 more=0$' <<<"$res" && [ "$f" -eq 200 ] && echo 0 || echo 1)" "$res"
 vlab_reflector_stop
 
@@ -189,7 +189,7 @@ else
 	vlab_reflector_start "$reflector" --primary 198.19.100.1 --fast-path "$DEV" --rate 0 --byte-budget 0
 	res=$(py sources 198.19.100.1)
 	f=$(vlab_reflector_counter fast) a=$(vlab_reflector_counter answered)
-	vlab_check "tagged requests: 200 sources answered once each, by the VLAN's sockets (answered $a, fast path $f)" \
+	check_status "tagged requests: 200 sources answered once each, by the VLAN's sockets (answered $a, fast path $f)" \
 		"$(grep -q '^sources once=200 more=0$' <<<"$res" && [ "$f" -eq 0 ] && [ "$a" -eq 200 ] && echo 0 || echo 1)" "$res"
 	vlab_reflector_stop
 fi
@@ -202,7 +202,7 @@ py burst "$A1" >/dev/null
 kill -CONT "$pid"
 sleep 0.5
 f=$(vlab_reflector_counter fast) d=$(vlab_reflector_counter drops)
-vlab_check "5000 requests to a stopped server: $f answered from the ring, $d counted as ring drops" \
+check_status "5000 requests to a stopped server: $f answered from the ring, $d counted as ring drops" \
 	"$([ "$f" -ge 4000 ] && [ "$d" -gt 0 ] && [ $((f + d)) -eq 5000 ] && echo 0 || echo 1)" \
 	"$(tail -1 "$NSLAB_DIR/refl.log")"
 vlab_reflector_stop
@@ -214,7 +214,7 @@ secs=$(sed -E 's/.*seconds=([0-9.]+).*/\1/' <<<"$res")
 n=$(vlab_reflector_counter answered) l=$(vlab_reflector_counter limited)
 limit=$(awk -v s="$secs" 'BEGIN { printf "%d", 400 + 200 * (s + 0.6) + 1 }')
 # The server's own counts: the client's receive buffer may not hold every answer of a burst.
-vlab_check "1000 requests in ${secs}s from one source: the server answered $n (400 to $limit), limited $l" \
+check_status "1000 requests in ${secs}s from one source: the server answered $n (400 to $limit), limited $l" \
 	"$([ "$n" -le "$limit" ] && [ "$n" -ge 400 ] && [ $((n + l)) -eq 1000 ] && echo 0 || echo 1)" \
 	"$res; $(tail -1 "$NSLAB_DIR/refl.log")"
 vlab_reflector_stop
@@ -224,14 +224,14 @@ out=$(bash "$SRC/sim/run.sh" --reflector-args "--fast-path auto" --out "$NSLAB_D
 	--profile open-internet --profile port-restricted --profile symmetric-random \
 	--profile full-cone --profile restricted-cone --profile address-dependent-mapping \
 	--profile hairpin-on --profile symmetric-sequential 2>&1) && rc=0 || rc=$?
-vlab_check "8 lab profiles, every expected field, with --fast-path auto" "$rc" "$out"
+check_status "8 lab profiles, every expected field, with --fast-path auto" "$rc" "$out"
 
 echo "== refusals"
 refuse() { # NAME WANT-TEXT CMD...
 	local name=$1 want=$2 out rc=0
 	shift 2
 	out=$("$@" 2>&1) || rc=$?
-	vlab_check "$name: exit 1, \"$want\"" "$([ "$rc" -eq 1 ] && grep -qF -- "$want" <<<"$out" && echo 0 || echo 1)" "rc=$rc: $out"
+	check_status "$name: exit 1, \"$want\"" "$([ "$rc" -eq 1 ] && grep -qF -- "$want" <<<"$out" && echo 0 || echo 1)" "rc=$rc: $out"
 }
 refuse "--fast-path lo (not Ethernet)" "needs an Ethernet interface" \
 	nslab_exec inet timeout 5 "$reflector" --primary "$A1" --fast-path lo --no-drop
@@ -246,4 +246,4 @@ refuse "--fast-path without CAP_NET_RAW" "Operation not permitted" \
 	nslab_exec inet timeout 5 setpriv --reuid nobody --regid nogroup --clear-groups --inh-caps=-all \
 	"$reflector" --primary "$A1" --port 20000 --alt-port 20001 --fast-path "$DEV"
 
-vlab_verdict
+checks_verdict

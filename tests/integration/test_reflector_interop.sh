@@ -177,7 +177,7 @@ fast_path_used() {
 	local n
 	[ "$mode" = fast-path ] || return 0
 	n=$(vlab_reflector_counter fast)
-	vlab_check "fast path: the packet rings sent $n answers" "$([ "$n" -gt 0 ] && echo 0 || echo 1)" \
+	check_status "fast path: the packet rings sent $n answers" "$([ "$n" -gt 0 ] && echo 0 || echo 1)" \
 		"$(tail -3 "$NSLAB_DIR/refl.log")"
 }
 
@@ -189,40 +189,40 @@ for mode in sockets fast-path; do
 	# Started as root, it binds and then becomes nobody: every uid and gid, and no other groups.
 	nobody="$(id -u nobody) $(id -u nobody) $(id -u nobody) $(id -u nobody)"
 	ids=$(awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/$(cat "$NSLAB_DIR/refl.pid")/status")
-	vlab_check "privileges dropped to nobody after binding (Uid: $ids)" "$([ "$ids" = "$nobody" ] && echo 0 || echo 1)" \
+	check_status "privileges dropped to nobody after binding (Uid: $ids)" "$([ "$ids" = "$nobody" ] && echo 0 || echo 1)" \
 		"$(grep -E '^(Uid|Gid|Groups):' "/proc/$(cat "$NSLAB_DIR/refl.pid")/status")"
 	out=$(nslab_exec client timeout 60 stun "$A1" -v 2>&1 || true)
-	vlab_check "Vovida stun: tests I, II (change ip+port), III (change port) answered" \
+	check_status "Vovida stun: tests I, II (change ip+port), III (change port) answered" \
 		"$(grep -q "test I = 1" <<<"$out" && grep -q "test II = 1" <<<"$out" && grep -q "test III = 1" <<<"$out" && echo 0 || echo 1)" \
 		"$(grep -E '^test|Primary' <<<"$out")"
-	vlab_check "Vovida stun: CHANGED-ADDRESS is the other address and port" "$(has "$out" "ChangedAddress = $A2:3479")" \
+	check_status "Vovida stun: CHANGED-ADDRESS is the other address and port" "$(has "$out" "ChangedAddress = $A2:3479")" \
 		"$(grep ChangedAddress <<<"$out" | head -2)"
-	vlab_check "Vovida stun: mapped address is the client's own (no NAT): \"Primary: Open\"" "$(has "$out" "Primary: Open")" \
+	check_status "Vovida stun: mapped address is the client's own (no NAT): \"Primary: Open\"" "$(has "$out" "Primary: Open")" \
 		"$(grep -E 'Primary|MappedAddress' <<<"$out" | head -3)"
 
 	out=$(nslab_exec client timeout 60 turnutils_natdiscovery -m -f "$A1" 2>&1 || true)
-	vlab_check "natdiscovery -m: endpoint-independent mapping" "$(has "$out" "Endpoint Independent Mapping")" "$(tail -20 <<<"$out")"
-	vlab_check "natdiscovery -f: endpoint-independent filtering (change answers received)" \
+	check_status "natdiscovery -m: endpoint-independent mapping" "$(has "$out" "Endpoint Independent Mapping")" "$(tail -20 <<<"$out")"
+	check_status "natdiscovery -f: endpoint-independent filtering (change answers received)" \
 		"$(has "$out" "Endpoint Independent Filtering")" "$(tail -20 <<<"$out")"
-	vlab_check "natdiscovery: RESPONSE-ORIGIN of the change ip+port answer is $A2:3479" \
+	check_status "natdiscovery: RESPONSE-ORIGIN of the change ip+port answer is $A2:3479" \
 		"$(has "$out" "Response origin: : $A2:3479")" "$(grep -i origin <<<"$out")"
-	vlab_check "natdiscovery: mapped == xor-mapped (MAPPED-ADDRESS sent too)" "$(has "$out" "No ALG: Mapped == XOR-Mapped")" \
+	check_status "natdiscovery: mapped == xor-mapped (MAPPED-ADDRESS sent too)" "$(has "$out" "No ALG: Mapped == XOR-Mapped")" \
 		"$(grep -i alg <<<"$out")"
 	out=$(nslab_exec client timeout 60 turnutils_natdiscovery -f -P "$A1" 2>&1 || true)
-	vlab_check "natdiscovery -f -P (1500 bytes of PADDING, fragmented both ways): endpoint-independent filtering" \
+	check_status "natdiscovery -f -P (1500 bytes of PADDING, fragmented both ways): endpoint-independent filtering" \
 		"$(has "$out" "Endpoint Independent Filtering")" "$(tail -8 <<<"$out")"
 
 	res=$(pyclient dual)
-	while read -r status rest; do vlab_check "$rest" "$([ "$status" = ok ] && echo 0 || echo 1)" "$rest"; done <<<"$res"
+	while read -r status rest; do check_status "$rest" "$([ "$status" = ok ] && echo 0 || echo 1)" "$rest"; done <<<"$res"
 	fast_path_used
 	vlab_reflector_stop
 
 	echo "== $mode, one address: natcheck-reflector --primary $A1 ${mode_args[*]}"
 	vlab_reflector_start "$reflector" --primary "$A1" "${mode_args[@]}"
 	res=$(pyclient single)
-	while read -r status rest; do vlab_check "$rest" "$([ "$status" = ok ] && echo 0 || echo 1)" "$rest"; done <<<"$res"
+	while read -r status rest; do check_status "$rest" "$([ "$status" = ok ] && echo 0 || echo 1)" "$rest"; done <<<"$res"
 	out=$(nslab_exec client timeout 60 stun "$A1" -v 2>&1 || true)
-	vlab_check "Vovida stun against one address: test I answered, no CHANGED-ADDRESS to follow" \
+	check_status "Vovida stun against one address: test I answered, no CHANGED-ADDRESS to follow" \
 		"$(grep -q "test I = 1" <<<"$out" && ! grep -q "ChangedAddress = $A2" <<<"$out" && echo 0 || echo 1)" \
 		"$(grep -E '^test|Primary|Changed' <<<"$out")"
 	fast_path_used
@@ -230,4 +230,4 @@ for mode in sockets fast-path; do
 
 done
 
-vlab_verdict
+checks_verdict
