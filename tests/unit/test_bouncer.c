@@ -11,6 +11,7 @@
 #include "coord.h"
 #include "error.h"
 #include "tcpback.h"
+#include "testaddr.h"
 
 #include <errno.h>
 #include <linux/errqueue.h>
@@ -21,13 +22,6 @@
 #define NOW_US 5000000000ull
 
 static uint8_t key[NCP_KEY_LEN];
-
-static struct nc_addr ep(const char *s)
-{
-	struct nc_addr a;
-	assert_int_equal(nc_addr_parse(s, 0, &a), 0);
-	return a;
-}
 
 static struct bouncer *mk(double trate, double tburst, double grate, double gburst)
 {

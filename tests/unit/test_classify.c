@@ -7,16 +7,10 @@
 
 #include "classify.h"
 #include "stun.h"
+#include "testaddr.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static struct nc_addr ep(const char *s)
-{
-	struct nc_addr a;
-	assert_int_equal(nc_addr_parse(s, 0, &a), 0);
-	return a;
-}
 
 #define A1P1 "198.18.1.1:3478"
 #define A1P2 "198.18.1.1:3479"

@@ -9,6 +9,7 @@
 #include "cursor.h"
 #include "error.h"
 #include "ncproto.h"
+#include "testaddr.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -19,13 +20,6 @@
 #define NOW 1800000000000ull
 
 static uint8_t key[NCP_KEY_LEN];
-
-static struct nc_addr ep(const char *s)
-{
-	struct nc_addr a;
-	assert_int_equal(nc_addr_parse(s, 0, &a), 0);
-	return a;
-}
 
 static void action(struct ncp_coord *m)
 {

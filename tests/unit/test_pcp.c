@@ -8,17 +8,11 @@
 
 #include "error.h"
 #include "pcp.h"
+#include "testaddr.h"
 
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-
-static struct nc_addr ip(const char *s)
-{
-	struct nc_addr a;
-	assert_int_equal(nc_addr_parse_ip(s, &a), 0);
-	return a;
-}
 
 static const uint8_t nonce1[PCP_NONCE_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
 

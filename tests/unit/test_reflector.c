@@ -7,6 +7,7 @@
 
 #include "ratelimit.h"
 #include "reflector.h"
+#include "testaddr.h"
 
 #include <sodium.h>
 #include <string.h>
@@ -14,13 +15,6 @@
 static struct refl_ctx ctx;
 static struct nc_addr client;
 static const uint8_t tid[STUN_TID_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
-
-static struct nc_addr ep(const char *s)
-{
-	struct nc_addr a;
-	assert_int_equal(nc_addr_parse(s, 0, &a), 0);
-	return a;
-}
 
 static int setup(void **state)
 {

@@ -6,18 +6,12 @@
 #include <cmocka.h>
 
 #include "report.h"
+#include "testaddr.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static struct nc_addr ep(const char *s)
-{
-	struct nc_addr a;
-	assert_int_equal(nc_addr_parse(s, 0, &a), 0);
-	return a;
-}
 
 static char *render(const struct nc_result *r, bool color, bool verbose)
 {

@@ -7,26 +7,13 @@
 
 #include "error.h"
 #include "result.h"
+#include "testaddr.h"
 
 #include <dirent.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static struct nc_addr ep(const char *s)
-{
-	struct nc_addr a;
-	assert_int_equal(nc_addr_parse(s, 0, &a), 0);
-	return a;
-}
-
-static struct nc_addr ip(const char *s)
-{
-	struct nc_addr a;
-	assert_int_equal(nc_addr_parse_ip(s, &a), 0);
-	return a;
-}
 
 static struct nc_obs *obs(struct nc_result *r, enum nc_role role, int sock, enum nc_outcome out,
 			  const char *local, const char *dest, const char *from, const char *mapped)

@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "stun.h"
+#include "testaddr.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -106,13 +107,6 @@ static const struct {
 	{rfc5769_ipv4, sizeof(rfc5769_ipv4)},
 	{rfc5769_ipv6, sizeof(rfc5769_ipv6)},
 };
-
-static struct nc_addr ep(const char *s)
-{
-	struct nc_addr a;
-	assert_int_equal(nc_addr_parse(s, 0, &a), 0);
-	return a;
-}
 
 /* Decodes from a heap copy of exactly len bytes, so a sanitizer build sees any over-read. */
 static int decode_exact(const uint8_t *buf, size_t len, struct stun_msg *m)

@@ -6,25 +6,19 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testaddr.h"
 #include "topology.h"
 
 #include <string.h>
 
 static struct nc_result R;
 
-static struct nc_addr ip(const char *s)
-{
-	struct nc_addr a;
-	assert_int_equal(nc_addr_parse(s, 0, &a), 0);
-	return a;
-}
-
 static void natted(const char *local, const char *public_ep)
 {
 	nc_result_init(&R);
 	R.udp.nat = NC_TRI_YES;
-	R.udp.local = ip(local);
-	R.udp.public_ep = ip(public_ep);
+	R.udp.local = ep(local);
+	R.udp.public_ep = ep(public_ep);
 }
 
 static struct nc_hops path(const char *h1, const char *h2, uint8_t reached_at)
@@ -34,9 +28,9 @@ static struct nc_hops path(const char *h1, const char *h2, uint8_t reached_at)
 	memset(&h, 0, sizeof(h));
 	h.n = 6;
 	if (h1)
-		h.hop[0] = ip(h1);
+		h.hop[0] = ep(h1);
 	if (h2)
-		h.hop[1] = ip(h2);
+		h.hop[1] = ep(h2);
 	h.reached_at = reached_at;
 	return h;
 }
@@ -114,14 +108,14 @@ static void test_gateway_claims(void **state)
 	/* Tailscale #5236: NAT-PMP hands out a CGNAT address. */
 	natted("10.1.0.2:40000", "203.0.113.9:40000");
 	R.portmap[NC_PM_NATPMP].present = NC_TRI_YES;
-	R.portmap[NC_PM_NATPMP].external = ip("100.125.87.73");
+	R.portmap[NC_PM_NATPMP].external = ep("100.125.87.73");
 	nc_classify_topology(&R, NULL);
 	expect(2, NC_TRI_YES, NC_TRI_YES);
 
 	/* A public claim that differs from what servers see: another NAT above the gateway. */
 	natted("10.1.0.2:40000", "203.0.113.9:40000");
 	R.portmap[NC_PM_UPNP].present = NC_TRI_YES;
-	R.portmap[NC_PM_UPNP].external = ip("198.51.100.20");
+	R.portmap[NC_PM_UPNP].external = ep("198.51.100.20");
 	nc_classify_topology(&R, NULL);
 	expect(2, NC_TRI_NO, NC_TRI_YES);
 	assert_true(R.n_notes > 0 && strstr(R.notes[R.n_notes - 1], "another NAT"));
@@ -129,7 +123,7 @@ static void test_gateway_claims(void **state)
 	/* The claim matches: the gateway is the only NAT. */
 	natted("10.1.0.2:40000", "2.1.1.1:40000");
 	R.portmap[NC_PM_PCP].present = NC_TRI_YES;
-	R.portmap[NC_PM_PCP].external = ip("2.1.1.1");
+	R.portmap[NC_PM_PCP].external = ep("2.1.1.1");
 	nc_classify_topology(&R, NULL);
 	expect(1, NC_TRI_NO, NC_TRI_NO);
 }
