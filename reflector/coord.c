@@ -6,7 +6,6 @@
 #include "tcpback.h"
 
 #include <errno.h>
-#include <ifaddrs.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -71,22 +70,6 @@ static uint64_t wall_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-bool coord_is_local_ip(const struct nc_addr *ip)
-{
-	struct ifaddrs *ifa, *i;
-	bool found = false;
-
-	if (getifaddrs(&ifa) < 0)
-		return false;
-	for (i = ifa; i && !found; i = i->ifa_next) {
-		struct nc_addr a;
-		if (i->ifa_addr && nc_addr_from_sockaddr(&a, i->ifa_addr, sizeof(struct sockaddr_storage)) == 0)
-			found = nc_addr_ip_eq(&a, ip);
-	}
-	freeifaddrs(ifa);
-	return found;
 }
 
 static int bind_udp(const struct nc_addr *a, uint16_t port)

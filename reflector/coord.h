@@ -85,7 +85,4 @@ const struct bouncer_counters *coord_bouncer_counters(const struct coord *c);
 /* One line with every non-zero counter, for the reflector's SIGUSR1 and exit logs. */
 void coord_format_counters(const struct coord *c, char *buf, size_t len);
 
-/* Is ip an address of one of this host's interfaces? */
-bool coord_is_local_ip(const struct nc_addr *ip);
-
 #endif

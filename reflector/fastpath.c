@@ -5,7 +5,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ifaddrs.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
@@ -161,14 +160,14 @@ int fp_open(struct fp_ring *r, const char *ifname, const struct nc_addr local[RE
 		return -errno;
 	if ((err = interface(r->fd, ifname, r)) < 0 || (err = attach_rx_filter(r->fd, ips, ports)) < 0)
 		goto fail;
-	/* The version and PACKET_LOSS (skip a malformed transmit frame instead of stopping) only
-	 * before the rings exist. */
 	/* Frames queued to a NIC count against the send buffer until it has sent them: room for
 	 * every transmit frame, so a flush is never refused with EAGAIN (FORCE works while we are
 	 * still root). */
 	int sndbuf = (int)(TX_FRAMES * TX_FRAME_SIZE * 2);
 	if (setsockopt(r->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)
 		setsockopt(r->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	/* The version and PACKET_LOSS (skip a malformed transmit frame instead of stopping) only
+	 * before the rings exist. */
 	if (setsockopt(r->fd, SOL_PACKET, PACKET_VERSION, &version, sizeof(version)) < 0 ||
 	    setsockopt(r->fd, SOL_PACKET, PACKET_LOSS, &one, sizeof(one)) < 0 ||
 	    setsockopt(r->fd, SOL_PACKET, PACKET_RX_RING, &rx, sizeof(rx)) < 0 ||
@@ -200,28 +199,6 @@ int fp_open(struct fp_ring *r, const char *ifname, const struct nc_addr local[RE
 	return 0;
 fail:
 	fp_close(r);
-	return err;
-}
-
-int fp_interface_of(const struct nc_addr *a, char name[IF_NAMESIZE])
-{
-	struct ifaddrs *list, *i;
-	int err = -NC_E_INVALID;
-
-	if (getifaddrs(&list) < 0)
-		return -errno;
-	for (i = list; i; i = i->ifa_next) {
-		struct nc_addr x;
-		socklen_t len = i->ifa_addr && i->ifa_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-										   : sizeof(struct sockaddr_in);
-		if (!i->ifa_addr || nc_addr_from_sockaddr(&x, i->ifa_addr, len) < 0 || !nc_addr_ip_eq(&x, a) ||
-		    strlen(i->ifa_name) >= IF_NAMESIZE)
-			continue;
-		strcpy(name, i->ifa_name);
-		err = 0;
-		break;
-	}
-	freeifaddrs(list);
 	return err;
 }
 

@@ -26,7 +26,6 @@
 #include "frame.h"
 #include "reflector.h"
 
-#include <net/if.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,9 +48,6 @@ int fp_open(struct fp_ring *r, const char *ifname, const struct nc_addr local[RE
 	    uint16_t *group);
 void fp_close(struct fp_ring *r);
 
-/* The name of the interface that holds address a (its IP; the port is ignored), for
- * "--fast-path auto". Returns 0, -NC_E_INVALID (no interface has it) or -errno. */
-int fp_interface_of(const struct nc_addr *a, char name[IF_NAMESIZE]);
 
 /* Attaches to UDP socket fd the filter that drops the datagrams the fast path on ifindex
  * takes, leaving it everything else. */

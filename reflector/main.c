@@ -3,8 +3,8 @@
  * Exit status: 0 after SIGTERM/SIGINT, 1 if it cannot bind or drop privileges, 2 usage. */
 #include "coord.h"
 #include "error.h"
-#include "fastpath.h"
 #include "log.h"
+#include "netutil.h"
 #include "numparse.h"
 #include "server.h"
 
@@ -231,7 +231,7 @@ static int setup_coord(struct options *o)
 	cc->alternate = o->cfg.alternate;
 	cc->port = o->cfg.port;
 	cc->alt_port = o->cfg.alt_port;
-	cc->bouncer_local = nc_addr_is_set(&cc->bouncer) && coord_is_local_ip(&cc->bouncer);
+	cc->bouncer_local = nc_addr_is_set(&cc->bouncer) && nc_local_interface(&cc->bouncer, NULL) == 0;
 	if (o->keyfile) {
 		if ((err = ncp_key_load(o->keyfile, cc->key)) < 0) {
 			log_error("--key %s: %s (expected 32 raw bytes or 64 hex digits)", o->keyfile,
@@ -362,7 +362,7 @@ int main(int argc, char **argv)
 
 	if (o.cfg.fast_path_if && strcmp(o.cfg.fast_path_if, "auto") == 0) {
 		static char ifname[IF_NAMESIZE];
-		if ((err = fp_interface_of(&o.cfg.primary, ifname)) < 0) {
+		if ((err = nc_local_interface(&o.cfg.primary, ifname)) < 0) {
 			log_error("--fast-path auto: no interface holds %s",
 				  nc_addr_ip_str(&o.cfg.primary, (char[NC_ADDR_STRLEN]){0}));
 			return 1;

@@ -3,8 +3,10 @@
 #include "error.h"
 
 #include <errno.h>
+#include <ifaddrs.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <sodium.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -76,5 +78,26 @@ int nc_udp_bind(const struct nc_addr *src, uint16_t port, struct nc_addr *bound)
 	}
 	err = errno == EADDRINUSE ? -EADDRINUSE : -errno;
 	close(fd);
+	return err;
+}
+
+int nc_local_interface(const struct nc_addr *ip, char name[IF_NAMESIZE])
+{
+	struct ifaddrs *list, *i;
+	int err = -NC_E_INVALID;
+
+	if (getifaddrs(&list) < 0)
+		return -errno;
+	for (i = list; i; i = i->ifa_next) {
+		struct nc_addr a;
+		if (!i->ifa_addr || nc_addr_from_sockaddr(&a, i->ifa_addr, sizeof(struct sockaddr_storage)) < 0 ||
+		    !nc_addr_ip_eq(&a, ip) || strlen(i->ifa_name) >= IF_NAMESIZE)
+			continue;
+		if (name)
+			strcpy(name, i->ifa_name);
+		err = 0;
+		break;
+	}
+	freeifaddrs(list);
 	return err;
 }

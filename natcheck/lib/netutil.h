@@ -4,6 +4,7 @@
 
 #include "addr.h"
 
+#include <net/if.h>
 #include <stdint.h>
 
 /* A progress/trace sink: one line per call, no newline. */
@@ -23,5 +24,9 @@ int nc_route_source(const struct nc_addr *dst, struct nc_addr *src);
  * random port from the dynamic range 49152-65535 (RFC 5780 §4.1). Returns the descriptor and
  * fills *bound, or a negative error. */
 int nc_udp_bind(const struct nc_addr *src, uint16_t port, struct nc_addr *bound);
+
+/* Whether an interface of this host holds ip's address (the port is ignored), and if name is
+ * not NULL which one. Returns 0, -NC_E_INVALID (none does) or a negative errno. */
+int nc_local_interface(const struct nc_addr *ip, char name[IF_NAMESIZE]);
 
 #endif
