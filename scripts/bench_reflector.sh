@@ -71,11 +71,6 @@ veth_drops() {
 	echo $(($(nslab_exec client cat "/sys/class/net/$GDEV/statistics/tx_dropped") + \
 		$(nslab_exec inet cat "/sys/class/net/$SDEV/statistics/tx_dropped")))
 }
-# ring_drops NAME: requests the reflector's receive rings dropped (its final counters line)
-ring_drops() {
-	awk '{ for (i = 1; i + 2 <= NF; i++) if ($i == "ring" && $(i + 1) == "drops") n = $(i + 2) + 0 }
-		END { print n + 0 }' "$NSLAB_DIR/$1.log"
-}
 # measure NAME CMD...: prints "sent answered us_per_request lab_loss server_loss"
 measure() {
 	local name=$1 pid before after out lab0 lab1 rb0 rb1 ring
@@ -92,7 +87,7 @@ measure() {
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
 	rm -f "$NSLAB_DIR/$name.pid"
-	ring=$(ring_drops "$name")
+	ring=$(vlab_log_counter "$NSLAB_DIR/$name.log" drops) # the reflector's rings; coturn: 0
 	awk -v o="$out" -v b="$before" -v a="$after" -v hz="$(getconf CLK_TCK)" \
 		-v lab=$((lab1 - lab0)) -v srv=$((rb1 - rb0 + ring)) 'BEGIN {
 		split(o, f, /[ =]/); sent = f[2]; ans = f[4]

@@ -20,6 +20,8 @@
 #                                tests/integration/lib/checks.sh, which comes with this file).
 #   vlab_reflector_counter NAME  one of its counters after a SIGUSR1: answered, fast,
 #                                malformed, limited or drops.
+#   vlab_log_counter FILE NAME   the same counter from the last counters line in a reflector's
+#                                log (the one it writes at exit), 0 if there is none.
 # and nslab's nslab_need_root, nslab_exec client|inet CMD..., nslab_daemon NAME inet CMD...
 
 # shellcheck source=scripts/lib/nslab.sh
@@ -93,12 +95,19 @@ vlab_reflector_counter() {
 		[ "$(grep -c 'answered [0-9]' "$NSLAB_DIR/refl.log" || true)" -gt "$before" ] && break
 		sleep 0.02
 	done
-	line=$(grep 'answered [0-9]' "$NSLAB_DIR/refl.log" | tail -1)
-	case $1 in
-	answered) sed -E 's/.*answered ([0-9]+).*/\1/' <<<"$line" ;;
-	fast) sed -E 's/.*fast path ([0-9]+).*/\1/' <<<"$line" ;;
-	malformed) sed -E 's/.*malformed ([0-9]+).*/\1/' <<<"$line" ;;
-	limited) sed -E 's/.*rate-limited ([0-9]+).*/\1/' <<<"$line" ;;
-	drops) sed -E 's/.*ring drops ([0-9]+).*/\1/' <<<"$line" ;;
+	vlab_log_counter "$NSLAB_DIR/refl.log" "$1"
+}
+
+vlab_log_counter() {
+	local words
+	case $2 in
+	answered) words="answered" ;;
+	fast) words="fast path" ;;
+	malformed) words="malformed" ;;
+	limited) words="rate-limited" ;;
+	drops) words="ring drops" ;;
+	*) echo "vlab_log_counter: no counter '$2'" >&2; return 2 ;;
 	esac
+	{ grep 'answered [0-9]' "$1" || true; } | tail -1 |
+		sed -nE "s/.*$words ([0-9]+).*/\1/p" | awk '{ n = $1 } END { print n + 0 }'
 }
