@@ -3,6 +3,7 @@
 #include "cursor.h"
 #include "error.h"
 #include "inetcsum.h"
+#include "ipv4.h"
 
 #include <string.h>
 #include <sys/socket.h>
@@ -20,12 +21,11 @@ static bool martian_source(uint32_t ip)
 enum frame_verdict frame_parse_udp4(const uint8_t *frame, size_t len, bool csum_trusted,
 				    struct frame_udp4 *out)
 {
-	struct nc_rd r, ip;
-	const uint8_t *eth, *iph, *udp;
-	size_t hlen, tot, ulen;
-	uint32_t src, dst;
-	uint16_t sport, dport, frag;
-	uint8_t vihl, proto;
+	struct nc_rd r, u;
+	struct nc_ipv4 ip;
+	const uint8_t *eth, *udp;
+	size_t ulen;
+	uint16_t sport, dport;
 
 	nc_rd_init(&r, frame, len);
 	eth = nc_rd_ptr(&r, FRAME_ETH_LEN);
@@ -33,46 +33,30 @@ enum frame_verdict frame_parse_udp4(const uint8_t *frame, size_t len, bool csum_
 		return FRAME_BAD;
 	if (nc_get_n16(eth + 12) != ETHERTYPE_IPV4)
 		return FRAME_NOT_OURS;
-	iph = r.buf + r.off;
-	vihl = nc_rd_u8(&r);
-	nc_rd_skip(&r, 1);
-	tot = nc_rd_n16(&r);
-	nc_rd_skip(&r, 2);
-	frag = nc_rd_n16(&r);
-	nc_rd_skip(&r, 1);
-	proto = nc_rd_u8(&r);
-	nc_rd_skip(&r, 2);
-	src = nc_rd_n32(&r);
-	dst = nc_rd_n32(&r);
-	if (r.err)
+	/* Ethernet may pad a short frame: bytes after Total Length are allowed. */
+	if (nc_ipv4_read(&r, &ip, true) < 0)
 		return FRAME_BAD;
-	hlen = (size_t)(vihl & 0x0f) * 4;
-	if ((vihl >> 4) != 4 || hlen < 20 || tot < hlen || tot > len - FRAME_ETH_LEN)
-		return FRAME_BAD; /* Ethernet may pad a short frame: trailing bytes are allowed */
-	if (nc_csum_fold(nc_csum_add(0, iph, hlen)) != 0)
-		return FRAME_BAD;
-	if (proto != PROTO_UDP || (frag & IP_MF_OFFSET))
+	if (ip.proto != PROTO_UDP || (ip.frag & IP_MF_OFFSET))
 		return FRAME_NOT_OURS;
 	/* The datagram: exactly the IP payload, read through its own bounded reader. */
-	nc_rd_init(&ip, iph, tot);
-	nc_rd_skip(&ip, hlen);
-	udp = ip.buf + ip.off;
-	sport = nc_rd_n16(&ip);
-	dport = nc_rd_n16(&ip);
-	ulen = nc_rd_n16(&ip);
-	nc_rd_skip(&ip, 2);
-	if (ip.err || ulen < 8 || ulen > tot - hlen)
+	udp = frame + ip.off + ip.hlen;
+	nc_rd_init(&u, udp, ip.tot_len - ip.hlen);
+	sport = nc_rd_n16(&u);
+	dport = nc_rd_n16(&u);
+	ulen = nc_rd_n16(&u);
+	nc_rd_skip(&u, 2);
+	if (u.err || ulen < 8 || ulen > ip.tot_len - ip.hlen)
 		return FRAME_BAD;
 	if (ulen > FRAME_MAX_UDP)
 		return FRAME_NOT_OURS;
 	if (!csum_trusted && nc_get_n16(udp + 6) != 0 &&
-	    nc_csum_l4_ipv4(udp, ulen, src, dst, PROTO_UDP) != 0)
+	    nc_csum_l4_ipv4(udp, ulen, ip.src, ip.dst, PROTO_UDP) != 0)
 		return FRAME_BAD;
-	if (sport == 0 || (eth[6] & 0x01) || martian_source(src) || src == dst)
+	if (sport == 0 || (eth[6] & 0x01) || martian_source(ip.src) || ip.src == ip.dst)
 		return FRAME_MARTIAN;
 	memcpy(out->src_mac, eth + 6, FRAME_MAC_LEN);
-	nc_addr_set(&out->src, AF_INET, iph + 12, sport);
-	nc_addr_set(&out->dst, AF_INET, iph + 16, dport);
+	nc_addr_set(&out->src, AF_INET, frame + ip.off + 12, sport);
+	nc_addr_set(&out->dst, AF_INET, frame + ip.off + 16, dport);
 	out->payload = udp + 8;
 	out->len = ulen - 8;
 	return FRAME_OK;

@@ -4,6 +4,7 @@
 #include "cursor.h"
 #include "error.h"
 #include "inetcsum.h"
+#include "ipv4.h"
 
 #include <string.h>
 
@@ -58,39 +59,12 @@ bool nb_csum_ok(const uint8_t *buf, const struct nb_pkt *p)
 /* Reads an IPv4 header at the reader's position. outer: the datagram natbox forwards, whose
  * declared length must be present and whose header checksum must verify; otherwise a datagram
  * quoted inside an ICMP error, of which only the first bytes are present. */
-static int parse_ip(struct nc_rd *r, struct nb_ip *ip, bool outer)
+static int parse_ip(struct nc_rd *r, struct nc_ipv4 *ip, bool outer)
 {
-	uint8_t vihl;
-	uint16_t csum_unused;
+	int rc = nc_ipv4_read(r, ip, outer);
 
-	ip->off = r->off;
-	vihl = nc_rd_u8(r);
-	nc_rd_skip(r, 1); /* TOS */
-	ip->tot_len = nc_rd_n16(r);
-	nc_rd_skip(r, 2); /* identification */
-	ip->frag = nc_rd_n16(r);
-	ip->ttl = nc_rd_u8(r);
-	ip->proto = nc_rd_u8(r);
-	csum_unused = nc_rd_n16(r);
-	(void)csum_unused;
-	ip->src = nc_rd_n32(r);
-	ip->dst = nc_rd_n32(r);
-	if (r->err)
-		return -NC_E_TRUNCATED;
-	if ((vihl >> 4) != 4)
-		return -NC_E_MALFORMED;
-	ip->hlen = (size_t)(vihl & 0x0f) * 4;
-	if (ip->hlen < 20 || ip->tot_len < ip->hlen)
-		return -NC_E_MALFORMED; /* RFC 791: IHL >= 5; Total Length includes the header */
-	nc_rd_skip(r, ip->hlen - 20); /* options are kept untouched */
-	if (r->err)
-		return -NC_E_TRUNCATED;
-	if (outer) {
-		if (ip->tot_len > r->len - ip->off)
-			return -NC_E_TRUNCATED;
-		if (nc_csum_fold(nc_csum_add(0, r->buf + ip->off, ip->hlen)) != 0)
-			return -NC_E_MALFORMED;
-	}
+	if (rc < 0)
+		return rc;
 	/* Only the first fragment carries the transport header; later ones cannot be mapped
 	 * without reassembly, which natbox does not do. */
 	if ((ip->frag & 0x1fff) != 0)

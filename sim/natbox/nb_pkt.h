@@ -25,6 +25,8 @@
 #ifndef NB_PKT_H
 #define NB_PKT_H
 
+#include "ipv4.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,16 +49,6 @@ enum {
 	NB_ICMP_PARAMPROB = 12,
 };
 
-struct nb_ip {
-	size_t off;     /* where the header starts in the buffer */
-	size_t hlen;    /* header length in bytes (IHL * 4) */
-	size_t tot_len; /* Total Length as declared */
-	uint16_t frag;  /* flags + fragment offset */
-	uint8_t ttl;
-	uint8_t proto;
-	uint32_t src, dst; /* host byte order */
-};
-
 struct nb_l4 {
 	bool ports;       /* sport/dport are meaningful (UDP, TCP, ICMP echo id) */
 	size_t off;       /* transport header start */
@@ -73,10 +65,10 @@ struct nb_l4 {
 };
 
 struct nb_pkt {
-	struct nb_ip ip;
+	struct nc_ipv4 ip;
 	struct nb_l4 l4;
 	bool icmp_error;    /* ICMP error: in_ip / in_l4 describe the datagram it quotes */
-	struct nb_ip in_ip;
+	struct nc_ipv4 in_ip;
 	struct nb_l4 in_l4;
 };
 
