@@ -6,7 +6,9 @@
 set -euo pipefail
 SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${NC_BUILD:-$SRC/build}
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
+# shellcheck source=scripts/lib/nslab.sh
+source "$SRC/scripts/lib/nslab.sh"
+nslab_need_root
 P=nc6$$
 cleanup() {
 	set +e
@@ -14,7 +16,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'cleanup; exit 130' INT TERM
-ip netns add "$P-host" || { echo "SKIP: cannot create namespaces"; exit 77; }
+ip netns add "$P-host"
 ip netns add "$P-fw"
 ip netns add "$P-net"
 ip link add h0 netns "$P-host" type veth peer name lan netns "$P-fw"

@@ -18,15 +18,9 @@ NC_BUILD=${NC_BUILD:-$NC_SRC/build}
 NATBOX_BIN=${NATBOX_BIN:-$NC_BUILD/sim/natbox}
 export NATBOX_BIN
 
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP: needs root for network namespaces"
-	exit 77
-fi
-if ! ip netns add "nbprobe$$" 2>/dev/null; then
-	echo "SKIP: network namespaces unavailable"
-	exit 77
-fi
-ip netns del "nbprobe$$"
+# shellcheck source=../../scripts/lib/nslab.sh
+. "$NC_SRC/scripts/lib/nslab.sh"
+nslab_need_root
 for t in python3 nft; do
 	command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
 done

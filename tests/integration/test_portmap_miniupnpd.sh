@@ -17,15 +17,9 @@ NC_BUILD=${NC_BUILD:-$NC_SRC/build}
 LIVE=$NC_BUILD/tests/test_portmap_live
 MINIUPNPD=${MINIUPNPD:-/usr/sbin/miniupnpd}
 
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP: needs root for network namespaces"
-	exit 77
-fi
-if ! ip netns add "pmprobe$$" 2>/dev/null; then
-	echo "SKIP: network namespaces unavailable"
-	exit 77
-fi
-ip netns del "pmprobe$$"
+# shellcheck source=../../scripts/lib/nslab.sh
+. "$NC_SRC/scripts/lib/nslab.sh"
+nslab_need_root
 [ -x "$MINIUPNPD" ] || { echo "SKIP: $MINIUPNPD not installed (miniupnpd-nftables)"; exit 77; }
 for t in nft upnpc; do
 	command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
