@@ -1,6 +1,6 @@
 #include "bouncer.h"
 
-#include "error.h"
+#include <natcheck/error.h>
 #include "ratelimit.h"
 
 #include <sodium.h>

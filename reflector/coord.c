@@ -1,6 +1,6 @@
 #include "coord.h"
 
-#include "error.h"
+#include <natcheck/error.h>
 #include "log.h"
 #include "netutil.h"
 #include "tcpback.h"

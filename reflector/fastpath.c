@@ -1,7 +1,7 @@
 #include "fastpath.h"
 
 #include "cursor.h"
-#include "error.h"
+#include <natcheck/error.h>
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 #include "frame.h"
 
 #include "cursor.h"
-#include "error.h"
+#include <natcheck/error.h>
 #include "inetcsum.h"
 #include "ipv4.h"
 

@@ -14,7 +14,7 @@
 #ifndef REFL_FRAME_H
 #define REFL_FRAME_H
 
-#include "addr.h"
+#include <natcheck/addr.h>
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -2,7 +2,7 @@
  *
  * Exit status: 0 after SIGTERM/SIGINT, 1 if it cannot bind or drop privileges, 2 usage. */
 #include "coord.h"
-#include "error.h"
+#include <natcheck/error.h>
 #include "log.h"
 #include "netutil.h"
 #include "numparse.h"

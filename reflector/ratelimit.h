@@ -8,7 +8,7 @@
 #ifndef REFL_RATELIMIT_H
 #define REFL_RATELIMIT_H
 
-#include "addr.h"
+#include <natcheck/addr.h>
 
 #include <pthread.h>
 #include <stdbool.h>

@@ -11,7 +11,7 @@
 #ifndef REFL_REFLECTOR_H
 #define REFL_REFLECTOR_H
 
-#include "addr.h"
+#include <natcheck/addr.h>
 #include "stun.h"
 
 #include <stdbool.h>

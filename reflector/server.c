@@ -1,7 +1,7 @@
 #include "server.h"
 
 #include "coord.h"
-#include "error.h"
+#include <natcheck/error.h>
 #include "fastpath.h"
 #include "frame.h"
 #include "log.h"

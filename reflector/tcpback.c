@@ -1,6 +1,6 @@
 #include "tcpback.h"
 
-#include "error.h"
+#include <natcheck/error.h>
 
 #include <errno.h>
 #include <linux/errqueue.h>

@@ -6,8 +6,8 @@
  *   2  usage error
  *   3  the run could not start: name resolution, sockets, capture permissions
  */
-#include "addr.h"
-#include "error.h"
+#include <natcheck/addr.h>
+#include <natcheck/error.h>
 #include "lifetime.h"
 #include "netutil.h"
 #include "numparse.h"
@@ -18,7 +18,7 @@
 #include "report.h"
 #include "tcpprobe.h"
 #include "topology.h"
-#include "result.h"
+#include <natcheck/result.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -402,6 +402,7 @@ int main(int argc, char **argv)
 	cfg.no_hairpin = o.no_hairpin;
 	cfg.budget_ms = o.budget_ms;
 	cfg.pcap_path = o.pcap;
+	cfg.capture = &nc_pcap_capture;
 	if (o.verbose) {
 		cfg.trace = trace_line;
 		cfg.trace_arg = stderr;

@@ -7,7 +7,7 @@
  *   sent=... answered=... lost=... seconds=...
  * It stops by itself after S seconds plus a short drain. Only for addresses on this machine
  * or inside its own namespaces. */
-#include "addr.h"
+#include <natcheck/addr.h>
 #include "netutil.h"
 #include "numparse.h"
 #include "stun.h"

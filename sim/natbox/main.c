@@ -11,9 +11,9 @@
 #include "nb_nat.h"
 #include "nb_pkt.h"
 
-#include "addr.h"
+#include <natcheck/addr.h>
 #include "cursor.h"
-#include "error.h"
+#include <natcheck/error.h>
 
 #include <arpa/inet.h>
 #include <errno.h>

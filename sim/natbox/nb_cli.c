@@ -1,9 +1,9 @@
 /* natbox command line: strict parsing (the bad value is quoted), --from-result mapping. */
 #include "nb_cli.h"
 
-#include "addr.h"
+#include <natcheck/addr.h>
 #include "cursor.h"
-#include "error.h"
+#include <natcheck/error.h>
 
 #include <errno.h>
 #include <limits.h>

@@ -5,7 +5,7 @@
 #define NB_CLI_H
 
 #include "nb_nat.h"
-#include "result.h"
+#include <natcheck/result.h>
 
 #include <stdbool.h>
 #include <stdio.h>

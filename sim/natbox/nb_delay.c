@@ -1,7 +1,7 @@
 /* natbox impairment: loss decision and the delay queue (binary min-heap). */
 #include "nb_delay.h"
 
-#include "error.h"
+#include <natcheck/error.h>
 
 #include <stdlib.h>
 #include <string.h>

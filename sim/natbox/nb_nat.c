@@ -8,7 +8,7 @@
 #include "nb_nat.h"
 
 #include "cursor.h"
-#include "error.h"
+#include <natcheck/error.h>
 #include "inetcsum.h"
 
 #include <stdio.h>

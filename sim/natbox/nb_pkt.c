@@ -2,7 +2,7 @@
 #include "nb_pkt.h"
 
 #include "cursor.h"
-#include "error.h"
+#include <natcheck/error.h>
 #include "inetcsum.h"
 #include "ipv4.h"
 

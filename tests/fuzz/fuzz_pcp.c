@@ -2,7 +2,7 @@
  * (pcp_decode_response, then the matching and the words a report would print) and SSDP
  * M-SEARCH answers (nc_pm_ssdp_location). The first byte picks the parser, so one corpus holds
  * both; seeds in tests/fuzz/corpus/pcp. */
-#include "error.h"
+#include <natcheck/error.h>
 #include "fuzz_input.h"
 #include "pcp.h"
 #include "portmap.h"

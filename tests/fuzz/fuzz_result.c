@@ -5,7 +5,7 @@
  * to_json(from_json(to_json(r))) == to_json(r). The accepted result also goes through the
  * human report, whose text comes from the same untrusted fields. */
 #include "report.h"
-#include "result.h"
+#include <natcheck/result.h>
 
 #include <stdint.h>
 #include <stdio.h>

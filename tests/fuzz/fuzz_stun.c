@@ -6,7 +6,7 @@
  * decoding, so memcmp compares every value). That checks the codec is symmetric and that the
  * decoder's normalisations (text sanitising, first-wins duplicates, capped lists) are stable.
  * Any disagreement aborts, which libFuzzer reports as a crash with the input saved. */
-#include "error.h"
+#include <natcheck/error.h>
 #include "stun.h"
 
 #include <stdlib.h>

@@ -3,10 +3,10 @@
  * run them, printing the natcheck-result JSON.
  *
  *   tcp_driver [--tcp-full] [--no-udp] A1:P1 */
-#include "error.h"
+#include <natcheck/error.h>
 #include "ncproto.h"
 #include "probe.h"
-#include "result.h"
+#include <natcheck/result.h>
 #include "tcpprobe.h"
 
 #include <sodium.h>

@@ -10,14 +10,9 @@ REFL=$NC_BUILD/reflector/natcheck-reflector
 
 tcp_lab_need() {
 	nslab_need_root
-	[ -x "$REFL" ] && [ -r "$NC_BUILD/natcheck/libnatcheck.a" ] ||
-		{ echo "SKIP: natcheck-reflector / libnatcheck not built in $NC_BUILD" >&2; exit 77; }
-	DRV_DIR=$(mktemp -d)
-	DRV=$DRV_DIR/tcp_driver
-	# shellcheck disable=SC2046
-	cc -std=c11 -D_GNU_SOURCE -I"$SRC/natcheck/lib" "$SRC/tests/integration/tcp_driver.c" \
-		"$NC_BUILD/natcheck/libnatcheck.a" $(pkg-config --libs libsodium jansson libpcap miniupnpc) \
-		-lnatpmp -lpthread -lm -o "$DRV"
+	DRV=$NC_BUILD/tests/tcp_driver
+	[ -x "$REFL" ] && [ -x "$DRV" ] ||
+		{ echo "SKIP: natcheck-reflector / tests/tcp_driver not built in $NC_BUILD" >&2; exit 77; }
 }
 
 # field JSON PATH: prints one field of a result ("tcp.unsolicited").

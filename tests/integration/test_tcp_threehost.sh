@@ -8,7 +8,7 @@ set -euo pipefail
 source "$(dirname "$0")/tcp_lab.sh"
 tcp_lab_need
 nslab_up "nctcp3$$"
-trap 'nslab_down; ip netns del "$NSLAB_P-h2" 2>/dev/null; ip netns del "$NSLAB_P-h3" 2>/dev/null; rm -rf "$DRV_DIR"' EXIT
+trap 'nslab_down; ip netns del "$NSLAB_P-h2" 2>/dev/null; ip netns del "$NSLAB_P-h3" 2>/dev/null' EXIT
 nslab_nat 'oifname "wan" masquerade'
 FIELDS="udp.mapping udp.filtering tcp.mapping tcp.filtering tcp.consistent tcp.unsolicited tcp.simultaneous_open tcp.hairpin"
 

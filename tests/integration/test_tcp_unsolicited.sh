@@ -7,7 +7,6 @@ set -euo pipefail
 # shellcheck source=tests/integration/tcp_lab.sh
 source "$(dirname "$0")/tcp_lab.sh"
 tcp_lab_need
-trap 'rm -rf "$DRV_DIR"' EXIT
 fail=0 idx=0
 
 # case NAME NAT-STATEMENT INPUT-RULE FIELD=VALUE...

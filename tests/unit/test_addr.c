@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "addr.h"
-#include "error.h"
+#include <natcheck/addr.h>
+#include <natcheck/error.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -9,7 +9,7 @@
 
 #include "bouncer.h"
 #include "coord.h"
-#include "error.h"
+#include <natcheck/error.h>
 #include "tcpback.h"
 #include "testaddr.h"
 

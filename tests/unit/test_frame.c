@@ -8,7 +8,7 @@
 #include <cmocka.h>
 
 #include "cursor.h"
-#include "error.h"
+#include <natcheck/error.h>
 #include "frame.h"
 #include "inetcsum.h"
 

@@ -6,13 +6,13 @@
 #include <cmocka.h>
 
 #include "cursor.h"
-#include "error.h"
+#include <natcheck/error.h>
 #include "inetcsum.h"
 #include "nb_cli.h"
 #include "nb_delay.h"
 #include "nb_nat.h"
 #include "nb_pkt.h"
-#include "result.h"
+#include <natcheck/result.h>
 
 #include <stdio.h>
 #include <stdlib.h>

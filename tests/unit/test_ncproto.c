@@ -7,7 +7,7 @@
 #include <cmocka.h>
 
 #include "cursor.h"
-#include "error.h"
+#include <natcheck/error.h>
 #include "ncproto.h"
 #include "testaddr.h"
 

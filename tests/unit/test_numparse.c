@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "error.h"
+#include <natcheck/error.h>
 #include "numparse.h"
 
 static void test_accepts(void **state)

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "error.h"
+#include <natcheck/error.h>
 #include "pcp.h"
 #include "testaddr.h"
 

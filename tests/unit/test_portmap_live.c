@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "error.h"
+#include <natcheck/error.h>
 #include "netutil.h"
 #include "portmap.h"
 

@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "error.h"
-#include "result.h"
+#include <natcheck/error.h>
+#include <natcheck/result.h>
 #include "testaddr.h"
 
 #include <dirent.h>

@@ -3,7 +3,7 @@
 #ifndef NC_TESTADDR_H
 #define NC_TESTADDR_H
 
-#include "addr.h"
+#include <natcheck/addr.h>
 
 /* "IP" or "IP:PORT" (an IPv6 address with a port in brackets). */
 static inline struct nc_addr ep(const char *s)
