@@ -451,7 +451,7 @@ int main(int argc, char **argv)
 		/* Routers answer TTL expiry within a round trip; silent ones cost the wait. */
 		struct nc_hops hops;
 		unsigned wait = 4 * r->udp.rtt_us / 1000 + 50;
-		if (nc_probe_hops(&cfg.server, 6, wait, &hops) == 0)
+		if (nc_probe_hops(&cfg.server, 6, wait, NULL, &hops) == 0)
 			nc_classify_topology(r, &hops);
 	} else {
 		nc_classify_topology(r, NULL);

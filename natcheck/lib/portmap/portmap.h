@@ -42,6 +42,7 @@ struct nc_pm_cfg {
 	uint32_t budget_ms;      /* nc_pm_probe's whole run; 0: 500 */
 	uint32_t map_timeout_ms; /* each nc_pm_map / nc_pm_unmap exchange; 0: 2000 */
 	unsigned protos;         /* bit (1u << enum nc_pm_proto) per protocol; 0: all three */
+	struct nc_limits lim;    /* the run's deadline and cancellation */
 	nc_trace_fn trace;       /* optional progress lines */
 	void *trace_arg;
 };

@@ -26,6 +26,7 @@ struct nc_lifetime_cfg {
 	/* Progress: seconds elapsed, the current bracket (hi 0 = none yet). */
 	void (*progress)(void *arg, unsigned elapsed_s, double lo_s, double hi_s);
 	void *progress_arg;
+	struct nc_limits lim;   /* deadline and cancellation, checked on every loop turn */
 	nc_trace_fn trace;
 	void *trace_arg;
 };

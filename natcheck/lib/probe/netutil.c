@@ -101,3 +101,27 @@ int nc_local_interface(const struct nc_addr *ip, char name[IF_NAMESIZE])
 	freeifaddrs(list);
 	return err;
 }
+
+int nc_limits_check(const struct nc_limits *lim, uint64_t now)
+{
+	if (!lim)
+		return 0;
+	if (nc_cancel_fired(lim->cancel))
+		return -NC_E_CANCELLED;
+	if (lim->deadline_us && now >= lim->deadline_us)
+		return -NC_E_DEADLINE;
+	return 0;
+}
+
+int nc_limits_timeout_ms(const struct nc_limits *lim, uint64_t next_us, uint64_t now)
+{
+	uint64_t until = next_us;
+
+	if (lim && lim->deadline_us && (until == 0 || lim->deadline_us < until))
+		until = lim->deadline_us;
+	if (until == 0)
+		return -1;
+	if (until <= now)
+		return 0;
+	return (int)((until - now + 999) / 1000);
+}

@@ -3,6 +3,7 @@
 #define NC_NETUTIL_H
 
 #include <natcheck/addr.h>
+#include <natcheck/cancel.h>
 
 #include <net/if.h>
 #include <stdint.h>
@@ -16,6 +17,20 @@ void nc_tracef(nc_trace_fn fn, void *arg, uint64_t t0_us, const char *fmt, ...)
 
 /* Monotonic time in microseconds. */
 uint64_t nc_now_us(void);
+
+/* The limits every loop of a measurement honours on every turn: an absolute deadline and a
+ * cancellation handle (both optional). nc_run() fills one for the whole run and hands it to
+ * each phase, so --budget and Ctrl-C reach every read loop. */
+struct nc_limits {
+	uint64_t deadline_us;            /* nc_now_us() value to stop at; 0 = none */
+	const struct nc_cancel *cancel;  /* NULL = not cancellable */
+};
+
+/* 0 while the run may go on, else -NC_E_CANCELLED or -NC_E_DEADLINE. lim may be NULL. */
+int nc_limits_check(const struct nc_limits *lim, uint64_t now);
+/* A poll timeout in ms for waiting until next_us (0 = no timer of one's own), shortened to
+ * the deadline; -1 when nothing bounds the wait. */
+int nc_limits_timeout_ms(const struct nc_limits *lim, uint64_t next_us, uint64_t now);
 
 /* The local address the kernel sends from towards dst (port 0). */
 int nc_route_source(const struct nc_addr *dst, struct nc_addr *src);

@@ -45,6 +45,7 @@ struct nc_probe_cfg {
 	unsigned budget_ms;     /* hard cap on the run; 0 = 5000 */
 	const char *pcap_path;  /* record the run's own probe traffic here (needs CAP_NET_RAW) */
 	const struct nc_capture_ops *capture; /* how to record it; required with pcap_path */
+	struct nc_limits lim;   /* deadline and cancellation, checked on every loop turn */
 	nc_trace_fn trace;      /* called with one line per send/receive, if set */
 	void *trace_arg;
 	/* Called once, right after the first requests (the allocation burst first) have left:

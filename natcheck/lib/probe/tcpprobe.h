@@ -34,6 +34,7 @@ struct nc_tcp_cfg {
 	bool full;             /* wait NC_TCP_WAIT_FULL_MS for the unsolicited SYN's fate */
 	bool no_hairpin;
 	unsigned timeout_ms;   /* connect / answer timeout, 0 = 1000 */
+	struct nc_limits lim;  /* deadline and cancellation, checked on every loop turn */
 	nc_trace_fn trace;
 	void *trace_arg;
 };
@@ -46,6 +47,7 @@ int nc_probe_tcp(const struct nc_tcp_cfg *cfg, struct nc_result *r);
 struct nc_bounce_cfg {
 	struct nc_addr server; /* A1:P1 */
 	unsigned wait_ms;      /* how long to wait for the bouncer's datagram, 0 = 500 */
+	struct nc_limits lim;
 	nc_trace_fn trace;
 	void *trace_arg;
 };

@@ -56,7 +56,7 @@ static bool read_time_exceeded(int fd, struct nc_addr *router)
 }
 
 int nc_probe_hops(const struct nc_addr *server, unsigned max_ttl, unsigned wait_ms,
-		  struct nc_hops *out)
+		  const struct nc_limits *lim, struct nc_hops *out)
 {
 	struct pollfd pfd[NC_MAX_HOPS];
 	uint8_t tid[NC_MAX_HOPS][STUN_TID_LEN];

@@ -15,6 +15,8 @@
 #ifndef NC_TOPOLOGY_H
 #define NC_TOPOLOGY_H
 
+#include "netutil.h"
+
 #include <natcheck/result.h>
 
 #define NC_MAX_HOPS 8
@@ -28,7 +30,7 @@ struct nc_hops {
 /* Sends TTL-limited Binding requests (TTL 1..max_ttl) towards server and collects who
  * answers, waiting at most wait_ms. Returns 0 or a negative error. */
 int nc_probe_hops(const struct nc_addr *server, unsigned max_ttl, unsigned wait_ms,
-		  struct nc_hops *out);
+		  const struct nc_limits *lim, struct nc_hops *out);
 
 /* Pure: fills r->topology from r->udp, r->portmap and the hops (may be NULL), and notes
  * the evidence in words. */
