@@ -211,6 +211,10 @@ const char *nc_result_classic_label(const struct nc_result *r); /* "full cone", 
 /* One sentence on UDP hole punching; written into buf, which is returned. */
 const char *nc_result_punch_verdict(const struct nc_result *r, char *buf, size_t len);
 
+/* Re-derives every verdict of r from its recorded observations (the classifier is a pure
+ * function of them): what `natcheck --reclassify FILE` does to a saved result. */
+void nc_result_classify(struct nc_result *r);
+
 /* JSON (jansson). to_json returns a malloc'd NUL-terminated string (NULL on allocation
  * failure), pretty-printed when pretty is set. from_json validates against the schema and
  * fills *r only if the whole document is valid; on error it returns -NC_E_SCHEMA (or

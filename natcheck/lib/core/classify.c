@@ -400,3 +400,8 @@ void nc_classify_udp(struct nc_result *r)
 	classify_filtering(r);
 	classify_hairpin(r);
 }
+
+void nc_result_classify(struct nc_result *r)
+{
+	nc_classify_udp(r);
+}
