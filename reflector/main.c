@@ -3,7 +3,7 @@
  * Exit status: 0 after SIGTERM/SIGINT, 1 if it cannot bind or drop privileges, 2 usage. */
 #include "coord.h"
 #include <natcheck/error.h>
-#include "log.h"
+#include <natcheck/log.h>
 #include "netutil.h"
 #include "numparse.h"
 #include "server.h"
@@ -183,7 +183,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return -1;
 			*(c == O_COORDPORT ? &o->coord.coord_port : &o->coord.cb_port) = (uint16_t)v;
 			break;
-		case 'v': log_set_level(LOG_LVL_DEBUG); break;
+		case 'v': nc_log_set_level(NC_LOG_DEBUG); break;
 		case 'h': usage(stdout); exit(0);
 		case O_VERSION: printf("natcheck-reflector %s\n", NC_VERSION); exit(0);
 		default: return -1;
@@ -234,13 +234,13 @@ static int setup_coord(struct options *o)
 	cc->bouncer_local = nc_addr_is_set(&cc->bouncer) && nc_local_interface(&cc->bouncer, NULL) == 0;
 	if (o->keyfile) {
 		if ((err = ncp_key_load(o->keyfile, cc->key)) < 0) {
-			log_error("--key %s: %s (expected 32 raw bytes or 64 hex digits)", o->keyfile,
+			nc_log_error("--key %s: %s (expected 32 raw bytes or 64 hex digits)", o->keyfile,
 				  nc_strerror(err));
 			return -1;
 		}
 		cc->has_key = true;
 	} else if (nc_addr_is_set(&cc->partner) || (nc_addr_is_set(&cc->bouncer) && !cc->bouncer_local)) {
-		log_error("--partner and a remote --bouncer need --key: the coordination link is "
+		nc_log_error("--partner and a remote --bouncer need --key: the coordination link is "
 			  "always authenticated");
 		return -1;
 	}
@@ -251,7 +251,7 @@ static int setup_coord(struct options *o)
 	err = coord_open(&o->cfg.coord, cc);
 	sodium_memzero(cc->key, sizeof(cc->key));
 	if (err < 0) {
-		log_error("coordination: %s", nc_strerror(err));
+		nc_log_error("coordination: %s", nc_strerror(err));
 		return -1;
 	}
 	return 0;
@@ -263,25 +263,25 @@ static int drop_privileges(const char *user)
 	struct passwd *pw = getpwnam(user);
 
 	if (!pw) {
-		log_error("no such user '%s' to drop privileges to", user);
+		nc_log_error("no such user '%s' to drop privileges to", user);
 		return -1;
 	}
 	if (setgroups(1, &pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
 	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0) {
-		log_error("cannot drop privileges to '%s': %s", user, strerror(errno));
+		nc_log_error("cannot drop privileges to '%s': %s", user, strerror(errno));
 		return -1;
 	}
 	if (pw->pw_uid != 0 && (setuid(0) == 0 || geteuid() == 0)) {
-		log_error("privileges could be regained after dropping them; refusing to run");
+		nc_log_error("privileges could be regained after dropping them; refusing to run");
 		return -1;
 	}
-	log_info("running as user %s", user);
+	nc_log_info("running as user %s", user);
 	return 0;
 }
 
 static void print_counters(const struct refl_counters *c)
 {
-	log_info("answered %llu (errors %llu, fast path %llu), malformed %llu, rate-limited %llu, "
+	nc_log_info("answered %llu (errors %llu, fast path %llu), malformed %llu, rate-limited %llu, "
 		 "ring drops %llu, send failures %llu, tcp connections %llu (%llu closed at the "
 		 "connection limit)",
 		 (unsigned long long)c->answered, (unsigned long long)c->errors_sent,
@@ -304,7 +304,7 @@ static void print_coord_counters(const struct coord *c)
 	if (!c)
 		return;
 	coord_format_counters(c, line, sizeof(line));
-	log_info("%s", line);
+	nc_log_info("%s", line);
 }
 
 /* Signals become events: this thread waits for them, the workers never see them. */
@@ -321,7 +321,7 @@ static void *signal_thread(void *arg)
 			print_coord_counters(sc->coord);
 			continue;
 		}
-		log_info("signal %d: stopping", sig);
+		nc_log_info("signal %d: stopping", sig);
 		refl_server_stop(sc->srv);
 		return NULL;
 	}
@@ -336,6 +336,7 @@ int main(int argc, char **argv)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int err;
 
+	nc_log_init("natcheck-reflector");
 	o.cfg.port = 3478;
 	o.cfg.alt_port = 3479;
 	o.cfg.threads = cpus > 0 && cpus <= 64 ? (unsigned)cpus : 1;
@@ -363,7 +364,7 @@ int main(int argc, char **argv)
 	if (o.cfg.fast_path_if && strcmp(o.cfg.fast_path_if, "auto") == 0) {
 		static char ifname[IF_NAMESIZE];
 		if ((err = nc_local_interface(&o.cfg.primary, ifname)) < 0) {
-			log_error("--fast-path auto: no interface holds %s",
+			nc_log_error("--fast-path auto: no interface holds %s",
 				  nc_addr_ip_str(&o.cfg.primary, (char[NC_ADDR_STRLEN]){0}));
 			return 1;
 		}
@@ -380,13 +381,13 @@ int main(int argc, char **argv)
 	if (o.pidfile) {
 		FILE *f = fopen(o.pidfile, "w");
 		if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0) {
-			log_error("cannot write %s: %s", o.pidfile, strerror(errno));
+			nc_log_error("cannot write %s: %s", o.pidfile, strerror(errno));
 			refl_server_free(srv);
 			return 1;
 		}
 	}
 	if (o.user && geteuid() != 0)
-		log_info("not started as root: --user %s has nothing to drop", o.user);
+		nc_log_info("not started as root: --user %s has nothing to drop", o.user);
 	if (o.drop && geteuid() == 0 && drop_privileges(o.user ? o.user : "nobody") < 0) {
 		refl_server_free(srv);
 		return 1;
@@ -394,7 +395,7 @@ int main(int argc, char **argv)
 	{
 		const struct refl_ctx *ctx = refl_server_ctx(srv);
 		char a[NC_ADDR_STRLEN], b[NC_ADDR_STRLEN];
-		log_info("ready: %s and %s%s%s, UDP and TCP, %u thread(s)%s%s%s",
+		nc_log_info("ready: %s and %s%s%s, UDP and TCP, %u thread(s)%s%s%s",
 			 nc_addr_str(&ctx->local[REFL_PP], a), nc_addr_str(&ctx->local[REFL_PA], b),
 			 ctx->has_alternate ? " on the primary address, and the same ports on " : "",
 			 ctx->has_alternate ? nc_addr_ip_str(&ctx->local[REFL_AP], (char[NC_ADDR_STRLEN]){0}) : "",
