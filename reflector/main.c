@@ -1,8 +1,10 @@
 /* natcheck-reflector: the RFC 5780 STUN server natcheck measures against.
  *
- * Exit status: 0 after SIGTERM/SIGINT, 1 if it cannot bind or drop privileges, 2 usage. */
+ * Exit status: 0 after SIGTERM/SIGINT, 1 if the key file is refused or it cannot bind or drop
+ * privileges, 2 usage. */
 #include "coord.h"
 #include <natcheck/error.h>
+#include <natcheck/keyfile.h>
 #include <natcheck/log.h>
 #include "netutil.h"
 #include "numparse.h"
@@ -96,6 +98,35 @@ static int parse_addr(const char *opt, const char *s, struct nc_addr *a)
 		fprintf(stderr, "natcheck-reflector: %s: not an IP address: '%s'\n", opt, s);
 		return -1;
 	}
+	/* Every role is one end of unicast exchanges: a wildcard would make the answers' source
+	 * (and OTHER-ADDRESS) whatever the routing picks, and nothing answers from a multicast
+	 * or broadcast address. */
+	if (!nc_addr_ip_is_unicast(a)) {
+		fprintf(stderr, "natcheck-reflector: %s: '%s' is not a unicast address (a wildcard, "
+			"multicast or broadcast address cannot serve STUN)\n", opt, s);
+		return -1;
+	}
+	return 0;
+}
+
+/* The coordination ports share the primary address with the STUN ports (UDP and TCP): any
+ * two equal would make one service receive the other's traffic, or fail to bind. Checked for
+ * the ports in use (the service runs) or given. */
+static int check_coord_ports(const struct options *o, bool check_coord, bool check_cb)
+{
+	static const char *const names[] = {"--port", "--alt-port", "--coord-port", "--cb-port"};
+	const uint16_t ports[] = {o->cfg.port, o->cfg.alt_port, o->coord.coord_port, o->coord.cb_port};
+	const bool used[] = {true, true, check_coord, check_cb};
+
+	for (int i = 2; i < 4; i++) {
+		for (int j = 0; j < i; j++) {
+			if (!used[i] || !used[j] || ports[i] != ports[j])
+				continue;
+			fprintf(stderr, "natcheck-reflector: %s %u is also %s: the ports must differ\n",
+				names[i], ports[i], names[j]);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -127,6 +158,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"version", no_argument, NULL, O_VERSION},
 		{NULL, 0, NULL, 0},
 	};
+	bool coord_port_given = false, cb_port_given = false;
 	double v;
 	int c;
 
@@ -178,10 +210,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case O_COORDPORT:
 		case O_CBPORT:
-			if (parse_num(c == O_COORDPORT ? "--coord-port" : "--cb-port", optarg, 1, 65535, &v) < 0 ||
-			    v != (int)v)
+			if (parse_int(c == O_COORDPORT ? "--coord-port" : "--cb-port", optarg, 1, 65535, &v) < 0)
 				return -1;
 			*(c == O_COORDPORT ? &o->coord.coord_port : &o->coord.cb_port) = (uint16_t)v;
+			*(c == O_COORDPORT ? &coord_port_given : &cb_port_given) = true;
 			break;
 		case 'v': nc_log_set_level(NC_LOG_DEBUG); break;
 		case 'h': usage(stdout); exit(0);
@@ -212,11 +244,18 @@ static int parse_args(int argc, char **argv, struct options *o)
 			return -1;
 		}
 	}
+	if (nc_addr_is_set(&o->coord.bouncer) && o->coord.bouncer.family != o->cfg.primary.family) {
+		fprintf(stderr, "natcheck-reflector: --bouncer must be of the primary address's family\n");
+		return -1;
+	}
 	if (o->cfg.port == o->cfg.alt_port) {
 		fprintf(stderr, "natcheck-reflector: --port and --alt-port must differ\n");
 		return -1;
 	}
-	return 0;
+	return check_coord_ports(o, coord_port_given || o->keyfile || nc_addr_is_set(&o->coord.partner) ||
+					    nc_addr_is_set(&o->coord.bouncer),
+				 cb_port_given || o->keyfile || nc_addr_is_set(&o->coord.partner) ||
+					 nc_addr_is_set(&o->coord.bouncer));
 }
 
 /* The coordination service (coord.h): needed for a bouncer, a partner or a key. */
@@ -234,8 +273,12 @@ static int setup_coord(struct options *o)
 	cc->bouncer_local = nc_addr_is_set(&cc->bouncer) && nc_local_interface(&cc->bouncer, NULL) == 0;
 	if (o->keyfile) {
 		if ((err = ncp_key_load(o->keyfile, cc->key)) < 0) {
-			nc_log_error("--key %s: %s (expected 32 raw bytes or 64 hex digits)", o->keyfile,
-				  nc_strerror(err));
+			char msg[512];
+			if (err == -NC_E_PARSE)
+				nc_log_error("--key %s: %s (expected 32 raw bytes or 64 hex digits)",
+					     o->keyfile, nc_strerror(err));
+			else
+				nc_log_error("--key %s", nc_secret_file_error(o->keyfile, err, msg, sizeof(msg)));
 			return -1;
 		}
 		cc->has_key = true;
@@ -339,6 +382,8 @@ int main(int argc, char **argv)
 	nc_log_init("natcheck-reflector");
 	o.cfg.port = 3478;
 	o.cfg.alt_port = 3479;
+	o.coord.coord_port = COORD_DEFAULT_PORT;
+	o.coord.cb_port = COORD_DEFAULT_CB_PORT;
 	o.cfg.threads = cpus > 0 && cpus <= 64 ? (unsigned)cpus : 1;
 	/* One natcheck run is about 35 answers of ~100 bytes, and many users can share one
 	 * public address behind a carrier-grade NAT; a flood still gets at most this much. */
@@ -354,13 +399,6 @@ int main(int argc, char **argv)
 	}
 	if (sodium_init() < 0) /* the rate limiter keys its hash from the RNG */
 		return 1;
-	/* Block the signals before any thread exists, so every thread inherits the mask. */
-	sigemptyset(&sc.set);
-	sigaddset(&sc.set, SIGINT);
-	sigaddset(&sc.set, SIGTERM);
-	sigaddset(&sc.set, SIGUSR1);
-	pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
-
 	if (o.cfg.fast_path_if && strcmp(o.cfg.fast_path_if, "auto") == 0) {
 		static char ifname[IF_NAMESIZE];
 		if ((err = nc_local_interface(&o.cfg.primary, ifname)) < 0) {
@@ -392,6 +430,15 @@ int main(int argc, char **argv)
 		refl_server_free(srv);
 		return 1;
 	}
+	/* Block the signals before the first thread exists (so every thread inherits the mask)
+	 * and before "ready:" (so a SIGUSR1 or SIGTERM after it is an event), but not earlier:
+	 * until here (key file, sockets, privileges) SIGTERM and Ctrl-C stop the process at
+	 * once, whatever step is slow. */
+	sigemptyset(&sc.set);
+	sigaddset(&sc.set, SIGINT);
+	sigaddset(&sc.set, SIGTERM);
+	sigaddset(&sc.set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
 	{
 		const struct refl_ctx *ctx = refl_server_ctx(srv);
 		char a[NC_ADDR_STRLEN], b[NC_ADDR_STRLEN];

@@ -11,10 +11,10 @@
 set -euo pipefail
 SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${NC_BUILD:-$SRC/build}
-# shellcheck source=reflector/tools/vethlab.sh
-source "$SRC/reflector/tools/vethlab.sh"
-nslab_need_root
-command -v python3 >/dev/null || { echo "SKIP: python3 is missing"; exit 77; }
+# shellcheck source=tests/lib/vethlab.sh
+source "$SRC/tests/lib/vethlab.sh"
+need_root
+need_tool python3
 # The flooders (198.18.5.10-41) and the well-behaved client (198.18.6.1) share the client side.
 vlab_up "ncrf$$" $(seq -f "198.18.5.%g" 10 41) 198.18.6.1
 # Answers to the spoofed sources go back to the generator's host through one neighbour (no
