@@ -85,7 +85,7 @@ static void usage(FILE *f, const char *prog)
 		"      --no-portmap      skip NAT-PMP, PCP and UPnP-IGD (by default each one found\n"
 		"                        gets a real test mapping, deleted again before exit)\n"
 		"      --lifetime        also measure the binding lifetime and whether inbound\n"
-		"                        traffic refreshes it (takes about 2-3x the lifetime)\n"
+		"                        traffic refreshes it (takes about 4-6x the lifetime)\n"
 		"      --lifetime-max S  longest idle time to try, 2..3600 s (default 120)\n"
 		"  -4, -6                use IPv4 / IPv6 only when resolving server names\n"
 		"      --color WHEN      auto (default: only on a terminal), always, never\n"
