@@ -158,7 +158,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"version", no_argument, NULL, O_VERSION},
 		{NULL, 0, NULL, 0},
 	};
-	bool coord_port_given = false, cb_port_given = false;
+	bool coord_port_given = false, cb_port_given = false, coord_runs;
 	double v;
 	int c;
 
@@ -252,10 +252,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		fprintf(stderr, "natcheck-reflector: --port and --alt-port must differ\n");
 		return -1;
 	}
-	return check_coord_ports(o, coord_port_given || o->keyfile || nc_addr_is_set(&o->coord.partner) ||
-					    nc_addr_is_set(&o->coord.bouncer),
-				 cb_port_given || o->keyfile || nc_addr_is_set(&o->coord.partner) ||
-					 nc_addr_is_set(&o->coord.bouncer));
+	coord_runs = o->keyfile || nc_addr_is_set(&o->coord.partner) || nc_addr_is_set(&o->coord.bouncer);
+	return check_coord_ports(o, coord_runs || coord_port_given, coord_runs || cb_port_given);
 }
 
 /* The coordination service (coord.h): needed for a bouncer, a partner or a key. */
