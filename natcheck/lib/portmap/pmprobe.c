@@ -228,11 +228,11 @@ int nc_pm_probe(const struct nc_pm_cfg *cfg, struct nc_portmap_result out[NC_PM_
 				m->present = found.present;
 				m->external = found.external;
 				snprintf(m->error, sizeof(m->error), "%s", found.error);
-				PM_TRACE(&o, "UPnP-IGD: %s%s%s",
+				PM_TRACE(&o, "UPnP-IGD: %s%s%s%s",
 					 m->present == NC_TRI_YES ? "present, external " : "absent",
 					 nc_addr_is_set(&m->external) ? nc_addr_ip_str(&m->external, a)
 								      : "",
-					 m->error[0] ? m->error : "");
+					 m->error[0] ? " - " : "", m->error);
 			}
 		}
 	}

@@ -217,14 +217,16 @@ static int upnp_search(const struct pm_opts *o, uint32_t timeout_ms, char *url, 
 					     (struct sockaddr *)&from, &fl);
 			int e;
 
-			if (n < 0 && errno == ECONNREFUSED && ssdp_refused(fd, &gw)) {
+			/* The error queue, not errno: the pending error may already have been
+			 * reported (and cleared) by the multicast sendto. */
+			if (ssdp_refused(fd, &gw)) {
 				snprintf(why, whylen, "UPnP-IGD: %s refused the SSDP search (ICMP "
 						      "port unreachable)", nc_addr_str(&gw, a));
 				r = -ECONNREFUSED;
 				goto out;
 			}
 			if (n < 0 && errno == ECONNREFUSED)
-				continue; /* another error (e.g. for the multicast copy): read on */
+				continue; /* reported, now read on */
 			if (n < 0)
 				break;
 			if (nc_addr_from_sockaddr(&fa, (struct sockaddr *)&from, fl) < 0)
