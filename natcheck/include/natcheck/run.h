@@ -43,7 +43,7 @@ enum nc_preset {
 #define NC_RUN_DEFAULT_BUDGET_MS 5000
 #define NC_RUN_FAST_BUDGET_MS 1000
 #define NC_RUN_DEFAULT_SAMPLES 12 /* allocation samples */
-#define NC_RUN_CLEANUP_MS 700 /* deleting test mappings after the deadline or a cancel */
+#define NC_RUN_CLEANUP_MS 500 /* deleting test mappings after the deadline or a cancel */
 
 /* How a run records its own packets (natcheck --pcap); <natcheck/capture.h> has libpcap's. */
 struct nc_capture_ops;

@@ -140,10 +140,11 @@ void pcpc_words(char *buf, size_t len, int r, const struct pcp_response *resp,
 
 static int pcpc_exchange(const struct nc_addr *server, const struct nc_addr *src,
 			 uint32_t lifetime, const struct pcp_map *map, const struct nc_limits *lim,
-			 uint32_t timeout_ms, struct pcp_response *resp, char *err, size_t errlen)
+			 struct pcp_response *resp, char *err, size_t errlen)
 {
 	struct pcpc s;
 	char w[NC_NOTE_LEN];
+	uint64_t t0 = nc_now_us();
 	int r = pcpc_open(&s, server, src);
 
 	if (r == 0)
@@ -154,7 +155,7 @@ static int pcpc_exchange(const struct nc_addr *server, const struct nc_addr *src
 		pcpc_close(&s);
 		return 0;
 	}
-	pcpc_words(w, sizeof(w), r, resp, &s, server, timeout_ms);
+	pcpc_words(w, sizeof(w), r, resp, &s, server, (uint32_t)((nc_now_us() - t0) / 1000));
 	pm_say(err, errlen, "%s", w);
 	pcpc_close(&s);
 	return r == 1 ? -NC_E_PROTOCOL : r < 0 ? r : -NC_E_PROTOCOL;
@@ -173,8 +174,7 @@ int pcpc_map(const struct pm_opts *o, const struct nc_limits *lim, uint16_t port
 	if (nc_addr_is_set(&out->external) && out->external.family == AF_INET)
 		map.external_ip = out->external; /* a refresh suggests the address it has */
 	map.external_ip.port = 0;
-	r = pcpc_exchange(&o->server, &o->src, lifetime, &map, lim, o->map_timeout_ms, &resp, err,
-			  errlen);
+	r = pcpc_exchange(&o->server, &o->src, lifetime, &map, lim, &resp, err, errlen);
 	if (r < 0)
 		return r;
 	memcpy(out->nonce, map.nonce, PCP_NONCE_LEN);
@@ -195,5 +195,5 @@ int pcpc_unmap(const struct nc_pm_mapping *m, const struct nc_limits *lim, char 
 	memcpy(map.nonce, m->nonce, PCP_NONCE_LEN);
 	map.external_ip.port = 0;
 	src.port = 0;
-	return pcpc_exchange(&m->server, &src, 0, &map, lim, m->timeout_ms, &resp, err, errlen);
+	return pcpc_exchange(&m->server, &src, 0, &map, lim, &resp, err, errlen);
 }

@@ -192,7 +192,7 @@ int pmp_map(const struct pm_opts *o, const struct nc_limits *lim, uint16_t port,
 	natpmpresp_t resp;
 	uint16_t result = 0;
 	char w[NC_NOTE_LEN];
-	uint32_t ms = o->map_timeout_ms;
+	uint64_t t0 = nc_now_us();
 	int r = pmp_open(&p, &o->server);
 
 	if (r == 0 && sendnewportmappingrequest(&p.np, NATPMP_PROTOCOL_UDP, port, ext, lifetime) < 0)
@@ -205,7 +205,8 @@ int pmp_map(const struct pm_opts *o, const struct nc_limits *lim, uint16_t port,
 	p.op = 1;
 	r = pmp_wait_answer(&p, lim, &resp, &result);
 	if (r != 1 || result != 0) {
-		pmp_words(w, sizeof(w), r, result, &p, &o->server, ms);
+		pmp_words(w, sizeof(w), r, result, &p, &o->server,
+			  (uint32_t)((nc_now_us() - t0) / 1000));
 		pm_say(err, errlen, "%s", w);
 		pmp_close(&p);
 		return r == 1 ? -NC_E_PROTOCOL : r;
@@ -230,6 +231,7 @@ int pmp_unmap(const struct nc_pm_mapping *m, const struct nc_limits *lim, char *
 	natpmpresp_t resp;
 	uint16_t result = 0;
 	char w[NC_NOTE_LEN];
+	uint64_t t0 = nc_now_us();
 	int r = pmp_open(&p, &m->server);
 
 	/* RFC 6886 §3.4: lifetime 0 deletes; the suggested external port must then be 0. */
@@ -243,7 +245,7 @@ int pmp_unmap(const struct nc_pm_mapping *m, const struct nc_limits *lim, char *
 	pmp_close(&p);
 	if (r == 1 && result == 0)
 		return 0;
-	pmp_words(w, sizeof(w), r, result, &p, &m->server, m->timeout_ms);
+	pmp_words(w, sizeof(w), r, result, &p, &m->server, (uint32_t)((nc_now_us() - t0) / 1000));
 	pm_say(err, errlen, "%s", w);
 	return r == 1 ? -NC_E_PROTOCOL : r < 0 ? r : -NC_E_PROTOCOL;
 }

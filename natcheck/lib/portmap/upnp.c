@@ -548,8 +548,9 @@ static bool job_done(struct upnp_job *j)
 	return done;
 }
 
-/* Waits for a MAP or UNMAP worker within lim; after a cancel or the deadline, PM_GRACE_MS more
- * (a gateway that answers at once finishes, and what it made is known and can be deleted).
+/* Waits for a MAP or UNMAP worker within lim; after a cancel or the deadline, a MAP worker
+ * PM_GRACE_MS more (a gateway that answers at once finishes, and what it made is known and can
+ * be deleted).
  * Returns the worker's result, or -NC_E_CANCELLED / -NC_E_TIMEOUT after abandoning it. */
 static int job_wait(struct upnp_job *j, const struct nc_limits *lim, struct nc_pm_mapping *m,
 		    char *err, size_t errlen)
@@ -561,7 +562,9 @@ static int job_wait(struct upnp_job *j, const struct nc_limits *lim, struct nc_p
 	while (!job_done(j) && !stop) {
 		if ((r = pm_poll(&pfd, 1, 0, lim)) < 0) {
 			stop = r;
-			grace = pm_limits_within(NULL, PM_GRACE_MS);
+			/* Only a MAP can leave something behind; an abandoned UNMAP goes on
+			 * deleting by itself. */
+			grace = pm_limits_within(NULL, j->op == UPNP_MAP ? PM_GRACE_MS : 0);
 			while (!job_done(j) && pm_poll(&pfd, 1, 0, &grace) == 0)
 				;
 		}
