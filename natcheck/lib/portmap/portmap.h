@@ -6,7 +6,8 @@
  *   gateway.c       nc_pm_  the default gateway from /proc/net/route
  *   pmpclient.[ch]  pmp_    NAT-PMP client over libnatpmp (caller-driven)
  *   pcpclient.[ch]  pcpc_   PCP client over our codec pcp.[ch]
- *   upnp.[ch]       upnp_   SSDP search, UPnP-IGD through miniupnpc on abandonable workers
+ *   ssdp.[ch]       ssdp_   the SSDP search for the gateway's IGD, nc_pm_ssdp_location
+ *   upnp.[ch]       upnp_   UPnP-IGD through miniupnpc on abandonable workers
  *   registry.c      nc_pm_  map / refresh / unmap / the registry of live mappings
  *   pmprobe.c       nc_pm_  the three-protocol presence probe
  *   pmtest.[ch]     nc_pm_  the real test: does traffic through a mapping arrive? */
