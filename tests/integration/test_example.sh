@@ -29,6 +29,15 @@ else
 fi
 rm -f "$obj" "$obj.err"
 
+# The program printed in docs/libnatcheck.md is this one (from its first #include on).
+if diff <(sed -n '/^#include <natcheck\/addr.h>/,$p' "$NC_SRC/docs/example.c") \
+	<(awk '/^```c$/{n++} n==2' "$NC_SRC/docs/libnatcheck.md" | sed '1d' | sed '/^```$/,$d') \
+	>/dev/null; then
+	check_pass "docs/libnatcheck.md shows docs/example.c as it is"
+else
+	check_fail "docs/libnatcheck.md and docs/example.c differ"
+fi
+
 nslab_up "ncex$$"
 nslab_nat 'oifname "wan" masquerade'
 nslab_daemon refl inet "$REFLECTOR" --primary "$NSLAB_A1" --alternate "$NSLAB_A2"
