@@ -143,12 +143,6 @@ nslab_ruleset 'table inet filter {
 	}
 	chain postrouting_miniupnpd {
 	}
-}
-table ip slowtest {
-	chain rpdrop {
-		type filter hook forward priority -10; policy accept;
-		iifname "lan" udp dport 3478 @th,224,16 0x0027 drop
-	}
 }'
 cat >"$NSLAB_DIR/miniupnpd.conf" <<CONF
 ext_ifname=wan
@@ -168,6 +162,22 @@ for _ in $(seq 100); do
 	sleep 0.05
 done
 dnat_rules() { nslab_exec router nft list chain inet filter prerouting_miniupnpd 2>/dev/null | grep -c dnat; }
+
+# A whole run first: each protocol's real test mapping carries traffic and is deleted.
+nslab_exec client "$NATCHECK" --json "$NSLAB_A1" >"$NSLAB_DIR/ok.json" 2>"$NSLAB_DIR/ok.err"
+check_equal "miniupnpd: test mappings that carried the test packet" 3 \
+	"$(grep -c '"test_mapping": true' "$NSLAB_DIR/ok.json")"
+check_equal "miniupnpd: test mappings deleted" 3 "$(grep -c '"deleted": true' "$NSLAB_DIR/ok.json")"
+check_equal "dnat rules left after a whole run" 0 "$(dnat_rules)"
+
+# Then hold each test mapping live for its 800 ms of retries: the router drops the STUN
+# requests that carry RESPONSE-PORT (its attribute type 0x0027 first after the 20-byte header).
+nslab_ruleset 'table ip slowtest {
+	chain rpdrop {
+		type filter hook forward priority -10; policy accept;
+		iifname "lan" udp dport 3478 @th,224,16 0x0027 drop
+	}
+}'
 
 ip netns exec "$NSLAB_P-client" "$NATCHECK" --json "$NSLAB_A1" >"$NSLAB_DIR/pm.json" 2>"$NSLAB_DIR/pm.err" &
 pid=$!

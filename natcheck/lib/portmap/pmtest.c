@@ -2,10 +2,9 @@
 
 #include "pmcommon.h"
 #include <natcheck/error.h>
-#include "stun.h"
+#include "stun_txn.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,45 +15,31 @@
 #define TEST_ATTEMPTS 4
 #define TEST_RTO_MS 200
 
-/* Sends the RESPONSE-PORT request from fd and waits for its answer on fd, within lim.
+/* Sends the RESPONSE-PORT request from fd and waits for its answer on fd, within lim, through
+ * the library's one STUN transaction (stun_txn.h): the answer must come from the server itself.
  * UNKNOWN (and *stop set) when the limits cut it short. */
 static enum nc_tri through_mapping(int fd, const struct nc_addr *server, uint16_t ext_port,
 				   const struct nc_limits *lim, int *stop)
 {
-	uint8_t req[64], buf[512], tid[STUN_TID_LEN];
-	struct sockaddr_storage ss;
-	socklen_t sl = nc_addr_to_sockaddr(server, &ss);
+	/* A fixed 200 ms between tries: the gateway may need a moment to install the rule. */
+	struct stun_rtt rtt = {.initial_us = TEST_RTO_MS * 1000, .min_us = TEST_RTO_MS * 1000,
+			       .max_us = TEST_RTO_MS * 1000};
+	struct stun_txn t;
 	struct stun_msg m;
-	int n;
+	int r;
 
-	randombytes_buf(tid, sizeof(tid));
-	if ((n = stun_binding_request(req, sizeof(req), tid, 0, ext_port)) < 0)
+	if (stun_txn_init(&t, server, 0, ext_port, TEST_ATTEMPTS) < 0)
 		return NC_TRI_UNKNOWN;
-	for (int attempt = 0; attempt < TEST_ATTEMPTS; attempt++) {
-		uint64_t next = nc_now_us() + TEST_RTO_MS * 1000;
-
-		if (sendto(fd, req, (size_t)n, 0, (struct sockaddr *)&ss, sl) < 0)
-			return NC_TRI_UNKNOWN;
-		while (nc_now_us() < next) {
-			struct pollfd p = {.fd = fd, .events = POLLIN};
-			int r = pm_poll(&p, 1, next, lim);
-
-			if (r < 0) {
-				*stop = r;
-				return NC_TRI_UNKNOWN;
-			}
-			for (;;) {
-				ssize_t k = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-				if (k < 0)
-					break;
-				if (stun_decode(buf, (size_t)k, &m) == 0 &&
-				    sodium_memcmp(m.tid, tid, STUN_TID_LEN) == 0)
-					return m.cls == STUN_CLASS_SUCCESS ? NC_TRI_YES
-									   : NC_TRI_UNKNOWN;
-			}
-		}
+	t.linger_us = TEST_RTO_MS * 1000;
+	r = stun_txn_run(&t, fd, &rtt, lim, &m, NULL);
+	if (r == 0)
+		return m.cls == STUN_CLASS_SUCCESS ? NC_TRI_YES : NC_TRI_UNKNOWN;
+	if (r == -NC_E_CANCELLED || r == -NC_E_DEADLINE) {
+		*stop = r;
+		return NC_TRI_UNKNOWN;
 	}
-	return NC_TRI_NO;
+	/* Silence is the verdict; an answer from elsewhere or a send error says nothing. */
+	return r == -NC_E_TIMEOUT ? NC_TRI_NO : NC_TRI_UNKNOWN;
 }
 
 int nc_pm_test(const struct nc_pm_cfg *cfg, const struct nc_addr *server,
