@@ -138,9 +138,13 @@ void pcpc_words(char *buf, size_t len, int r, const struct pcp_response *resp,
 }
 
 
+/* One MAP exchange within lim. run: for a mapping request, the run's own limits: when they
+ * stop the wait with the request gone, the gateway may hold the mapping already, and its answer
+ * within PM_GRACE_MS still counts (so the mapping is known and can be deleted). */
 static int pcpc_exchange(const struct nc_addr *server, const struct nc_addr *src,
 			 uint32_t lifetime, const struct pcp_map *map, const struct nc_limits *lim,
-			 struct pcp_response *resp, char *err, size_t errlen)
+			 const struct nc_limits *run, struct pcp_response *resp, char *err,
+			 size_t errlen)
 {
 	struct pcpc s;
 	char w[NC_NOTE_LEN];
@@ -151,6 +155,14 @@ static int pcpc_exchange(const struct nc_addr *server, const struct nc_addr *src
 		r = pcpc_start(&s, PCP_OP_MAP, lifetime, map);
 	if (r == 0)
 		r = pcpc_wait(&s, lim, resp);
+	if ((r == -NC_E_CANCELLED || r == -NC_E_TIMEOUT) && run &&
+	    nc_limits_check(run, nc_now_us()) < 0) {
+		struct nc_limits grace = pm_limits_within(NULL, PM_GRACE_MS);
+		int late = pcpc_wait(&s, &grace, resp);
+
+		if (late == 1)
+			r = late;
+	}
 	if (r == 1 && resp->version == PCP_VERSION && resp->result == PCP_R_SUCCESS) {
 		pcpc_close(&s);
 		return 0;
@@ -174,7 +186,7 @@ int pcpc_map(const struct pm_opts *o, const struct nc_limits *lim, uint16_t port
 	if (nc_addr_is_set(&out->external) && out->external.family == AF_INET)
 		map.external_ip = out->external; /* a refresh suggests the address it has */
 	map.external_ip.port = 0;
-	r = pcpc_exchange(&o->server, &o->src, lifetime, &map, lim, &resp, err, errlen);
+	r = pcpc_exchange(&o->server, &o->src, lifetime, &map, lim, &o->lim, &resp, err, errlen);
 	if (r < 0)
 		return r;
 	memcpy(out->nonce, map.nonce, PCP_NONCE_LEN);
@@ -195,5 +207,5 @@ int pcpc_unmap(const struct nc_pm_mapping *m, const struct nc_limits *lim, char 
 	memcpy(map.nonce, m->nonce, PCP_NONCE_LEN);
 	map.external_ip.port = 0;
 	src.port = 0;
-	return pcpc_exchange(&m->server, &src, 0, &map, lim, &resp, err, errlen);
+	return pcpc_exchange(&m->server, &src, 0, &map, lim, NULL, &resp, err, errlen);
 }

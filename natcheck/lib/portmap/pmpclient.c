@@ -204,6 +204,16 @@ int pmp_map(const struct pm_opts *o, const struct nc_limits *lim, uint16_t port,
 	}
 	p.op = 1;
 	r = pmp_wait_answer(&p, lim, &resp, &result);
+	if ((r == -NC_E_CANCELLED || r == -NC_E_TIMEOUT) &&
+	    nc_limits_check(&o->lim, nc_now_us()) < 0) {
+		/* The run stopped with the request gone: the gateway may hold the mapping already.
+		 * Its answer within the grace makes it known, registered and deleted again. */
+		struct nc_limits grace = pm_limits_within(NULL, PM_GRACE_MS);
+		int late = pmp_wait_answer(&p, &grace, &resp, &result);
+
+		if (late == 1)
+			r = late;
+	}
 	if (r != 1 || result != 0) {
 		pmp_words(w, sizeof(w), r, result, &p, &o->server,
 			  (uint32_t)((nc_now_us() - t0) / 1000));

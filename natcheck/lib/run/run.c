@@ -103,14 +103,21 @@ static void pm_real_test(struct run *st, struct pm_job *j)
 	if ((e == -NC_E_CANCELLED || e == -NC_E_DEADLINE) && !st->stop)
 		st->stop = e;
 	left = nc_pm_unmap_all_within(&reg, NC_RUN_CLEANUP_MS);
-	for (int p = 0; p < NC_PM_COUNT; p++) {
-		struct nc_portmap_result *o = &st->r->portmap[p];
-		/* A mapping the test had to leave in the registry: deleted now, or not. */
-		if (o->test_mapping != NC_TRI_UNKNOWN || o->deleted != NC_TRI_UNKNOWN)
+	/* A mapping the test left in the registry (stopped, or its delete failed) was deleted
+	 * just now, or is still live: the result says which. */
+	for (unsigned i = 0; i < NC_PM_MAX_LIVE; i++) {
+		const struct nc_pm_mapping *m = &reg.m[i];
+		struct nc_portmap_result *o;
+
+		if (!m->internal.port || (unsigned)m->proto >= NC_PM_COUNT)
+			continue; /* a slot never used */
+		o = &st->r->portmap[m->proto];
+		if (o->deleted == NC_TRI_YES)
 			continue;
-		for (unsigned i = 0; i < NC_PM_MAX_LIVE; i++)
-			if (reg.m[i].proto == (enum nc_pm_proto)p && reg.m[i].internal.port)
-				o->deleted = reg.m[i].live ? NC_TRI_NO : NC_TRI_YES;
+		if (!m->live && o->deleted == NC_TRI_NO)
+			snprintf(o->error, sizeof(o->error),
+				 "test mapping deleted on a second try, after the test");
+		o->deleted = m->live ? NC_TRI_NO : NC_TRI_YES;
 	}
 	if (left > 0)
 		nc_result_note(st->r, "port mapping: %d test mapping(s) could not be deleted; they "
