@@ -11,7 +11,7 @@
 #      exit 130, and no mapping is left (nft chain and upnpc -l).
 #
 #   client 10.1.0.2 -- router 10.1.0.1 [gateway under test, masquerade] -- inet 198.18.1.1/.2
-# Exit 77 (skip) when not root, without namespaces, or without python3 / miniupnpd / upnpc.
+# Exit 77 (skip) when not root, without namespaces, or without python3, miniupnpd or upnpc.
 set -u
 NC_SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 NC_BUILD=${NC_BUILD:-$NC_SRC/build}
@@ -24,9 +24,51 @@ MINIUPNPD=${MINIUPNPD:-/usr/sbin/miniupnpd}
 . "$NC_SRC/tests/integration/lib/checks.sh"
 nslab_need_root
 command -v python3 >/dev/null || { echo "SKIP: python3 not installed"; exit 77; }
-[ -x "$NATCHECK" ] && [ -x "$REFLECTOR" ] || { echo "FAIL: build natcheck and the reflector first"; exit 1; }
+[ -x "$MINIUPNPD" ] || { echo "SKIP: $MINIUPNPD not installed (miniupnpd-nftables)"; exit 77; }
+command -v upnpc >/dev/null || { echo "SKIP: upnpc not installed (miniupnpc)"; exit 77; }
+for b in "$NATCHECK" "$REFLECTOR"; do
+	[ -x "$b" ] || { echo "FAIL: not built: $b"; exit 1; }
+done
 
 now_ms() { date +%s%3N; }
+
+# timed_run NAME LIMIT_MS OUT ARGS...: natcheck --json ARGS in the client, stdout to OUT; it
+# must exit 0 within LIMIT_MS.
+timed_run() {
+	local name=$1 limit=$2 out=$3 t0 rc el
+	shift 3
+	t0=$(now_ms)
+	nslab_exec client timeout 60 "$NATCHECK" --json "$@" "$NSLAB_A1" >"$out" 2>"$out.err"
+	rc=$?
+	el=$(($(now_ms) - t0))
+	if [ "$el" -le "$limit" ] && [ "$rc" = 0 ]; then
+		check_pass "$name: ended in $el ms (limit $limit), exit 0"
+	else
+		check_fail "$name: took $el ms (limit $limit), exit $rc" "$(cat "$out.err")"
+	fi
+}
+
+# interrupted_run NAME OUT WAIT_CMD...: natcheck --json in the client, SIGINT once WAIT_CMD
+# returns; it must end within 1 s of the signal with exit 130.
+interrupted_run() {
+	local name=$1 out=$2 pid t0 rc el
+	shift 2
+	# Not through nslab_exec: a function in the background is a subshell, and the signal
+	# must reach natcheck itself (ip netns exec execs it under the same pid).
+	ip netns exec "$NSLAB_P-client" "$NATCHECK" --json "$NSLAB_A1" >"$out" 2>"$out.err" &
+	pid=$!
+	"$@" "$pid"
+	t0=$(now_ms)
+	kill -INT "$pid" 2>/dev/null
+	wait "$pid"
+	rc=$?
+	el=$(($(now_ms) - t0))
+	if [ "$el" -le 1000 ] && [ "$rc" = 130 ]; then
+		check_pass "$name: ended $el ms after SIGINT, exit 130"
+	else
+		check_fail "$name: ended $el ms after SIGINT, exit $rc" "$(cat "$out.err")"
+	fi
+}
 
 nslab_up "ncrb$$"
 nslab_nat 'oifname "wan" masquerade'
@@ -48,18 +90,8 @@ gw_stop() {
 
 gw_start
 BUDGET=1000
-t0=$(now_ms)
-nslab_exec client timeout 60 "$NATCHECK" --json --budget "$BUDGET" --no-topology "$NSLAB_A1" \
-	>"$NSLAB_DIR/slow.json" 2>"$NSLAB_DIR/slow.err"
-rc=$?
-t1=$(now_ms)
-el=$((t1 - t0))
-if [ "$el" -le $((BUDGET + 1000)) ] && [ "$rc" = 0 ]; then
-	check_pass "slow UPnP gateway: a run with --budget $BUDGET ended in $el ms (exit 0)"
-else
-	check_fail "slow UPnP gateway: a run with --budget $BUDGET took $el ms, exit $rc" \
-		"$(cat "$NSLAB_DIR/slow.err"; tail -5 "$NSLAB_DIR/gw.log")"
-fi
+timed_run "slow UPnP gateway, --budget $BUDGET" $((BUDGET + 1000)) "$NSLAB_DIR/slow.json" \
+	--budget "$BUDGET" --no-topology
 if grep -q '"upnp-igd"' "$NSLAB_DIR/slow.json" && grep -q 'drip' "$NSLAB_DIR/gw.log"; then
 	check_pass "the probe found the gateway and the real test's fetch was dripped"
 else
@@ -81,48 +113,21 @@ gw_stop
 
 # default budget (5 s): within 6 s
 gw_start
-t0=$(now_ms)
-nslab_exec client timeout 60 "$NATCHECK" --json "$NSLAB_A1" >/dev/null 2>"$NSLAB_DIR/slow2.err"
-rc=$?
-el=$(($(now_ms) - t0))
-if [ "$el" -le 6000 ] && [ "$rc" = 0 ]; then
-	check_pass "slow UPnP gateway: a default run ended in $el ms (budget 5000 + 1000)"
-else
-	check_fail "slow UPnP gateway: a default run took $el ms, exit $rc" "$(cat "$NSLAB_DIR/slow2.err")"
-fi
-
+timed_run "slow UPnP gateway, default budget" 6000 "$NSLAB_DIR/slow2.json"
 gw_stop
 
-# SIGINT in the middle of the dripped fetch
+# SIGINT in the middle of the dripped fetch (1.5 s in: the probe and the UDP tests are over)
 gw_start
-# Not through nslab_exec: a function in the background is a subshell, and the signal must
-# reach natcheck itself (ip netns exec execs it under the same pid).
-ip netns exec "$NSLAB_P-client" "$NATCHECK" --json "$NSLAB_A1" >"$NSLAB_DIR/int.json" 2>"$NSLAB_DIR/int.err" &
-pid=$!
-sleep 1.5
-t0=$(now_ms)
-kill -INT "$pid"
-wait "$pid"
-rc=$?
-el=$(($(now_ms) - t0))
-if [ "$el" -le 1000 ] && [ "$rc" = 130 ]; then
-	check_pass "SIGINT during the dripped fetch: ended in $el ms, exit 130"
-else
-	check_fail "SIGINT during the dripped fetch: $el ms, exit $rc" "$(cat "$NSLAB_DIR/int.err")"
-fi
-if grep -q 'partial' "$NSLAB_DIR/int.err"; then
+after_1500ms() { sleep 1.5; }
+interrupted_run "SIGINT during the dripped fetch" "$NSLAB_DIR/int.json" after_1500ms
+if grep -q 'partial' "$NSLAB_DIR/int.json.err"; then
 	check_pass "the cancelled run says its result is partial"
 else
-	check_fail "no word on the partial result" "$(cat "$NSLAB_DIR/int.err")"
+	check_fail "no word on the partial result" "$(cat "$NSLAB_DIR/int.json.err")"
 fi
 gw_stop
 
 # ---- 2. miniupnpd: Ctrl-C while test mappings are live ------------------------------------
-if [ ! -x "$MINIUPNPD" ] || ! command -v upnpc >/dev/null; then
-	check_fail "miniupnpd part not run: $MINIUPNPD or upnpc missing (install miniupnpd-nftables, miniupnpc)"
-	checks_verdict
-	exit $?
-fi
 # The nft skeleton miniupnpd 2.3.1 expects (sim-recipes.md §7), next to the lab's own tables.
 nslab_ruleset 'table inet filter {
 	chain forward {
@@ -179,28 +184,20 @@ nslab_ruleset 'table ip slowtest {
 	}
 }'
 
-ip netns exec "$NSLAB_P-client" "$NATCHECK" --json "$NSLAB_A1" >"$NSLAB_DIR/pm.json" 2>"$NSLAB_DIR/pm.err" &
-pid=$!
+# SIGINT as soon as a test mapping shows in the router's chain (or natcheck ended: a failure).
 seen=0
-for _ in $(seq 200); do
-	if [ "$(dnat_rules)" -gt 0 ]; then seen=1; break; fi
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.02
-done
-t0=$(now_ms)
-kill -INT "$pid" 2>/dev/null
-wait "$pid"
-rc=$?
-el=$(($(now_ms) - t0))
+until_mapping() {
+	for _ in $(seq 200); do
+		if [ "$(dnat_rules)" -gt 0 ]; then seen=1; return; fi
+		kill -0 "$1" 2>/dev/null || return
+		sleep 0.02
+	done
+}
+interrupted_run "SIGINT with live test mappings" "$NSLAB_DIR/pm.json" until_mapping
 if [ "$seen" = 1 ]; then
 	check_pass "a test mapping was live on the gateway when SIGINT came"
 else
-	check_fail "no test mapping seen on the gateway before SIGINT" "$(cat "$NSLAB_DIR/pm.err" "$NSLAB_DIR/upnpd.log")"
-fi
-if [ "$el" -le 1000 ] && [ "$rc" = 130 ]; then
-	check_pass "SIGINT with live test mappings: ended in $el ms, exit 130"
-else
-	check_fail "SIGINT with live test mappings: $el ms, exit $rc" "$(cat "$NSLAB_DIR/pm.err")"
+	check_fail "no test mapping seen on the gateway before SIGINT" "$(cat "$NSLAB_DIR/pm.json.err" "$NSLAB_DIR/upnpd.log")"
 fi
 left=$(dnat_rules)
 check_equal "dnat rules left on the gateway" 0 "$left"
