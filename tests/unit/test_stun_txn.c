@@ -283,8 +283,8 @@ static void test_recv_truncated(void **state)
 }
 
 /* Redundant copies and an end on evidence: resend counts as an attempt (so Karn's rule takes
- * no sample from its answer) and never brings the next retransmission closer than an RTO
- * after the last transmission; expire ends the wait at once. */
+ * no sample from its answer) and keeps a scheduled retransmission where it was (with copies
+ * alone, it is due an RTO after the last one); expire ends the wait at once. */
 static void test_resend_and_expire(void **state)
 {
 	struct pair p;
