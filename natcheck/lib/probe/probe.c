@@ -208,6 +208,9 @@ static void record(struct engine *e, struct tx *t, uint64_t now)
 			o->given_up_us = rel_us(e, now);
 			if (o->given_up_us == 0)
 				o->given_up_us = 1;
+			trace(e, "done %-14s no answer to %u transmissions, silent %.1f ms after the "
+				 "last", nc_role_name(o->role), t->txn.attempts,
+			      (o->given_up_us - o->last_sent_us) / 1000.0);
 		}
 		break;
 	}
