@@ -570,6 +570,19 @@ static void test_unreachable_endpoints(void **state)
 	assert_true(nc_addr_eq(&R.server.unreachable[0], &(struct nc_addr){0}) == false);
 	assert_true(has_note(&R, "no answer from " A2P2 ", " A1P2));
 	assert_int_equal(R.udp.mapping, NC_BEH_EI);
+	assert_true(has_note(&R, "changes with the destination port alone would go unnoticed"));
+
+	/* Silence on the change tests with the other port unreachable: the verdict stands, with
+	 * a word on what else could explain it. */
+	server(&R, true);
+	mapping(&R, "10.1.0.2:40000", "198.18.10.1:40000", "198.18.10.1:40000",
+		"198.18.10.1:40000", "198.18.10.1:40000");
+	R.obs[2].outcome = NC_OUT_TIMEOUT;
+	R.obs[3].outcome = NC_OUT_TIMEOUT;
+	filtering(&R, false, false);
+	nc_classify_udp(&R);
+	assert_int_equal(R.udp.filtering, NC_BEH_APD);
+	assert_true(has_note(&R, "a firewall's on the path"));
 
 	R.obs[2].outcome = R.obs[3].outcome = NC_OUT_ANSWERED;
 	nc_classify_udp(&R);

@@ -214,6 +214,11 @@ static void classify_mapping(struct nc_result *r, const struct nc_obs *prim)
 			 * with the port alone still makes it port-dependent. */
 			if (port_eq && (!answered(alt_both) || nc_addr_eq(nc_obs_mapped(alt_both), m1))) {
 				u->mapping = NC_BEH_EI;
+				if (!answered(alt_port) && !answered(alt_both))
+					nc_result_note(r, "mapping: the same towards both server addresses, "
+							  "but the server's other port never answered: a "
+							  "mapping that changes with the destination port "
+							  "alone would go unnoticed");
 			} else {
 				u->mapping = NC_BEH_APD;
 				u->mapping_port_only = true;
@@ -299,6 +304,16 @@ static int filter_probe(struct nc_result *r, const struct nc_obs *o, const char 
 	}
 }
 
+/* Whether a plain request to the server's alternate port went unanswered. */
+static bool unreachable_port(const struct nc_result *r)
+{
+	for (unsigned i = 0; i < r->server.n_unreachable; i++)
+		if (r->server.unreachable[i].port == r->server.other.port &&
+		    r->server.other.port != r->server.primary.port)
+			return true;
+	return false;
+}
+
 static void classify_filtering(struct nc_result *r)
 {
 	struct nc_udp_result *u = &r->udp;
@@ -326,6 +341,13 @@ static void classify_filtering(struct nc_result *r)
 	if (both == 1 && port == 0)
 		nc_result_note(r, "filtering: answers from another address passed but one from "
 				  "another port did not: not a behaviour RFC 4787 describes");
+	/* Answers from the server's other port (A1:P2, A2:P2) are what the filtering tests wait
+	 * for: when plain requests to that port went unanswered too, the path may drop that port
+	 * whatever the NAT does. */
+	if ((u->filtering == NC_BEH_AD || u->filtering == NC_BEH_APD) && unreachable_port(r))
+		nc_result_note(r, "filtering: the server's other port was unreachable for plain "
+				  "requests too, so the silence may be a firewall's on the path rather "
+				  "than the NAT's filtering");
 	/* A host without NAT that nothing filters is "none", not EIF (stuntman #61). */
 	if (u->nat == NC_TRI_NO && u->filtering == NC_BEH_EI)
 		u->filtering = NC_BEH_NONE;

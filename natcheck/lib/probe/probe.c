@@ -447,10 +447,11 @@ static uint64_t service_negative(struct engine *e, struct tx *t, uint64_t now)
 	int fd = e->socks[t->sock].fd;
 	unsigned before = t->txn.attempts;
 
-	if (ctl && ctl->txn.state == STUN_TXN_ANSWERED && !t->control_seen) {
+	/* Without a control (none today), the path is taken as proven from the start. */
+	if ((!ctl || ctl->txn.state == STUN_TXN_ANSWERED) && !t->control_seen) {
 		unsigned after = 0;
 		t->control_seen = true;
-		for (unsigned i = 0; i < COPIES; i++)
+		for (unsigned i = 0; i < COPIES && ctl; i++)
 			after += t->sends[i] != 0 && t->sends[i] >= ctl->txn.last_us;
 		t->copies_due = COPIES - after;
 		t->copy_next_us = now;
@@ -477,10 +478,6 @@ static uint64_t service_negative(struct engine *e, struct tx *t, uint64_t now)
 				t->copies_due = COPIES - 1;
 				t->copy_next_us = now + copy_gap_us(e);
 			}
-		}
-		if (!ctl && !t->copies_due && t->txn.attempts >= COPIES) {
-			/* No control to wait for (not used today): the copies and a silence. */
-			t->control_seen = true;
 		}
 		if (t->txn.state != STUN_TXN_PENDING)
 			return 0;
