@@ -53,9 +53,12 @@ run_case() {
 	t1=$(date +%s%3N)
 	kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null || true
 	SPID=
-	if "$PY" - "$DIR/out.json" "$rc" "$((t1 - t0))" "$DIR/server.log" "$check" <<'PY'; then
+	if "$PY" - "$DIR/out.json" "$rc" "$((t1 - t0))" "$DIR/server.log" "$check" "$DIR/err.txt" <<'PY'; then
 import json, sys
 path, rc, ms, log, check = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+stderr = open(sys.argv[6]).read()
+if "Sanitizer" in stderr or "runtime error:" in stderr:
+    print(stderr); sys.exit(1)
 try:
     d = json.load(open(path))
 except ValueError:
