@@ -350,8 +350,19 @@ static void test_negative_needs_evidence(void **state)
 	assert_int_equal(R.udp.filtering, NC_BEH_UNKNOWN);
 	assert_true(has_note(&R, "less than one round trip"));
 
-	/* And waited 30 ms: the silence is a verdict. */
+	/* And waited 30 ms: not enough either, as the controls were retransmitted: their
+	 * answers may belong to their first tries (Karn), 510 ms before. */
 	R.obs[5].given_up_us = R.obs[7].given_up_us = 540000;
+	R.obs[4].attempts = R.obs[6].attempts = 6;
+	nc_classify_udp(&R);
+	assert_int_equal(R.udp.filtering, NC_BEH_UNKNOWN);
+	/* Answered on their first try, 30 ms are three round trips: the silence is a verdict. */
+	R.obs[4].attempts = R.obs[6].attempts = 1;
+	nc_classify_udp(&R);
+	assert_int_equal(R.udp.filtering, NC_BEH_APD);
+	/* Retransmitted controls, and 520 ms of silence: a verdict too. */
+	R.obs[4].attempts = R.obs[6].attempts = 6;
+	R.obs[5].given_up_us = R.obs[7].given_up_us = 1030000;
 	nc_classify_udp(&R);
 	assert_int_equal(R.udp.filtering, NC_BEH_APD);
 

@@ -122,12 +122,18 @@ static bool responded(const struct nc_obs *o)
  * as it was then. Returns NULL when the silence counts, else why it does not. */
 static const char *silence_problem(const struct nc_obs *probe, const struct nc_obs *ctl)
 {
+	uint64_t rtt = ctl->rtt_us, first_us = (uint64_t)ctl->sent_ms * 1000u;
+
 	if (probe->given_up_us == 0)
 		return NULL;
 	if (probe->last_sent_us < ctl->last_sent_us)
 		return "it stopped trying before its control request was answered (a slow or "
 		       "lossy path at the start)";
-	if (probe->given_up_us - probe->last_sent_us < ctl->rtt_us)
+	/* A control answered after retransmissions may have been answered for any of them
+	 * (Karn): its round trip is only bounded by the time since its first transmission. */
+	if (ctl->attempts > 1 && ctl->last_sent_us + rtt > first_us)
+		rtt = ctl->last_sent_us + rtt - first_us;
+	if (probe->given_up_us - probe->last_sent_us < rtt)
 		return "it waited less than one round trip after its last try";
 	return NULL;
 }

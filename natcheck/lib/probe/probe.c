@@ -413,6 +413,17 @@ static int drain_sock(struct engine *e, int si)
 	return 0;
 }
 
+/* The control's round trip as far as it is known: exact for an answer to a first transmission;
+ * after retransmissions the answer may belong to any of them (Karn), so the time since the
+ * first is the bound that is safe (a satellite link whose RTT exceeds the first RTO, a path
+ * that woke up late). */
+static uint64_t control_rtt_us(const struct tx *ctl)
+{
+	if (!ctl || ctl->txn.state != STUN_TXN_ANSWERED)
+		return 0;
+	return ctl->txn.attempts <= 1 ? ctl->txn.rtt_us : ctl->txn.answered_us - ctl->txn.first_us;
+}
+
 /* The silence after a negative probe's last copy that turns it into an answer: what an answer
  * would take at the measured RTT and jitter (and at least the control's own round trip). */
 static uint64_t silence_us(const struct engine *e, const struct tx *ctl)
@@ -421,8 +432,8 @@ static uint64_t silence_us(const struct engine *e, const struct tx *ctl)
 
 	if (v > s)
 		s = v;
-	if (ctl && ctl->txn.rtt_us > s)
-		s = ctl->txn.rtt_us;
+	if (control_rtt_us(ctl) > s)
+		s = control_rtt_us(ctl);
 	return s < SILENCE_MIN_US ? SILENCE_MIN_US : s;
 }
 
