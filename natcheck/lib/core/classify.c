@@ -1,5 +1,7 @@
 #include "classify.h"
 
+#include "classify_evidence.h"
+
 #include "stun.h"
 
 #include <string.h>
@@ -403,5 +405,7 @@ void nc_classify_udp(struct nc_result *r)
 
 void nc_result_classify(struct nc_result *r)
 {
+	nc_classify_begin(r);
 	nc_classify_udp(r);
+	nc_classify_finish(r); /* bounce fold, TCP, topology, mapping stability */
 }

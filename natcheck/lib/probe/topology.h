@@ -15,25 +15,19 @@
 #ifndef NC_TOPOLOGY_H
 #define NC_TOPOLOGY_H
 
+#include "classify_evidence.h"
 #include "netutil.h"
 
 #include <natcheck/result.h>
 
-#define NC_MAX_HOPS 8
-
-struct nc_hops {
-	uint8_t n;                       /* hops probed (TTL 1..n) */
-	struct nc_addr hop[NC_MAX_HOPS]; /* router that answered TTL i+1 (unset: silent) */
-	uint8_t reached_at;              /* TTL at which the server answered (0: never) */
-};
+/* struct nc_hops, the record of the path, is part of the result model (result.h). */
 
 /* Sends TTL-limited Binding requests (TTL 1..max_ttl) towards server and collects who
  * answers, waiting at most wait_ms. Returns 0 or a negative error. */
 int nc_probe_hops(const struct nc_addr *server, unsigned max_ttl, unsigned wait_ms,
 		  const struct nc_limits *lim, struct nc_hops *out);
 
-/* Pure: fills r->topology from r->udp, r->portmap and the hops (may be NULL), and notes
- * the evidence in words. */
-void nc_classify_topology(struct nc_result *r, const struct nc_hops *hops);
+/* nc_classify_topology(r, hops) records the hops in the result and classifies them: it is
+ * the core classifier's (classify_evidence.h), declared there. */
 
 #endif
