@@ -11,7 +11,12 @@
  * narrower than the resolution: geometric times (1, 2, 4, ... s) until a binding dies, then
  * evenly spaced times inside the bracket. A lifetime L costs about 2L-3L of wall time.
  * Then a socket Z is left without outbound traffic while Y sends it answers every L/2; if one
- * still arrives after 1.5 L, inbound traffic refreshes bindings. */
+ * still arrives after 1.5 L, inbound traffic refreshes bindings.
+ *
+ * Meanwhile a socket K keeps one binding busy (a Binding request every second) and records
+ * the public endpoint of every answer in r->track: a NAT that moves a binding in use to a new
+ * public port shows as udp.mapping_stable false, with the time (nc_classify_stability).
+ * Every request is a stun_txn transaction; every loop honours cfg->lim on every turn. */
 #ifndef NC_LIFETIME_H
 #define NC_LIFETIME_H
 
@@ -32,7 +37,8 @@ struct nc_lifetime_cfg {
 };
 
 /* Measures and writes r->udp.lifetime_s, lifetime_upper_s and inbound_refresh, appending one
- * observation per probe. Returns 0, or a negative error if it could not run at all. */
+ * observation per probe, and r->track with udp.mapping_stable. Returns 0, the limits' error
+ * (-NC_E_CANCELLED, -NC_E_DEADLINE), or a negative error if it could not run at all. */
 int nc_probe_lifetime(const struct nc_lifetime_cfg *cfg, struct nc_result *r);
 
 #endif
