@@ -13,6 +13,7 @@
 
 #include <natcheck/error.h>
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -311,11 +312,12 @@ static void test_json_keeps_evidence(void **state)
 			"{\"schema\":\"natcheck-result\",\"version\":1,\"udp\":{},\"derived_notes\":[0]}",
 			"{\"schema\":\"natcheck-result\",\"version\":1,\"udp\":{},\"tcp\":{\"probes\":[{\"test\":\"x\",\"outcome\":\"answered\"}]}}",
 			"{\"schema\":\"natcheck-result\",\"version\":1,\"udp\":{},\"topology\":{\"hops\":{\"probed\":9}}}",
+			"{\"schema\":\"natcheck-result\",\"version\":1,\"udp\":{},\"topology\":{\"hops\":{\"probed\":1,\"routers\":[null,null]}}}",
 			"{\"schema\":\"natcheck-result\",\"version\":1,\"udp\":{},\"bounce\":{\"arrived\":1}}",
 			"{\"schema\":\"natcheck-result\",\"version\":1,\"udp\":{},\"mapping_samples\":{\"samples\":[{\"public\":\"1.2.3.4:5\"}]}}",
 		};
 		static const char *where[] = {"derived_notes[0]", "tcp.probes[0].test",
-					      "topology.hops.probed", "bounce.arrived",
+					      "topology.hops.probed", "topology.hops.routers", "bounce.arrived",
 					      "mapping_samples.samples[0].at_ms"};
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 			assert_int_equal(nc_result_from_json(bad[i], strlen(bad[i]), &back, err, sizeof(err)),
@@ -346,6 +348,33 @@ static void test_revision1_keeps_verdicts(void **state)
 	assert_true(has_note("revision 1"));
 }
 
+/* The schema lists the words the code writes (results/schema, revision 2 parts). */
+static void test_schema_words(void **state)
+{
+	json_error_t jerr;
+	json_t *s, *e;
+	size_t i;
+	(void)state;
+
+	s = json_load_file(NC_TEST_DATA "/../../results/schema/natcheck-result.v1.schema.json", 0, &jerr);
+	if (!s)
+		fail_msg("schema: %s", jerr.text);
+	e = json_object_get(json_object_get(json_object_get(json_object_get(json_object_get(s, "$defs"),
+		"tcp_probe"), "properties"), "test"), "enum");
+	assert_int_equal(json_array_size(e), NC_TCP_TEST_COUNT_);
+	for (i = 0; i < NC_TCP_TEST_COUNT_; i++)
+		assert_string_equal(json_string_value(json_array_get(e, i)), nc_tcp_test_name((enum nc_tcp_test)i));
+	e = json_object_get(json_object_get(json_object_get(json_object_get(json_object_get(s, "$defs"),
+		"tcp_probe"), "properties"), "report"), "anyOf");
+	e = json_object_get(json_array_get(e, 0), "enum");
+	assert_int_equal(json_array_size(e), NC_CB_COUNT_ - 1);
+	for (i = 1; i < NC_CB_COUNT_; i++)
+		assert_string_equal(json_string_value(json_array_get(e, i - 1)), nc_cb_report_name((enum nc_cb_report)i));
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(json_object_get(json_object_get(
+		json_object_get(s, "properties"), "tcp"), "properties"), "probes"), "maxItems")), NC_MAX_TCP_OBS);
+	json_decref(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,6 +385,7 @@ int main(void)
 		cmocka_unit_test(test_result_classify_all),
 		cmocka_unit_test(test_json_keeps_evidence),
 		cmocka_unit_test(test_revision1_keeps_verdicts),
+		cmocka_unit_test(test_schema_words),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -386,6 +386,10 @@ static void rd_hops(struct rd *d, json_t *topo, struct nc_hops *out)
 	rd_int(d, o, P, "reached_at", 1, NC_MAX_HOPS, &x, 0, NULLABLE);
 	out->reached_at = (uint8_t)x;
 	arr = rd_arr(d, o, P, "routers", NC_MAX_HOPS);
+	if (arr && json_array_size(arr) > out->n) {
+		bad(d, P, "routers", "%zu entries, but only %u hops probed", json_array_size(arr), out->n);
+		return;
+	}
 	json_array_foreach(arr, i, v) {
 		idx_path(path, "topology.hops.routers", i);
 		if (json_is_null(v))
