@@ -29,16 +29,18 @@
  * second (icmp_msgs_per_sec, burst 50). natcheck's own earlier packets spend that budget
  * (NAT-PMP and PCP to a gateway without them, SSDP, hairpin probes to a NAT that does not
  * hairpin each cost one port unreachable): the first Time Exceeded is then suppressed. So a
- * hop that stays silent, and still matters for the verdict, is asked again NC_HOPS_PACE_MS
- * later, when its router has earned a token, up to NC_HOPS_ATTEMPTS times. */
-#define NC_HOPS_PACE_MS 1050
-#define NC_HOPS_ATTEMPTS 3
+ * hop that stays silent, and still matters for the verdict, is asked again every
+ * NC_HOPS_PACE_MS until its router has earned a token again (at most a second after its last
+ * error), NC_HOPS_ATTEMPTS tries in all: 1.5 s, a little more than one token's time. A
+ * suppressed error costs the router no token, so asking often only finds the token sooner. */
+#define NC_HOPS_PACE_MS 250
+#define NC_HOPS_ATTEMPTS 7
 
 /* Sends TTL-limited Binding requests (TTL 1..max_ttl, each a STUN transaction) towards
  * server and collects who answers. Hops that matter (below the server and below the first
  * public router) and stay silent are retried on the pace above; wait_ms is the wait after
  * the last try. A run where every hop answers at once takes one round trip; a silent hop
- * that matters costs up to 2 x NC_HOPS_PACE_MS + wait_ms. The limits are checked on every
+ * that matters costs up to (NC_HOPS_ATTEMPTS - 1) x NC_HOPS_PACE_MS + wait_ms. The limits are checked on every
  * turn. Returns 0 or a negative error (-NC_E_CANCELLED, -NC_E_DEADLINE, ...). */
 int nc_probe_hops(const struct nc_addr *server, unsigned max_ttl, unsigned wait_ms,
 		  const struct nc_limits *lim, struct nc_hops *out);
