@@ -43,6 +43,7 @@ struct ctx {
 	struct nb_opts o;
 	struct nb_state *nat;
 	struct nb_delayq *dq;
+	struct nb_link link;
 	struct nb_out *out;
 	uint8_t *buf;
 	FILE *log;
@@ -206,12 +207,13 @@ static void dump(struct ctx *c)
 	char a[NC_ADDR_STRLEN], b[NC_ADDR_STRLEN], r[NC_ADDR_STRLEN];
 
 	logmsg(c, "stats: out %llu in %llu hairpin %llu replies %llu created %llu expired %llu "
-		  "live %zu tx %llu rx %llu lost %llu queued %zu",
+		  "live %zu tx %llu rx %llu lost %llu queued %zu blackout %llu alg %llu remapped %llu",
 	       (unsigned long long)st->out, (unsigned long long)st->in,
 	       (unsigned long long)st->hairpin, (unsigned long long)st->replies,
 	       (unsigned long long)st->created, (unsigned long long)st->expired, nb_count(c->nat),
 	       (unsigned long long)c->tx, (unsigned long long)c->rx, (unsigned long long)c->lost,
-	       nb_delayq_len(c->dq));
+	       nb_delayq_len(c->dq), (unsigned long long)c->link.dropped,
+	       (unsigned long long)st->alg_rewrites, (unsigned long long)st->remapped);
 	for (int i = 1; i < NB_R_COUNT_; i++)
 		if (st->drops[i])
 			logmsg(c, "  dropped %s: %llu", nb_reason_name((enum nb_reason)i),
@@ -231,10 +233,16 @@ static void dump(struct ctx *c)
 
 static void on_packet(struct ctx *c, size_t len)
 {
-	enum nb_verdict v = nb_translate(c->nat, c->buf, len, c->now, c->out);
+	enum nb_verdict v;
 	uint64_t due;
 
 	c->rx++;
+	if (!nb_link_pass(&c->link, &c->o.cfg, c->now)) {
+		if (c->o.verbose >= 2)
+			logmsg(c, "blackout: link waking up, packet lost");
+		return;
+	}
+	v = nb_translate(c->nat, c->buf, len, c->now, c->out);
 	if (c->o.verbose >= 2 || (v == NB_DROP && c->o.verbose >= 1)) {
 		/* Drops are logged at -v, at most 20 per second; everything at -vv. */
 		if (c->now / 1000 != c->log_window) {
