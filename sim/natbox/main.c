@@ -237,9 +237,14 @@ static void on_packet(struct ctx *c, size_t len)
 	uint64_t due;
 
 	c->rx++;
-	if (!nb_link_pass(&c->link, &c->o.cfg, c->now)) {
-		if (c->o.verbose >= 2)
-			logmsg(c, "blackout: link waking up, packet lost");
+	/* Only IPv4 is traffic on the modelled link: the kernel's own IPv6 chatter on the TUN
+	 * (router solicitations, MLD) must not wake it. */
+	if (len > 0 && (c->buf[0] >> 4) == 4 && !nb_link_pass(&c->link, &c->o.cfg, c->now)) {
+		if (c->o.verbose >= 2) {
+			char in[160];
+			describe(c->buf, len, in, sizeof(in));
+			logmsg(c, "blackout (link waking up): lost %s", in);
+		}
 		return;
 	}
 	v = nb_translate(c->nat, c->buf, len, c->now, c->out);
