@@ -177,7 +177,7 @@ save_failure() {
 	local f=$OUT/$name.fail ns
 	mkdir -p "$f"
 	for ns in router outer client client2 inet; do
-		ip netns list | grep -q "^$NSLAB_P-$ns\b" || continue
+		ip netns list 2>/dev/null | grep -q "^$NSLAB_P-$ns\b" || continue
 		ip netns exec "$NSLAB_P-$ns" nft list ruleset >"$f/$ns.nft" 2>&1 || true
 		[ "$ns" = router ] || [ "$ns" = outer ] || continue
 		ip netns exec "$NSLAB_P-$ns" conntrack -L >"$f/$ns.conntrack" 2>&1 || true
@@ -329,7 +329,7 @@ run_case() (
 # Whatever happens, no namespace or process of this run survives it (the namespaces' names
 # carry our pid). Processes inside the labs go first, so a case blocked on its measurement
 # can run its own cleanup; then the cases themselves; whatever is left is killed.
-our_netns() { ip netns list | awk -v p="nc$$-" 'index($1, p) == 1 { print $1 }'; }
+our_netns() { ip netns list 2>/dev/null | awk -v p="nc$$-" 'index($1, p) == 1 { print $1 }'; }
 netns_pids() { local ns; for ns in $(our_netns); do ip netns pids "$ns" 2>/dev/null; done; }
 cleanup_all() {
 	local i ns p alive
