@@ -2,7 +2,8 @@
 # Replay round trip: measure every profile, then rebuild each measured result as a NAT
 # (sim/run.sh --replay: natbox from the result) and measure that; the RFC 4787 fields must
 # come back the same. Only collision is left out: its non-preserved port comes from a second
-# host holding the port, which a one-host replay cannot recreate.
+# host holding the port, which a one-host replay cannot recreate. Gated profiles (NEEDS=) are
+# skipped by the matrix and so write no result to replay.
 set -euo pipefail
 SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 export NC_BUILD=${NC_BUILD:-$SRC/build}
