@@ -42,7 +42,12 @@ static int meta(json_t *doc, const char *key, char *out, size_t cap, char *err, 
 int col_submission_parse(const char *body, size_t len, const char *header_id,
 			 struct col_submission *out, char *err, size_t errlen)
 {
-	struct col_submission *tmp = NULL;
+	/* Everything but the result is small: it is collected here and copied to out only when
+	 * the result, read last and all-or-nothing, was accepted too. */
+	struct col_meta {
+		char sub_id[RS_SUBID_MAX + 1];
+		char vendor[RS_META_MAX + 1], model[RS_META_MAX + 1], note[RS_META_MAX + 1];
+	} m, *tmp = &m;
 	json_error_t jerr;
 	json_t *doc, *v, *res;
 	const char *schema;
@@ -50,6 +55,7 @@ int col_submission_parse(const char *body, size_t len, const char *header_id,
 	int rc = -NC_E_SCHEMA;
 
 	err[0] = '\0';
+	memset(&m, 0, sizeof(m));
 	if (header_id && !rs_subid_valid(header_id)) {
 		snprintf(err, errlen, "Idempotency-Key: must be 8 to 64 of [A-Za-z0-9_-]");
 		return -NC_E_SCHEMA;
@@ -61,12 +67,6 @@ int col_submission_parse(const char *body, size_t len, const char *header_id,
 	}
 	if (!json_is_object(doc)) {
 		snprintf(err, errlen, "the body must be a JSON object");
-		goto out;
-	}
-	tmp = calloc(1, sizeof(*tmp));
-	if (!tmp) {
-		rc = -NC_E_NOMEM;
-		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
 	schema = json_string_value(json_object_get(doc, "schema"));
@@ -111,31 +111,25 @@ int col_submission_parse(const char *body, size_t len, const char *header_id,
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	rc = nc_result_from_json(rtext, strlen(rtext), &tmp->result, rerr, sizeof(rerr));
+	rc = nc_result_from_json(rtext, strlen(rtext), &out->result, rerr, sizeof(rerr));
 	if (rc < 0) {
 		snprintf(err, errlen, "%s%s", res == doc ? "" : "result.", rerr);
 		rc = -NC_E_SCHEMA;
 		goto out;
 	}
-	memcpy(out, tmp, sizeof(*out));
+	memcpy(out->sub_id, m.sub_id, sizeof(out->sub_id));
+	memcpy(out->vendor, m.vendor, sizeof(out->vendor));
+	memcpy(out->model, m.model, sizeof(out->model));
+	memcpy(out->note, m.note, sizeof(out->note));
 	rc = 0;
 out:
 	free(rtext);
-	free(tmp);
 	json_decref(doc);
 	return rc;
 }
 
-char *col_submission_result_json(const struct col_submission *s)
+char *col_submission_result_json(struct col_submission *s)
 {
-	struct nc_result *r = malloc(sizeof(*r));
-	char *text;
-
-	if (!r)
-		return NULL;
-	memcpy(r, &s->result, sizeof(*r));
-	nc_result_anonymise(r);
-	text = nc_result_to_json(r, false);
-	free(r);
-	return text;
+	nc_result_anonymise(&s->result);
+	return nc_result_to_json(&s->result, false);
 }

@@ -20,12 +20,12 @@ struct col_submission {
 /* Parses a body that is either a "natcheck-submission" wrapper (natcheck/submit.h) or a bare
  * "natcheck-result" document. header_id (NULL if absent) is the Idempotency-Key header; when
  * both it and the wrapper's id are given they must agree. Returns 0, -NC_E_PARSE (not JSON),
- * or -NC_E_SCHEMA, with a one-line message in err. out is filled only on success. */
+ * or -NC_E_SCHEMA, with a one-line message in err. out is changed only on success. */
 int col_submission_parse(const char *body, size_t len, const char *header_id,
 			 struct col_submission *out, char *err, size_t errlen);
 
-/* The document to store: the result anonymised again (the collector keeps no more than a
- * natcheck client would send) and written compactly by libnatcheck's writer. malloc'd. */
-char *col_submission_result_json(const struct col_submission *s);
+/* The document to store: s's result anonymised again, in place (the collector keeps no more
+ * than a natcheck client would send), written compactly by libnatcheck's writer. malloc'd. */
+char *col_submission_result_json(struct col_submission *s);
 
 #endif

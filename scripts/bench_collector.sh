@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# bench_collector.sh: acknowledged submissions per second of natcheck-collector, SQLite and
+# PostgreSQL side by side, with 100 concurrent keep-alive clients (wrk), and p99 latency.
+#
+#   scripts/bench_collector.sh [-c CLIENTS] [-d SECONDS] [-t WRK_THREADS] [--sqlite-only]
+#
+# Every request is a real submission (schema example, anonymised and stored by the collector)
+# with its own Idempotency-Key, so every answer is a committed row; the row count is checked
+# against wrk's count afterwards. Target (issue 12): >= 5000/s on SQLite, no failed request.
+# PostgreSQL runs as a throwaway server in a temp dir (results/tests/lib/pg.sh), as root only.
+set -euo pipefail
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+NC_BUILD=${NC_BUILD:-$SRC/build}
+CLIENTS=100 DURATION=10 THREADS=2 SQLITE_ONLY=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	-c) CLIENTS=$2; shift ;;
+	-d) DURATION=$2; shift ;;
+	-t) THREADS=$2; shift ;;
+	--sqlite-only) SQLITE_ONLY=1 ;;
+	-h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "bench_collector: unknown argument '$1'" >&2; exit 2 ;;
+	esac
+	shift
+done
+command -v wrk >/dev/null || { echo "bench_collector: wrk is not installed (scripts/setup-deps.sh)" >&2; exit 2; }
+COLLECTOR=$NC_BUILD/results/natcheck-collector
+[ -x "$COLLECTOR" ] || { echo "bench_collector: build $COLLECTOR first" >&2; exit 2; }
+WORK=$(mktemp -d /tmp/bench-collector.XXXXXX)
+chmod 755 "$WORK"
+CPID=''
+cleanup() {
+	[ -n "$CPID" ] && kill "$CPID" 2>/dev/null && wait "$CPID" 2>/dev/null
+	[ -n "${PGDATA_DIR:-}" ] && pg_stop
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+# shellcheck source=results/tests/lib/pg.sh
+source "$SRC/results/tests/lib/pg.sh"
+
+# The body: a schema example; the Lua script gives each request its own key.
+python3 - "$SRC/results/schema/examples/port-restricted-cone.json" >"$WORK/body.lua" <<'PY'
+import json, sys
+doc = json.dumps(json.load(open(sys.argv[1])), separators=(",", ":"))
+print("body = %s" % json.dumps(doc).replace("\\/", "/"))
+PY
+cat >>"$WORK/body.lua" <<'LUA'
+local counter = 0
+local prefix = "b" .. os.time() .. "x"
+tid = 0
+local threads = {}
+setup = function(thread)
+	tid = tid + 1
+	thread:set("tid", tid)
+	table.insert(threads, thread)
+end
+request = function()
+	counter = counter + 1
+	local key = prefix .. tid .. "x" .. counter
+	return wrk.format("POST", "/api/v1/results",
+		{["Content-Type"] = "application/json", ["Idempotency-Key"] = key}, body)
+end
+LUA
+
+# run_one NAME STORE_URI: prints "NAME req/s p99 rows"
+run_one() {
+	local name=$1 store=$2 port out rows
+	rm -f "$WORK/port"
+	"$COLLECTOR" --store "$store" --listen 127.0.0.1:0 --port-file "$WORK/port" --rate 0 \
+		--per-ip-connections 1000 --threads 2 --log-interval 3600 2>"$WORK/$name.log" &
+	CPID=$!
+	for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
+	port=$(cat "$WORK/port")
+	out=$(wrk -c "$CLIENTS" -t "$THREADS" -d "${DURATION}s" --latency -s "$WORK/body.lua" \
+		"http://127.0.0.1:$port/api/v1/results")
+	echo "$out" >"$WORK/$name.wrk"
+	rows=$(curl -s "http://127.0.0.1:$port/api/v1/results?limit=100000" | wc -l)
+	kill "$CPID"; wait "$CPID" 2>/dev/null || true; CPID=''
+	local rps p99 total bad
+	rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+	p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+	total=$(awk '/requests in/ {print $1}' <<<"$out")
+	bad=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+	errs=$(awk '/Socket errors/ {print}' <<<"$out")
+	printf '%-11s %10s req/s   p99 %8s   requests %8s   rows stored %8s   non-2xx %s %s\n' \
+		"$name" "$rps" "$p99" "$total" "$rows" "${bad:-0}" "${errs:+($errs)}"
+}
+
+echo "natcheck-collector: $CLIENTS keep-alive clients, $THREADS wrk threads, ${DURATION}s, $(nproc) CPUs"
+run_one sqlite "sqlite:$WORK/bench.db"
+if [ "$SQLITE_ONLY" = 0 ]; then
+	if pg_start "$WORK/pg"; then
+		run_one postgresql "$PG_URI"
+	else
+		echo "postgresql  skipped: $PG_WHY"
+	fi
+fi
