@@ -4,9 +4,9 @@
 #
 #   scripts/bench_collector.sh [-c CLIENTS] [-d SECONDS] [-t WRK_THREADS] [--sqlite-only]
 #
-# Every request is a real submission (schema example, anonymised and stored by the collector)
-# with its own Idempotency-Key, so every answer is a committed row; the row count is checked
-# against wrk's count afterwards. Target (issue 12): >= 5000/s on SQLite, no failed request.
+# Every request is a real submission, the document natcheck --submit sends (a schema example
+# through nc_submit_document: wrapper, vendor, anonymised result), with its own
+# Idempotency-Key, so every answer is a committed row; the rows are counted afterwards. Target (issue 12): >= 5000/s on SQLite, no failed request.
 # PostgreSQL runs as a throwaway server in a temp dir (results/tests/lib/pg.sh), as root only.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,11 +38,17 @@ trap cleanup EXIT
 # shellcheck source=results/tests/lib/pg.sh
 source "$SRC/results/tests/lib/pg.sh"
 
-# The body: a schema example; the Lua script gives each request its own key.
-python3 - "$SRC/results/schema/examples/port-restricted-cone.json" >"$WORK/body.lua" <<'PY'
+# The body: what natcheck would send, without its id (the Lua script gives each request its
+# own key in the Idempotency-Key header).
+DRIVER=$NC_BUILD/results/tests/submit_driver
+[ -x "$DRIVER" ] || { echo "bench_collector: build $DRIVER first" >&2; exit 2; }
+"$DRIVER" document "$SRC/results/schema/examples/port-restricted-cone.json" "Bench Router" >"$WORK/doc.json"
+python3 - "$WORK/doc.json" >"$WORK/body.lua" <<'PY'
 import json, sys
-doc = json.dumps(json.load(open(sys.argv[1])), separators=(",", ":"))
-print("body = %s" % json.dumps(doc).replace("\\/", "/"))
+d = json.load(open(sys.argv[1]))
+del d["id"]
+doc = json.dumps(d, separators=(",", ":"))
+print("body = %s" % json.dumps(doc))
 PY
 cat >>"$WORK/body.lua" <<'LUA'
 local counter = 0

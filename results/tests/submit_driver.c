@@ -4,10 +4,12 @@
  *   submit_driver submit URL RESULT.json OUTBOX [VENDOR]   prints the document on stderr,
  *                                                          then "stored ID" or "saved FILE"
  *   submit_driver resend URL OUTBOX                        prints "left N"
+ *   submit_driver document RESULT.json [VENDOR]            prints the document (compact)
  * Retries are quick here (3 tries, 200 ms backoff) so tests stay short. */
 #include <natcheck/result.h>
 #include <natcheck/submit.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,28 +37,40 @@ int main(int argc, char **argv)
 		printf("left %d\n", left);
 		return left == 0 ? 0 : 1;
 	}
-	if (argc < 5 || strcmp(argv[1], "submit") != 0) {
+	bool document = argc >= 3 && strcmp(argv[1], "document") == 0;
+	if (!document && (argc < 5 || strcmp(argv[1], "submit") != 0)) {
 		fprintf(stderr, "usage: submit_driver submit URL RESULT.json OUTBOX [VENDOR]\n"
-				"       submit_driver resend URL OUTBOX\n");
+				"       submit_driver resend URL OUTBOX\n"
+				"       submit_driver document RESULT.json [VENDOR]\n");
 		return 2;
 	}
-	cfg.url = argv[2];
-	cfg.outbox = argv[4];
-	cfg.vendor = argc > 5 ? argv[5] : NULL;
-	f = fopen(argv[3], "r");
+	const char *file = document ? argv[2] : argv[3];
+	cfg.url = document ? NULL : argv[2];
+	cfg.outbox = document ? NULL : argv[4];
+	cfg.vendor = document ? (argc > 3 ? argv[3] : NULL) : (argc > 5 ? argv[5] : NULL);
+	f = fopen(file, "r");
 	if (!f || (len = getdelim(&text, &cap, '\0', f)) < 0) {
-		fprintf(stderr, "submit_driver: cannot read %s\n", argv[3]);
+		fprintf(stderr, "submit_driver: cannot read %s\n", file);
 		return 1;
 	}
 	fclose(f);
 	if (nc_result_from_json(text, (size_t)len, &r, err, sizeof(err)) < 0) {
-		fprintf(stderr, "submit_driver: %s: %s\n", argv[3], err);
+		fprintf(stderr, "submit_driver: %s: %s\n", file, err);
 		return 1;
 	}
 	free(text);
 	doc = nc_submit_document(&cfg, &r, id);
 	if (!doc)
 		return 1;
+	if (document) {
+		/* One line: the benchmark sends it as it is, with its own key per request. */
+		for (char *c = doc; *c; c++)
+			if (*c == '\n')
+				*c = ' ';
+		printf("%s\n", doc);
+		free(doc);
+		return 0;
+	}
 	fprintf(stderr, "%s\n", doc);
 	int rc = nc_submit(&cfg, doc, &st);
 	fprintf(stderr, "submit_driver: %s\n", st.message);

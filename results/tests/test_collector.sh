@@ -19,14 +19,14 @@ a=$($CLIENT post "$U" "$EX" --key retry-key-0001)
 b=$($CLIENT post "$U" "$EX" --key retry-key-0001)
 check_equal "first submission stored" 201 "${a%% *}"
 check_equal "retry with the same id: 200" 200 "${b%% *}"
-id_a=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1].split(" ",1)[1])["id"])' "$a")
-id_b=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1].split(" ",1)[1])["id"])' "$b")
+id_a=$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1].split(" ",1)[1])["id"])' "$a")
+id_b=$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1].split(" ",1)[1])["id"])' "$b")
 check_equal "retry answered with the first id" "$id_a" "$id_b"
 
 # --- refusals, each from its own source so the rate limit is not what answers
 printf '{"schema": "natcheck-result", "version": 1, "udp": {' >"$W/trunc.json"
-python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["udp"]["mapping"]="cone"; print(json.dumps(d))' "$EX" >"$W/invalid.json"
-python3 -c 'print("{\"schema\":\"natcheck-result\",\"version\":1,\"udp\":{},\"pad\":\"" + "x"*70000 + "\"}")' >"$W/big.json"
+"$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); d["udp"]["mapping"]="cone"; print(json.dumps(d))' "$EX" >"$W/invalid.json"
+"$PY" -c 'print("{\"schema\":\"natcheck-result\",\"version\":1,\"udp\":{},\"pad\":\"" + "x"*70000 + "\"}")' >"$W/big.json"
 r=$($CLIENT post "$U" "$W/trunc.json" --source 127.0.0.11)
 check_equal "malformed JSON: 400" 400 "${r%% *}"
 r=$($CLIENT post "$U" "$W/invalid.json" --source 127.0.0.12)
@@ -44,7 +44,7 @@ r=$($CLIENT post "$U" "$EXAMPLES/symmetric.json" --source 127.0.0.16 --key durin
 check_equal "served while a slow client hangs" 201 "${r%% *}"
 wait $slow
 secs=$(cat "$W/slow.out")
-python3 -c 'import sys; sys.exit(0 if 1.5 <= float(sys.argv[1]) <= 8 else 1)' "$secs"
+"$PY" -c 'import sys; sys.exit(0 if 1.5 <= float(sys.argv[1]) <= 8 else 1)' "$secs"
 check_status "slow client cut off after the 2 s timeout (${secs} s)" $?
 
 # --- a flood from one source: burst 8, then 429 with Retry-After; nothing of it stored beyond

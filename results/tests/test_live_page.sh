@@ -16,7 +16,7 @@ for i in 1 2 3; do "$drv" submit "$URL_c" "$EXAMPLES/port-restricted-cone.json" 
 timeout 90 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
 	--user-data-dir="$W/profile" --dump-dom "$BASE_c/" >"$W/dom.html" 2>"$W/chromium.err" || true
 [ -s "$W/dom.html" ] || { echo "chromium printed no DOM:"; tail -5 "$W/chromium.err"; exit 1; }
-python3 - "$W/dom.html" <<'PY' >"$W/dom.txt"
+"$PY" - "$W/dom.html" <<'PY' >"$W/dom.txt"
 import sys
 from html.parser import HTMLParser
 

@@ -29,7 +29,7 @@ check_equal "the lab wrote one result per profile" "${#profiles[@]}" "$n"
 "$REPORT" --dir "$W/sim" --name-vendor --md "$W/dir.md" 2>"$W/dir.err"
 check_status "natcheck-report --dir" $?
 # The oracle: Table 1 rows recomputed from the files.
-python3 - "$W/sim" >"$W/expected" <<'PY'
+"$PY" - "$W/sim" >"$W/expected" <<'PY'
 import json, os, sys
 cols = [[0, 0] for _ in range(4)]
 rows = []

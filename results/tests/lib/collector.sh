@@ -10,7 +10,9 @@ NC_SRC=${NC_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}
 NC_BUILD=${NC_BUILD:-$NC_SRC/build}
 COLLECTOR=$NC_BUILD/results/natcheck-collector
 REPORT=$NC_BUILD/results/natcheck-report
-CLIENT="python3 $NC_SRC/results/tests/lib/client.py"
+# Debian's interpreter when there is one: a version manager's shim costs a second a call.
+PY=$(command -v /usr/bin/python3 || command -v python3)
+CLIENT="$PY $NC_SRC/results/tests/lib/client.py"
 EXAMPLES=$NC_SRC/results/schema/examples
 # shellcheck source=results/tests/lib/pg.sh
 source "$NC_SRC/results/tests/lib/pg.sh"
