@@ -267,8 +267,9 @@ static void svg_heatmap(FILE *f, const struct rp_stats *st)
 			int x = left + (j - 1) * cell;
 			fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#3b6ea8\" "
 				   "fill-opacity=\"%.2f\" stroke=\"#ccc\"/><text x=\"%d\" y=\"%d\" "
-				   "text-anchor=\"middle\">%u</text>\n",
-				x, y, cell, cell, a, x + cell / 2, y + cell / 2 + 5, v);
+				   "text-anchor=\"middle\"%s>%u</text>\n",
+				x, y, cell, cell, a, x + cell / 2, y + cell / 2 + 5,
+				a > 0.5 ? " style=\"fill:#fff\"" : "", v);
 		}
 	}
 	fprintf(f, "</svg>\n");
