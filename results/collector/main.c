@@ -606,6 +606,17 @@ static int drop_privileges(const char *user)
 
 static void log_counts(struct app *a, unsigned long *prev, unsigned interval)
 {
+	static unsigned long long rows0, txns0; /* main thread only */
+	unsigned long long rows, txns;
+
+	if (a->writer) {
+		col_writer_counts(a->writer, &rows, &txns);
+		if (rows != rows0)
+			fprintf(stderr, "natcheck-collector: %u s: committed %llu rows in %llu "
+					"transactions\n", interval, rows - rows0, txns - txns0);
+		rows0 = rows;
+		txns0 = txns;
+	}
 	for (int c = 0; c < C_COUNT; c++) {
 		unsigned long now = atomic_load(&a->count[c]);
 		if (now == prev[c])
@@ -691,7 +702,9 @@ int main(int argc, char **argv)
 	/* No new connections; the writer commits and answers what is queued (resuming those
 	 * connections) before the HTTP side stops, so nothing acknowledged is cut short. */
 	MHD_quiesce_daemon(d);
+	log_counts(&a, prev, a.o.log_interval);
 	col_writer_stop(a.writer);
+	a.writer = NULL;
 	MHD_stop_daemon(d);
 	close(fd);
 	log_counts(&a, prev, a.o.log_interval);

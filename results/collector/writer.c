@@ -72,8 +72,10 @@ static void *writer_main(void *arg)
 			fprintf(stderr, "natcheck-collector: store: %s (%zu submissions refused)\n", err,
 				n);
 		else {
+			pthread_mutex_lock(&w->lock);
 			w->rows += n;
 			w->txns++;
+			pthread_mutex_unlock(&w->lock);
 		}
 		for (size_t i = 0; i < n; i++) {
 			jobs[i]->sub.id = subs[i].id;
