@@ -62,6 +62,64 @@ static int by_subid(const void *a, const void *b, void *base)
 	return strcmp(subs[*(const size_t *)a].sub_id, subs[*(const size_t *)b].sub_id);
 }
 
+/* Inserts order[from..to) in pipeline mode: every INSERT is sent before any answer is read,
+ * so a chunk costs one round trip instead of one per row. Chunks stay small enough that the
+ * answers never fill the socket while libpq is still sending (blocking pipelines deadlock
+ * that way). Returns 0, or the failed result (caller clears) in *bad. */
+#define PG_CHUNK 64
+static int pg_insert_chunk(PGconn *c, struct rs_sub *subs, const size_t *order, size_t from,
+			   size_t to, const char *now, PGresult **bad)
+{
+	int rc = 0;
+
+	*bad = NULL;
+	if (!PQenterPipelineMode(c))
+		return -1;
+	for (size_t k = from; k < to; k++) {
+		struct rs_sub *sb = &subs[order[k]];
+		const char *v[6] = {sb->sub_id, now, sb->vendor, sb->model, sb->note, sb->result};
+		if (!PQsendQueryPrepared(c, pg_name[0], 6, v, NULL, NULL, 0)) {
+			rc = -1;
+			break;
+		}
+	}
+	if (!PQpipelineSync(c))
+		rc = -1;
+	/* Every query's result, each followed by NULL, then the sync's. */
+	for (size_t k = from; k < to && rc == 0; k++) {
+		struct rs_sub *sb = &subs[order[k]];
+		PGresult *res = PQgetResult(c);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			*bad = res;
+			rc = -1;
+			break;
+		}
+		sb->dup = PQntuples(res) == 0;
+		sb->id = sb->dup ? 0 : strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		PQclear(res);
+		PQclear(PQgetResult(c)); /* the NULL that ends this query */
+	}
+	/* Drain to the sync (after an error the rest come back PGRES_PIPELINE_ABORTED). */
+	for (int nulls = 0; PQstatus(c) == CONNECTION_OK;) {
+		PGresult *res = PQgetResult(c);
+		if (!res) {
+			if (++nulls > 2 * PG_CHUNK + 2)
+				break;
+			continue;
+		}
+		ExecStatusType st = PQresultStatus(res);
+		if (st == PGRES_FATAL_ERROR && !*bad)
+			*bad = res;
+		else
+			PQclear(res);
+		if (st == PGRES_PIPELINE_SYNC)
+			break;
+	}
+	if (!PQexitPipelineMode(c))
+		rc = -1;
+	return rc;
+}
+
 /* One attempt at the batch; 1 = retry (deadlock, serialization, lost connection). */
 static int pg_try_put(PGconn *c, struct rs_sub *subs, const size_t *order, size_t n,
 		      const char *now, char *err, size_t errlen)
@@ -70,24 +128,22 @@ static int pg_try_put(PGconn *c, struct rs_sub *subs, const size_t *order, size_
 
 	if (!command(c, "BEGIN"))
 		goto bad;
+	for (size_t k = 0; k < n; k += PG_CHUNK)
+		if (pg_insert_chunk(c, subs, order, k, k + PG_CHUNK < n ? k + PG_CHUNK : n, now,
+				    &res) < 0)
+			goto bad;
+	/* A repeated id inserted nothing: its row is already there (committed, or being
+	 * committed by another instance, whose commit this lookup then waited for). */
 	for (size_t k = 0; k < n; k++) {
 		struct rs_sub *sb = &subs[order[k]];
-		const char *v[6] = {sb->sub_id, now, sb->vendor, sb->model, sb->note, sb->result};
-
-		res = PQexecPrepared(c, pg_name[0], 6, v, NULL, NULL, 0);
-		if (PQresultStatus(res) != PGRES_TUPLES_OK)
-			goto bad;
-		sb->dup = PQntuples(res) == 0;
+		const char *v[1] = {sb->sub_id};
 		if (!sb->dup)
-			sb->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+			continue;
+		res = PQexecPrepared(c, pg_name[1], 1, v, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+			goto bad;
+		sb->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 		PQclear(res);
-		if (sb->dup) {
-			res = PQexecPrepared(c, pg_name[1], 1, v, NULL, NULL, 0);
-			if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-				goto bad;
-			sb->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-			PQclear(res);
-		}
 		res = NULL;
 	}
 	res = PQexec(c, "COMMIT");
@@ -100,7 +156,7 @@ bad:;
 	int retry = PQstatus(c) != CONNECTION_OK ||
 		    (state && (!strcmp(state, "40P01") || !strcmp(state, "40001")));
 
-	snprintf(err, errlen, "postgresql: %s", PQerrorMessage(c));
+	snprintf(err, errlen, "postgresql: %s", res ? PQresultErrorMessage(res) : PQerrorMessage(c));
 	PQclear(res);
 	if (PQstatus(c) == CONNECTION_OK)
 		command(c, "ROLLBACK");

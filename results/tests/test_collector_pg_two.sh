@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Two collector instances on one PostgreSQL: every submission is sent to both at once (as a
 # client retrying against another instance would), and each is stored exactly once, with the
-# same id answered by both.
+# same id answered by both. Then the store's unit tests run against the same server.
 set -euo pipefail
 source "$(dirname "$0")/lib/collector.sh"
 res_setup
@@ -29,4 +29,8 @@ $CLIENT ids "$URL_two" | awk '{print $1, $2}' | sort >"$W/stored2"
 check_equal "both instances export the same rows" 0 "$(diff "$W/stored" "$W/stored2" | grep -c '^[<>]' || true)"
 res_kill one
 res_kill two
+# The store's unit tests, on this PostgreSQL (they run on SQLite as results/test_store).
+rc=0
+NC_RESULTS_STORE=$STORE "$NC_BUILD/results/tests/results_test_store" >"$W/unit.out" 2>&1 || rc=$?
+check_status "the store's unit tests pass on PostgreSQL" $rc "$(cat "$W/unit.out")"
 checks_verdict
