@@ -12,7 +12,7 @@
  * Refusals: 400 not JSON, 422 not a valid result, 413 body over --max-body (answered as soon
  * as the declared length passes it; a chunked body that passes it is cut off), 429 per-source
  * rate limit with Retry-After, 503 queue full or store failing, 404 / 405. Slow clients are cut
- * off after --timeout seconds of silence. The log has one line per request class and
+ * off after --timeout seconds of silence, or when a body takes longer than --deadline. The log has one line per request class and
  * interval, never one per bad request. */
 #include "../report/report.h"
 #include "../store/store.h"
@@ -55,7 +55,7 @@ struct opts {
 	const char *store, *listen, *user, *port_file;
 	size_t max_body, batch, queue;
 	double rate, burst;
-	unsigned timeout_s, threads, connections, per_ip, log_interval;
+	unsigned timeout_s, deadline_s, threads, connections, per_ip, log_interval;
 };
 
 struct app {
@@ -79,6 +79,7 @@ struct conn {
 	size_t len, cap;
 	bool queued;
 	atomic_bool done;
+	int64_t started_ms;
 	char hdr_id[RS_SUBID_MAX + 1];
 	char sub_id[RS_SUBID_MAX + 1];
 	char vendor[RS_META_MAX + 1], model[RS_META_MAX + 1], note[RS_META_MAX + 1];
@@ -400,6 +401,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *mc, const char 
 			return MHD_NO;
 		c->app = a;
 		c->mc = mc;
+		c->started_ms = now_ms();
 		if (key)
 			snprintf(c->hdr_id, sizeof(c->hdr_id), "%s", key);
 		*con_cls = c;
@@ -408,6 +410,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *mc, const char 
 	if (*upload_size) {
 		if (c->queued)
 			return MHD_NO; /* body after the body: not HTTP we speak */
+		/* A client that trickles its body, a byte before each --timeout, is never idle:
+		 * the whole body must arrive within --deadline. */
+		if (now_ms() - c->started_ms > (int64_t)a->o.deadline_s * 1000) {
+			count(a, C_HTTP, "a body took longer than --deadline: connection closed");
+			return MHD_NO;
+		}
 		if (*upload_size > a->o.max_body - c->len) {
 			/* A chunked body past the limit: there is no declared length to refuse up
 			 * front, so the connection is cut here, before more is buffered. */
@@ -480,6 +488,7 @@ static void usage(FILE *f)
 		"  --rate N --burst N     submissions per second and burst per source (default 1,\n"
 		"                         20; --rate 0 = no limit)\n"
 		"  --timeout S            cut off a client silent this long (default 10)\n"
+		"  --deadline S           cut off a client whose body takes longer (default 30)\n"
 		"  --threads N            HTTP threads (default 2)\n"
 		"  --connections N        open connections at most (default 1024)\n"
 		"  --per-ip-connections N per client address (default 32)\n"
@@ -506,7 +515,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 {
 	*o = (struct opts){.store = "sqlite:natcheck-results.db", .listen = "127.0.0.1:8080",
 			   .max_body = 262144, .batch = 1024, .queue = 20000, .rate = 1, .burst = 20,
-			   .timeout_s = 10, .threads = 2, .connections = 1024, .per_ip = 32,
+			   .timeout_s = 10, .deadline_s = 30, .threads = 2, .connections = 1024, .per_ip = 32,
 			   .log_interval = 10};
 	for (int i = 1; i < argc; i++) {
 		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -529,6 +538,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		NUM("--rate", rate, 0, 1e6, double)
 		NUM("--burst", burst, 1, 1e6, double)
 		NUM("--timeout", timeout_s, 1, 3600, unsigned)
+		NUM("--deadline", deadline_s, 1, 3600, unsigned)
 		NUM("--threads", threads, 1, 64, unsigned)
 		NUM("--connections", connections, 1, 100000, unsigned)
 		NUM("--per-ip-connections", per_ip, 1, 100000, unsigned)

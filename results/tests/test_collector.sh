@@ -10,7 +10,7 @@ source "$(dirname "$0")/lib/collector.sh"
 res_setup
 res_store "${1:-sqlite}"
 echo "collector test on $BACKEND"
-res_start c --rate 2 --burst 8 --timeout 2 --max-body 65536 --log-interval 1
+res_start c --rate 2 --burst 8 --timeout 2 --deadline 4 --max-body 65536 --log-interval 1
 U=$URL_c
 EX=$EXAMPLES/port-restricted-cone.json
 
@@ -46,6 +46,11 @@ wait $slow
 secs=$(cat "$W/slow.out")
 "$PY" -c 'import sys; sys.exit(0 if 1.5 <= float(sys.argv[1]) <= 8 else 1)' "$secs"
 check_status "slow client cut off after the 2 s timeout (${secs} s)" $?
+
+# --- a client that trickles its body (never 2 s silent) is cut at the 4 s deadline
+t=$($CLIENT slow "$U" --source 127.0.0.19 --trickle)
+"$PY" -c 'import sys; sys.exit(0 if 3.5 <= float(sys.argv[1]) <= 10 else 1)' "$t" && rc=0 || rc=$?
+check_status "trickling client cut off at the 4 s deadline (${t} s)" $rc
 
 # --- a flood from one source: burst 8, then 429 with Retry-After; nothing of it stored beyond
 # what was answered 201

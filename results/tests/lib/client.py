@@ -115,17 +115,25 @@ def cmd_flood(a):
 
 
 def cmd_slow(a):
+    """Sends headers and a little body, then goes silent (or, with --trickle, sends one more
+    byte every half second); prints the seconds until the collector closed the connection."""
     host, port, path = target(a.url)
     s = socket.create_connection((host, port), source_address=(a.source, 0))
     s.sendall(("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                "Content-Length: 1000\r\n\r\n{\"schema\":" % path).encode())
     start = time.monotonic()
-    s.settimeout(30)
-    try:
-        while s.recv(4096):
-            pass
-    except OSError:
-        pass
+    s.settimeout(0.5 if a.trickle else 30)
+    while time.monotonic() - start < 30:
+        try:
+            if not s.recv(4096):
+                break
+        except socket.timeout:
+            try:
+                s.sendall(b" ")
+            except OSError:
+                break
+        except OSError:
+            break
     print("%.1f" % (time.monotonic() - start))
 
 
@@ -159,6 +167,7 @@ def main():
     x = sub.add_parser("flood"); x.add_argument("url"); x.add_argument("file")
     x.add_argument("--n", type=int, required=True); x.add_argument("--source", required=True)
     x = sub.add_parser("slow"); x.add_argument("url"); x.add_argument("--source", required=True)
+    x.add_argument("--trickle", action="store_true")
     x = sub.add_parser("ids"); x.add_argument("url")
     a = p.parse_args()
     globals()["cmd_" + a.cmd](a)
