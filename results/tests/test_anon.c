@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -168,12 +169,47 @@ static void test_document(void **state)
 	assert_null(nc_submit_document(&cfg, &r, id));
 }
 
+/* The CLI's one call: declined without a terminal unless --yes; with --yes and no collector,
+ * the document lands in the outbox and the message says how to resend it. */
+static void test_interactive(void **state)
+{
+	static struct nc_result r;
+	char outbox[] = "/tmp/test_anon.XXXXXX", *shown = NULL, cmd[64];
+	size_t shown_len = 0;
+	struct nc_submit_cfg cfg = {.url = "http://127.0.0.1:1/api/v1/results", .attempts = 2,
+				    .backoff_ms = 10, .quiet = true, .vendor = "Linksys"};
+	struct nc_submit_status st;
+	FILE *in = fmemopen((char *)(uintptr_t)"y\n", 2, "r"), *out;
+
+	(void)state;
+	assert_non_null(mkdtemp(outbox));
+	cfg.outbox = outbox;
+	sample(&r);
+	out = open_memstream(&shown, &shown_len);
+	assert_int_equal(nc_submit_interactive(&cfg, &r, false, in, out, &st), 1);
+	fflush(out);
+	assert_non_null(strstr(shown, "\"vendor\": \"Linksys\""));
+	assert_non_null(strstr(st.message, "--yes"));
+	assert_string_equal(st.saved, "");
+	assert_true(nc_submit_interactive(&cfg, &r, true, in, out, &st) < 0);
+	assert_int_equal(st.tries, 2);
+	assert_non_null(strstr(st.message, "natcheck --resend"));
+	assert_non_null(strstr(st.saved, outbox));
+	assert_int_equal(access(st.saved, R_OK), 0);
+	fclose(out);
+	fclose(in);
+	free(shown);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", outbox);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_addr),
 		cmocka_unit_test(test_result),
 		cmocka_unit_test(test_document),
+		cmocka_unit_test(test_interactive),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,6 +2,8 @@
  *
  * What natcheck --submit does, in library calls:
  *
+ *   nc_submit_interactive(&cfg, &result, yes, stdin, stdout, &st)   // all of the below
+ *
  *   char id[NC_SUBMIT_ID_LEN];
  *   char *doc = nc_submit_document(&cfg, &result, id);  // anonymised wrapper, shown to the user
  *   ... print doc; ask "Send this to URL? [y/N]" unless --yes ...
@@ -25,6 +27,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #define NC_SUBMIT_SCHEMA "natcheck-submission"
 #define NC_SUBMIT_VERSION 1
@@ -79,6 +82,14 @@ char *nc_submit_document(const struct nc_submit_cfg *cfg, const struct nc_result
  * (st->saved) so nothing measured is lost. Returns 0 when stored, a negative NC_E_* or -errno
  * otherwise; st->message says what happened and how to resend. */
 int nc_submit(const struct nc_submit_cfg *cfg, const char *doc, struct nc_submit_status *st);
+
+/* The whole of natcheck --submit in one call: builds the document, prints it to out exactly as
+ * it will be sent, asks "Send it to URL? [y/N]" and reads the answer from in unless yes (no
+ * terminal on in and no yes: nothing is sent, "use --yes" is said), then nc_submit(). Returns
+ * 0 stored, 1 declined (nothing sent, nothing saved), or nc_submit()'s negative code (the
+ * document is then in the outbox, st->message says so). */
+int nc_submit_interactive(const struct nc_submit_cfg *cfg, const struct nc_result *r, bool yes,
+			  FILE *in, FILE *out, struct nc_submit_status *st);
 
 /* Resends every document in the outbox (in file name order); a stored one is deleted from it. cb (may
  * be NULL) is told about each file. Returns the number still unsent (0 = outbox empty) or a

@@ -153,18 +153,23 @@ static void sleep_ms(unsigned ms)
 		;
 }
 
+static const char *url_of(const struct nc_submit_cfg *cfg)
+{
+	const char *url = cfg->url ? cfg->url : getenv("NATCHECK_SUBMIT_URL");
+
+	return url && *url ? url : NC_SUBMIT_DEFAULT_URL;
+}
+
 /* POST with bounded retries; no saving. */
 static int post(const struct nc_submit_cfg *cfg, const char *doc, struct nc_submit_status *st)
 {
-	const char *url = cfg->url ? cfg->url : getenv("NATCHECK_SUBMIT_URL");
+	const char *url = url_of(cfg);
 	unsigned attempts = cfg->attempts ? cfg->attempts : 4;
 	unsigned wait = cfg->backoff_ms ? cfg->backoff_ms : 1000;
 	struct nc_http_url u;
 	char body[1024];
 	int rc;
 
-	if (!url || !*url)
-		url = NC_SUBMIT_DEFAULT_URL;
 	if ((rc = nc_http_url_parse(url, &u)) < 0) {
 		snprintf(st->message, sizeof(st->message), "%s: %s", url,
 			 rc == -NC_E_UNSUPPORTED ? "only http:// URLs are supported"
@@ -229,6 +234,44 @@ int nc_submit(const struct nc_submit_cfg *cfg, const char *doc, struct nc_submit
 			 st->saved);
 	else
 		snprintf(st->message, sizeof(st->message), "%s; and it could not be saved", why);
+	return rc;
+}
+
+int nc_submit_interactive(const struct nc_submit_cfg *cfg, const struct nc_result *r, bool yes,
+			  FILE *in, FILE *out, struct nc_submit_status *st)
+{
+	char id[NC_SUBMIT_ID_LEN], answer[16];
+	char *doc;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	doc = nc_submit_document(cfg, r, id);
+	if (!doc) {
+		snprintf(st->message, sizeof(st->message), "%s",
+			 errno == EINVAL ? "--vendor, --model and --note: at most 200 bytes of "
+					   "UTF-8 text each, without control characters"
+					 : "out of memory");
+		return errno == EINVAL ? -NC_E_INVALID : -NC_E_NOMEM;
+	}
+	fprintf(out, "This is the document natcheck will send (anonymised; results/README.md "
+		     "says what is kept and why):\n%s\n", doc);
+	if (!yes) {
+		if (!in || !isatty(fileno(in))) {
+			snprintf(st->message, sizeof(st->message),
+				 "not sent: no terminal to ask on; add --yes to send without asking");
+			free(doc);
+			return 1;
+		}
+		fprintf(out, "Send it to %s? [y/N] ", url_of(cfg));
+		fflush(out);
+		if (!fgets(answer, sizeof(answer), in) || (answer[0] != 'y' && answer[0] != 'Y')) {
+			snprintf(st->message, sizeof(st->message), "not sent");
+			free(doc);
+			return 1;
+		}
+	}
+	rc = nc_submit(cfg, doc, st);
+	free(doc);
 	return rc;
 }
 
