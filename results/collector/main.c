@@ -12,8 +12,8 @@
  * Refusals: 400 not JSON, 422 not a valid result, 413 body over --max-body (answered as soon
  * as the declared length passes it; a chunked body that passes it is cut off), 429 per-source
  * rate limit with Retry-After, 503 queue full or store failing, 404 / 405. Slow clients are cut
- * off after --timeout seconds of silence, or when a body takes longer than --deadline. The log has one line per request class and
- * interval, never one per bad request. */
+ * off after --timeout seconds of silence, or when a body takes longer than --deadline. The log has
+ * one line per request class and interval, never one per bad request. */
 #include "../report/report.h"
 #include "../store/store.h"
 #include "ratelimit.h"
@@ -41,14 +41,35 @@
 #include <unistd.h>
 
 enum cls {
-	C_STORED, C_DUP, C_BAD_JSON, C_INVALID, C_TOO_LARGE, C_RATE, C_BUSY, C_STORE_ERR,
-	C_EXPORT, C_PAGE, C_NOT_FOUND, C_METHOD, C_HTTP, C_COUNT
+	C_STORED,
+	C_DUP,
+	C_BAD_JSON,
+	C_INVALID,
+	C_TOO_LARGE,
+	C_RATE,
+	C_BUSY,
+	C_STORE_ERR,
+	C_EXPORT,
+	C_PAGE,
+	C_NOT_FOUND,
+	C_METHOD,
+	C_HTTP,
+	C_COUNT
 };
 static const char *const cls_name[C_COUNT] = {
-	"201 stored", "200 already stored", "400 not JSON", "422 invalid result",
-	"413 body too large", "429 rate limited", "503 busy", "503 store error",
-	"200 export", "200 report page", "404 not found", "405 method not allowed",
-	"connection errors (timeouts, resets, protocol)",
+    "201 stored",
+    "200 already stored",
+    "400 not JSON",
+    "422 invalid result",
+    "413 body too large",
+    "429 rate limited",
+    "503 busy",
+    "503 store error",
+    "200 export",
+    "200 report page",
+    "404 not found",
+    "405 method not allowed",
+    "connection errors (timeouts, resets, protocol)",
 };
 
 struct opts {
@@ -64,7 +85,7 @@ struct app {
 	struct col_ratelimit *rl;
 	struct rs_store *reader; /* exports and the page, under reader_lock */
 	pthread_mutex_t reader_lock;
-	char *page;              /* cached report page */
+	char *page; /* cached report page */
 	size_t page_len;
 	int64_t page_at;
 	atomic_ulong count[C_COUNT];
@@ -108,7 +129,8 @@ static void count(struct app *a, enum cls c, const char *why)
 static enum MHD_Result reply(struct MHD_Connection *mc, unsigned status, const char *type,
 			     const char *body, size_t len, enum MHD_ResponseMemoryMode mode)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, mode);
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, mode);
 	enum MHD_Result rc;
 
 	if (!r)
@@ -173,7 +195,8 @@ static void random_id(char out[33])
 	unsigned char b[16];
 
 	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
-		/* Practically unreachable; a time-based id still avoids collisions in one process. */
+		/* Practically unreachable; a time-based id still avoids collisions in one process.
+		 */
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		memcpy(b, &ts, sizeof(b) < sizeof(ts) ? sizeof(b) : sizeof(ts));
@@ -215,11 +238,11 @@ static enum MHD_Result post_finish(struct app *a, struct conn *c)
 	if (!c->result)
 		return reply_error(a, c->mc, 503, C_BUSY, "out of memory", 1);
 	c->job.sub = (struct rs_sub){
-		.sub_id = c->sub_id,
-		.vendor = c->vendor[0] ? c->vendor : NULL,
-		.model = c->model[0] ? c->model : NULL,
-		.note = c->note[0] ? c->note : NULL,
-		.result = c->result,
+	    .sub_id = c->sub_id,
+	    .vendor = c->vendor[0] ? c->vendor : NULL,
+	    .model = c->model[0] ? c->model : NULL,
+	    .note = c->note[0] ? c->note : NULL,
+	    .result = c->result,
 	};
 	c->job.done = job_done;
 	if (col_writer_submit(a->writer, &c->job, suspend_cb, c) < 0)
@@ -323,7 +346,8 @@ static enum MHD_Result get_page(struct app *a, struct MHD_Connection *mc)
 		char *buf = NULL, src[256];
 		size_t blen = 0;
 		FILE *f = st ? open_memstream(&buf, &blen) : NULL;
-		snprintf(src, sizeof(src), "live from this collector's %s store, refreshed every 30 s",
+		snprintf(src, sizeof(src),
+			 "live from this collector's %s store, refreshed every 30 s",
 			 rs_backend(a->reader));
 		struct rp_html_opts ho = {.refresh_s = 30, .source = src};
 		if (f && rp_load_store(st, a->reader, err, sizeof(err)) == 0 &&
@@ -368,7 +392,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *mc, const char 
 			if (!post)
 				return reply_error(a, mc, 405, C_METHOD, "POST or GET", 0);
 		} else if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0) {
-			return get ? get_page(a, mc) : reply_error(a, mc, 405, C_METHOD, "GET only", 0);
+			return get ? get_page(a, mc)
+				   : reply_error(a, mc, 405, C_METHOD, "GET only", 0);
 		} else if (strcmp(url, "/healthz") == 0) {
 			return reply(mc, 200, "text/plain", "ok\n", 3, MHD_RESPMEM_PERSISTENT);
 		} else {
@@ -377,11 +402,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *mc, const char 
 		/* A POST of a submission: the source's rate and the declared size decide before a
 		 * byte of the body is read. */
 		const union MHD_ConnectionInfo *ci =
-			MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		    MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 		unsigned retry = 1;
 		if (ci && !col_ratelimit_take(a->rl, ci->client_addr, now_ms(), &retry))
-			return reply_error(a, mc, 429, C_RATE, "too many submissions from this source",
-					   retry);
+			return reply_error(a, mc, 429, C_RATE,
+					   "too many submissions from this source", retry);
 		const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl) {
@@ -390,9 +415,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *mc, const char 
 			unsigned long long n = strtoull(cl, &end, 10);
 			if (errno || end == cl || n > a->o.max_body)
 				return reply_error(a, mc, 413, C_TOO_LARGE,
-						   "the body is larger than this collector accepts", 0);
+						   "the body is larger than this collector accepts",
+						   0);
 		}
-		const char *key = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Idempotency-Key");
+		const char *key =
+		    MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Idempotency-Key");
 		if (key && strlen(key) > RS_SUBID_MAX)
 			return reply_error(a, mc, 422, C_INVALID,
 					   "Idempotency-Key: must be 8 to 64 of [A-Za-z0-9_-]", 0);
@@ -450,10 +477,12 @@ static void completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 	struct conn *c = *con_cls;
 	struct app *a = cls;
 
-	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && toe != MHD_REQUEST_TERMINATED_CLIENT_ABORT)
-		count(a, C_HTTP, toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED
-					 ? "a client went silent past --timeout"
-					 : NULL);
+	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK &&
+	    toe != MHD_REQUEST_TERMINATED_CLIENT_ABORT)
+		count(a, C_HTTP,
+		      toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED
+			  ? "a client went silent past --timeout"
+			  : NULL);
 	if (!c)
 		return;
 	/* A suspended connection is never terminated by MHD, so a queued job is finished here. */
@@ -513,9 +542,18 @@ static bool num(const char *opt, const char *v, double lo, double hi, double *ou
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	*o = (struct opts){.store = "sqlite:natcheck-results.db", .listen = "127.0.0.1:8080",
-			   .max_body = 262144, .batch = 1024, .queue = 20000, .rate = 1, .burst = 20,
-			   .timeout_s = 10, .deadline_s = 30, .threads = 2, .connections = 1024, .per_ip = 32,
+	*o = (struct opts){.store = "sqlite:natcheck-results.db",
+			   .listen = "127.0.0.1:8080",
+			   .max_body = 262144,
+			   .batch = 1024,
+			   .queue = 20000,
+			   .rate = 1,
+			   .burst = 20,
+			   .timeout_s = 10,
+			   .deadline_s = 30,
+			   .threads = 2,
+			   .connections = 1024,
+			   .per_ip = 32,
 			   .log_interval = 10};
 	for (int i = 1; i < argc; i++) {
 		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -527,9 +565,22 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			printf("natcheck-collector %s\n", NC_VERSION);
 			exit(0);
 		}
-#define STR(name, field) else if (!strcmp(k, name)) { if (!v) goto missing; o->field = v; i++; }
-#define NUM(name, field, lo, hi, T) \
-	else if (!strcmp(k, name)) { if (!num(k, v, lo, hi, &x)) return -1; o->field = (T)x; i++; }
+#define STR(name, field)                                                                           \
+	else if (!strcmp(k, name))                                                                 \
+	{                                                                                          \
+		if (!v)                                                                            \
+			goto missing;                                                              \
+		o->field = v;                                                                      \
+		i++;                                                                               \
+	}
+#define NUM(name, field, lo, hi, T)                                                                \
+	else if (!strcmp(k, name))                                                                 \
+	{                                                                                          \
+		if (!num(k, v, lo, hi, &x))                                                        \
+			return -1;                                                                 \
+		o->field = (T)x;                                                                   \
+		i++;                                                                               \
+	}
 		STR("--store", store)
 		STR("--listen", listen)
 		STR("--user", user)
@@ -545,12 +596,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		NUM("--batch", batch, 1, 100000, size_t)
 		NUM("--queue", queue, 1, 1000000, size_t)
 		NUM("--log-interval", log_interval, 1, 86400, unsigned)
-		else {
-			fprintf(stderr, "natcheck-collector: unknown argument '%s' (try --help)\n", k);
+		else
+		{
+			fprintf(stderr, "natcheck-collector: unknown argument '%s' (try --help)\n",
+				k);
 			return -1;
 		}
 		continue;
-missing:
+	missing:
 		fprintf(stderr, "natcheck-collector: %s needs a value\n", k);
 		return -1;
 	}
@@ -573,7 +626,8 @@ static int bind_listen(const char *spec, uint16_t *port)
 		snprintf(host, sizeof(host), "%.*s", (int)(n - 2 - (spec[0] == '[') * 2),
 			 spec + (spec[0] == '['));
 	if (any_port ? nc_addr_parse_ip(host, &addr) < 0 : nc_addr_parse(spec, 8080, &addr) < 0) {
-		fprintf(stderr, "natcheck-collector: --listen: invalid value '%s' (ADDR:PORT)\n", spec);
+		fprintf(stderr, "natcheck-collector: --listen: invalid value '%s' (ADDR:PORT)\n",
+			spec);
 		return -1;
 	}
 	sl = nc_addr_to_sockaddr(&addr, &ss);
@@ -604,11 +658,13 @@ static int drop_privileges(const char *user)
 	}
 	if (setgroups(1, &pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
 	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0) {
-		fprintf(stderr, "natcheck-collector: dropping to '%s': %s\n", user, strerror(errno));
+		fprintf(stderr, "natcheck-collector: dropping to '%s': %s\n", user,
+			strerror(errno));
 		return -1;
 	}
 	if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
-		fprintf(stderr, "natcheck-collector: privileges could be regained; refusing to run\n");
+		fprintf(stderr,
+			"natcheck-collector: privileges could be regained; refusing to run\n");
 		return -1;
 	}
 	return 0;
@@ -622,8 +678,10 @@ static void log_counts(struct app *a, unsigned long *prev, unsigned interval)
 	if (a->writer) {
 		col_writer_counts(a->writer, &rows, &txns);
 		if (rows != rows0)
-			fprintf(stderr, "natcheck-collector: %u s: committed %llu rows in %llu "
-					"transactions\n", interval, rows - rows0, txns - txns0);
+			fprintf(stderr,
+				"natcheck-collector: %u s: committed %llu rows in %llu "
+				"transactions\n",
+				interval, rows - rows0, txns - txns0);
 		rows0 = rows;
 		txns0 = txns;
 	}
@@ -636,8 +694,8 @@ static void log_counts(struct app *a, unsigned long *prev, unsigned interval)
 			fprintf(stderr, "natcheck-collector: %u s: %s x%lu (last: %s)\n", interval,
 				cls_name[c], now - prev[c], a->last[c]);
 		else
-			fprintf(stderr, "natcheck-collector: %u s: %s x%lu\n", interval, cls_name[c],
-				now - prev[c]);
+			fprintf(stderr, "natcheck-collector: %u s: %s x%lu\n", interval,
+				cls_name[c], now - prev[c]);
 		a->last[c][0] = '\0';
 		pthread_mutex_unlock(&a->last_lock);
 		prev[c] = now;
@@ -681,13 +739,13 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-				     MHD_ALLOW_SUSPEND_RESUME,
-			     0, NULL, NULL, handler, &a, MHD_OPTION_LISTEN_SOCKET, fd,
-			     MHD_OPTION_THREAD_POOL_SIZE, a.o.threads, MHD_OPTION_CONNECTION_LIMIT,
-			     a.o.connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, a.o.per_ip,
-			     MHD_OPTION_CONNECTION_TIMEOUT, a.o.timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
-			     completed, &a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &a, MHD_OPTION_END);
+	d = MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL,
+	    NULL, handler, &a, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
+	    a.o.threads, MHD_OPTION_CONNECTION_LIMIT, a.o.connections,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, a.o.per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+	    a.o.timeout_s, MHD_OPTION_NOTIFY_COMPLETED, completed, &a, MHD_OPTION_EXTERNAL_LOGGER,
+	    mhd_log, &a, MHD_OPTION_END);
 	if (!d) {
 		fprintf(stderr, "natcheck-collector: the HTTP server did not start\n");
 		return 1;
@@ -695,7 +753,8 @@ int main(int argc, char **argv)
 	if (a.o.port_file) {
 		FILE *pf = fopen(a.o.port_file, "we");
 		if (!pf || fprintf(pf, "%u\n", port) < 0 || fclose(pf) != 0) {
-			fprintf(stderr, "natcheck-collector: %s: %s\n", a.o.port_file, strerror(errno));
+			fprintf(stderr, "natcheck-collector: %s: %s\n", a.o.port_file,
+				strerror(errno));
 			return 1;
 		}
 	}

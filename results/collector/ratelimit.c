@@ -62,7 +62,8 @@ bool col_ratelimit_take(struct col_ratelimit *rl, const struct sockaddr *sa, int
 	if (sa->sa_family == AF_INET) {
 		memcpy(key, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
 	} else if (sa->sa_family == AF_INET6) {
-		const uint8_t *a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+		const uint8_t *a =
+		    ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
 		/* An IPv4-mapped address is its IPv4 source; other IPv6 sources count per /64. */
 		if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)(const void *)a))
 			memcpy(key, a + 12, 4);

@@ -14,7 +14,7 @@ struct col_submission {
 	char vendor[RS_META_MAX + 1];  /* "" when not given */
 	char model[RS_META_MAX + 1];
 	char note[RS_META_MAX + 1];
-	struct nc_result result;       /* validated by nc_result_from_json */
+	struct nc_result result; /* validated by nc_result_from_json */
 };
 
 /* Parses a body that is either a "natcheck-submission" wrapper (natcheck/submit.h) or a bare

@@ -69,8 +69,8 @@ static void *writer_main(void *arg)
 			subs[i] = jobs[i]->sub;
 		rc = rs_put(w->store, subs, n, err, sizeof(err));
 		if (rc < 0)
-			fprintf(stderr, "natcheck-collector: store: %s (%zu submissions refused)\n", err,
-				n);
+			fprintf(stderr, "natcheck-collector: store: %s (%zu submissions refused)\n",
+				err, n);
 		else {
 			pthread_mutex_lock(&w->lock);
 			w->rows += n;

@@ -9,10 +9,10 @@
 #include <stddef.h>
 
 struct col_job {
-	struct rs_sub sub;           /* in: what to store; out: id, dup */
-	int rc;                      /* out: 0 stored, or a negative code */
+	struct rs_sub sub;		   /* in: what to store; out: id, dup */
+	int rc;				   /* out: 0 stored, or a negative code */
 	void (*done)(struct col_job *job); /* called by the writer thread after the commit */
-	struct col_job *next;        /* the writer's queue */
+	struct col_job *next;		   /* the writer's queue */
 };
 
 struct col_writer;

@@ -52,9 +52,12 @@ int main(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		const char **dst = !strcmp(k, "--store") ? &store : !strcmp(k, "--dir") ? &dir
-				 : !strcmp(k, "--md") ? &md : !strcmp(k, "--html") ? &html
-				 : !strcmp(k, "--title") ? &title : NULL;
+		const char **dst = !strcmp(k, "--store")   ? &store
+				   : !strcmp(k, "--dir")   ? &dir
+				   : !strcmp(k, "--md")	   ? &md
+				   : !strcmp(k, "--html")  ? &html
+				   : !strcmp(k, "--title") ? &title
+							   : NULL;
 		if (!strcmp(k, "-h") || !strcmp(k, "--help")) {
 			usage(stdout);
 			return 0;

@@ -35,12 +35,12 @@ static size_t charts(const struct rp_stats *st, struct chart *out, size_t cap)
 {
 	static const char *const tri3[3] = {"yes", "no", "unknown"};
 	static const char *const pm4[4] = {"present", "absent", "unknown", "not tested"};
-	static const char *const life[RP_NLIFE] = {"< 30 s",    "30-59 s",   "60-119 s",
-						   "120-179 s", "180-299 s", "300-599 s",
-						   ">= 600 s",  "not measured"};
+	static const char *const life[RP_NLIFE] = {"< 30 s",	"30-59 s",     "60-119 s",
+						   "120-179 s", "180-299 s",   "300-599 s",
+						   ">= 600 s",	"not measured"};
 	static const char *const layers[5] = {"0 (no NAT)", "1", "2", "3 or more", "unknown"};
-	static const char *const unsol[6] = {"dropped", "RST", "ICMP", "accepted (reaches the host)",
-					     "other", "TCP not tested"};
+	static const char *const unsol[6] = {
+	    "dropped", "RST", "ICMP", "accepted (reaches the host)", "other", "TCP not tested"};
 	static const char *const pm_title[NC_PM_COUNT] = {"NAT-PMP (RFC 6886)", "PCP (RFC 6887)",
 							  "UPnP-IGD"};
 	size_t n = 0;
@@ -171,9 +171,11 @@ int rp_write_markdown(struct rp_stats *st, FILE *f, const char *source)
 	fputc('\n', f);
 	md_definitions(f);
 
-	fprintf(f, "## Mapping x filtering (RFC 4787)\n\nRows: mapping; columns: filtering "
-		   "(EI endpoint-independent, AD address-dependent, APD address-and-port-dependent).\n\n"
-		   "| mapping \\\\ filtering |");
+	fprintf(
+	    f,
+	    "## Mapping x filtering (RFC 4787)\n\nRows: mapping; columns: filtering "
+	    "(EI endpoint-independent, AD address-dependent, APD address-and-port-dependent).\n\n"
+	    "| mapping \\\\ filtering |");
 	for (int j = 1; j <= RP_NBEH; j++)
 		fprintf(f, " %s |", beh_short[j % RP_NBEH]);
 	fprintf(f, "\n|---|---:|---:|---:|---:|---:|\n");
@@ -205,12 +207,23 @@ static void h(FILE *f, const char *s)
 {
 	for (; *s; s++) {
 		switch (*s) {
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '&': fputs("&amp;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&#39;", f); break;
-		default: fputc((unsigned char)*s < 0x20 ? ' ' : *s, f);
+		case '<':
+			fputs("&lt;", f);
+			break;
+		case '>':
+			fputs("&gt;", f);
+			break;
+		case '&':
+			fputs("&amp;", f);
+			break;
+		case '"':
+			fputs("&quot;", f);
+			break;
+		case '\'':
+			fputs("&#39;", f);
+			break;
+		default:
+			fputc((unsigned char)*s < 0x20 ? ' ' : *s, f);
 		}
 	}
 }
@@ -223,8 +236,9 @@ static void svg_bars(FILE *f, const struct chart *c)
 
 	for (size_t i = 0; i < c->n; i++)
 		max = c->v[i] > max ? c->v[i] : max;
-	fprintf(f, "<svg class=\"chart\" id=\"chart-%s\" xmlns=\"http://www.w3.org/2000/svg\" "
-		   "width=\"%d\" height=\"%d\" role=\"img\" aria-label=\"",
+	fprintf(f,
+		"<svg class=\"chart\" id=\"chart-%s\" xmlns=\"http://www.w3.org/2000/svg\" "
+		"width=\"%d\" height=\"%d\" role=\"img\" aria-label=\"",
 		c->id, label_w + bar_w + 70, height);
 	h(f, c->title);
 	fprintf(f, "\">\n");
@@ -233,9 +247,11 @@ static void svg_bars(FILE *f, const struct chart *c)
 		int w = (int)((double)c->v[i] * bar_w / max + 0.5);
 		fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", label_w - 8, y + 16);
 		h(f, c->label[i]);
-		fprintf(f, "</text><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#3b6ea8\">"
-			   "<title>%u</title></rect><text x=\"%d\" y=\"%d\">%u</text>\n",
-			label_w, y + 3, w, row - 6, c->v[i], label_w + w + 6, y + 16, c->v[i]);
+		fprintf(
+		    f,
+		    "</text><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#3b6ea8\">"
+		    "<title>%u</title></rect><text x=\"%d\" y=\"%d\">%u</text>\n",
+		    label_w, y + 3, w, row - 6, c->v[i], label_w + w + 6, y + 16, c->v[i]);
 	}
 	fprintf(f, "</svg>\n");
 }
@@ -248,12 +264,15 @@ static void svg_heatmap(FILE *f, const struct rp_stats *st)
 	for (int i = 0; i < RP_NBEH; i++)
 		for (int j = 0; j < RP_NBEH; j++)
 			max = st->mf[i][j] > max ? st->mf[i][j] : max;
-	fprintf(f, "<svg class=\"chart\" id=\"chart-mapping-filtering\" "
-		   "xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" role=\"img\" "
-		   "aria-label=\"mapping x filtering\">\n",
+	fprintf(f,
+		"<svg class=\"chart\" id=\"chart-mapping-filtering\" "
+		"xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" role=\"img\" "
+		"aria-label=\"mapping x filtering\">\n",
 		left + RP_NBEH * cell + 10, top + RP_NBEH * cell + 10);
-	fprintf(f, "<text x=\"%d\" y=\"14\">filtering &#8594;</text>"
-		   "<text x=\"4\" y=\"%d\">mapping &#8595;</text>\n", left, top - 6);
+	fprintf(f,
+		"<text x=\"%d\" y=\"14\">filtering &#8594;</text>"
+		"<text x=\"4\" y=\"%d\">mapping &#8595;</text>\n",
+		left, top - 6);
 	for (int j = 1; j <= RP_NBEH; j++)
 		fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>\n",
 			left + (j - 1) * cell + cell / 2, top - 6, beh_short[j % RP_NBEH]);
@@ -265,11 +284,13 @@ static void svg_heatmap(FILE *f, const struct rp_stats *st)
 			unsigned v = st->mf[i % RP_NBEH][j % RP_NBEH];
 			double a = v ? 0.15 + 0.85 * v / max : 0.0;
 			int x = left + (j - 1) * cell;
-			fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#3b6ea8\" "
-				   "fill-opacity=\"%.2f\" stroke=\"#ccc\"/><text x=\"%d\" y=\"%d\" "
-				   "text-anchor=\"middle\"%s>%u</text>\n",
-				x, y, cell, cell, a, x + cell / 2, y + cell / 2 + 5,
-				a > 0.5 ? " style=\"fill:#fff\"" : "", v);
+			fprintf(
+			    f,
+			    "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#3b6ea8\" "
+			    "fill-opacity=\"%.2f\" stroke=\"#ccc\"/><text x=\"%d\" y=\"%d\" "
+			    "text-anchor=\"middle\"%s>%u</text>\n",
+			    x, y, cell, cell, a, x + cell / 2, y + cell / 2 + 5,
+			    a > 0.5 ? " style=\"fill:#fff\"" : "", v);
 		}
 	}
 	fprintf(f, "</svg>\n");
@@ -304,8 +325,10 @@ int rp_write_html(struct rp_stats *st, FILE *f, const struct rp_html_opts *o)
 		h(f, o->source);
 		fputs(". ", f);
 	}
-	fprintf(f, "<span id=\"total\">%u</span> reports, <span id=\"nat-reports\">%u</span> behind "
-		   "a NAT", st->total, st->nat_reports);
+	fprintf(f,
+		"<span id=\"total\">%u</span> reports, <span id=\"nat-reports\">%u</span> behind "
+		"a NAT",
+		st->total, st->nat_reports);
 	if (st->skipped)
 		fprintf(f, "; %u documents skipped (not readable as results)", st->skipped);
 	fputs(".</p>\n<p class=\"note\">The sample is self-selected: these are the NATs of people "
@@ -324,7 +347,8 @@ int rp_write_html(struct rp_stats *st, FILE *f, const struct rp_html_opts *o)
 		h(f, g->name);
 		fprintf(f, "</td><td class=\"n\">%u</td>", g->reports);
 		for (int c = 0; c < RP_NCOL; c++)
-			fprintf(f, "<td class=\"n\">%s</td>", rp_cell_str(g->cell[c], cell, sizeof(cell)));
+			fprintf(f, "<td class=\"n\">%s</td>",
+				rp_cell_str(g->cell[c], cell, sizeof(cell)));
 		fputs("</tr>\n", f);
 	}
 	fputs("</tbody></table>\n<div class=\"note\">", f);

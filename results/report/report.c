@@ -13,9 +13,9 @@
 #include <string.h>
 
 const char *const rp_classic_words[RP_NCLASSIC] = {
-	"open internet",	"full cone", "restricted cone",	       "port-restricted cone",
-	"symmetric",		"symmetric (address-dependent)",       "symmetric UDP firewall",
-	"UDP blocked",		"unknown",
+    "open internet",	      "full cone",   "restricted cone",
+    "port-restricted cone",   "symmetric",   "symmetric (address-dependent)",
+    "symmetric UDP firewall", "UDP blocked", "unknown",
 };
 
 struct rp_stats *rp_new(void)
@@ -170,8 +170,12 @@ int rp_add(struct rp_stats *st, const char *vendor, const struct nc_result *r)
 		st->hp_src[u->hairpin_src < 4 ? u->hairpin_src : 0]++;
 	if (r->tcp.tested) {
 		const char *w = r->tcp.unsolicited;
-		int i = !w[0] ? 5 : !strcmp(w, "dropped") ? 0 : !strncmp(w, "rst", 3) ? 1
-			: !strncmp(w, "icmp", 4) ? 2 : !strcmp(w, "accepted") ? 3 : 4;
+		int i = !w[0]			 ? 5
+			: !strcmp(w, "dropped")	 ? 0
+			: !strncmp(w, "rst", 3)	 ? 1
+			: !strncmp(w, "icmp", 4) ? 2
+			: !strcmp(w, "accepted") ? 3
+						 : 4;
 		st->unsol[i]++;
 	}
 	return 0;

@@ -59,9 +59,9 @@ struct rp_cell rp_row_cell(const struct rp_stats *st, size_t i, enum rp_col c);
 struct rp_cell rp_overall(const struct rp_stats *st, enum rp_col c);
 
 struct rp_html_opts {
-	const char *title;   /* NULL = "NAT Check report" */
-	unsigned refresh_s;  /* > 0: the page reloads itself (the live page) */
-	const char *source;  /* where the data came from, in words */
+	const char *title;  /* NULL = "NAT Check report" */
+	unsigned refresh_s; /* > 0: the page reloads itself (the live page) */
+	const char *source; /* where the data came from, in words */
 };
 
 int rp_write_markdown(struct rp_stats *st, FILE *f, const char *source);

@@ -18,19 +18,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RS_SUBID_MAX 64   /* bytes of a submission id, without NUL */
-#define RS_META_MAX 200   /* bytes of vendor, model, note */
+#define RS_SUBID_MAX 64	 /* bytes of a submission id, without NUL */
+#define RS_META_MAX  200 /* bytes of vendor, model, note */
 
 struct rs_store;
 
 struct rs_sub {
-	const char *sub_id;  /* [A-Za-z0-9_-]{8,64} (rs_subid_valid) */
-	const char *vendor;  /* NULL = not given */
+	const char *sub_id; /* [A-Za-z0-9_-]{8,64} (rs_subid_valid) */
+	const char *vendor; /* NULL = not given */
 	const char *model;
 	const char *note;
-	const char *result;  /* the result document, compact JSON */
-	int64_t id;          /* out: the row id (the first one for a repeated sub_id) */
-	int dup;             /* out: 1 when sub_id was already stored */
+	const char *result; /* the result document, compact JSON */
+	int64_t id;	    /* out: the row id (the first one for a repeated sub_id) */
+	int dup;	    /* out: 1 when sub_id was already stored */
 };
 
 /* One stored row, as rs_export() hands it to its callback (valid during the call). */
@@ -54,8 +54,8 @@ int rs_open(const char *uri, struct rs_store **out, char *err, size_t errlen);
 int rs_put(struct rs_store *s, struct rs_sub *subs, size_t n, char *err, size_t errlen);
 /* Calls cb for every row with id > since, in id order, at most limit rows (0 = all); stops
  * early when cb returns nonzero (returned). */
-int rs_export(struct rs_store *s, int64_t since, size_t limit, rs_row_cb cb, void *ctx,
-	      char *err, size_t errlen);
+int rs_export(struct rs_store *s, int64_t since, size_t limit, rs_row_cb cb, void *ctx, char *err,
+	      size_t errlen);
 /* Number of stored rows, or a negative code. */
 int64_t rs_count(struct rs_store *s);
 void rs_close(struct rs_store *s);

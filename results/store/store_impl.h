@@ -6,19 +6,19 @@
 
 /* The same statements on SQLite and PostgreSQL: $n parameters are positional in both
  * (SQLite numbers "$1"... in order of first appearance, which is their order here). */
-#define RS_SQL_CREATE                                                                   \
-	"CREATE TABLE IF NOT EXISTS nc_submission ("                                      \
-	" id %s PRIMARY KEY,"                                                             \
-	" sub_id TEXT NOT NULL UNIQUE,"                                                   \
-	" received TEXT NOT NULL,"                                                        \
-	" vendor TEXT, model TEXT, note TEXT,"                                            \
+#define RS_SQL_CREATE                                                                              \
+	"CREATE TABLE IF NOT EXISTS nc_submission ("                                               \
+	" id %s PRIMARY KEY,"                                                                      \
+	" sub_id TEXT NOT NULL UNIQUE,"                                                            \
+	" received TEXT NOT NULL,"                                                                 \
+	" vendor TEXT, model TEXT, note TEXT,"                                                     \
 	" result TEXT NOT NULL)"
-#define RS_SQL_INSERT                                                                   \
-	"INSERT INTO nc_submission (sub_id, received, vendor, model, note, result)"       \
+#define RS_SQL_INSERT                                                                              \
+	"INSERT INTO nc_submission (sub_id, received, vendor, model, note, result)"                \
 	" VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sub_id) DO NOTHING RETURNING id"
 #define RS_SQL_LOOKUP "SELECT id FROM nc_submission WHERE sub_id = $1"
-#define RS_SQL_EXPORT                                                                   \
-	"SELECT id, sub_id, received, vendor, model, note, result FROM nc_submission"     \
+#define RS_SQL_EXPORT                                                                              \
+	"SELECT id, sub_id, received, vendor, model, note, result FROM nc_submission"              \
 	" WHERE id > $1 ORDER BY id LIMIT $2"
 #define RS_SQL_COUNT "SELECT count(*) FROM nc_submission"
 

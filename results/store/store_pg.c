@@ -17,7 +17,8 @@ static const char *const pg_name[] = {"nc_ins", "nc_look", "nc_export", "nc_coun
 
 static int pg_prepare(PGconn *c, char *err, size_t errlen)
 {
-	static const char *const sql[] = {RS_SQL_INSERT, RS_SQL_LOOKUP, RS_SQL_EXPORT, RS_SQL_COUNT};
+	static const char *const sql[] = {RS_SQL_INSERT, RS_SQL_LOOKUP, RS_SQL_EXPORT,
+					  RS_SQL_COUNT};
 	char create[512];
 	PGresult *res;
 
@@ -156,7 +157,8 @@ bad:;
 	int retry = PQstatus(c) != CONNECTION_OK ||
 		    (state && (!strcmp(state, "40P01") || !strcmp(state, "40001")));
 
-	snprintf(err, errlen, "postgresql: %s", res ? PQresultErrorMessage(res) : PQerrorMessage(c));
+	snprintf(err, errlen, "postgresql: %s",
+		 res ? PQresultErrorMessage(res) : PQerrorMessage(c));
 	PQclear(res);
 	if (PQstatus(c) == CONNECTION_OK)
 		command(c, "ROLLBACK");
@@ -214,13 +216,13 @@ static int pg_export(struct rs_store *s, int64_t since, int64_t limit, rs_row_cb
 	for (int i = 0; !stop && i < PQntuples(res); i++) {
 #define PGV(k) (PQgetisnull(res, i, k) ? NULL : PQgetvalue(res, i, k))
 		struct rs_row row = {
-			.id = strtoll(PQgetvalue(res, i, 0), NULL, 10),
-			.sub_id = PGV(1),
-			.received = PGV(2),
-			.vendor = PGV(3),
-			.model = PGV(4),
-			.note = PGV(5),
-			.result = PGV(6),
+		    .id = strtoll(PQgetvalue(res, i, 0), NULL, 10),
+		    .sub_id = PGV(1),
+		    .received = PGV(2),
+		    .vendor = PGV(3),
+		    .model = PGV(4),
+		    .note = PGV(5),
+		    .result = PGV(6),
 		};
 #undef PGV
 		stop = cb(ctx, &row);

@@ -96,13 +96,13 @@ static int sq_export(struct rs_store *s, int64_t since, int64_t limit, rs_row_cb
 	sqlite3_bind_int64(st, 2, limit);
 	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct rs_row row = {
-			.id = sqlite3_column_int64(st, 0),
-			.sub_id = col(st, 1),
-			.received = col(st, 2),
-			.vendor = col(st, 3),
-			.model = col(st, 4),
-			.note = col(st, 5),
-			.result = col(st, 6),
+		    .id = sqlite3_column_int64(st, 0),
+		    .sub_id = col(st, 1),
+		    .received = col(st, 2),
+		    .vendor = col(st, 3),
+		    .model = col(st, 4),
+		    .note = col(st, 5),
+		    .result = col(st, 6),
 		};
 		stop = cb(ctx, &row);
 	}
@@ -138,13 +138,15 @@ static const struct rs_ops sq_ops = {"sqlite", sq_put, sq_export, sq_count, sq_c
 
 int rs_sqlite_open(const char *path, struct rs_store *s, char *err, size_t errlen)
 {
-	static const char *const sql[] = {RS_SQL_INSERT, RS_SQL_LOOKUP, RS_SQL_EXPORT, RS_SQL_COUNT};
+	static const char *const sql[] = {RS_SQL_INSERT, RS_SQL_LOOKUP, RS_SQL_EXPORT,
+					  RS_SQL_COUNT};
 	char create[512];
 	sqlite3 *db = NULL;
 
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
 	    SQLITE_OK) {
-		snprintf(err, errlen, "sqlite: %s: %s", path, db ? sqlite3_errmsg(db) : "no memory");
+		snprintf(err, errlen, "sqlite: %s: %s", path,
+			 db ? sqlite3_errmsg(db) : "no memory");
 		sqlite3_close(db);
 		return -NC_E_INVALID;
 	}
@@ -157,7 +159,8 @@ int rs_sqlite_open(const char *path, struct rs_store *s, char *err, size_t errle
 	    sqlite3_exec(db, create, NULL, NULL, NULL) != SQLITE_OK)
 		goto bad;
 	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++)
-		if (sqlite3_prepare_v2(db, sql[i], -1, (sqlite3_stmt **)&s->stmt[i], NULL) != SQLITE_OK)
+		if (sqlite3_prepare_v2(db, sql[i], -1, (sqlite3_stmt **)&s->stmt[i], NULL) !=
+		    SQLITE_OK)
 			goto bad;
 	return 0;
 bad:

@@ -176,10 +176,13 @@ static void test_interactive(void **state)
 	static struct nc_result r;
 	char outbox[] = "/tmp/test_anon.XXXXXX", *shown = NULL, cmd[64];
 	size_t shown_len = 0;
-	struct nc_submit_cfg cfg = {.url = "http://127.0.0.1:1/api/v1/results", .attempts = 2,
-				    .backoff_ms = 10, .quiet = true, .vendor = "Linksys"};
+	struct nc_submit_cfg cfg = {.url = "http://127.0.0.1:1/api/v1/results",
+				    .attempts = 2,
+				    .backoff_ms = 10,
+				    .quiet = true,
+				    .vendor = "Linksys"};
 	struct nc_submit_status st;
-	FILE *in = fmemopen((char *)(uintptr_t)"y\n", 2, "r"), *out;
+	FILE *in = fmemopen((char *)(uintptr_t) "y\n", 2, "r"), *out;
 
 	(void)state;
 	assert_non_null(mkdtemp(outbox));
@@ -206,10 +209,10 @@ static void test_interactive(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_addr),
-		cmocka_unit_test(test_result),
-		cmocka_unit_test(test_document),
-		cmocka_unit_test(test_interactive),
+	    cmocka_unit_test(test_addr),
+	    cmocka_unit_test(test_result),
+	    cmocka_unit_test(test_document),
+	    cmocka_unit_test(test_interactive),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,9 +20,9 @@
 #include <cmocka.h>
 
 static const char *bare =
-	"{\"schema\":\"natcheck-result\",\"version\":1,\"udp\":{\"reachable\":true,\"nat\":true,"
-	"\"mapping\":\"endpoint-independent\",\"filtering\":\"address-and-port-dependent\","
-	"\"public\":\"81.2.69.142:5000\"}}";
+    "{\"schema\":\"natcheck-result\",\"version\":1,\"udp\":{\"reachable\":true,\"nat\":true,"
+    "\"mapping\":\"endpoint-independent\",\"filtering\":\"address-and-port-dependent\","
+    "\"public\":\"81.2.69.142:5000\"}}";
 
 static int parse(const char *body, const char *hdr, struct col_submission *s, char *err)
 {
@@ -45,7 +45,8 @@ static void test_submission(void **state)
 	snprintf(body, sizeof(body),
 		 "{\"schema\":\"natcheck-submission\",\"version\":1,\"id\":\"0123456789abcdef\","
 		 "\"vendor\":\"Linksys\",\"model\":\"WRT54G\",\"note\":null,\"extra\":[1],"
-		 "\"result\":%s}", bare);
+		 "\"result\":%s}",
+		 bare);
 	assert_int_equal(parse(body, NULL, &s, err), 0);
 	assert_string_equal(s.sub_id, "0123456789abcdef");
 	assert_string_equal(s.vendor, "Linksys");
@@ -71,24 +72,26 @@ static void test_submission_refusals(void **state)
 		int rc;
 		const char *msg;
 	} cases[] = {
-		{"", -NC_E_PARSE, "not JSON"},
-		{"{\"schema\":", -NC_E_PARSE, "not JSON"},
-		{"[1,2]", -NC_E_SCHEMA, "JSON object"},
-		{"{\"a\":1,\"a\":2}", -NC_E_PARSE, "duplicate"},
-		{"{\"schema\":\"natcheck-result\",\"version\":1}", -NC_E_SCHEMA, "udp: required"},
-		{"{\"schema\":\"natcheck-result\",\"version\":9,\"udp\":{}}", -NC_E_SCHEMA, "newer"},
-		{"{\"schema\":\"natcheck-submission\",\"version\":2,\"result\":{}}", -NC_E_SCHEMA,
-		 "version"},
-		{"{\"schema\":\"natcheck-submission\",\"version\":1}", -NC_E_SCHEMA, "result: required"},
-		{"{\"schema\":\"natcheck-submission\",\"version\":1,\"id\":\"x\",\"result\":{}}",
-		 -NC_E_SCHEMA, "id:"},
-		{"{\"schema\":\"natcheck-submission\",\"version\":1,\"vendor\":7,\"result\":{}}",
-		 -NC_E_SCHEMA, "vendor: must be a string"},
-		{"{\"schema\":\"natcheck-submission\",\"version\":1,\"note\":\"a\\u0007b\",\"result\":{}}",
-		 -NC_E_SCHEMA, "control"},
-		{"{\"schema\":\"natcheck-submission\",\"version\":1,\"result\":{\"schema\":"
-		 "\"natcheck-result\",\"version\":1,\"udp\":{\"mapping\":\"cone\"}}}",
-		 -NC_E_SCHEMA, "result.udp.mapping"},
+	    {"", -NC_E_PARSE, "not JSON"},
+	    {"{\"schema\":", -NC_E_PARSE, "not JSON"},
+	    {"[1,2]", -NC_E_SCHEMA, "JSON object"},
+	    {"{\"a\":1,\"a\":2}", -NC_E_PARSE, "duplicate"},
+	    {"{\"schema\":\"natcheck-result\",\"version\":1}", -NC_E_SCHEMA, "udp: required"},
+	    {"{\"schema\":\"natcheck-result\",\"version\":9,\"udp\":{}}", -NC_E_SCHEMA, "newer"},
+	    {"{\"schema\":\"natcheck-submission\",\"version\":2,\"result\":{}}", -NC_E_SCHEMA,
+	     "version"},
+	    {"{\"schema\":\"natcheck-submission\",\"version\":1}", -NC_E_SCHEMA,
+	     "result: required"},
+	    {"{\"schema\":\"natcheck-submission\",\"version\":1,\"id\":\"x\",\"result\":{}}",
+	     -NC_E_SCHEMA, "id:"},
+	    {"{\"schema\":\"natcheck-submission\",\"version\":1,\"vendor\":7,\"result\":{}}",
+	     -NC_E_SCHEMA, "vendor: must be a string"},
+	    {"{\"schema\":\"natcheck-submission\",\"version\":1,\"note\":\"a\\u0007b\",\"result\":{"
+	     "}}",
+	     -NC_E_SCHEMA, "control"},
+	    {"{\"schema\":\"natcheck-submission\",\"version\":1,\"result\":{\"schema\":"
+	     "\"natcheck-result\",\"version\":1,\"udp\":{\"mapping\":\"cone\"}}}",
+	     -NC_E_SCHEMA, "result.udp.mapping"},
 	};
 	char err[240];
 
@@ -98,8 +101,8 @@ static void test_submission_refusals(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int rc = parse(cases[i].body, NULL, &s, err);
 		if (rc != cases[i].rc || !strstr(err, cases[i].msg))
-			fail_msg("case %zu: rc %d, err '%s', wanted %d '%s'", i, rc, err, cases[i].rc,
-				 cases[i].msg);
+			fail_msg("case %zu: rc %d, err '%s', wanted %d '%s'", i, rc, err,
+				 cases[i].rc, cases[i].msg);
 		/* A refused body leaves nothing behind. */
 		assert_memory_equal(&s, &before, sizeof(s));
 	}
@@ -109,9 +112,10 @@ static void test_submission_refusals(void **state)
 	char longv[260];
 	memset(longv, 'v', 250);
 	longv[250] = '\0';
-	snprintf(body, sizeof(body),
-		 "{\"schema\":\"natcheck-submission\",\"version\":1,\"vendor\":\"%s\",\"result\":%s}",
-		 longv, bare);
+	snprintf(
+	    body, sizeof(body),
+	    "{\"schema\":\"natcheck-submission\",\"version\":1,\"vendor\":\"%s\",\"result\":%s}",
+	    longv, bare);
 	assert_int_equal(parse(body, NULL, &s, err), -NC_E_SCHEMA);
 	assert_non_null(strstr(err, "at most 200"));
 }
@@ -130,7 +134,8 @@ static void test_ratelimit(void **state)
 		assert_true(col_ratelimit_take(rl, (struct sockaddr *)&a, 1000, &retry));
 	assert_false(col_ratelimit_take(rl, (struct sockaddr *)&a, 1000, &retry));
 	assert_int_equal(retry, 1);
-	assert_true(col_ratelimit_take(rl, (struct sockaddr *)&b, 1000, &retry)); /* others served */
+	assert_true(
+	    col_ratelimit_take(rl, (struct sockaddr *)&b, 1000, &retry)); /* others served */
 	assert_true(col_ratelimit_take(rl, (struct sockaddr *)&a, 1500, &retry)); /* refilled 1 */
 	assert_false(col_ratelimit_take(rl, (struct sockaddr *)&a, 1500, &retry));
 	/* IPv6 sources count per /64. */
@@ -193,8 +198,10 @@ static void test_response(void **state)
 		assert_int_equal(nc_http_response_parse(ok, n, false, &r), -NC_E_TRUNCATED);
 	/* ...and is malformed when the peer closed there. */
 	assert_int_equal(nc_http_response_parse(ok, strlen(ok) - 1, true, &r), -NC_E_MALFORMED);
-	assert_int_equal(rparse("HTTP/1.1 429 Too Many\r\nRetry-After: 7\r\nContent-Length: 0\r\n\r\n",
-				false, &r), 0);
+	assert_int_equal(
+	    rparse("HTTP/1.1 429 Too Many\r\nRetry-After: 7\r\nContent-Length: 0\r\n\r\n", false,
+		   &r),
+	    0);
 	assert_int_equal(r.status, 429);
 	assert_int_equal(r.retry_after_s, 7);
 	/* Without a length, the body runs to the close. */
@@ -204,12 +211,15 @@ static void test_response(void **state)
 	assert_int_equal(rparse("HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n", false, &r), 0);
 	assert_int_equal(rparse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", false, &r),
 			 -NC_E_MALFORMED);
-	assert_int_equal(rparse("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
-				false, &r), -NC_E_MALFORMED);
+	assert_int_equal(
+	    rparse("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", false,
+		   &r),
+	    -NC_E_MALFORMED);
 	assert_int_equal(rparse("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", false, &r),
 			 -NC_E_MALFORMED);
-	assert_int_equal(rparse("HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n", false, &r),
-			 -NC_E_MALFORMED);
+	assert_int_equal(
+	    rparse("HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n", false, &r),
+	    -NC_E_MALFORMED);
 	assert_int_equal(rparse("HTTP/1.1 2x0 OK\r\n\r\n", false, &r), -NC_E_MALFORMED);
 	assert_int_equal(rparse("SMTP 220 hi\r\n\r\n", false, &r), -NC_E_MALFORMED);
 	assert_int_equal(rparse("HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", false, &r),
@@ -220,11 +230,9 @@ static void test_response(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_submission),
-		cmocka_unit_test(test_submission_refusals),
-		cmocka_unit_test(test_ratelimit),
-		cmocka_unit_test(test_url),
-		cmocka_unit_test(test_response),
+	    cmocka_unit_test(test_submission), cmocka_unit_test(test_submission_refusals),
+	    cmocka_unit_test(test_ratelimit),  cmocka_unit_test(test_url),
+	    cmocka_unit_test(test_response),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

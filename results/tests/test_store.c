@@ -73,7 +73,8 @@ static char ids[6][40];
 static void make_ids(void)
 {
 	for (int i = 0; i < 6; i++)
-		snprintf(ids[i], sizeof(ids[i]), "t%ldx%d", (long)getpid() * 1000 + (long)time(NULL) % 1000, i);
+		snprintf(ids[i], sizeof(ids[i]), "t%ldx%d",
+			 (long)getpid() * 1000 + (long)time(NULL) % 1000, i);
 }
 
 static void test_put_export(void **state)
@@ -89,7 +90,8 @@ static void test_put_export(void **state)
 	b1[0] = (struct rs_sub){.sub_id = ids[1], .vendor = "Linksys", .result = "{\"a\":1}"};
 	b1[1] = (struct rs_sub){.sub_id = ids[2], .result = "{\"a\":2}"};
 	b1[2] = (struct rs_sub){.sub_id = ids[3], .model = "X", .note = "n", .result = "{\"a\":3}"};
-	b2[0] = (struct rs_sub){.sub_id = ids[2], .vendor = "changed", .result = "{}"}; /* a retry */
+	b2[0] =
+	    (struct rs_sub){.sub_id = ids[2], .vendor = "changed", .result = "{}"}; /* a retry */
 	b2[1] = (struct rs_sub){.sub_id = ids[4], .result = "{\"a\":4}"};
 	assert_int_equal(rs_open(uri, &s, err, sizeof(err)), 0);
 	start = last_id(s);
@@ -167,8 +169,8 @@ static void test_refusals(void **state)
 	struct rs_store *s;
 	char err[256];
 	struct rs_sub bad[2] = {
-		{.sub_id = "okokokok1", .result = "{}"},
-		{.sub_id = "short", .result = "{}"}, /* invalid id: the whole batch is refused */
+	    {.sub_id = "okokokok1", .result = "{}"},
+	    {.sub_id = "short", .result = "{}"}, /* invalid id: the whole batch is refused */
 	};
 
 	int64_t n0;
@@ -198,9 +200,9 @@ static void test_refusals(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_put_export, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_batch_all_or_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_put_export, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_batch_all_or_nothing, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,24 +27,25 @@ struct vrow {
 };
 
 static const struct vrow rows[] = {
-	{"Linksys", 45, 46, 5, 42, 33, 38, 3, 38,
-	 "| Linksys | 53 | 45/46 (98%) | 5/42 (12%) | 33/38 (87%) | 3/38 (8%) |"},
-	{"Netgear", 31, 37, 3, 35, 19, 30, 0, 30,
-	 "| Netgear | 37 | 31/37 (84%) | 3/35 (9%) | 19/30 (63%) | 0/30 (0%) |"},
-	{"D-Link", 16, 21, 11, 21, 9, 19, 2, 19,
-	 "| D-Link | 21 | 16/21 (76%) | 11/21 (52%) | 9/19 (47%) | 2/19 (11%) |"},
-	{"Draytek", 2, 17, 3, 12, 2, 7, 0, 7,
-	 "| Draytek | 17 | 2/17 (12%) | 3/12 (25%) | 2/7 (29%) | 0/7 (0%) |"},
-	{"Belkin", 14, 14, 1, 14, 11, 11, 0, 11, NULL},
-	{"Cisco", 12, 12, 3, 9, 6, 7, 2, 7, NULL},
-	{"SMC", 12, 12, 3, 10, 8, 9, 2, 9, NULL},
-	{"ZyXEL", 7, 9, 1, 8, 0, 7, 0, 7, NULL},
-	{"3Com", 7, 7, 1, 7, 5, 6, 0, 6, NULL},
-	{"Windows", 31, 33, 11, 32, 16, 31, 11, 31,
-	 "| Windows | 33 | 31/33 (94%) | 11/32 (34%) | 16/31 (52%) | 11/31 (35%) |"},
-	{"Linux", 26, 32, 3, 25, 16, 24, 0, 24, NULL},
-	{"FreeBSD", 7, 9, 3, 6, 2, 3, 1, 3, "| FreeBSD | 9 | 7/9 (78%) | 3/6 (50%) | 2/3 (67%) | 1/3 (33%) |"},
-	{"Other vendors", 100, 131, 32, 114, 57, 94, 16, 94, NULL},
+    {"Linksys", 45, 46, 5, 42, 33, 38, 3, 38,
+     "| Linksys | 53 | 45/46 (98%) | 5/42 (12%) | 33/38 (87%) | 3/38 (8%) |"},
+    {"Netgear", 31, 37, 3, 35, 19, 30, 0, 30,
+     "| Netgear | 37 | 31/37 (84%) | 3/35 (9%) | 19/30 (63%) | 0/30 (0%) |"},
+    {"D-Link", 16, 21, 11, 21, 9, 19, 2, 19,
+     "| D-Link | 21 | 16/21 (76%) | 11/21 (52%) | 9/19 (47%) | 2/19 (11%) |"},
+    {"Draytek", 2, 17, 3, 12, 2, 7, 0, 7,
+     "| Draytek | 17 | 2/17 (12%) | 3/12 (25%) | 2/7 (29%) | 0/7 (0%) |"},
+    {"Belkin", 14, 14, 1, 14, 11, 11, 0, 11, NULL},
+    {"Cisco", 12, 12, 3, 9, 6, 7, 2, 7, NULL},
+    {"SMC", 12, 12, 3, 10, 8, 9, 2, 9, NULL},
+    {"ZyXEL", 7, 9, 1, 8, 0, 7, 0, 7, NULL},
+    {"3Com", 7, 7, 1, 7, 5, 6, 0, 6, NULL},
+    {"Windows", 31, 33, 11, 32, 16, 31, 11, 31,
+     "| Windows | 33 | 31/33 (94%) | 11/32 (34%) | 16/31 (52%) | 11/31 (35%) |"},
+    {"Linux", 26, 32, 3, 25, 16, 24, 0, 24, NULL},
+    {"FreeBSD", 7, 9, 3, 6, 2, 3, 1, 3,
+     "| FreeBSD | 9 | 7/9 (78%) | 3/6 (50%) | 2/3 (67%) | 1/3 (33%) |"},
+    {"Other vendors", 100, 131, 32, 114, 57, 94, 16, 94, NULL},
 };
 
 static char dir[64];
@@ -59,8 +60,10 @@ static void write_doc(const char *vendor, const struct nc_result *r)
 	snprintf(path, sizeof(path), "%s/%05u.json", dir, nfiles++);
 	f = fopen(path, "w");
 	assert_non_null(f);
-	fprintf(f, "{\"schema\":\"natcheck-submission\",\"version\":1,\"id\":\"fixture%05u\","
-		   "\"vendor\":\"%s\",\"result\":%s}\n", nfiles, vendor, res);
+	fprintf(f,
+		"{\"schema\":\"natcheck-submission\",\"version\":1,\"id\":\"fixture%05u\","
+		"\"vendor\":\"%s\",\"result\":%s}\n",
+		nfiles, vendor, res);
 	fclose(f);
 	free(res);
 }
@@ -110,7 +113,7 @@ static void build_fixture(void)
 	r.udp.reachable = NC_TRI_YES;
 	r.udp.nat = NC_TRI_YES;
 	r.udp.mapping = NC_BEH_UNKNOWN; /* a NAT whose mapping test did not finish */
-	write_doc("  linksys ", &r);     /* grouped with "Linksys" */
+	write_doc("  linksys ", &r);	/* grouped with "Linksys" */
 }
 
 static void remove_fixture(void)
@@ -172,10 +175,11 @@ static void test_paper_totals(void **state)
 	assert_int_equal(rp_rows(st), sizeof(rows) / sizeof(rows[0]));
 
 	html = render(st, true);
-	assert_non_null(strstr(html, "<tr class=\"all\"><td>All vendors</td><td class=\"n\">387</td>"
-				     "<td class=\"n\">310/380 (82%)</td><td class=\"n\">80/335 (24%)"
-				     "</td><td class=\"n\">184/286 (64%)</td><td class=\"n\">37/286 "
-				     "(13%)</td></tr>"));
+	assert_non_null(strstr(html,
+			       "<tr class=\"all\"><td>All vendors</td><td class=\"n\">387</td>"
+			       "<td class=\"n\">310/380 (82%)</td><td class=\"n\">80/335 (24%)"
+			       "</td><td class=\"n\">184/286 (64%)</td><td class=\"n\">37/286 "
+			       "(13%)</td></tr>"));
 	assert_non_null(strstr(html, "<tr class=\"vendor\"><td>Linksys</td><td class=\"n\">53</td>"
 				     "<td class=\"n\">45/46 (98%)</td>"));
 	assert_non_null(strstr(html, "<svg class=\"chart\" id=\"chart-mapping-filtering\""));
@@ -203,8 +207,8 @@ static void test_judge(void **state)
 	strcpy(r.tcp.unsolicited, "rst");
 	rp_table1_judge(&r, t, ok);
 	assert_true(t[RP_UDP_PUNCH] && !ok[RP_UDP_PUNCH]); /* ADM: no consistent translation */
-	assert_false(t[RP_UDP_HAIRPIN]);                    /* hairpin unknown: not tested */
-	assert_true(t[RP_TCP_PUNCH] && !ok[RP_TCP_PUNCH]);  /* RST kills the other side's SYN */
+	assert_false(t[RP_UDP_HAIRPIN]);		   /* hairpin unknown: not tested */
+	assert_true(t[RP_TCP_PUNCH] && !ok[RP_TCP_PUNCH]); /* RST kills the other side's SYN */
 	strcpy(r.tcp.unsolicited, "icmp-port-unreachable");
 	rp_table1_judge(&r, t, ok);
 	assert_false(ok[RP_TCP_PUNCH]);
@@ -229,7 +233,8 @@ static void test_cell_format(void **state)
 	assert_string_equal(rp_cell_str((struct rp_cell){1, 2}, b, sizeof(b)), "1/2 (50%)");
 	assert_string_equal(rp_cell_str((struct rp_cell){1, 3}, b, sizeof(b)), "1/3 (33%)");
 	assert_string_equal(rp_cell_str((struct rp_cell){2, 3}, b, sizeof(b)), "2/3 (67%)");
-	assert_string_equal(rp_cell_str((struct rp_cell){1, 8}, b, sizeof(b)), "1/8 (13%)"); /* 12.5 up */
+	assert_string_equal(rp_cell_str((struct rp_cell){1, 8}, b, sizeof(b)),
+			    "1/8 (13%)"); /* 12.5 up */
 	assert_string_equal(rp_cell_str((struct rp_cell){7, 7}, b, sizeof(b)), "7/7 (100%)");
 }
 
@@ -258,10 +263,10 @@ static void test_escaping(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_paper_totals),
-		cmocka_unit_test(test_judge),
-		cmocka_unit_test(test_cell_format),
-		cmocka_unit_test(test_escaping),
+	    cmocka_unit_test(test_paper_totals),
+	    cmocka_unit_test(test_judge),
+	    cmocka_unit_test(test_cell_format),
+	    cmocka_unit_test(test_escaping),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,7 +27,8 @@ static void submission(const char *body, size_t len, bool key)
 
 	memset(&s, 0xA5, sizeof(s));
 	memcpy(&untouched, &s, sizeof(s));
-	if (col_submission_parse(body, len, key ? "fuzz-key-0001" : NULL, &s, err, sizeof(err)) != 0) {
+	if (col_submission_parse(body, len, key ? "fuzz-key-0001" : NULL, &s, err, sizeof(err)) !=
+	    0) {
 		if (memcmp(&s, &untouched, sizeof(s)) != 0 || strlen(err) == 0)
 			abort();
 		return;
@@ -65,8 +66,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		struct nc_http_response r;
 		int rc = nc_http_response_parse((const char *)rest, len, data[0] & 2, &r);
-		if (rc == 0 && (r.body_off > len || r.body_len > len - r.body_off || r.status < 100 ||
-				r.status > 999))
+		if (rc == 0 && (r.body_off > len || r.body_len > len - r.body_off ||
+				r.status < 100 || r.status > 999))
 			abort();
 	}
 	free(rest);

@@ -29,33 +29,33 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define NC_SUBMIT_SCHEMA "natcheck-submission"
-#define NC_SUBMIT_VERSION 1
-#define NC_SUBMIT_ID_LEN 33     /* 32 hex digits + NUL */
-#define NC_SUBMIT_META_MAX 200  /* bytes of vendor, model, note (without NUL) */
+#define NC_SUBMIT_SCHEMA   "natcheck-submission"
+#define NC_SUBMIT_VERSION  1
+#define NC_SUBMIT_ID_LEN   33  /* 32 hex digits + NUL */
+#define NC_SUBMIT_META_MAX 200 /* bytes of vendor, model, note (without NUL) */
 /* Where --submit without a URL sends (the environment's NATCHECK_SUBMIT_URL wins). */
 #define NC_SUBMIT_DEFAULT_URL "http://127.0.0.1:8080/api/v1/results"
 
 struct nc_submit_cfg {
-	const char *url;        /* NULL: $NATCHECK_SUBMIT_URL, else NC_SUBMIT_DEFAULT_URL */
-	const char *vendor;     /* NULL or "" = not given */
+	const char *url;    /* NULL: $NATCHECK_SUBMIT_URL, else NC_SUBMIT_DEFAULT_URL */
+	const char *vendor; /* NULL or "" = not given */
 	const char *model;
 	const char *note;
-	const char *outbox;     /* NULL: $XDG_STATE_HOME/natcheck/outbox or
-				   ~/.local/state/natcheck/outbox */
-	unsigned attempts;      /* total tries per document; 0 = 4 */
-	unsigned timeout_ms;    /* per try (connect + send + answer); 0 = 10000 */
-	unsigned backoff_ms;    /* wait before the 2nd try, doubled each time (capped at 60 s,
-				   a Retry-After up to 60 s is honoured); 0 = 1000 */
-	bool quiet;             /* no progress lines on stderr */
+	const char *outbox;  /* NULL: $XDG_STATE_HOME/natcheck/outbox or
+				~/.local/state/natcheck/outbox */
+	unsigned attempts;   /* total tries per document; 0 = 4 */
+	unsigned timeout_ms; /* per try (connect + send + answer); 0 = 10000 */
+	unsigned backoff_ms; /* wait before the 2nd try, doubled each time (capped at 60 s,
+				a Retry-After up to 60 s is honoured); 0 = 1000 */
+	bool quiet;	     /* no progress lines on stderr */
 };
 
 struct nc_submit_status {
-	int http_status;        /* last HTTP status (0: none received) */
+	int http_status; /* last HTTP status (0: none received) */
 	unsigned tries;
-	char id[64];            /* the collector's row id, when stored */
-	char message[768];      /* what happened, in words */
-	char saved[512];        /* file the document was saved to, "" when not saved */
+	char id[64];	   /* the collector's row id, when stored */
+	char message[768]; /* what happened, in words */
+	char saved[512];   /* file the document was saved to, "" when not saved */
 };
 
 /* Anonymises r in place (pure: no I/O). What is kept and why is in results/README.md:
@@ -91,11 +91,12 @@ int nc_submit(const struct nc_submit_cfg *cfg, const char *doc, struct nc_submit
 int nc_submit_interactive(const struct nc_submit_cfg *cfg, const struct nc_result *r, bool yes,
 			  FILE *in, FILE *out, struct nc_submit_status *st);
 
-/* Resends every document in the outbox (in file name order); a stored one is deleted from it. cb (may
- * be NULL) is told about each file. Returns the number still unsent (0 = outbox empty) or a
+/* Resends every document in the outbox (in file name order); a stored one is deleted from it. cb
+ * (may be NULL) is told about each file. Returns the number still unsent (0 = outbox empty) or a
  * negative code when the outbox cannot be read. */
 int nc_submit_resend(const struct nc_submit_cfg *cfg,
-		     void (*cb)(void *ctx, const char *file, int rc, const struct nc_submit_status *st),
+		     void (*cb)(void *ctx, const char *file, int rc,
+				const struct nc_submit_status *st),
 		     void *ctx);
 
 /* The outbox directory in effect for cfg, written to buf. */
@@ -115,7 +116,7 @@ int nc_http_url_parse(const char *url, struct nc_http_url *out);
 struct nc_http_response {
 	int status;
 	unsigned retry_after_s; /* 0 when absent */
-	size_t body_off;        /* where the body starts in the buffer */
+	size_t body_off;	/* where the body starts in the buffer */
 	size_t body_len;
 };
 /* Parses a complete HTTP/1.1 response in buf[0..len): status line, headers (Content-Length
@@ -125,7 +126,7 @@ int nc_http_response_parse(const char *buf, size_t len, bool closed, struct nc_h
 
 /* One POST of body to url; fills resp and copies up to bodycap-1 bytes of the answer's body
  * (NUL-terminated) into bodybuf. 0 when an answer arrived (any status), else negative. */
-int nc_http_post(const struct nc_http_url *url, const char *body, size_t len,
-		 unsigned timeout_ms, struct nc_http_response *resp, char *bodybuf, size_t bodycap);
+int nc_http_post(const struct nc_http_url *url, const char *body, size_t len, unsigned timeout_ms,
+		 struct nc_http_response *resp, char *bodybuf, size_t bodycap);
 
 #endif

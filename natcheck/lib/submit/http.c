@@ -129,7 +129,8 @@ int nc_http_response_parse(const char *buf, size_t len, bool closed, struct nc_h
 				return -NC_E_MALFORMED;
 			clen = v;
 		} else if (nlen == 17 && strncasecmp(line, "Transfer-Encoding", 17) == 0) {
-			return -NC_E_MALFORMED; /* the collector never chunks; refuse, do not guess */
+			return -NC_E_MALFORMED; /* the collector never chunks; refuse, do not guess
+						 */
 		} else if (nlen == 11 && strncasecmp(line, "Retry-After", 11) == 0) {
 			long v = rd_dec(colon + 1, eol);
 			out->retry_after_s = v < 0 ? 0 : (unsigned)(v > 3600 ? 3600 : v);
@@ -240,7 +241,8 @@ int nc_http_post(const struct nc_http_url *url, const char *body, size_t len, un
 		      "POST %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: natcheck/%s\r\n"
 		      "Content-Type: application/json\r\nContent-Length: %zu\r\n"
 		      "Connection: close\r\n\r\n",
-		      url->path, v6 ? "[" : "", url->host, v6 ? "]" : "", url->port, NC_VERSION, len);
+		      url->path, v6 ? "[" : "", url->host, v6 ? "]" : "", url->port, NC_VERSION,
+		      len);
 	if (hl < 0 || (size_t)hl >= sizeof(head)) {
 		rc = -NC_E_NOSPACE;
 		goto out;

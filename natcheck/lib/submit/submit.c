@@ -86,7 +86,8 @@ const char *nc_submit_outbox(const struct nc_submit_cfg *cfg, char *buf, size_t 
 	else if (x && x[0] == '/')
 		snprintf(buf, len, "%s/natcheck/outbox", x);
 	else
-		snprintf(buf, len, "%s/.local/state/natcheck/outbox", home && *home ? home : "/tmp");
+		snprintf(buf, len, "%s/.local/state/natcheck/outbox",
+			 home && *home ? home : "/tmp");
 	return buf;
 }
 
@@ -191,8 +192,8 @@ static int post(const struct nc_submit_cfg *cfg, const char *doc, struct nc_subm
 					snprintf(st->id, sizeof(st->id), "%lld",
 						 (long long)json_integer_value(id));
 				json_decref(j);
-				snprintf(st->message, sizeof(st->message), "stored by %s as #%s", url,
-					 st->id[0] ? st->id : "?");
+				snprintf(st->message, sizeof(st->message), "stored by %s as #%s",
+					 url, st->id[0] ? st->id : "?");
 				return 0;
 			}
 			/* The collector's error body is one JSON line {"error": "..."}. */
@@ -204,7 +205,9 @@ static int post(const struct nc_submit_cfg *cfg, const char *doc, struct nc_subm
 			if (resp.status != 408 && resp.status != 429 && resp.status < 500)
 				return -NC_E_PROTOCOL; /* the document itself is refused: final */
 			if (resp.retry_after_s)
-				pause = resp.retry_after_s * 1000 > 60000 ? 60000 : resp.retry_after_s * 1000;
+				pause = resp.retry_after_s * 1000 > 60000
+					    ? 60000
+					    : resp.retry_after_s * 1000;
 		} else {
 			snprintf(st->message, sizeof(st->message), "%s: %s", url, nc_strerror(rc));
 		}
@@ -253,12 +256,15 @@ int nc_submit_interactive(const struct nc_submit_cfg *cfg, const struct nc_resul
 					 : "out of memory");
 		return errno == EINVAL ? -NC_E_INVALID : -NC_E_NOMEM;
 	}
-	fprintf(out, "This is the document natcheck will send (anonymised; results/README.md "
-		     "says what is kept and why):\n%s\n", doc);
+	fprintf(out,
+		"This is the document natcheck will send (anonymised; results/README.md "
+		"says what is kept and why):\n%s\n",
+		doc);
 	if (!yes) {
 		if (!in || !isatty(fileno(in))) {
-			snprintf(st->message, sizeof(st->message),
-				 "not sent: no terminal to ask on; add --yes to send without asking");
+			snprintf(
+			    st->message, sizeof(st->message),
+			    "not sent: no terminal to ask on; add --yes to send without asking");
 			free(doc);
 			return 1;
 		}
@@ -288,7 +294,8 @@ static int is_doc(const struct dirent *d)
 }
 
 int nc_submit_resend(const struct nc_submit_cfg *cfg,
-		     void (*cb)(void *ctx, const char *file, int rc, const struct nc_submit_status *st),
+		     void (*cb)(void *ctx, const char *file, int rc,
+				const struct nc_submit_status *st),
 		     void *ctx)
 {
 	char dir[512], path[800];
