@@ -11,7 +11,7 @@
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 NC_BUILD=${NC_BUILD:-$SRC/build}
-CLIENTS=100 DURATION=10 THREADS=2 SQLITE_ONLY=0
+CLIENTS=100 DURATION=10 THREADS=1 SQLITE_ONLY=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	-c) CLIENTS=$2; shift ;;
@@ -80,6 +80,10 @@ run_one() {
 	out=$(wrk -c "$CLIENTS" -t "$THREADS" -d "${DURATION}s" --latency -s "$WORK/body.lua" \
 		"http://127.0.0.1:$port/api/v1/results")
 	echo "$out" >"$WORK/$name.wrk"
+	# The collector's own CPU time per acknowledged submission: unlike req/s it does not
+	# depend on what else the machine runs, and 1e6 / it bounds req/s per core.
+	local ticks
+	ticks=$(awk '{print $14 + $15}' "/proc/$CPID/stat")
 	rows=$(curl -s "http://127.0.0.1:$port/api/v1/results?limit=100000" | wc -l)
 	kill "$CPID"; wait "$CPID" 2>/dev/null || true; CPID=''
 	local rps p99 total bad
@@ -88,11 +92,13 @@ run_one() {
 	total=$(awk '/requests in/ {print $1}' <<<"$out")
 	bad=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
 	errs=$(awk '/Socket errors/ {print}' <<<"$out")
-	printf '%-11s %10s req/s   p99 %8s   requests %8s   rows stored %8s   non-2xx %s %s\n' \
-		"$name" "$rps" "$p99" "$total" "$rows" "${bad:-0}" "${errs:+($errs)}"
+	local cpu_us
+	cpu_us=$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v n="$rows" 'BEGIN {printf "%.0f", n ? t / hz * 1e6 / n : 0}')
+	printf '%-11s %10s req/s   p99 %8s   requests %8s   rows stored %8s   non-2xx %s   collector CPU %s us/submission %s\n' \
+		"$name" "$rps" "$p99" "$total" "$rows" "${bad:-0}" "$cpu_us" "${errs:+($errs)}"
 }
 
-echo "natcheck-collector: $CLIENTS keep-alive clients, $THREADS wrk threads, ${DURATION}s, $(nproc) CPUs"
+echo "natcheck-collector: $CLIENTS keep-alive clients, $THREADS wrk thread(s), ${DURATION}s, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 run_one sqlite "sqlite:$WORK/bench.db"
 if [ "$SQLITE_ONLY" = 0 ]; then
 	if pg_start "$WORK/pg"; then
