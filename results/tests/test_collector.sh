@@ -100,6 +100,12 @@ check_equal "resend: outbox emptied" "left 0" "$out"
 check_equal "resend stored it once" 1 "$($CLIENT ids "$U" | grep -c ' Netgear$')"
 check_equal "outbox is empty" 0 "$(ls "$W/outbox" | wc -l)"
 
+# --- natcheck-report reads this store (either backend) and counts every stored row
+rows=$($CLIENT ids "$U" | wc -l)
+"$REPORT" --store "$STORE" --md "$W/report.md" 2>/dev/null && rc=0 || rc=$?
+check_status "natcheck-report --store ($BACKEND)" $rc
+check_equal "the report counts every stored row" "$rows" "$(sed -n 's/^| \*\*All vendors\*\* | \([0-9]*\) |.*/\1/p' "$W/report.md")"
+
 # --- one log line per request class and interval, not one per request
 res_kill c
 grep -q '429 rate limited x' "$W/c.log"
