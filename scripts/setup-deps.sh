@@ -13,6 +13,8 @@ pkgs=(
 	stun-client stun-server coturn                               # interop and benchmark peers
 	miniupnpd-nftables natpmpc miniupnpc                         # port-mapping lab
 	hyperfine
+	libmicrohttpd-dev libsqlite3-dev libpq-dev                   # results collector and store
+	postgresql chromium wrk                                      # results tests and benchmark
 )
 missing=()
 for p in "${pkgs[@]}"; do
