@@ -13,6 +13,7 @@ pkgs=(
 	stun-client stun-server coturn                               # interop and benchmark peers
 	miniupnpd-nftables natpmpc miniupnpc                         # port-mapping lab
 	hyperfine
+	iperf3 iputils-ping wireguard-go wireguard-tools nebula openvpn tinc  # punchvpn benchmark peers
 )
 missing=()
 for p in "${pkgs[@]}"; do

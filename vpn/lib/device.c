@@ -307,21 +307,29 @@ static void flush_staged(struct dev *d, struct dev_peer *p)
 		free(pkts[i]);
 }
 
-/* Answers an oversize packet as a router would, into the TUN device. */
+/* Answers an oversize packet as a router would, into the TUN device. The answer comes from
+ * our tunnel address, unless the packet itself came from it (a local sender): the kernel drops
+ * what arrives from one of its own addresses as martian, so then it comes from the packet's
+ * destination, the hop that "could not take it". */
 static void answer_too_big(struct dev *d, const uint8_t *pkt, size_t len)
 {
 	uint8_t out[OFF_VNET_LEN + 1280];
-	const struct nc_addr *src = NULL;
+	struct nc_addr psrc, pdst, from;
+	bool have = false;
 	int n;
 
-	for (size_t i = 0; i < d->cfg->n_address && !src; i++)
-		if (d->cfg->address[i].ip.family == (pkt[0] >> 4 == 6 ? AF_INET6 : AF_INET))
-			src = &d->cfg->address[i].ip;
 	count(&d->st, DEV_DROP_TOO_BIG);
-	if (!src)
+	if (inner_addrs(pkt, len, &psrc, &pdst) != 0)
 		return;
+	for (size_t i = 0; i < d->cfg->n_address && !have; i++)
+		if (d->cfg->address[i].ip.family == psrc.family) {
+			from = d->cfg->address[i].ip;
+			have = true;
+		}
+	if (!have || nc_addr_ip_eq(&from, &psrc))
+		from = pdst;
 	memset(out, 0, OFF_VNET_LEN);
-	n = icmp_too_big(pkt, len, d->tun.mtu, src, out + OFF_VNET_LEN, sizeof(out) - OFF_VNET_LEN);
+	n = icmp_too_big(pkt, len, d->tun.mtu, &from, out + OFF_VNET_LEN, sizeof(out) - OFF_VNET_LEN);
 	if (n > 0) {
 		ssize_t w = write(d->tun.fd, out, OFF_VNET_LEN + (size_t)n);
 		(void)w;
@@ -534,10 +542,7 @@ static void rx_data(struct rx *x, const struct wire_msg *m, const uint8_t *dgram
 		count(&d->st, DEV_DROP_UNKNOWN_KEY);
 		return;
 	}
-	if (!replay_check(&s->s.replay, m->counter)) {
-		count(&p->st, DEV_DROP_REPLAY);
-		return;
-	}
+	/* Authenticate first: a forged packet is a bad tag whatever counter it claims. */
 	n = tp_open(&s->s, m, dgram, x->plain);
 	if (n < 0) {
 		count(&p->st, DEV_DROP_BAD_TAG);
@@ -661,6 +666,9 @@ static void rx_handshake(struct rx *x, const struct wire_msg *m, const uint8_t *
 	install_session(p, s, false);
 	atomic_store(&p->last_hs_ms, now);
 	atomic_store(&p->want_hs, false);
+	pthread_mutex_lock(&d->hs_lock);
+	p->hs_attempts = 0;
+	pthread_mutex_unlock(&d->hs_lock);
 	flush_staged(d, p);
 }
 
@@ -860,7 +868,12 @@ static void initiate(struct dev *d, struct dev_peer *p, uint64_t now)
 	if (!nc_addr_is_set(&ep))
 		return;
 	pthread_mutex_lock(&d->hs_lock);
-	if (p->hs.hs_active && now - p->hs_sent_ms < DEV_REKEY_TIMEOUT_MS) {
+	/* Retries back off from 250 ms to DEV_REKEY_TIMEOUT_MS: the first initiation of a pair
+	 * often goes out before the other end is up. */
+	uint64_t wait = 250ull << (p->hs_attempts < 5 ? p->hs_attempts : 5);
+	if (wait > DEV_REKEY_TIMEOUT_MS)
+		wait = DEV_REKEY_TIMEOUT_MS;
+	if (p->hs.hs_active && now - p->hs_sent_ms < wait) {
 		pthread_mutex_unlock(&d->hs_lock);
 		return;
 	}
@@ -869,6 +882,7 @@ static void initiate(struct dev *d, struct dev_peer *p, uint64_t now)
 	pthread_mutex_lock(&d->hs_lock);
 	rc = hs_initiation(&d->hs, &p->hs, idx, msg);
 	p->hs_sent_ms = now;
+	p->hs_attempts++;
 	pthread_mutex_unlock(&d->hs_lock);
 	sl = udp_sockaddr(&d->udp, &ep, &ss);
 	if (rc == 0 && sl)

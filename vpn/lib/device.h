@@ -67,6 +67,7 @@ struct dev_peer {
 	/* dev->hs_lock */
 	struct hs_peer hs;
 	uint64_t hs_sent_ms;
+	unsigned hs_attempts; /* unanswered initiations in a row */
 	/* lock */
 	pthread_mutex_t lock;
 	struct dev_sess *cur, *prev, *next;
