@@ -240,7 +240,7 @@ except Exception: bps=0
 print('%.1f %d %d' % (bps/1e6, int(sys.argv[2]), int(sys.argv[3])))" "$j" $((s1 - s0)) $((d1 - d0))
 }
 
-median() { sort -n | awk '{a[NR]=$1} END{if(NR==0){print 0}else if(NR%2){print a[(NR+1)/2]}else{printf "%.1f\n",(a[NR/2]+a[NR/2+1])/2}}'; }
+median() { sort -n | awk '{a[NR]=$1} END{if(NR==0){print 0}else if(NR%2){print a[(NR+1)/2]}else{printf "%.3f\n",(a[NR/2]+a[NR/2+1])/2}}'; }
 
 HZ=$(getconf CLK_TCK)
 netns_up

@@ -79,7 +79,8 @@ static void sess_put(struct dev_sess *s)
 	}
 }
 
-/* A session index no live session of ours uses. */
+/* A session index no live session of ours uses. Called with hs_lock held (it reads the pending
+ * handshakes' indexes); takes the peers' locks, which never wait on hs_lock. */
 static uint32_t new_index(struct dev *d)
 {
 	for (;;) {
@@ -203,14 +204,15 @@ static bool send_sealed(struct dev *d, struct dev_peer *p, struct dev_sess *s,
 			ok = false;
 			break;
 		}
-		/* A GSO batch is equal-sized segments with a shorter one last only. */
-		if (i > 0 && (size_t)lens[i] + WIRE_DATA_OVERHEAD != seg) {
+		/* A GSO batch is equal-sized segments with a shorter one last only: a longer one
+		 * starts a new batch, a shorter one joins and ends this one. */
+		if (off > 0 && (size_t)lens[i] + WIRE_DATA_OVERHEAD > seg) {
 			if (sl)
 				udp_send_batch(&d->udp, &ss, sl, out, off, seg);
 			off = 0;
 		}
 		len = tp_seal(&s->s, ctr, pkts[i], lens[i], out + off);
-		if (off == 0 || i == 0)
+		if (off == 0)
 			seg = len;
 		off += len;
 		bytes += lens[i];
@@ -265,6 +267,8 @@ static void stage(struct dev *d, struct dev_peer *p, uint8_t *const *pkts, const
 			continue;
 		}
 		memcpy(copy, pkts[i], lens[i]);
+		if (p->n_staged == 0)
+			p->staged_since_ms = dev_now_ms();
 		p->staged[p->n_staged] = copy;
 		p->staged_len[p->n_staged++] = lens[i];
 	}
@@ -292,7 +296,7 @@ static void flush_staged(struct dev *d, struct dev_peer *p)
 	pthread_mutex_unlock(&p->lock);
 	if (s && nc_addr_is_set(&ep)) {
 		if (n) {
-			uint8_t *out = malloc((size_t)n * (OFF_MAX_PACKET + WIRE_DATA_OVERHEAD));
+			uint8_t *out = malloc(OFF_MAX_PACKET + WIRE_DATA_OVERHEAD);
 			if (out) {
 				for (unsigned i = 0; i < n; i++)
 					send_sealed(d, p, s, &ep, &pkts[i], &lens[i], 1, out);
@@ -616,10 +620,7 @@ static void rx_handshake(struct rx *x, const struct wire_msg *m, const uint8_t *
 		if (rc == 0 && !s)
 			rc = -NC_E_NOMEM;
 		if (rc == 0) {
-			pthread_mutex_unlock(&d->hs_lock);
-			uint32_t idx = new_index(d);
-			pthread_mutex_lock(&d->hs_lock);
-			rc = hs_respond(&p->hs, &hi, idx, now, resp, &s->s);
+			rc = hs_respond(&p->hs, &hi, new_index(d), now, resp, &s->s);
 		} else {
 			noise_hs_wipe(&hi.hs);
 		}
@@ -877,9 +878,7 @@ static void initiate(struct dev *d, struct dev_peer *p, uint64_t now)
 		pthread_mutex_unlock(&d->hs_lock);
 		return;
 	}
-	pthread_mutex_unlock(&d->hs_lock);
 	idx = new_index(d);
-	pthread_mutex_lock(&d->hs_lock);
 	rc = hs_initiation(&d->hs, &p->hs, idx, msg);
 	p->hs_sent_ms = now;
 	p->hs_attempts++;
@@ -898,7 +897,7 @@ void dev_tick(struct dev *d)
 	for (size_t i = 0; i < d->n_peers; i++) {
 		struct dev_peer *p = &d->peers[i];
 		struct dev_sess *dead1 = NULL, *dead2 = NULL;
-		bool need, have, staged_old = false;
+		bool need, have, confirming, staged_old = false;
 		uint64_t last_rx = atomic_load(&p->last_rx_ms), last_tx = atomic_load(&p->last_tx_ms);
 
 		pthread_mutex_lock(&p->lock);
@@ -911,9 +910,13 @@ void dev_tick(struct dev *d)
 			p->prev = NULL;
 		}
 		have = p->cur != NULL;
-		need = atomic_load(&p->want_hs) || (!have && (p->eager || p->n_staged)) ||
-		       (have && tp_wants_rekey(&p->cur->s, now, &d->lim));
-		staged_old = !have && p->n_staged && now - p->hs_sent_ms > 90000;
+		/* A responder session that awaits the initiator's first packet will serve: starting a
+		 * handshake of our own now would only make the two cross. */
+		confirming = !have && p->next && now - p->next->s.birth_ms < DEV_REKEY_TIMEOUT_MS;
+		need = !confirming &&
+		       (atomic_load(&p->want_hs) || (!have && (p->eager || p->n_staged)) ||
+			(have && tp_wants_rekey(&p->cur->s, now, &d->lim)));
+		staged_old = !have && p->n_staged && now - p->staged_since_ms > 90000;
 		pthread_mutex_unlock(&p->lock);
 		sess_put(dead1);
 		sess_put(dead2);

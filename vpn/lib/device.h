@@ -75,6 +75,7 @@ struct dev_peer {
 	uint8_t *staged[DEV_STAGED];
 	uint16_t staged_len[DEV_STAGED];
 	unsigned n_staged;
+	uint64_t staged_since_ms;
 	/* atomics */
 	_Atomic uint64_t last_rx_ms, last_tx_ms, last_hs_ms;
 	_Atomic bool want_hs;
