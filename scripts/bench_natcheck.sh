@@ -11,8 +11,8 @@
 # UPnP probe waits up to 375 ms for SSDP answers, in parallel, when no gateway speaks UPnP).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# shellcheck source=scripts/lib/nslab.sh
-source scripts/lib/nslab.sh
+# shellcheck source=tests/lib/nslab.sh
+source tests/lib/nslab.sh
 nslab_need_root
 BUILD=${NC_BUILD:-build}
 RUNS=${RUNS:-5}
