@@ -12,16 +12,17 @@
  * evenly spaced times inside the bracket.
  * Then a socket Z is left without outbound traffic while Y sends it answers every L/2; if one
  * still arrives after 1.5 L, inbound traffic refreshes bindings.
- * Wall time for a lifetime L, about 4L-6L in all: the geometric round ends when its first
- * binding dies (the next power of two above L, L..2L), each bracket round lasts about its
- * longest idle time (up to 2L; one to three rounds, each narrowing the bracket ninefold down to
- * the 0.5 s resolution), and the refresh test 1.5 L. Measured in the lab: 26 s for L = 5 s,
- * 61 s for L = 10 s.
  *
  * Meanwhile a socket K keeps one binding busy (a Binding request every second) and records
  * the public endpoint of every answer in r->track: a NAT that moves a binding in use to a new
  * public port shows as udp.mapping_stable false, with the time (nc_classify_stability).
- * Every request is a stun_txn transaction; every loop honours cfg->lim on every turn. */
+ * Every request is a stun_txn transaction; every loop honours cfg->lim on every turn.
+ *
+ * Wall time for a lifetime L, about 4L-6L in all: the geometric round ends when its first
+ * binding dies (the next power of two above L, L..2L), each bracket round lasts about its
+ * longest idle time (up to 2L; one to three rounds, each narrowing the bracket ninefold down to
+ * the 0.5 s resolution), and the refresh test 1.5 L. Measured in the lab: 26 s for L = 5 s,
+ * 61 s for L = 10 s. */
 #ifndef NC_LIFETIME_H
 #define NC_LIFETIME_H
 
