@@ -8,13 +8,13 @@
 set -euo pipefail
 SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 NC_BUILD=${NC_BUILD:-$SRC/build}
-# shellcheck source=scripts/lib/nslab.sh
-source "$SRC/scripts/lib/nslab.sh"
+# shellcheck source=tests/lib/nslab.sh
+source "$SRC/tests/lib/nslab.sh"
 nslab_need_root
 NC=$NC_BUILD/natcheck/natcheck
 REFL=$NC_BUILD/reflector/natcheck-reflector
 [ -x "$NC" ] && [ -x "$REFL" ] || { echo "SKIP: natcheck / natcheck-reflector not built"; exit 77; }
-command -v conntrack >/dev/null || { echo "SKIP: conntrack missing"; exit 77; }
+need_tool conntrack python3
 fail=0
 
 run() { # NAME NAT-STATEMENT FLUSH_AFTER_S(0 = never) -> $NSLAB_DIR/NAME.json
