@@ -1,7 +1,7 @@
 #include "coord.h"
 
 #include <natcheck/error.h>
-#include "log.h"
+#include <natcheck/log.h>
 #include "netutil.h"
 #include "tcpback.h"
 
@@ -139,7 +139,7 @@ int coord_open(struct coord **out, const struct coord_cfg *cfg)
 		c->origin[i].port = c->cfg.cb_port;
 		if ((c->udp_origin[i] = bind_udp(&c->origin[i], c->cfg.cb_port)) < 0) {
 			err = c->udp_origin[i];
-			log_error("coordination: cannot bind UDP %s: %s", nc_addr_str(&c->origin[i], a),
+			nc_log_error("coordination: cannot bind UDP %s: %s", nc_addr_str(&c->origin[i], a),
 				  nc_strerror(err));
 			goto fail;
 		}
@@ -147,7 +147,7 @@ int coord_open(struct coord **out, const struct coord_cfg *cfg)
 	if (cfg->has_key) {
 		if ((c->coordfd = bind_udp(&cfg->primary, c->cfg.coord_port)) < 0) {
 			err = c->coordfd;
-			log_error("coordination: cannot bind UDP port %u: %s", c->cfg.coord_port,
+			nc_log_error("coordination: cannot bind UDP port %u: %s", c->cfg.coord_port,
 				  nc_strerror(err));
 			goto fail;
 		}
@@ -275,7 +275,7 @@ static bool queue_job(struct coord *c, const struct job *j)
 		ok = true;
 	}
 	if (ok && write(c->jobfd, &one, sizeof(one)) < 0)
-		log_debug_limited("coordination: job wakeup: %s", strerror(errno));
+		nc_log_debug_limited("coordination: job wakeup: %s", strerror(errno));
 	return ok;
 }
 
@@ -353,7 +353,7 @@ static size_t handle_connect_back(struct coord *c, int transport, const struct n
 	 * another endpoint is refused, never obeyed. */
 	if (req->has_target && !nc_addr_eq(&req->target, src)) {
 		atomic_fetch_add(&c->cnt.target_refused, 1);
-		log_debug_limited("connect-back from %s asked for another target: refused",
+		nc_log_debug_limited("connect-back from %s asked for another target: refused",
 				  nc_addr_str(src, (char[NC_ADDR_STRLEN]){0}));
 		return error_answer(pkt, len, out, cap, 403, "Target is not the observed source");
 	}
@@ -490,7 +490,7 @@ static void deliver(struct coord *c, const struct job *j, const struct ncp_resul
 		memcpy(m.ticket, j->ticket, NCP_TICKET_LEN);
 		m.u.result = *r;
 		if (!send_coord(c, &m, &j->reply_to))
-			log_debug_limited("coordination: cannot send a result");
+			nc_log_debug_limited("coordination: cannot send a result");
 	}
 }
 
@@ -610,7 +610,7 @@ static void coord_recv(struct coord *c)
 					 (size_t)n > sizeof(buf) ? sizeof(buf) + 1 : (size_t)n, &m);
 		pthread_mutex_unlock(&c->mu);
 		if (v != BNC_OK) {
-			log_debug_limited("coordination datagram from %s refused: %s",
+			nc_log_debug_limited("coordination datagram from %s refused: %s",
 					  nc_addr_str(&src, (char[NC_ADDR_STRLEN]){0}), bouncer_verdict_name(v));
 			continue;
 		}
@@ -685,7 +685,7 @@ static void *coord_main(void *arg)
 				uint64_t cntr;
 				struct job j;
 				if (read(c->jobfd, &cntr, sizeof(cntr)) < 0 && errno != EAGAIN)
-					log_debug_limited("coordination: job read: %s", strerror(errno));
+					nc_log_debug_limited("coordination: job read: %s", strerror(errno));
 				for (;;) {
 					bool have = false;
 					pthread_mutex_lock(&c->mu);
@@ -727,7 +727,7 @@ void coord_stop(struct coord *c)
 	if (!c || !c->started)
 		return;
 	if (write(c->stopfd, &one, sizeof(one)) < 0)
-		log_error("coordination: cannot stop: %s", strerror(errno));
+		nc_log_error("coordination: cannot stop: %s", strerror(errno));
 	pthread_join(c->thread, NULL);
 	c->started = false;
 }

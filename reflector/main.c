@@ -1,9 +1,11 @@
 /* natcheck-reflector: the RFC 5780 STUN server natcheck measures against.
  *
- * Exit status: 0 after SIGTERM/SIGINT, 1 if it cannot bind or drop privileges, 2 usage. */
+ * Exit status: 0 after SIGTERM/SIGINT, 1 if the key file is refused or it cannot bind or drop
+ * privileges, 2 usage. */
 #include "coord.h"
 #include <natcheck/error.h>
-#include "log.h"
+#include <natcheck/keyfile.h>
+#include <natcheck/log.h>
 #include "netutil.h"
 #include "numparse.h"
 #include "server.h"
@@ -96,6 +98,35 @@ static int parse_addr(const char *opt, const char *s, struct nc_addr *a)
 		fprintf(stderr, "natcheck-reflector: %s: not an IP address: '%s'\n", opt, s);
 		return -1;
 	}
+	/* Every role is one end of unicast exchanges: a wildcard would make the answers' source
+	 * (and OTHER-ADDRESS) whatever the routing picks, and nothing answers from a multicast
+	 * or broadcast address. */
+	if (!nc_addr_ip_is_unicast(a)) {
+		fprintf(stderr, "natcheck-reflector: %s: '%s' is not a unicast address (a wildcard, "
+			"multicast or broadcast address cannot serve STUN)\n", opt, s);
+		return -1;
+	}
+	return 0;
+}
+
+/* The coordination ports share the primary address with the STUN ports (UDP and TCP): any
+ * two equal would make one service receive the other's traffic, or fail to bind. Checked for
+ * the ports in use (the service runs) or given. */
+static int check_coord_ports(const struct options *o, bool check_coord, bool check_cb)
+{
+	static const char *const names[] = {"--port", "--alt-port", "--coord-port", "--cb-port"};
+	const uint16_t ports[] = {o->cfg.port, o->cfg.alt_port, o->coord.coord_port, o->coord.cb_port};
+	const bool used[] = {true, true, check_coord, check_cb};
+
+	for (int i = 2; i < 4; i++) {
+		for (int j = 0; j < i; j++) {
+			if (!used[i] || !used[j] || ports[i] != ports[j])
+				continue;
+			fprintf(stderr, "natcheck-reflector: %s %u is also %s: the ports must differ\n",
+				names[i], ports[i], names[j]);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -127,6 +158,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"version", no_argument, NULL, O_VERSION},
 		{NULL, 0, NULL, 0},
 	};
+	bool coord_port_given = false, cb_port_given = false, coord_runs;
 	double v;
 	int c;
 
@@ -178,12 +210,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case O_COORDPORT:
 		case O_CBPORT:
-			if (parse_num(c == O_COORDPORT ? "--coord-port" : "--cb-port", optarg, 1, 65535, &v) < 0 ||
-			    v != (int)v)
+			if (parse_int(c == O_COORDPORT ? "--coord-port" : "--cb-port", optarg, 1, 65535, &v) < 0)
 				return -1;
 			*(c == O_COORDPORT ? &o->coord.coord_port : &o->coord.cb_port) = (uint16_t)v;
+			*(c == O_COORDPORT ? &coord_port_given : &cb_port_given) = true;
 			break;
-		case 'v': log_set_level(LOG_LVL_DEBUG); break;
+		case 'v': nc_log_set_level(NC_LOG_DEBUG); break;
 		case 'h': usage(stdout); exit(0);
 		case O_VERSION: printf("natcheck-reflector %s\n", NC_VERSION); exit(0);
 		default: return -1;
@@ -212,11 +244,16 @@ static int parse_args(int argc, char **argv, struct options *o)
 			return -1;
 		}
 	}
+	if (nc_addr_is_set(&o->coord.bouncer) && o->coord.bouncer.family != o->cfg.primary.family) {
+		fprintf(stderr, "natcheck-reflector: --bouncer must be of the primary address's family\n");
+		return -1;
+	}
 	if (o->cfg.port == o->cfg.alt_port) {
 		fprintf(stderr, "natcheck-reflector: --port and --alt-port must differ\n");
 		return -1;
 	}
-	return 0;
+	coord_runs = o->keyfile || nc_addr_is_set(&o->coord.partner) || nc_addr_is_set(&o->coord.bouncer);
+	return check_coord_ports(o, coord_runs || coord_port_given, coord_runs || cb_port_given);
 }
 
 /* The coordination service (coord.h): needed for a bouncer, a partner or a key. */
@@ -234,13 +271,17 @@ static int setup_coord(struct options *o)
 	cc->bouncer_local = nc_addr_is_set(&cc->bouncer) && nc_local_interface(&cc->bouncer, NULL) == 0;
 	if (o->keyfile) {
 		if ((err = ncp_key_load(o->keyfile, cc->key)) < 0) {
-			log_error("--key %s: %s (expected 32 raw bytes or 64 hex digits)", o->keyfile,
-				  nc_strerror(err));
+			char msg[512];
+			if (err == -NC_E_PARSE)
+				nc_log_error("--key %s: %s (expected 32 raw bytes or 64 hex digits)",
+					     o->keyfile, nc_strerror(err));
+			else
+				nc_log_error("--key %s", nc_secret_file_error(o->keyfile, err, msg, sizeof(msg)));
 			return -1;
 		}
 		cc->has_key = true;
 	} else if (nc_addr_is_set(&cc->partner) || (nc_addr_is_set(&cc->bouncer) && !cc->bouncer_local)) {
-		log_error("--partner and a remote --bouncer need --key: the coordination link is "
+		nc_log_error("--partner and a remote --bouncer need --key: the coordination link is "
 			  "always authenticated");
 		return -1;
 	}
@@ -251,7 +292,7 @@ static int setup_coord(struct options *o)
 	err = coord_open(&o->cfg.coord, cc);
 	sodium_memzero(cc->key, sizeof(cc->key));
 	if (err < 0) {
-		log_error("coordination: %s", nc_strerror(err));
+		nc_log_error("coordination: %s", nc_strerror(err));
 		return -1;
 	}
 	return 0;
@@ -263,25 +304,25 @@ static int drop_privileges(const char *user)
 	struct passwd *pw = getpwnam(user);
 
 	if (!pw) {
-		log_error("no such user '%s' to drop privileges to", user);
+		nc_log_error("no such user '%s' to drop privileges to", user);
 		return -1;
 	}
 	if (setgroups(1, &pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
 	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0) {
-		log_error("cannot drop privileges to '%s': %s", user, strerror(errno));
+		nc_log_error("cannot drop privileges to '%s': %s", user, strerror(errno));
 		return -1;
 	}
 	if (pw->pw_uid != 0 && (setuid(0) == 0 || geteuid() == 0)) {
-		log_error("privileges could be regained after dropping them; refusing to run");
+		nc_log_error("privileges could be regained after dropping them; refusing to run");
 		return -1;
 	}
-	log_info("running as user %s", user);
+	nc_log_info("running as user %s", user);
 	return 0;
 }
 
 static void print_counters(const struct refl_counters *c)
 {
-	log_info("answered %llu (errors %llu, fast path %llu), malformed %llu, rate-limited %llu, "
+	nc_log_info("answered %llu (errors %llu, fast path %llu), malformed %llu, rate-limited %llu, "
 		 "ring drops %llu, send failures %llu, tcp connections %llu (%llu closed at the "
 		 "connection limit)",
 		 (unsigned long long)c->answered, (unsigned long long)c->errors_sent,
@@ -304,7 +345,7 @@ static void print_coord_counters(const struct coord *c)
 	if (!c)
 		return;
 	coord_format_counters(c, line, sizeof(line));
-	log_info("%s", line);
+	nc_log_info("%s", line);
 }
 
 /* Signals become events: this thread waits for them, the workers never see them. */
@@ -321,7 +362,7 @@ static void *signal_thread(void *arg)
 			print_coord_counters(sc->coord);
 			continue;
 		}
-		log_info("signal %d: stopping", sig);
+		nc_log_info("signal %d: stopping", sig);
 		refl_server_stop(sc->srv);
 		return NULL;
 	}
@@ -336,8 +377,11 @@ int main(int argc, char **argv)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int err;
 
+	nc_log_init("natcheck-reflector");
 	o.cfg.port = 3478;
 	o.cfg.alt_port = 3479;
+	o.coord.coord_port = COORD_DEFAULT_PORT;
+	o.coord.cb_port = COORD_DEFAULT_CB_PORT;
 	o.cfg.threads = cpus > 0 && cpus <= 64 ? (unsigned)cpus : 1;
 	/* One natcheck run is about 35 answers of ~100 bytes, and many users can share one
 	 * public address behind a carrier-grade NAT; a flood still gets at most this much. */
@@ -353,17 +397,10 @@ int main(int argc, char **argv)
 	}
 	if (sodium_init() < 0) /* the rate limiter keys its hash from the RNG */
 		return 1;
-	/* Block the signals before any thread exists, so every thread inherits the mask. */
-	sigemptyset(&sc.set);
-	sigaddset(&sc.set, SIGINT);
-	sigaddset(&sc.set, SIGTERM);
-	sigaddset(&sc.set, SIGUSR1);
-	pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
-
 	if (o.cfg.fast_path_if && strcmp(o.cfg.fast_path_if, "auto") == 0) {
 		static char ifname[IF_NAMESIZE];
 		if ((err = nc_local_interface(&o.cfg.primary, ifname)) < 0) {
-			log_error("--fast-path auto: no interface holds %s",
+			nc_log_error("--fast-path auto: no interface holds %s",
 				  nc_addr_ip_str(&o.cfg.primary, (char[NC_ADDR_STRLEN]){0}));
 			return 1;
 		}
@@ -380,21 +417,30 @@ int main(int argc, char **argv)
 	if (o.pidfile) {
 		FILE *f = fopen(o.pidfile, "w");
 		if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0) {
-			log_error("cannot write %s: %s", o.pidfile, strerror(errno));
+			nc_log_error("cannot write %s: %s", o.pidfile, strerror(errno));
 			refl_server_free(srv);
 			return 1;
 		}
 	}
 	if (o.user && geteuid() != 0)
-		log_info("not started as root: --user %s has nothing to drop", o.user);
+		nc_log_info("not started as root: --user %s has nothing to drop", o.user);
 	if (o.drop && geteuid() == 0 && drop_privileges(o.user ? o.user : "nobody") < 0) {
 		refl_server_free(srv);
 		return 1;
 	}
+	/* Block the signals before the first thread exists (so every thread inherits the mask)
+	 * and before "ready:" (so a SIGUSR1 or SIGTERM after it is an event), but not earlier:
+	 * until here (key file, sockets, privileges) SIGTERM and Ctrl-C stop the process at
+	 * once, whatever step is slow. */
+	sigemptyset(&sc.set);
+	sigaddset(&sc.set, SIGINT);
+	sigaddset(&sc.set, SIGTERM);
+	sigaddset(&sc.set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
 	{
 		const struct refl_ctx *ctx = refl_server_ctx(srv);
 		char a[NC_ADDR_STRLEN], b[NC_ADDR_STRLEN];
-		log_info("ready: %s and %s%s%s, UDP and TCP, %u thread(s)%s%s%s",
+		nc_log_info("ready: %s and %s%s%s, UDP and TCP, %u thread(s)%s%s%s",
 			 nc_addr_str(&ctx->local[REFL_PP], a), nc_addr_str(&ctx->local[REFL_PA], b),
 			 ctx->has_alternate ? " on the primary address, and the same ports on " : "",
 			 ctx->has_alternate ? nc_addr_ip_str(&ctx->local[REFL_AP], (char[NC_ADDR_STRLEN]){0}) : "",

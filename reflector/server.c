@@ -4,7 +4,7 @@
 #include <natcheck/error.h>
 #include "fastpath.h"
 #include "frame.h"
-#include "log.h"
+#include <natcheck/log.h>
 #include "netutil.h"
 #include "ratelimit.h"
 
@@ -110,7 +110,7 @@ static int fast_path_open(struct refl_server *s)
 	for (unsigned t = 0; t < s->nworkers; t++) {
 		struct worker *w = &s->w[t];
 		if ((err = fp_open(&w->fp, s->cfg.fast_path_if, mine, &group)) < 0) {
-			log_error("fast path on %s: %s", s->cfg.fast_path_if,
+			nc_log_error("fast path on %s: %s", s->cfg.fast_path_if,
 				  err == -NC_E_FAMILY ? "needs an Ethernet interface and an IPv4 address"
 						      : nc_strerror(err));
 			return err;
@@ -118,7 +118,7 @@ static int fast_path_open(struct refl_server *s)
 		for (int i = 0; i < REFL_NSOCK; i++)
 			if (w->udp[i] >= 0 && mine[i].family == AF_INET &&
 			    (err = fp_udp_socket_filter(w->udp[i], w->fp.ifindex)) < 0) {
-				log_error("fast path: cannot filter the UDP sockets: %s", nc_strerror(err));
+				nc_log_error("fast path: cannot filter the UDP sockets: %s", nc_strerror(err));
 				return err;
 			}
 	}
@@ -169,14 +169,14 @@ int refl_server_open(struct refl_server **out, const struct refl_server_cfg *cfg
 		for (unsigned t = 0; t < s->nworkers; t++) {
 			if ((s->w[t].udp[i] = bind_sock(&s->ctx.local[i], SOCK_DGRAM)) < 0) {
 				err = s->w[t].udp[i];
-				log_error("cannot bind UDP %s: %s", nc_addr_str(&s->ctx.local[i], (char[NC_ADDR_STRLEN]){0}),
+				nc_log_error("cannot bind UDP %s: %s", nc_addr_str(&s->ctx.local[i], (char[NC_ADDR_STRLEN]){0}),
 					  nc_strerror(err));
 				goto fail;
 			}
 		}
 		if ((s->tcp[i] = bind_sock(&s->ctx.local[i], SOCK_STREAM)) < 0) {
 			err = s->tcp[i];
-			log_error("cannot listen on TCP %s: %s", nc_addr_str(&s->ctx.local[i], (char[NC_ADDR_STRLEN]){0}),
+			nc_log_error("cannot listen on TCP %s: %s", nc_addr_str(&s->ctx.local[i], (char[NC_ADDR_STRLEN]){0}),
 				  nc_strerror(err));
 			goto fail;
 		}
@@ -262,7 +262,7 @@ static bool answer_datagram(struct worker *w, enum refl_sock in, const struct nc
 	}
 	if (why != REFL_ANSWER) {
 		atomic_fetch_add(&s->cnt.malformed, 1);
-		log_debug_limited("dropped %zu bytes from %s: %s", len,
+		nc_log_debug_limited("dropped %zu bytes from %s: %s", len,
 				  nc_addr_str(src, (char[NC_ADDR_STRLEN]){0}),
 				  why == REFL_DROP_MALFORMED ? "malformed" : "not a request");
 		return false;
@@ -365,7 +365,7 @@ static int fast_ready(struct worker *w)
 		v = frame_parse_udp4(f, len, trusted, &req);
 		if (v != FRAME_OK || (in = endpoint_of(s, &req.dst)) == REFL_NSOCK) {
 			atomic_fetch_add(&s->cnt.malformed, 1);
-			log_debug_limited("fast path: dropped a %zu-byte frame: %s", len,
+			nc_log_debug_limited("fast path: dropped a %zu-byte frame: %s", len,
 					  v != FRAME_OK ? frame_verdict_name(v) : "not to an endpoint");
 			fp_rx_release(&w->fp);
 			continue;
@@ -529,7 +529,7 @@ static void *worker_main(void *arg)
 				/* An interface going down leaves an error pending, which keeps the
 				 * socket ready until read. */
 				if (evs[i].events & EPOLLERR)
-					log_info("fast path: %s", nc_strerror(fp_take_error(&w->fp)));
+					nc_log_info("fast path: %s", nc_strerror(fp_take_error(&w->fp)));
 				while ((k = fast_ready(w)) == BATCH)
 					got += k;
 				got += k;

@@ -16,8 +16,8 @@
 # gateway speaks UPnP). Exit status 0 when both targets are met, 1 otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# shellcheck source=scripts/lib/nslab.sh
-source scripts/lib/nslab.sh
+# shellcheck source=tests/lib/nslab.sh
+source tests/lib/nslab.sh
 # shellcheck source=sim/lib/natbox.sh
 source sim/lib/natbox.sh
 nslab_need_root

@@ -31,13 +31,13 @@ RATE=${RATE:-20000}
 DUR=${SECONDS_:-5}
 REPS=${REPS:-5}
 THREADS=${THREADS:-1}
-if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root for namespaces" >&2; exit 77; fi
+# shellcheck source=tests/lib/vethlab.sh
+source tests/lib/vethlab.sh
+need_root
+need_tool turnserver
 for f in "$BUILD/reflector/natcheck-reflector" "$BUILD/reflector/stunload"; do
 	[ -x "$f" ] || { echo "FAIL: $f is not built" >&2; exit 1; }
 done
-command -v turnserver >/dev/null || { echo "FAIL: turnserver (coturn) is not installed" >&2; exit 1; }
-# shellcheck source=reflector/tools/vethlab.sh
-source reflector/tools/vethlab.sh
 vlab_up "ncbr$$" 198.18.5.2
 GDEV=$NSLAB_P-c SDEV=$NSLAB_P-s # unique names: the NAPI threads are found by them
 for end in "client $GDEV" "inet $SDEV"; do

@@ -37,8 +37,8 @@ set -euo pipefail
 SIM=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$SIM/.." && pwd)
 export NC_BUILD=${NC_BUILD:-$SRC/build}
-# shellcheck source=scripts/lib/nslab.sh
-source "$SRC/scripts/lib/nslab.sh"
+# shellcheck source=tests/lib/nslab.sh
+source "$SRC/tests/lib/nslab.sh"
 # shellcheck source=sim/lib/natbox.sh
 source "$SIM/lib/natbox.sh"
 # shellcheck source=sim/lib/rules.sh
@@ -119,7 +119,7 @@ start_servers() {
 	if [ "$MEASURE" = vovida ]; then
 		nslab_daemon stund inet stund -h "$NSLAB_A1" -a "$NSLAB_A2"
 	else
-		head -c 32 /dev/urandom >"$NSLAB_DIR/link.key"
+		(umask 077 && head -c 32 /dev/urandom >"$NSLAB_DIR/link.key")
 		nslab_daemon reflector inet "$NC_BUILD/reflector/natcheck-reflector" --primary "$NSLAB_A1" \
 			--alternate "$NSLAB_A2" --key "$NSLAB_DIR/link.key" --bouncer 198.18.2.1 $REFLECTOR_ARGS
 	fi

@@ -14,6 +14,7 @@
 #include <natcheck/addr.h>
 #include "cursor.h"
 #include <natcheck/error.h>
+#include <natcheck/log.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -339,23 +340,24 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	int rc;
 
+	nc_log_init("natbox");
 	memset(&c, 0, sizeof(c));
 	c.tun = c.sig = c.ep = -1;
 	rc = nb_cli_parse(argc, argv, &c.o, err, sizeof(err));
 	if (rc == NB_CLI_EXIT)
 		return 0;
 	if (rc < 0) {
-		fprintf(stderr, "natbox: %s\n", err);
+		nc_log_error("%s", err);
 		return 2;
 	}
 	c.wan_given = c.o.cfg.n_wan > 0;
 	rc = addrs_from_if(&c);
 	if (rc < 0) {
-		fprintf(stderr, "natbox: interface addresses: %s\n", nc_strerror(rc));
+		nc_log_error("interface addresses: %s", nc_strerror(rc));
 		return 1;
 	}
 	if (nb_config_check(&c.o.cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "natbox: %s\n", err);
+		nc_log_error("%s", err);
 		return 2;
 	}
 	if (c.o.from_result || c.o.dry_run || c.o.verbose)
@@ -363,11 +365,11 @@ int main(int argc, char **argv)
 	if (c.o.dry_run)
 		return 0;
 	if (!c.o.tun[0]) {
-		fprintf(stderr, "natbox: --tun NAME is required\n");
+		nc_log_error("--tun NAME is required");
 		return 2;
 	}
 	if (sodium_init() < 0) {
-		fprintf(stderr, "natbox: libsodium init failed\n");
+		nc_log_error("libsodium init failed");
 		return 1;
 	}
 	if (!c.o.cfg.seeded)
@@ -375,7 +377,7 @@ int main(int argc, char **argv)
 	if (c.o.logfile) {
 		c.log = fopen(c.o.logfile, "a");
 		if (!c.log) {
-			fprintf(stderr, "natbox: --log %s: %s\n", c.o.logfile, strerror(errno));
+			nc_log_error("--log %s: %s", c.o.logfile, strerror(errno));
 			return 1;
 		}
 	}
@@ -384,7 +386,7 @@ int main(int argc, char **argv)
 	c.out = malloc(sizeof(*c.out));
 	c.buf = malloc(NB_MAX_PKT);
 	if (!c.nat || !c.dq || !c.out || !c.buf) {
-		fprintf(stderr, "natbox: out of memory\n");
+		nc_log_error("out of memory");
 		rc = 1;
 		goto out;
 	}

@@ -8,14 +8,10 @@
 set -euo pipefail
 SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${NC_BUILD:-$SRC/build}
-# shellcheck source=scripts/lib/nslab.sh
-source "$SRC/scripts/lib/nslab.sh"
-# shellcheck source=lib/checks.sh
-source "$SRC/tests/integration/lib/checks.sh"
-nslab_need_root
-for tool in stun stund turnserver turnutils_natdiscovery; do
-	command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed (scripts/setup-deps.sh)"; exit 1; }
-done
+# shellcheck source=tests/lib/nslab.sh
+source "$SRC/tests/lib/nslab.sh"
+need_root
+need_tool stun stund turnserver turnutils_natdiscovery
 natcheck=$BUILD/natcheck/natcheck
 reflector=$BUILD/reflector/natcheck-reflector
 

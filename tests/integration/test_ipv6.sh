@@ -6,9 +6,9 @@
 set -euo pipefail
 SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${NC_BUILD:-$SRC/build}
-# shellcheck source=scripts/lib/nslab.sh
-source "$SRC/scripts/lib/nslab.sh"
-nslab_need_root
+# shellcheck source=tests/lib/checks.sh
+source "$SRC/tests/lib/checks.sh"
+need_root
 P=nc6$$
 cleanup() {
 	set +e

@@ -18,19 +18,15 @@ NC_BUILD=${NC_BUILD:-$NC_SRC/build}
 NATBOX_BIN=${NATBOX_BIN:-$NC_BUILD/sim/natbox}
 export NATBOX_BIN
 
-# shellcheck source=../../scripts/lib/nslab.sh
-. "$NC_SRC/scripts/lib/nslab.sh"
-nslab_need_root
-for t in python3 nft; do
-	command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
-done
-[ -c /dev/net/tun ] || { echo "SKIP: no /dev/net/tun"; exit 77; }
+# shellcheck source=../lib/nslab.sh
+. "$NC_SRC/tests/lib/nslab.sh"
+need_root
+need_tool python3 nft
+[ -c /dev/net/tun ] || skip "no /dev/net/tun"
 [ -x "$NATBOX_BIN" ] || { echo "FAIL: natbox binary not found at $NATBOX_BIN"; exit 1; }
 
 # shellcheck source=../../sim/lib/natbox.sh
 . "$NC_SRC/sim/lib/natbox.sh"
-# shellcheck source=lib/checks.sh
-. "$NC_SRC/tests/integration/lib/checks.sh"
 
 P=nb$$-
 HOST=${P}host

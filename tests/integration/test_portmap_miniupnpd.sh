@@ -17,13 +17,10 @@ NC_BUILD=${NC_BUILD:-$NC_SRC/build}
 LIVE=$NC_BUILD/tests/test_portmap_live
 MINIUPNPD=${MINIUPNPD:-/usr/sbin/miniupnpd}
 
-# shellcheck source=../../scripts/lib/nslab.sh
-. "$NC_SRC/scripts/lib/nslab.sh"
-nslab_need_root
-[ -x "$MINIUPNPD" ] || { echo "SKIP: $MINIUPNPD not installed (miniupnpd-nftables)"; exit 77; }
-for t in nft upnpc; do
-	command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
-done
+# shellcheck source=../lib/nslab.sh
+. "$NC_SRC/tests/lib/nslab.sh"
+need_root
+need_tool "$MINIUPNPD" nft upnpc
 [ -x "$LIVE" ] || { echo "FAIL: driver not built: $LIVE"; exit 1; }
 
 P=pm$$-
@@ -55,8 +52,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# shellcheck source=lib/checks.sh
-. "$NC_SRC/tests/integration/lib/checks.sh"
 
 # wait_for <tries of 0.1 s> <command...>: polls a readiness condition.
 wait_for() {

@@ -11,10 +11,10 @@
 set -euo pipefail
 SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${NC_BUILD:-$SRC/build}
-# shellcheck source=reflector/tools/vethlab.sh
-source "$SRC/reflector/tools/vethlab.sh"
-nslab_need_root
-command -v python3 >/dev/null || { echo "SKIP: python3 is missing"; exit 77; }
+# shellcheck source=tests/lib/vethlab.sh
+source "$SRC/tests/lib/vethlab.sh"
+need_root
+need_tool python3
 # The flooders (198.18.5.10-41) and the well-behaved client (198.18.6.1) share the client side.
 vlab_up "ncrf$$" $(seq -f "198.18.5.%g" 10 41) 198.18.6.1
 # Answers to the spoofed sources go back to the generator's host through one neighbour (no
@@ -150,7 +150,13 @@ fail=0
 # the flood, far below what it sent.
 [ "$answers" -lt $((32 * (400 + 200 * 7))) ] || { echo "FAIL: flooders got $answers answers"; fail=1; }
 [ "$rss_spoof2" -le $((rss_spoof1 + 64)) ] || { echo "FAIL: RSS still grows with new sources"; fail=1; }
-[ "$rss_spoof2" -le $((rss_before + 1024)) ] || { echo "FAIL: RSS grew by more than 1 MB"; fail=1; }
+# In an ASan build the allocator keeps freed blocks in its quarantine and maps shadow pages,
+# so RSS there measures the sanitizer; the check above (it stops growing) still holds.
+if grep -qs '^NC_SANITIZE:BOOL=ON' "$BUILD/CMakeCache.txt"; then
+	echo "sanitizer build: the 1 MB bound on RSS growth is not checked"
+else
+	[ "$rss_spoof2" -le $((rss_before + 1024)) ] || { echo "FAIL: RSS grew by more than 1 MB"; fail=1; }
+fi
 grep -q "answered" "$NSLAB_DIR/refl.log" || { echo "FAIL: SIGUSR1 printed no counters"; fail=1; }
 [ "$fail" -eq 0 ] && echo "PASS"
 exit "$fail"

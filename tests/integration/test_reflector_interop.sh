@@ -14,12 +14,10 @@
 set -euo pipefail
 SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${NC_BUILD:-$SRC/build}
-# shellcheck source=reflector/tools/vethlab.sh
-source "$SRC/reflector/tools/vethlab.sh"
-nslab_need_root
-for tool in stun turnutils_natdiscovery python3; do
-	command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed (scripts/setup-deps.sh)"; exit 77; }
-done
+# shellcheck source=tests/lib/vethlab.sh
+source "$SRC/tests/lib/vethlab.sh"
+need_root
+need_tool stun turnutils_natdiscovery python3
 reflector=$BUILD/reflector/natcheck-reflector
 [ -x "$reflector" ] || { echo "FAIL: $reflector is not built"; exit 1; }
 vlab_up "ncri$$" 198.18.7.2

@@ -7,7 +7,9 @@
 set -euo pipefail
 SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 export NC_BUILD=${NC_BUILD:-$SRC/build}
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
+# shellcheck source=tests/lib/checks.sh
+source "$SRC/tests/lib/checks.sh"
+need_root
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 args=()

@@ -4,8 +4,8 @@
 # the bouncer refuses, and counts, coordination datagrams without a valid authenticator and
 # client requests toward any endpoint other than the observed one.
 set -euo pipefail
-# shellcheck source=tests/integration/tcp_lab.sh
-source "$(dirname "$0")/tcp_lab.sh"
+# shellcheck source=tests/lib/tcplab.sh
+source "$(dirname "$0")/../lib/tcplab.sh"
 tcp_lab_need
 nslab_up "nctcp3$$"
 trap 'nslab_down; ip netns del "$NSLAB_P-h2" 2>/dev/null; ip netns del "$NSLAB_P-h3" 2>/dev/null' EXIT
@@ -39,7 +39,7 @@ for h in h2:$NSLAB_A2 h3:$A3; do
 	ip netns exec "$NSLAB_P-inet" sysctl -qw "net.ipv4.conf.v$n.proxy_arp=1"
 	ip -n "$NSLAB_P-inet" route add "$a/32" dev "v$n"
 done
-head -c 32 /dev/urandom >"$NSLAB_DIR/key"
+(umask 077 && head -c 32 /dev/urandom >"$NSLAB_DIR/key") # key files must be private
 ip netns exec "$NSLAB_P-h3" "$REFL" --no-drop -v --primary "$A3" --bouncer "$A3" --key "$NSLAB_DIR/key" >"$NSLAB_DIR/s3.log" 2>&1 &
 echo $! >"$NSLAB_DIR/s3.pid"
 ip netns exec "$NSLAB_P-h2" "$REFL" --no-drop --primary "$NSLAB_A2" --partner "$NSLAB_A1" --bouncer "$A3" --key "$NSLAB_DIR/key" >"$NSLAB_DIR/s2.log" 2>&1 &

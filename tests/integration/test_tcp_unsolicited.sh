@@ -4,8 +4,8 @@
 # prohibited), a full-cone-ish 1:1 NAT and a symmetric (masquerade random) router; and the
 # default TCP tests' time (at most 2 s).
 set -euo pipefail
-# shellcheck source=tests/integration/tcp_lab.sh
-source "$(dirname "$0")/tcp_lab.sh"
+# shellcheck source=tests/lib/tcplab.sh
+source "$(dirname "$0")/../lib/tcplab.sh"
 tcp_lab_need
 fail=0 idx=0
 

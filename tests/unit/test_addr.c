@@ -223,6 +223,31 @@ static void test_scopes(void **state)
 	assert_string_equal(nc_addr_scope_name(NC_SCOPE_OTHER_RESERVED), "reserved");
 }
 
+/* Which addresses may be one end of a unicast exchange (server roles, learned endpoints). */
+static void test_unicast(void **state)
+{
+	static const char *const yes[] = {"1.2.3.4", "10.0.0.1", "127.0.0.1", "198.18.1.1",
+					  "223.255.255.255", "169.254.1.1", "::1", "2001:db8::1",
+					  "fe80::1", "::ffff:1.2.3.4"};
+	static const char *const no[] = {"0.0.0.0", "0.1.2.3", "224.0.0.1", "239.255.255.250",
+					 "240.0.0.1", "255.255.255.255", "::", "ff02::1", "ff0e::1",
+					 "::ffff:0.0.0.0", "::ffff:224.0.0.1", "::ffff:255.255.255.255"};
+	struct nc_addr a = {0};
+	(void)state;
+
+	assert_false(nc_addr_ip_is_unicast(&a)); /* unset */
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		assert_int_equal(nc_addr_parse_ip(yes[i], &a), 0);
+		if (!nc_addr_ip_is_unicast(&a))
+			fail_msg("%s: not unicast, want unicast", yes[i]);
+	}
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		assert_int_equal(nc_addr_parse_ip(no[i], &a), 0);
+		if (nc_addr_ip_is_unicast(&a))
+			fail_msg("%s: unicast, want not", no[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -232,6 +257,7 @@ int main(void)
 		cmocka_unit_test(test_sockaddr),
 		cmocka_unit_test(test_compare),
 		cmocka_unit_test(test_scopes),
+		cmocka_unit_test(test_unicast),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -50,6 +50,10 @@ char *nc_addr_str(const struct nc_addr *a, char buf[NC_ADDR_STRLEN]);
 char *nc_addr_ip_str(const struct nc_addr *a, char buf[NC_ADDR_STRLEN]);
 
 enum nc_addr_scope nc_addr_scope(const struct nc_addr *a);
+/* Whether a's IP can be one end of a unicast exchange: set, and not unspecified (0.0.0.0/8,
+ * ::), multicast (224/4, ff00::/8), the limited broadcast 255.255.255.255 or the rest of
+ * 240/4; IPv4-mapped IPv6 addresses by their IPv4 rule. The port is not looked at. */
+bool nc_addr_ip_is_unicast(const struct nc_addr *a);
 const char *nc_addr_scope_name(enum nc_addr_scope s);
 
 #endif

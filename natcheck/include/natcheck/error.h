@@ -29,7 +29,9 @@
 	X(AUTH, "authentication failed")                                        \
 	X(PROTOCOL, "protocol error")                                           \
 	X(CANCELLED, "cancelled")                                               \
-	X(DEADLINE, "the run's time budget ran out")
+	X(DEADLINE, "the run's time budget ran out")                            \
+	X(NOT_REGULAR, "not a regular file")                                    \
+	X(FILE_MODE, "readable or writable by group or others")
 
 enum nc_err {
 	NC_ERR_FIRST_ = NC_ERR_BASE - 1,

@@ -201,6 +201,25 @@ enum nc_addr_scope nc_addr_scope(const struct nc_addr *a)
 	return NC_SCOPE_OTHER_RESERVED;
 }
 
+bool nc_addr_ip_is_unicast(const struct nc_addr *a)
+{
+	static const uint8_t mapped[12] = {[10] = 0xff, [11] = 0xff};
+	const uint8_t *v4 = NULL;
+
+	if (a->family == AF_INET)
+		v4 = a->ip;
+	else if (a->family == AF_INET6 && memcmp(a->ip, mapped, sizeof(mapped)) == 0)
+		v4 = a->ip + 12;
+	else if (a->family == AF_INET6) {
+		static const uint8_t zero[16];
+		return a->ip[0] != 0xff && memcmp(a->ip, zero, sizeof(zero)) != 0;
+	} else
+		return false;
+	/* 0/8 is "this network" (RFC 1122 3.2.1.3: a source only while booting), 224/4
+	 * multicast, 240/4 reserved with 255.255.255.255 the limited broadcast. */
+	return !in_v4(v4, 0x00000000, 8) && !in_v4(v4, 0xE0000000, 3);
+}
+
 const char *nc_addr_scope_name(enum nc_addr_scope s)
 {
 	switch (s) {

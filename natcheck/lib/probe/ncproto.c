@@ -4,6 +4,7 @@
 
 #include "cursor.h"
 #include <natcheck/error.h>
+#include <natcheck/keyfile.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -370,24 +371,13 @@ bool ncp_coord_verify(const uint8_t *buf, size_t len, const uint8_t key[NCP_KEY_
 int ncp_key_load(const char *path, uint8_t key[NCP_KEY_LEN])
 {
 	uint8_t raw[160];
-	size_t n = 0, bin_len = 0, s = 0, e;
-	ssize_t k;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
+	size_t n, bin_len = 0, s = 0, e;
+	int err = nc_read_secret_file(path, raw, sizeof(raw));
 
-	if (fd < 0)
-		return -errno;
-	while (n < sizeof(raw) && (k = read(fd, raw + n, sizeof(raw) - n)) != 0) {
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			break;
-		}
-		n += (size_t)k;
-	}
-	close(fd);
-	if (err)
+	if (err < 0)
 		goto out;
+	n = (size_t)err;
+	err = 0;
 	if (n == NCP_KEY_LEN) {
 		memcpy(key, raw, NCP_KEY_LEN);
 		goto out;

@@ -219,8 +219,10 @@ bool ncp_coord_verify(const uint8_t *buf, size_t len, const uint8_t key[NCP_KEY_
 void ncp_result_put(uint8_t p[NCP_RESULT_LEN], const struct ncp_result *r);
 int ncp_result_get(const uint8_t *p, size_t len, struct ncp_result *r);
 
-/* Reads a key file: 32 raw bytes, or 64 hex digits (surrounding whitespace allowed).
- * Returns 0, -NC_E_PARSE for anything else, or -errno. The caller wipes the key. */
+/* Reads a key file: 32 raw bytes, or 64 hex digits (surrounding whitespace allowed), through
+ * nc_read_secret_file() (natcheck/keyfile.h: a regular file of mode 0600 or stricter).
+ * Returns 0, -NC_E_PARSE for other contents, or that reader's error (nc_secret_file_error()
+ * words it). The caller wipes the key. */
 int ncp_key_load(const char *path, uint8_t key[NCP_KEY_LEN]);
 
 /* Status name as natcheck reports it ("connected", "rst", "icmp", "timeout", ...). */

@@ -1,18 +1,19 @@
 # shellcheck shell=bash
-# Helpers for tests/integration/test_tcp_*.sh: the nslab three-namespace lab plus a bouncer
-# address, and the TCP test driver built against libnatcheck.
+# The integration-test library (tests/lib/), part 4, for tests/integration/test_tcp_*.sh: the
+# nslab three-namespace lab plus a bouncer address, and the TCP test driver built against
+# libnatcheck.
 SRC=${NC_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 NC_BUILD=${NC_BUILD:-$SRC/build}
-# shellcheck source=scripts/lib/nslab.sh
-source "$SRC/scripts/lib/nslab.sh"
+# shellcheck source=tests/lib/nslab.sh
+source "$SRC/tests/lib/nslab.sh"
 A3=198.18.1.3
 REFL=$NC_BUILD/reflector/natcheck-reflector
 
 tcp_lab_need() {
-	nslab_need_root
+	need_root
 	DRV=$NC_BUILD/tests/tcp_driver
 	[ -x "$REFL" ] && [ -x "$DRV" ] ||
-		{ echo "SKIP: natcheck-reflector / tests/tcp_driver not built in $NC_BUILD" >&2; exit 77; }
+		{ echo "FAIL: natcheck-reflector / tests/tcp_driver not built in $NC_BUILD" >&2; exit 1; }
 }
 
 # field JSON PATH: prints one field of a result ("tcp.unsolicited").

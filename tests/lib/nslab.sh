@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# A three-namespace lab for scripts and integration tests that need one NAT and a server
+# The integration-test library (tests/lib/), part 2: a three-namespace lab for scripts and integration tests that need one NAT and a server
 # (the full NAT matrix lives in sim/run.sh):
 #
 #   client (10.1.0.2) -- lan | router | wan (198.18.10.1) -- internet (198.18.1.1, 198.18.1.2)
@@ -13,22 +13,20 @@
 # Usage: source it, then `nslab_up PREFIX [NET]`, `nslab_nat 'nft statement'`, run things with
 # `nslab_exec client|router|inet CMD...`, start daemons with `nslab_daemon NAME inet CMD...`.
 # Everything is removed by `nslab_down` (installed as an EXIT/INT/TERM trap by nslab_up).
+# Sourcing it also brings tests/lib/checks.sh (need_root, need_tool, check_*).
+
+# shellcheck source=tests/lib/checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 NSLAB_A1=198.18.1.1
 NSLAB_A2=198.18.1.2
 NSLAB_WAN=198.18.10.1
 NSLAB_CLIENT=10.1.0.2
 
+# The precondition of every namespace script (tests/lib/checks.sh: root and namespaces, else
+# exit 77). Scripts may call need_root directly; this name stays for the lab's scripts.
 nslab_need_root() {
-	if [ "$(id -u)" -ne 0 ]; then
-		echo "SKIP: needs root for network namespaces" >&2
-		exit 77
-	fi
-	if ! ip netns add "nslab-probe-$$" 2>/dev/null; then
-		echo "SKIP: cannot create network namespaces here" >&2
-		exit 77
-	fi
-	ip netns del "nslab-probe-$$"
+	need_root
 }
 
 nslab_exec() {

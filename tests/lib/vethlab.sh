@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# scripts/lib/nslab.sh without the router: two namespaces on one veth, for natcheck-reflector's
+# The integration-test library (tests/lib/), part 3: nslab.sh without the router: two namespaces on one veth, for natcheck-reflector's
 # tests and benchmark, where nothing may sit between client and server.
 #
 #   $NSLAB_P-client  dev $NSLAB_P-c  (the addresses given to vlab_up)
@@ -17,17 +17,16 @@
 #                                waits (bounded) for its "ready:" line, logged once every socket
 #                                is open and privileges are dropped; exits 1 if it never comes.
 #   vlab_reflector_stop          SIGTERM, and a check that it exits 0 (check_status, from
-#                                tests/integration/lib/checks.sh, which comes with this file).
+#                                tests/lib/checks.sh, which comes with this file).
 #   vlab_reflector_counter NAME  one of its counters after a SIGUSR1: answered, fast,
 #                                malformed, limited or drops.
 #   vlab_log_counter FILE NAME   the same counter from the last counters line in a reflector's
 #                                log (the one it writes at exit), 0 if there is none.
-# and nslab's nslab_need_root, nslab_exec client|inet CMD..., nslab_daemon NAME inet CMD...
+# and nslab's nslab_exec client|inet CMD..., nslab_daemon NAME inet CMD..., with checks.sh
+# (need_root, need_tool, check_*).
 
-# shellcheck source=scripts/lib/nslab.sh
-source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/lib/nslab.sh"
-# shellcheck source=tests/integration/lib/checks.sh
-source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/tests/integration/lib/checks.sh"
+# shellcheck source=tests/lib/nslab.sh
+source "$(dirname "${BASH_SOURCE[0]}")/nslab.sh"
 
 vlab_wait_listen() {
 	local i
