@@ -12,8 +12,8 @@
 # retransmission schedule: about one RTT for the answers plus a few for the silences.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# shellcheck source=scripts/lib/nslab.sh
-source scripts/lib/nslab.sh
+# shellcheck source=tests/lib/nslab.sh
+source tests/lib/nslab.sh
 # shellcheck source=sim/lib/natbox.sh
 source sim/lib/natbox.sh
 nslab_need_root

@@ -8,8 +8,8 @@
 set -euo pipefail
 SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 NC_BUILD=${NC_BUILD:-$SRC/build}
-# shellcheck source=scripts/lib/nslab.sh
-source "$SRC/scripts/lib/nslab.sh"
+# shellcheck source=tests/lib/nslab.sh
+source "$SRC/tests/lib/nslab.sh"
 nslab_need_root
 NC=$NC_BUILD/natcheck/natcheck
 REFL=$NC_BUILD/reflector/natcheck-reflector
