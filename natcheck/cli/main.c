@@ -1,40 +1,40 @@
 /* natcheck: what does the NAT between this host and the internet do?
  *
+ * parse the command line -> nc_run() (<natcheck/run.h>) -> print the report or JSON.
+ *
  * Exit codes (stable, documented in README.md and natcheck --help):
- *   0  the run completed (whatever the NAT does)
- *   1  no server answered: UDP is blocked, or the servers are down
- *   2  usage error
- *   3  the run could not start: name resolution, sockets, capture permissions
+ *   0    the run completed (whatever the NAT does)
+ *   1    no server answered: UDP is blocked, or the servers are down
+ *   2    usage error (options, server addresses)
+ *   3    the run could not start (name resolution, sockets, capture permission), a result
+ *        file for --reclassify could not be read, or the output could not be written
+ *   130  cancelled by SIGINT, SIGTERM or SIGHUP (test mappings deleted; what was measured
+ *        until then is printed, marked partial)
  */
 #include <natcheck/addr.h>
+#include <natcheck/cancel.h>
+#include <natcheck/capture.h>
 #include <natcheck/error.h>
-#include "lifetime.h"
-#include "netutil.h"
-#include "numparse.h"
-#include "pcapture.h"
-#include "pmtest.h"
-#include "portmap.h"
-#include "probe.h"
-#include "report.h"
-#include "tcpprobe.h"
-#include "topology.h"
 #include <natcheck/result.h>
+#include <natcheck/run.h>
+#include "report.h" /* the one private header: the human report lives in the core layer */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <netdb.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-enum { EXIT_DONE = 0, EXIT_NO_ANSWER = 1, EXIT_USAGE = 2, EXIT_RUNTIME = 3 };
+enum { EXIT_DONE = 0, EXIT_NO_ANSWER = 1, EXIT_USAGE = 2, EXIT_RUNTIME = 3,
+       EXIT_CANCELLED = 130 };
 
 #define DEFAULT_PORT 3478
+#define MAX_RESULT_FILE (4u << 20)
 
 /* Built-in public servers for a run without arguments: one RFC 5780 server with two
  * addresses (stuntman's public instance) and a second, independent server for the
@@ -42,11 +42,16 @@ enum { EXIT_DONE = 0, EXIT_NO_ANSWER = 1, EXIT_USAGE = 2, EXIT_RUNTIME = 3 };
 static const char *const default_servers[] = {"stun.stunprotocol.org:3478",
 					      "stun.l.google.com:19302"};
 
+/* The one piece of global state: the handle the signal handlers fire. */
+static struct nc_cancel *g_cancel;
+
 struct options {
 	bool json;
 	bool verbose;
+	bool fast;
 	int color; /* -1 auto, 0 never, 1 always */
 	const char *pcap;
+	const char *reclassify;
 	uint16_t port;
 	unsigned samples;
 	unsigned budget_ms;
@@ -63,6 +68,7 @@ static void usage(FILE *f, const char *prog)
 {
 	fprintf(f,
 		"Usage: %s [options] [SERVER[:PORT] [SERVER2[:PORT]]]\n"
+		"       %s --reclassify FILE [--json]\n"
 		"\n"
 		"Classifies the NAT between this host and SERVER (an RFC 5780 STUN server such as\n"
 		"natcheck-reflector) in RFC 4787 terms: mapping, filtering, port allocation,\n"
@@ -72,11 +78,15 @@ static void usage(FILE *f, const char *prog)
 		"Options:\n"
 		"  -j, --json            print one JSON document (schema natcheck-result v1)\n"
 		"  -v, --verbose         show every probe as it happens and a table of all probes\n"
+		"      --fast            mapping, filtering, allocation and port-mapping presence\n"
+		"                        only (no hairpin, topology, TCP, lifetime or test mapping)\n"
 		"  -p, --pcap FILE       record this run's probe traffic (needs root/CAP_NET_RAW)\n"
 		"      --port N          local port for the mapping test (default: fresh random)\n"
 		"      --samples N       port allocation samples, 3..%d (default %d)\n"
 		"      --no-hairpin      skip the hairpin test (some firewalls flag it as an attack)\n"
-		"      --budget MS       stop the run after MS milliseconds (default 5000)\n"
+		"      --budget MS       stop the whole run, every phase, after MS milliseconds\n"
+		"                        (default 5000; +3000 with --tcp, +10000 with --tcp-full,\n"
+		"                        +5 x lifetime-max with --lifetime; 1000 with --fast)\n"
 		"      --no-topology     skip the TTL-limited probes that count NAT layers\n"
 		"      --tcp             also run NAT Check's TCP tests and the third-party UDP\n"
 		"                        test (needs a natcheck-reflector with a bouncer; ~1 s)\n"
@@ -87,21 +97,28 @@ static void usage(FILE *f, const char *prog)
 		"      --lifetime        also measure the binding lifetime and whether inbound\n"
 		"                        traffic refreshes it (takes about 4-6x the lifetime)\n"
 		"      --lifetime-max S  longest idle time to try, 2..3600 s (default 120)\n"
+		"      --reclassify FILE re-derive the verdicts of a saved JSON result and print it\n"
 		"  -4, -6                use IPv4 / IPv6 only when resolving server names\n"
 		"      --color WHEN      auto (default: only on a terminal), always, never\n"
 		"  -h, --help            this help\n"
 		"      --version         print the version\n"
 		"\n"
 		"Exit status: 0 run completed, 1 no server answered (UDP blocked?), 2 usage error,\n"
-		"3 the run could not start (name resolution, sockets, capture permission).\n",
-		prog, NC_MAX_ALLOC, NC_PROBE_DEFAULT_SAMPLES);
+		"3 the run could not start (name resolution, sockets, capture permission), the\n"
+		"result file could not be read, or the output could not be written, 130 cancelled\n"
+		"(Ctrl-C, SIGTERM, SIGHUP: test mappings are deleted, the partial result printed).\n",
+		prog, prog, NC_MAX_ALLOC, NC_RUN_DEFAULT_SAMPLES);
 }
 
+/* A decimal number lo..hi, nothing else (no sign, no spaces, no suffix). */
 static int parse_uint(const char *opt, const char *s, unsigned lo, unsigned hi, unsigned *out)
 {
-	double v;
+	char *end;
+	unsigned long v;
 
-	if (nc_parse_number(s, lo, hi, true, &v) < 0) {
+	errno = 0;
+	v = (s[0] >= '0' && s[0] <= '9') ? strtoul(s, &end, 10) : 0;
+	if (s[0] < '0' || s[0] > '9' || *end || errno || v < lo || v > hi) {
 		fprintf(stderr, "natcheck: %s: invalid value '%s' (expected %u..%u)\n", opt, s, lo, hi);
 		return -1;
 	}
@@ -109,33 +126,76 @@ static int parse_uint(const char *opt, const char *s, unsigned lo, unsigned hi, 
 	return 0;
 }
 
-/* SERVER[:PORT]: an address literal, or a name resolved with getaddrinfo. */
+/* Whether s has the shape of an IPv4 literal (digits and dots only): such a string is an
+ * address or an error, never a name to send to DNS. */
+static bool looks_ipv4(const char *s, size_t n)
+{
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '.'))
+			return false;
+	return true;
+}
+
+/* SERVER[:PORT]: an address literal, or a name resolved with getaddrinfo. Returns 0,
+ * EXIT_USAGE (bad literal or port, message printed) or EXIT_RUNTIME (name not resolved). */
 static int resolve(const char *spec, int family, struct nc_addr *out)
 {
 	char host[256];
-	const char *port = NULL, *colon;
+	const char *colon = strrchr(spec, ':');
+	size_t hlen = strlen(spec);
 	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM, .ai_family = family}, *res;
 	unsigned p = DEFAULT_PORT;
 	int rc;
 
-	if (nc_addr_parse(spec, DEFAULT_PORT, out) == 0)
-		return (family == AF_UNSPEC || family == out->family) ? 0 : -NC_E_FAMILY;
-	colon = strrchr(spec, ':');
-	if (colon && strchr(spec, ':') == colon) {
-		port = colon + 1;
-		if (parse_uint("server port", port, 1, 65535, &p) < 0)
-			return -NC_E_PARSE;
+	if (!*spec) {
+		fprintf(stderr, "natcheck: empty server address\n");
+		return EXIT_USAGE;
 	}
-	snprintf(host, sizeof(host), "%.*s", (int)(port ? (size_t)(colon - spec) : strlen(spec)), spec);
+	/* "[v6]:port", bare IPv6 (two colons or more) and digits-and-dots are literals. */
+	if (spec[0] == '[' || (colon && strchr(spec, ':') != colon)) {
+		if (nc_addr_parse(spec, DEFAULT_PORT, out) < 0) {
+			fprintf(stderr, "natcheck: '%s' is not a valid IPv6 address[:port] (ports "
+					"1..65535)\n", spec);
+			return EXIT_USAGE;
+		}
+		goto literal;
+	}
+	if (colon) {
+		if (parse_uint("server port", colon + 1, 1, 65535, &p) < 0)
+			return EXIT_USAGE;
+		hlen = (size_t)(colon - spec);
+	}
+	if (hlen == 0 || hlen >= sizeof(host)) {
+		fprintf(stderr, "natcheck: '%s': %s host name\n", spec, hlen ? "overlong" : "empty");
+		return EXIT_USAGE;
+	}
+	memcpy(host, spec, hlen);
+	host[hlen] = '\0';
+	if (looks_ipv4(host, hlen)) {
+		if (nc_addr_parse_ip(host, out) < 0 || out->family != AF_INET) {
+			fprintf(stderr, "natcheck: '%s' is not a valid IPv4 address\n", host);
+			return EXIT_USAGE;
+		}
+		out->port = (uint16_t)p;
+		goto literal;
+	}
 	rc = getaddrinfo(host, NULL, &hints, &res);
 	if (rc != 0) {
 		fprintf(stderr, "natcheck: cannot resolve '%s': %s\n", host, gai_strerror(rc));
-		return -NC_E_PARSE;
+		return EXIT_RUNTIME;
 	}
 	rc = nc_addr_from_sockaddr(out, res->ai_addr, res->ai_addrlen);
 	freeaddrinfo(res);
 	out->port = (uint16_t)p;
-	return rc;
+	return rc < 0 ? EXIT_RUNTIME : 0;
+literal:
+	if (family != AF_UNSPEC && family != out->family) {
+		fprintf(stderr, "natcheck: '%s' is not an address of the family asked for\n", spec);
+		return EXIT_USAGE;
+	}
+	return 0;
 }
 
 static void trace_line(void *arg, const char *line)
@@ -156,10 +216,11 @@ static int parse_args(int argc, char **argv, struct options *o, int *first_serve
 {
 	enum { OPT_PORT = 256, OPT_SAMPLES, OPT_NO_HAIRPIN, OPT_BUDGET, OPT_COLOR, OPT_VERSION,
 	       OPT_LIFETIME, OPT_LIFETIME_MAX, OPT_NO_TOPOLOGY, OPT_NO_PORTMAP, OPT_TCP,
-	       OPT_TCP_FULL };
+	       OPT_TCP_FULL, OPT_FAST, OPT_RECLASSIFY };
 	static const struct option longopts[] = {
 		{"json", no_argument, NULL, 'j'},
 		{"verbose", no_argument, NULL, 'v'},
+		{"fast", no_argument, NULL, OPT_FAST},
 		{"pcap", required_argument, NULL, 'p'},
 		{"port", required_argument, NULL, OPT_PORT},
 		{"samples", required_argument, NULL, OPT_SAMPLES},
@@ -171,6 +232,7 @@ static int parse_args(int argc, char **argv, struct options *o, int *first_serve
 		{"tcp", no_argument, NULL, OPT_TCP},
 		{"tcp-full", no_argument, NULL, OPT_TCP_FULL},
 		{"lifetime-max", required_argument, NULL, OPT_LIFETIME_MAX},
+		{"reclassify", required_argument, NULL, OPT_RECLASSIFY},
 		{"color", required_argument, NULL, OPT_COLOR},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
@@ -183,9 +245,17 @@ static int parse_args(int argc, char **argv, struct options *o, int *first_serve
 		switch (c) {
 		case 'j': o->json = true; break;
 		case 'v': o->verbose = true; break;
-		case 'p': o->pcap = optarg; break;
+		case 'p':
+			if (!*optarg) {
+				fprintf(stderr, "natcheck: --pcap: empty file name\n");
+				return -1;
+			}
+			o->pcap = optarg;
+			break;
 		case '4': o->family = AF_INET; break;
 		case '6': o->family = AF_INET6; break;
+		case OPT_FAST: o->fast = true; break;
+		case OPT_RECLASSIFY: o->reclassify = optarg; break;
 		case OPT_PORT:
 			if (parse_uint("--port", optarg, 1, 65535, &v) < 0)
 				return -1;
@@ -197,7 +267,7 @@ static int parse_args(int argc, char **argv, struct options *o, int *first_serve
 			break;
 		case OPT_NO_HAIRPIN: o->no_hairpin = true; break;
 		case OPT_BUDGET:
-			if (parse_uint("--budget", optarg, 100, 600000, &o->budget_ms) < 0)
+			if (parse_uint("--budget", optarg, 100, 86400000, &o->budget_ms) < 0)
 				return -1;
 			break;
 		case OPT_LIFETIME: o->lifetime = true; break;
@@ -232,6 +302,14 @@ static int parse_args(int argc, char **argv, struct options *o, int *first_serve
 		fprintf(stderr, "natcheck: at most two servers, got %d\n", argc - optind);
 		return -1;
 	}
+	if (o->reclassify && argc - optind > 0) {
+		fprintf(stderr, "natcheck: --reclassify reads a saved result: no servers\n");
+		return -1;
+	}
+	if (o->fast && (o->tcp || o->lifetime)) {
+		fprintf(stderr, "natcheck: --fast leaves out TCP and lifetime tests\n");
+		return -1;
+	}
 	*first_server = optind;
 	return 0;
 }
@@ -253,129 +331,120 @@ static void lifetime_progress(void *arg, unsigned elapsed_s, double lo, double h
 		fprintf(stderr, "at least %.1f s        ", lo);
 }
 
-static int run_lifetime(const struct options *o, const struct nc_probe_cfg *cfg,
-			struct nc_result *r)
+/* Async-signal-safe: the run notices within about a second and cleans up. */
+static void on_signal(int sig)
 {
-	struct nc_lifetime_cfg lc = {
-		.server = cfg->server,
-		.max_s = o->lifetime_max,
-		.trace = cfg->trace,
-		.trace_arg = cfg->trace_arg,
-	};
-	static unsigned lifetime_max_arg;
-	bool bar = !o->json && !o->verbose && isatty(STDERR_FILENO);
+	(void)sig;
+	nc_cancel_fire(g_cancel);
+}
 
-	lifetime_max_arg = o->lifetime_max;
-	int err;
+static int install_handlers(void)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+	struct sigaction sa;
 
-	if (bar) {
-		lc.progress = lifetime_progress;
-		lc.progress_arg = &lifetime_max_arg;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], &sa, NULL) < 0)
+			return -1;
+	return 0;
+}
+
+/* The report or the JSON document; EXIT_RUNTIME (with the reason on stderr) when stdout
+ * cannot take it. */
+static int print_result(const struct options *o, const struct nc_result *r)
+{
+	int failed;
+
+	if (o->json) {
+		char *doc = nc_result_to_json(r, true);
+		if (!doc) {
+			fprintf(stderr, "natcheck: out of memory\n");
+			return EXIT_RUNTIME;
+		}
+		failed = fputs(doc, stdout) < 0 || fputc('\n', stdout) == EOF;
+		free(doc);
+	} else {
+		struct nc_report_opts ro = {.color = want_color(o->color), .verbose = o->verbose};
+		failed = nc_report_write(stdout, r, &ro) < 0;
 	}
-	err = nc_probe_lifetime(&lc, r);
-	if (bar)
-		fprintf(stderr, "\r%*s\r", 80, "");
-	return err;
-}
-
-/* The port-mapping probe runs on its own thread while the STUN tests run. */
-struct pm_job {
-	struct nc_pm_cfg cfg;
-	struct nc_portmap_result out[NC_PM_COUNT];
-	pthread_t tid;
-	bool started;
-};
-
-static void *pm_probe_thread(void *arg)
-{
-	struct pm_job *j = arg;
-
-	nc_pm_probe(&j->cfg, j->out);
-	return NULL;
-}
-
-/* Started by the probe engine once its allocation burst has left, so that the probe's own
- * packets never fall between the burst's samples (a userspace NAT sees them all). */
-static void pm_start(void *arg)
-{
-	struct pm_job *j = arg;
-
-	j->started = pthread_create(&j->tid, NULL, pm_probe_thread, j) == 0;
-}
-
-/* The probe (PCP's MAP learns the external address) and the real test create mappings on the
- * gateway; they must be gone before natcheck exits, Ctrl-C included. SIGINT, SIGTERM and
- * SIGHUP stay blocked from before the probe thread starts until the registry is empty, so a
- * signal waits that second at most and then acts as usual. */
-static void pm_block_signals(bool block, sigset_t *old)
-{
-	sigset_t set;
-
-	if (!block) {
-		pthread_sigmask(SIG_SETMASK, old, NULL);
-		return;
+	if (fflush(stdout) != 0 || failed || ferror(stdout)) {
+		fprintf(stderr, "natcheck: cannot write the result to standard output: %s\n",
+			strerror(errno ? errno : EIO));
+		return EXIT_RUNTIME;
 	}
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, old);
+	return EXIT_DONE;
 }
 
-static void pm_real_test(const struct nc_probe_cfg *cfg, struct pm_job *j, struct nc_result *r)
+/* --reclassify FILE: the verdicts re-derived from the recorded observations. */
+static int reclassify(const struct options *o, struct nc_result *r)
 {
-	struct nc_pm_registry reg;
-	int left;
+	FILE *f = fopen(o->reclassify, "r");
+	char *text, err[256] = "";
+	size_t n;
+	int rc;
 
-	memset(&reg, 0, sizeof(reg));
-	nc_pm_test(&j->cfg, &cfg->server, &reg, r->portmap);
-	left = nc_pm_unmap_all(&reg);
-	if (left > 0)
-		nc_result_note(r, "port mapping: %d test mapping(s) could not be deleted; they expire "
-				  "within a minute", left);
-}
-
-/* NAT Check's TCP suite and the third-party UDP test, after the UDP run. */
-static void run_tcp(const struct options *o, const struct nc_probe_cfg *cfg, struct nc_result *r)
-{
-	struct nc_tcp_cfg tc = {.server = cfg->server, .other = r->server.other, .full = o->tcp_full,
-				.no_hairpin = cfg->no_hairpin, .trace = cfg->trace,
-				.trace_arg = cfg->trace_arg};
-	struct nc_bounce_cfg bc = {.server = cfg->server, .trace = cfg->trace,
-				   .trace_arg = cfg->trace_arg};
-	struct nc_addr from;
-	int arrived = -1, err;
-
-	if ((err = nc_probe_tcp(&tc, r)) < 0)
-		nc_result_note(r, "tcp: the tests could not run: %s", nc_strerror(err));
-	if (nc_probe_bounce_udp(&bc, &arrived, &from) == 0 && arrived >= 0)
-		nc_bounce_fold(r, arrived, &from);
-	else
-		nc_result_note(r, "filtering: no third-party test (the server has no bouncer)");
-}
-
-static void iso_now(char *buf, size_t len)
-{
-	time_t t = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (!f) {
+		fprintf(stderr, "natcheck: cannot open %s: %s\n", o->reclassify, strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	text = malloc(MAX_RESULT_FILE + 1);
+	if (!text) {
+		fclose(f);
+		fprintf(stderr, "natcheck: out of memory\n");
+		return EXIT_RUNTIME;
+	}
+	n = fread(text, 1, MAX_RESULT_FILE + 1, f);
+	rc = ferror(f);
+	fclose(f);
+	if (rc || n > MAX_RESULT_FILE) {
+		fprintf(stderr, "natcheck: cannot read %s: %s\n", o->reclassify,
+			rc ? "read error" : "larger than 4 MiB, not a result");
+		free(text);
+		return EXIT_RUNTIME;
+	}
+	rc = nc_result_from_json(text, n, r, err, sizeof(err));
+	free(text);
+	if (rc < 0) {
+		fprintf(stderr, "natcheck: %s is not a natcheck result: %s\n", o->reclassify,
+			err[0] ? err : nc_strerror(rc));
+		return EXIT_RUNTIME;
+	}
+	nc_result_classify(r);
+	rc = print_result(o, r);
+	return rc != EXIT_DONE ? rc : r->udp.reachable == NC_TRI_NO ? EXIT_NO_ANSWER : EXIT_DONE;
 }
 
 int main(int argc, char **argv)
 {
 	struct options o = {.color = -1, .family = AF_UNSPEC};
-	struct nc_probe_cfg cfg = {0};
+	struct nc_run_cfg cfg = {0};
 	struct nc_result *r;
 	const char *specs[2] = {NULL, NULL};
 	int first, nspec, err, status;
-	uint64_t t_start;
 
 	if (parse_args(argc, argv, &o, &first) < 0) {
 		fprintf(stderr, "Try '%s --help'.\n", argv[0]);
 		return EXIT_USAGE;
 	}
+	/* A closed stdout would be taken by the first socket and receive the result. */
+	if (fcntl(STDOUT_FILENO, F_GETFD) < 0) {
+		fprintf(stderr, "natcheck: cannot write the result: standard output is closed\n");
+		return EXIT_RUNTIME;
+	}
+	r = malloc(sizeof(*r));
+	if (!r) {
+		fprintf(stderr, "natcheck: out of memory\n");
+		return EXIT_RUNTIME;
+	}
+	if (o.reclassify) {
+		status = reclassify(&o, r);
+		free(r);
+		return status;
+	}
+
 	nspec = argc - first;
 	for (int i = 0; i < nspec; i++)
 		specs[i] = argv[first + i];
@@ -386,94 +455,71 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < nspec; i++) {
 		struct nc_addr *a = i == 0 ? &cfg.server : &cfg.server2;
-		if ((err = resolve(specs[i], o.family, a)) < 0) {
-			if (err == -NC_E_FAMILY)
-				fprintf(stderr, "natcheck: '%s' is not an address of the family asked "
-						"for\n", specs[i]);
-			return err == -NC_E_PARSE && strchr(specs[i], '/') ? EXIT_USAGE : EXIT_RUNTIME;
+		if ((status = resolve(specs[i], o.family, a)) != 0) {
+			free(r);
+			return status;
 		}
 	}
 	if (nc_addr_is_set(&cfg.server2) && cfg.server2.family != cfg.server.family) {
 		fprintf(stderr, "natcheck: the two servers must be of the same address family\n");
+		free(r);
 		return EXIT_USAGE;
 	}
+	cfg.preset = o.fast ? NC_PRESET_FAST : NC_PRESET_FULL;
+	cfg.budget_ms = o.budget_ms;
 	cfg.map_port = o.port;
 	cfg.samples = o.samples;
 	cfg.no_hairpin = o.no_hairpin;
-	cfg.budget_ms = o.budget_ms;
+	cfg.no_topology = o.no_topology;
+	cfg.no_portmap = o.no_portmap;
+	cfg.tcp = o.tcp;
+	cfg.tcp_full = o.tcp_full;
+	cfg.lifetime = o.lifetime;
+	cfg.lifetime_max = o.lifetime_max;
 	cfg.pcap_path = o.pcap;
-	cfg.capture = &nc_pcap_capture;
+	cfg.capture = o.pcap ? &nc_pcap_capture : NULL;
 	if (o.verbose) {
 		cfg.trace = trace_line;
 		cfg.trace_arg = stderr;
 	}
-
-	r = malloc(sizeof(*r));
-	if (!r) {
-		fprintf(stderr, "natcheck: out of memory\n");
-		return EXIT_RUNTIME;
+	if (o.lifetime && !o.json && !o.verbose && isatty(STDERR_FILENO)) {
+		cfg.lifetime_progress = lifetime_progress;
+		cfg.progress_arg = &o.lifetime_max;
 	}
-	nc_result_init(r);
-	snprintf(r->tool_version, sizeof(r->tool_version), "%s", NC_VERSION);
-	iso_now(r->started, sizeof(r->started));
-	t_start = nc_now_us();
-	struct pm_job pm;
-	sigset_t saved_mask;
-	memset(&pm, 0, sizeof(pm));
-	if (!o.no_portmap && cfg.server.family == AF_INET) {
-		pm.cfg.trace = cfg.trace;
-		pm.cfg.trace_arg = cfg.trace_arg;
-		pm_block_signals(true, &saved_mask);
-		cfg.after_burst = pm_start;
-		cfg.after_burst_arg = &pm;
-	}
-	err = nc_probe_udp(&cfg, r);
-	if (cfg.after_burst && !pm.started)
-		pm_block_signals(false, &saved_mask);
-	if (pm.started) {
-		pthread_join(pm.tid, NULL);
-		memcpy(r->portmap, pm.out, sizeof(r->portmap));
-		if (err == 0 && r->udp.reachable == NC_TRI_YES)
-			pm_real_test(&cfg, &pm, r);
-		pm_block_signals(false, &saved_mask);
-	}
-	if (err < 0) {
-		if (err == -NC_E_UNSUPPORTED || (o.pcap && err == -NC_E_INVALID))
-			fprintf(stderr, "natcheck: cannot record %s: %s\n", o.pcap, nc_pcap_last_error());
-		else
-			fprintf(stderr, "natcheck: cannot run the tests: %s\n", nc_strerror(err));
+	g_cancel = cfg.cancel = nc_cancel_new();
+	if (!g_cancel || install_handlers() < 0) {
+		fprintf(stderr, "natcheck: cannot set up Ctrl-C handling: %s\n", strerror(errno));
 		free(r);
 		return EXIT_RUNTIME;
 	}
-	if (o.tcp && r->udp.reachable == NC_TRI_YES)
-		run_tcp(&o, &cfg, r);
-	if (!o.no_topology && r->udp.nat == NC_TRI_YES) {
-		/* Routers answer TTL expiry within a round trip; silent ones cost the wait. */
-		struct nc_hops hops;
-		unsigned wait = 4 * r->udp.rtt_us / 1000 + 50;
-		if (nc_probe_hops(&cfg.server, 6, wait, NULL, &hops) == 0)
-			nc_classify_topology(r, &hops);
-	} else {
-		nc_classify_topology(r, NULL);
-	}
-	if (o.lifetime && r->udp.reachable == NC_TRI_YES && (err = run_lifetime(&o, &cfg, r)) < 0)
-		nc_result_note(r, "lifetime: the test stopped: %s", nc_strerror(err));
-	r->duration_ms = (uint32_t)((nc_now_us() - t_start) / 1000); /* the whole run */
-	if (o.json) {
-		char *doc = nc_result_to_json(r, true);
-		if (!doc) {
-			fprintf(stderr, "natcheck: out of memory\n");
-			free(r);
-			return EXIT_RUNTIME;
+
+	err = nc_run(&cfg, r);
+	if (cfg.lifetime_progress)
+		fprintf(stderr, "\r%*s\r", 80, "");
+	if (err < 0 && err != -NC_E_CANCELLED) {
+		if (o.pcap && (err == -NC_E_UNSUPPORTED || err == -NC_E_INVALID))
+			fprintf(stderr, "natcheck: cannot record to %s: %s\n", o.pcap,
+				nc_pcap_last_error());
+		else
+			fprintf(stderr, "natcheck: cannot run the tests: %s\n", nc_strerror(err));
+		status = EXIT_RUNTIME;
+	} else if (err == -NC_E_CANCELLED) {
+		/* What was measured until the signal, if anything; the JSON says it is partial. */
+		if (r->udp.reachable != NC_TRI_UNKNOWN) {
+			(void)print_result(&o, r);
+			fprintf(stderr, "natcheck: cancelled; the result above is partial\n");
+		} else {
+			fprintf(stderr, "natcheck: cancelled before any answer; nothing to report\n");
 		}
-		fputs(doc, stdout);
-		fputc('\n', stdout);
-		free(doc);
+		status = EXIT_CANCELLED;
 	} else {
-		struct nc_report_opts ro = {.color = want_color(o.color), .verbose = o.verbose};
-		nc_report_write(stdout, r, &ro);
+		status = print_result(&o, r);
+		if (status == EXIT_DONE && r->udp.reachable == NC_TRI_NO)
+			status = EXIT_NO_ANSWER;
 	}
-	status = r->udp.reachable == NC_TRI_NO ? EXIT_NO_ANSWER : EXIT_DONE;
 	free(r);
-	return fflush(stdout) == 0 ? status : EXIT_RUNTIME;
+	cfg.cancel = g_cancel;
+	g_cancel = NULL; /* a late signal now fires nothing */
+	nc_cancel_free(cfg.cancel);
+	return status;
 }

@@ -321,6 +321,285 @@ static void test_pooling_and_alg(void **state)
 	assert_int_equal(R.udp.alg, NC_TRI_YES);
 }
 
+/* Issue 13 item 3: a silence counts only if the probe kept trying at least as long as its
+ * control needed, and waited out a round trip after its last copy. */
+static void test_negative_needs_evidence(void **state)
+{
+	(void)state;
+	server(&R, true);
+	mapping(&R, "10.1.0.2:40000", "198.18.10.1:40000", "198.18.10.1:40000",
+		"198.18.10.1:40000", "198.18.10.1:40000");
+	filtering(&R, false, false);
+	/* Start-up blackout: the controls were answered on their 6th try (at 500 ms, RTT
+	 * 10 ms), after the probes had stopped at 400 ms. */
+	for (unsigned i = 4; i < 8; i++) {
+		R.obs[i].rtt_us = 10000;
+		R.obs[i].last_sent_us = R.obs[i].role == NC_ROLE_FILTER_CONTROL ? 500000 : 400000;
+		R.obs[i].given_up_us = R.obs[i].role == NC_ROLE_FILTER_CONTROL ? 0 : 600000;
+	}
+	nc_classify_udp(&R);
+	assert_int_equal(R.udp.filtering, NC_BEH_UNKNOWN);
+	assert_true(has_note(&R, "stopped trying before its control request was answered"));
+
+	/* The probes sent copies after the controls' answered tries, then waited 5 ms: less
+	 * than the control's 10 ms round trip. */
+	R.obs[5].last_sent_us = R.obs[7].last_sent_us = 510000;
+	R.obs[5].given_up_us = R.obs[7].given_up_us = 515000;
+	R.n_notes = 0;
+	nc_classify_udp(&R);
+	assert_int_equal(R.udp.filtering, NC_BEH_UNKNOWN);
+	assert_true(has_note(&R, "less than one round trip"));
+
+	/* And waited 30 ms: not enough either, as the controls were retransmitted: their
+	 * answers may belong to their first tries (Karn), 510 ms before. */
+	R.obs[5].given_up_us = R.obs[7].given_up_us = 540000;
+	R.obs[4].attempts = R.obs[6].attempts = 6;
+	nc_classify_udp(&R);
+	assert_int_equal(R.udp.filtering, NC_BEH_UNKNOWN);
+	/* Answered on their first try, 30 ms are three round trips: the silence is a verdict. */
+	R.obs[4].attempts = R.obs[6].attempts = 1;
+	nc_classify_udp(&R);
+	assert_int_equal(R.udp.filtering, NC_BEH_APD);
+	/* Retransmitted controls, and 520 ms of silence: a verdict too. */
+	R.obs[4].attempts = R.obs[6].attempts = 6;
+	R.obs[5].given_up_us = R.obs[7].given_up_us = 1030000;
+	nc_classify_udp(&R);
+	assert_int_equal(R.udp.filtering, NC_BEH_APD);
+
+	/* A result written before the times were recorded is judged as before. */
+	R.obs[5].given_up_us = R.obs[7].given_up_us = 0;
+	R.obs[5].last_sent_us = R.obs[7].last_sent_us = 0;
+	nc_classify_udp(&R);
+	assert_int_equal(R.udp.filtering, NC_BEH_APD);
+}
+
+static void test_hairpin_negative_needs_evidence(void **state)
+{
+	struct nc_obs *h;
+	(void)state;
+
+	server(&R, true);
+	mapping(&R, "10.1.0.2:40000", "198.18.10.1:40000", "198.18.10.1:40000",
+		"198.18.10.1:40000", "198.18.10.1:40000");
+	R.obs[0].rtt_us = 80000;
+	R.obs[0].last_sent_us = 1000;
+	h = add(&R, NC_ROLE_HAIRPIN, 3, "10.1.0.2:51234", "198.18.10.1:40000", NC_OUT_TIMEOUT,
+		NULL, "198.18.10.1:51234", 0);
+	h->last_sent_us = 90000;
+	h->given_up_us = 120000; /* 30 ms of silence after an 80 ms control round trip */
+	nc_classify_udp(&R);
+	assert_int_equal(R.udp.hairpin, NC_TRI_UNKNOWN);
+	assert_true(has_note(&R, "hairpin: no hairpinned packet arrived"));
+	h->given_up_us = 260000;
+	nc_classify_udp(&R);
+	assert_int_equal(R.udp.hairpin, NC_TRI_NO);
+}
+
+/* Issue 13 item 4: answers that are errors, from elsewhere, or malformed are not "UDP blocked". */
+static void test_server_problems(void **state)
+{
+	(void)state;
+	server(&R, true);
+	add(&R, NC_ROLE_MAP_PRIMARY, 0, "10.1.0.2:40000", A1P1, NC_OUT_ERROR, A1P1, NULL, 0)
+		->error_code = 500;
+	add(&R, NC_ROLE_FILTER_CONTROL, 1, "10.1.0.2:50001", A1P1, NC_OUT_ERROR, A1P1, NULL, 0)
+		->error_code = 400;
+	nc_classify_udp(&R);
+	assert_int_equal(R.udp.reachable, NC_TRI_YES);
+	assert_int_equal(R.udp.server_problem, NC_SRV_ERRORS);
+	assert_int_equal(nc_result_exit_status(&R), NC_EXIT_SERVER);
+	assert_string_equal(nc_server_problem_name(R.udp.server_problem), "error-responses");
+	assert_true(has_note(&R, "500 Server Error"));
+	assert_string_not_equal(nc_result_classic_label(&R), "UDP blocked");
+
+	server(&R, true);
+	add(&R, NC_ROLE_MAP_PRIMARY, 0, "10.1.0.2:40000", A1P1, NC_OUT_WRONG_SOURCE, A1P2, NULL, 0);
+	nc_classify_udp(&R);
+	assert_int_equal(R.udp.server_problem, NC_SRV_WRONG_SOURCE);
+	assert_true(has_note(&R, "came from " A1P2));
+	assert_int_equal(nc_result_exit_status(&R), NC_EXIT_SERVER);
+
+	server(&R, true);
+	add(&R, NC_ROLE_MAP_PRIMARY, 0, "10.1.0.2:40000", A1P1, NC_OUT_MALFORMED, A1P1, NULL, 0);
+	nc_classify_udp(&R);
+	assert_int_equal(R.udp.server_problem, NC_SRV_MALFORMED);
+	assert_int_equal(nc_result_exit_status(&R), NC_EXIT_SERVER);
+
+	/* Silence stays what it was: no answer at all. */
+	server(&R, true);
+	add(&R, NC_ROLE_MAP_PRIMARY, 0, "10.1.0.2:40000", A1P1, NC_OUT_TIMEOUT, NULL, NULL, 0);
+	nc_classify_udp(&R);
+	assert_int_equal(R.udp.server_problem, NC_SRV_OK);
+	assert_int_equal(nc_result_exit_status(&R), NC_EXIT_NO_ANSWER);
+
+	/* A usable primary: errors elsewhere are no server problem. */
+	server(&R, true);
+	mapping(&R, "10.1.0.2:40000", "198.18.10.1:40000", "198.18.10.1:40000",
+		"198.18.10.1:40000", "198.18.10.1:40000");
+	R.obs[1].outcome = NC_OUT_ERROR;
+	R.obs[1].error_code = 400;
+	nc_classify_udp(&R);
+	assert_int_equal(R.udp.server_problem, NC_SRV_OK);
+	assert_int_equal(nc_result_exit_status(&R), NC_EXIT_OK);
+}
+
+/* Issue 13 item 6: a mapped address of another family is malformed evidence. */
+static void test_family_mismatch_is_malformed(void **state)
+{
+	(void)state;
+	server(&R, true);
+	add(&R, NC_ROLE_MAP_PRIMARY, 0, "10.1.0.2:40000", A1P1, NC_OUT_ANSWERED, A1P1,
+	    "[2001:db8::1]:40000", 0);
+	nc_classify_udp(&R);
+	assert_int_equal(R.obs[0].outcome, NC_OUT_MALFORMED);
+	assert_int_equal(R.udp.nat, NC_TRI_UNKNOWN);
+	assert_int_equal(R.udp.mapping, NC_BEH_UNKNOWN);
+	assert_false(nc_addr_is_set(&R.udp.public_ep));
+	assert_int_equal(R.udp.server_problem, NC_SRV_MALFORMED);
+	assert_true(has_note(&R, "not of the request's family"));
+}
+
+/* Issue 13 item 5: endpoints a server names for itself are checked before use. */
+static void test_endpoint_problem(void **state)
+{
+	static const struct {
+		const char *ep, *server;
+		bool ok;
+	} cases[] = {
+		{"198.18.1.2:3479", A1P1, true},
+		{"203.0.113.9:3479", "198.51.100.1:3478", true}, /* reserved next to reserved */
+		{"0.0.0.0:3479", A1P1, false},
+		{"198.18.1.2:1", A1P1, false}, /* port set to 0 below */
+		{"224.0.0.1:3479", A1P1, false},
+		{"255.255.255.255:3479", A1P1, false},
+		{"10.9.9.9:3479", A1P1, false},      /* private alternate of a public server */
+		{"127.0.0.1:3479", A1P1, false},
+		{"169.254.1.1:3479", A1P1, false},
+		{"192.0.2.1:3479", A1P1, false},     /* documentation */
+		{"[2001:db8::1]:3479", A1P1, false}, /* another family */
+		{"127.0.0.2:3479", "127.0.0.1:3478", true},
+		{"10.0.0.2:3479", "127.0.0.1:3478", false},
+		{"198.18.1.2:3479", "10.0.0.1:3478", true}, /* a private server may name a public one */
+		{"127.0.0.1:3479", "10.0.0.1:3478", false},
+		{"[2001:db9::2]:3479", "[2001:db9::1]:3478", true},
+		{"[fe80::1]:3479", "[2001:db9::1]:3478", false},
+		{"[ff02::1]:3479", "[2001:db9::1]:3478", false},
+		{"[::]:3479", "[2001:db9::1]:3478", false},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct nc_addr e = ep(cases[i].ep), s = ep(cases[i].server);
+		const char *why;
+		if (e.port == 1)
+			e.port = 0; /* nc_addr_parse() refuses port 0 */
+		why = nc_endpoint_problem(&e, &s);
+		if ((why == NULL) != cases[i].ok)
+			fail_msg("%s next to %s: %s", cases[i].ep, cases[i].server,
+				 why ? why : "accepted");
+	}
+}
+
+static void test_bogus_other(void **state)
+{
+	(void)state;
+	server(&R, false);
+	R.server.other = ep("10.9.9.9:3479");
+	add(&R, NC_ROLE_MAP_PRIMARY, 0, "10.1.0.2:40000", A1P1, NC_OUT_ANSWERED, A1P1,
+	    "198.18.10.1:40000", 0);
+	nc_classify_udp(&R);
+	assert_false(nc_addr_is_set(&R.server.other));
+	assert_true(nc_addr_eq(&R.server.bogus_other, &(struct nc_addr){0}) == false);
+	assert_int_equal(R.udp.mapping, NC_BEH_UNKNOWN);
+	assert_int_equal(R.udp.filtering, NC_BEH_UNKNOWN);
+	assert_true(has_note(&R, "10.9.9.9:3479 is bogus"));
+	/* Re-classification keeps the verdict. */
+	nc_classify_udp(&R);
+	assert_true(has_note(&R, "is bogus"));
+	assert_int_equal(R.udp.mapping, NC_BEH_UNKNOWN);
+}
+
+/* Issue 13 item 9: a stale FINGERPRINT with XOR-MAPPED-ADDRESS intact is an ALG. */
+static void test_alg_stale_fingerprint(void **state)
+{
+	(void)state;
+	server(&R, true);
+	mapping(&R, "10.1.0.2:40000", "198.18.10.1:40000", "198.18.10.1:40000",
+		"198.18.10.1:40000", "198.18.10.1:40000");
+	R.obs[0].fp_stale = true;
+	R.obs[0].mapped = ep("10.1.0.2:40000");
+	nc_classify_udp(&R);
+	assert_int_equal(R.udp.alg, NC_TRI_YES);
+	assert_int_equal(R.udp.mapping, NC_BEH_EI);
+	assert_true(nc_addr_eq(&R.udp.public_ep, &R.obs[0].xor_mapped));
+	assert_true(has_note(&R, "stale FINGERPRINT"));
+
+	/* Without the XOR-ed copy nothing in it can be trusted. */
+	server(&R, true);
+	add(&R, NC_ROLE_MAP_PRIMARY, 0, "10.1.0.2:40000", A1P1, NC_OUT_ANSWERED, A1P1, NULL, 0)
+		->mapped = ep("10.1.0.2:40000");
+	R.obs[0].fp_stale = true;
+	nc_classify_udp(&R);
+	assert_int_equal(R.obs[0].outcome, NC_OUT_MALFORMED);
+	assert_int_equal(R.udp.server_problem, NC_SRV_MALFORMED);
+}
+
+/* Issue 13 item 10: several local endpoints on one public endpoint. */
+static void test_port_overloading(void **state)
+{
+	static const uint16_t local[8] = {51234, 60001, 49500, 55555, 62002, 50017, 50999, 61111};
+	static const uint16_t pool[8] = {30000, 30001, 30002, 30003, 30000, 30001, 30002, 30003};
+	static const uint16_t seq[8] = {30000, 30001, 30002, 30003, 30004, 30005, 30006, 30007};
+	char buf[NC_NOTE_LEN];
+	(void)state;
+
+	alloc_fixture(local, pool, 8);
+	assert_int_equal(R.udp.alloc.port_overloading, NC_TRI_YES);
+	assert_true(has_note(&R, "8 local endpoints shared 4 public endpoints"));
+	R.udp.mapping = NC_BEH_EI;
+	R.udp.nat = NC_TRI_YES;
+	assert_non_null(strstr(nc_result_punch_verdict(&R, buf, sizeof(buf)), "port overloading"));
+
+	alloc_fixture(local, seq, 8);
+	assert_int_equal(R.udp.alloc.port_overloading, NC_TRI_NO);
+
+	alloc_fixture(local, seq, 1);
+	assert_int_equal(R.udp.alloc.port_overloading, NC_TRI_UNKNOWN);
+}
+
+/* Issue 13 item 12: endpoints of the server that never answered are named. */
+static void test_unreachable_endpoints(void **state)
+{
+	(void)state;
+	server(&R, true);
+	mapping(&R, "10.1.0.2:40000", "198.18.10.1:40000", "198.18.10.1:40000",
+		"198.18.10.1:40000", "198.18.10.1:40000");
+	R.obs[2].outcome = NC_OUT_TIMEOUT; /* A2:P2 */
+	R.obs[3].outcome = NC_OUT_TIMEOUT; /* A1:P2 */
+	filtering(&R, true, true);
+	nc_classify_udp(&R);
+	assert_int_equal(R.server.n_unreachable, 2);
+	assert_true(nc_addr_eq(&R.server.unreachable[0], &(struct nc_addr){0}) == false);
+	assert_true(has_note(&R, "no answer from " A2P2 ", " A1P2));
+	assert_int_equal(R.udp.mapping, NC_BEH_EI);
+	assert_true(has_note(&R, "changes with the destination port alone would go unnoticed"));
+
+	/* Silence on the change tests with the other port unreachable: the verdict stands, with
+	 * a word on what else could explain it. */
+	server(&R, true);
+	mapping(&R, "10.1.0.2:40000", "198.18.10.1:40000", "198.18.10.1:40000",
+		"198.18.10.1:40000", "198.18.10.1:40000");
+	R.obs[2].outcome = NC_OUT_TIMEOUT;
+	R.obs[3].outcome = NC_OUT_TIMEOUT;
+	filtering(&R, false, false);
+	nc_classify_udp(&R);
+	assert_int_equal(R.udp.filtering, NC_BEH_APD);
+	assert_true(has_note(&R, "a firewall's on the path"));
+
+	R.obs[2].outcome = R.obs[3].outcome = NC_OUT_ANSWERED;
+	nc_classify_udp(&R);
+	assert_int_equal(R.server.n_unreachable, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -335,6 +614,15 @@ int main(void)
 		cmocka_unit_test(test_allocation_patterns),
 		cmocka_unit_test(test_hairpin),
 		cmocka_unit_test(test_pooling_and_alg),
+		cmocka_unit_test(test_negative_needs_evidence),
+		cmocka_unit_test(test_hairpin_negative_needs_evidence),
+		cmocka_unit_test(test_server_problems),
+		cmocka_unit_test(test_family_mismatch_is_malformed),
+		cmocka_unit_test(test_endpoint_problem),
+		cmocka_unit_test(test_bogus_other),
+		cmocka_unit_test(test_alg_stale_fingerprint),
+		cmocka_unit_test(test_port_overloading),
+		cmocka_unit_test(test_unreachable_endpoints),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,6 +42,7 @@ struct fake {
 	enum fake_mode mode;
 	uint8_t pcp_code;
 	unsigned maps, deletes, pmp_maps, pmp_deletes, ssdp;
+	uint8_t nonce[12]; /* of the last PCP MAP */
 	pthread_t thread;
 };
 
@@ -115,6 +116,7 @@ static size_t answer_pcp(struct fake *f, const uint8_t *q, size_t n, uint8_t *a)
 	if (op == 1 && n >= 60) {
 		uint32_t life = ((uint32_t)q[4] << 24) | ((uint32_t)q[5] << 16) | (q[6] << 8) | q[7];
 		memcpy(a + 24, q + 24, 36); /* nonce, protocol, ports, address */
+		memcpy(f->nonce, q + 24, sizeof(f->nonce));
 		a[42] = q[40], a[43] = q[41]; /* assigned external = internal port */
 		memset(a + 44, 0, 10);
 		a[54] = 0xff, a[55] = 0xff;
@@ -423,6 +425,43 @@ static void test_map_unmap(void **state)
 	assert_int_equal(f.pmp_deletes, 1);
 }
 
+static void test_map_refresh(void **state)
+{
+	struct fake f;
+	struct nc_pm_cfg cfg;
+	struct nc_pm_registry reg;
+	struct nc_pm_mapping pcp, pmp;
+	uint8_t nonce[12];
+	char err[NC_NOTE_LEN] = "", a[NC_ADDR_STRLEN];
+	(void)state;
+
+	memset(&reg, 0, sizeof(reg));
+	fake_start(&f, FAKE_OK);
+	cfg_for(&cfg, &f, 0);
+	assert_int_equal(nc_pm_map(&cfg, &reg, NC_PM_PCP, 40010, 600, &pcp, err, sizeof(err)), 0);
+	memcpy(nonce, f.nonce, sizeof(nonce));
+	assert_int_equal(nc_pm_map(&cfg, &reg, NC_PM_NATPMP, 40011, 600, &pmp, err, sizeof(err)),
+			 0);
+	/* RFC 6887 §11.2.1: a renewal is the same MAP (same nonce) with a new lifetime */
+	assert_int_equal(nc_pm_refresh(&cfg, &reg, &pcp, 1200, err, sizeof(err)), 0);
+	assert_memory_equal(f.nonce, nonce, sizeof(nonce));
+	assert_int_equal(pcp.lifetime_s, 1200);
+	assert_string_equal(nc_addr_str(&pcp.external, a), "203.0.113.9:40010");
+	assert_int_equal(nc_pm_refresh(&cfg, &reg, &pmp, 1200, err, sizeof(err)), 0);
+	assert_int_equal(pmp.lifetime_s, 1200);
+	assert_string_equal(nc_addr_str(&pmp.external, a), "203.0.113.9:41011");
+	/* the registry's copies follow */
+	assert_int_equal(nc_pm_registry_count(&reg), 2);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(reg.m[i].lifetime_s, 1200);
+	assert_int_equal(f.maps, 2);
+	assert_int_equal(f.pmp_maps, 2);
+	assert_int_equal(nc_pm_unmap_all(&reg), 0);
+	pcp.live = false;
+	assert_int_equal(nc_pm_refresh(&cfg, &reg, &pcp, 600, err, sizeof(err)), -NC_E_INVALID);
+	fake_stop(&f);
+}
+
 static void test_map_errors_in_words(void **state)
 {
 	struct fake f;
@@ -575,6 +614,7 @@ int main(void)
 		cmocka_unit_test(test_probe_closed_port),
 		cmocka_unit_test(test_probe_bad_gateway),
 		cmocka_unit_test(test_map_unmap),
+		cmocka_unit_test(test_map_refresh),
 		cmocka_unit_test(test_map_errors_in_words),
 		cmocka_unit_test(test_registry_full),
 		cmocka_unit_test(test_parse_route),

@@ -223,6 +223,35 @@ static void test_blocked(void **state)
 	free(r);
 }
 
+/* A server that answered unusably is not "UDP blocked"; bogus and unreachable endpoints are
+ * named in the header. */
+static void test_server_problem(void **state)
+{
+	struct nc_result *r = base();
+
+	r->udp.reachable = NC_TRI_YES;
+	r->udp.server_problem = NC_SRV_ERRORS;
+	r->udp.rtt_us = 0;
+	memset(&r->server.other, 0, sizeof(r->server.other));
+	r->server.bogus_other = ep("0.0.0.0:3479");
+	r->server.n_unreachable = 1;
+	r->server.unreachable[0] = ep("198.18.1.1:3479");
+	assert_report(r,
+		      "natcheck 0.1.0: server 198.18.1.1:3478, bogus alternate 0.0.0.0:3479 "
+		      "refused, unreachable: 198.18.1.1:3479\n"
+		      "\n"
+		      "UDP            reachable, but the server answered with errors only\n"
+		      "Mapping        not determined\n"
+		      "Filtering      not determined\n"
+		      "Port alloc.    not determined\n"
+		      "NAT type       unknown\n"
+		      "Hole punching  cannot be predicted: the server answered, but unusably "
+		      "(error-responses); try another server\n"
+		      "Not tested     hairpin, ALG, TCP, port mapping, binding lifetime "
+		      "(--lifetime)\n");
+	free(r);
+}
+
 /* Undetermined verdicts say so instead of guessing; an empty result still prints. */
 static void test_undetermined(void **state)
 {
@@ -355,6 +384,7 @@ int main(void)
 		cmocka_unit_test(test_symmetric_everything),
 		cmocka_unit_test(test_open_internet),
 		cmocka_unit_test(test_blocked),
+		cmocka_unit_test(test_server_problem),
 		cmocka_unit_test(test_undetermined),
 		cmocka_unit_test(test_hostile_text),
 		cmocka_unit_test(test_color),

@@ -667,7 +667,8 @@ static void assert_enum(json_t *schema, const char *path, const char *const *wor
 static void test_schema_matches_code(void **state)
 {
 	char dir[512], path[600];
-	const char *beh[5], *roles[NC_ROLE_COUNT_], *outcomes[6], *alloc[4], *pool[4];
+	const char *beh[5], *roles[NC_ROLE_COUNT_], *outcomes[NC_OUT_MALFORMED + 1], *alloc[4], *pool[4];
+	const char *problems[NC_SRV_MALFORMED];
 	static const char *const classic[] = {
 		"open internet", "full cone", "restricted cone", "port-restricted cone", "symmetric",
 		"symmetric (address-dependent)", "symmetric UDP firewall", "UDP blocked", "unknown"};
@@ -687,15 +688,28 @@ static void test_schema_matches_code(void **state)
 		beh[i] = nc_beh_name((enum nc_beh)i);
 	for (int i = 0; i < NC_ROLE_COUNT_; i++)
 		roles[i] = nc_role_name((enum nc_role)i);
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i <= NC_OUT_MALFORMED; i++)
 		outcomes[i] = nc_outcome_name((enum nc_outcome)i);
+	for (int i = 0; i < NC_SRV_MALFORMED; i++)
+		problems[i] = nc_server_problem_name((enum nc_server_problem)(i + 1));
 	for (int i = 0; i < 4; i++) {
 		alloc[i] = nc_alloc_name((enum nc_alloc)i);
 		pool[i] = nc_pooling_name((enum nc_pooling)i);
 	}
 	assert_enum(s, "$defs/behaviour/enum", beh, 5);
 	assert_enum(s, "$defs/observation/properties/role/enum", roles, NC_ROLE_COUNT_);
-	assert_enum(s, "$defs/observation/properties/outcome/enum", outcomes, 6);
+	assert_enum(s, "$defs/observation/properties/outcome/enum", outcomes, NC_OUT_MALFORMED + 1);
+	/* server_problem: its words, and null for "no problem". */
+	{
+		json_t *e = at(s, "properties/udp/properties/server_problem/enum");
+		assert_int_equal(json_array_size(e), NC_SRV_MALFORMED + 1);
+		assert_true(json_is_null(json_array_get(e, NC_SRV_MALFORMED)));
+		json_array_remove(e, NC_SRV_MALFORMED);
+		assert_enum(s, "properties/udp/properties/server_problem/enum", problems,
+			    NC_SRV_MALFORMED);
+	}
+	assert_int_equal(json_integer_value(at(s, "properties/server/properties/unreachable/maxItems")),
+			 NC_MAX_UNREACHABLE);
 	assert_enum(s, "properties/udp/properties/allocation/properties/pattern/enum", alloc, 4);
 	assert_enum(s, "properties/udp/properties/pooling/enum", pool, 4);
 	assert_enum(s, "properties/summary/properties/classic/enum", classic, 9);

@@ -757,6 +757,42 @@ static void test_malformed_values(void **state)
 	}
 }
 
+/* What an error leaves in the message (stun.h): the header always, and with a stale
+ * FINGERPRINT every attribute before it. natcheck reports a rewriting ALG and a server's
+ * malformed answers from these; a server still rejects both. */
+static void test_error_leaves_evidence(void **state)
+{
+	uint8_t buf[128];
+	struct stun_builder b;
+	struct stun_msg m;
+	struct nc_addr pub, priv;
+	int n;
+	(void)state;
+
+	assert_int_equal(nc_addr_parse("198.18.10.1:40000", 0, &pub), 0);
+	assert_int_equal(nc_addr_parse("10.1.0.2:40000", 0, &priv), 0);
+	start(&b, buf, sizeof(buf), STUN_CLASS_SUCCESS);
+	stun_add_xor_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, &pub);
+	stun_add_addr(&b, STUN_ATTR_MAPPED_ADDRESS, &pub);
+	n = stun_build_finish(&b, true);
+	assert_true(n > 0);
+	/* A naive ALG rewrites MAPPED-ADDRESS's IP (the last 4 bytes before FINGERPRINT). */
+	memcpy(buf + n - 8 - 4, priv.ip, 4);
+	assert_int_equal(decode_exact(buf, (size_t)n, &m), -NC_E_FINGERPRINT);
+	assert_true(m.has & STUN_HAS_FINGERPRINT);
+	assert_false(m.fingerprint_ok);
+	assert_int_equal(m.cls, STUN_CLASS_SUCCESS);
+	assert_true(nc_addr_eq(&m.xor_mapped, &pub));
+	assert_true(nc_addr_eq(&m.mapped, &priv));
+
+	/* A malformed OTHER-ADDRESS (family 3): the header is still there to match. */
+	n = one_attr(buf, sizeof(buf), STUN_ATTR_OTHER_ADDRESS, "\0\x03\x01\x02\1\2\3\4", 8);
+	assert_int_equal(decode_exact(buf, (size_t)n, &m), -NC_E_MALFORMED);
+	assert_int_equal(m.method, STUN_METHOD_BINDING);
+	assert_int_equal(m.cls, STUN_CLASS_SUCCESS);
+	assert_memory_equal(m.tid, buf + 8, STUN_TID_LEN);
+}
+
 static void test_classic(void **state)
 {
 	/* An RFC 3489 request as Debian's `stun` client sends it: no cookie, a 16-byte id. */
@@ -1094,6 +1130,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_attributes),
 		cmocka_unit_test(test_duplicates_first_wins),
 		cmocka_unit_test(test_malformed_values),
+		cmocka_unit_test(test_error_leaves_evidence),
 		cmocka_unit_test(test_classic),
 		cmocka_unit_test(test_error_code),
 		cmocka_unit_test(test_text_sanitising),

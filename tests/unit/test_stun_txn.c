@@ -282,6 +282,48 @@ static void test_recv_truncated(void **state)
 	pair_close(&p);
 }
 
+/* Redundant copies and an end on evidence: resend counts as an attempt (so Karn's rule takes
+ * no sample from its answer) and keeps a scheduled retransmission where it was (with copies
+ * alone, it is due an RTO after the last one); expire ends the wait at once. */
+static void test_resend_and_expire(void **state)
+{
+	struct pair p;
+	struct stun_txn t;
+	struct stun_rtt rtt = {.initial_us = 10000};
+	struct stun_msg m;
+	uint64_t now = 1000000;
+
+	(void)state;
+	pair_open(&p);
+	assert_int_equal(stun_txn_init(&t, &p.server_ep, STUN_CHANGE_PORT, 0, 5), 0);
+	/* A copy as the very first transmission: the retransmission is due an RTO later. */
+	assert_int_equal(stun_txn_resend(&t, p.client, now), 1);
+	assert_int_equal(t.attempts, 1);
+	assert_int_equal(t.first_us, now);
+	assert_int_equal(stun_txn_next(&t, &rtt), now + 10000);
+	assert_int_equal(stun_txn_resend(&t, p.client, now + 2000), 1);
+	assert_int_equal(stun_txn_resend(&t, p.client, now + 4000), 1);
+	assert_int_equal(t.attempts, 3);
+	assert_int_equal(t.last_us, now + 4000);
+	/* Copies alone: the retransmission is due an RTO after the last one. */
+	assert_int_equal(stun_txn_next(&t, &rtt), now + 14000);
+	assert_int_equal(drain(p.server), 3);
+	/* Its answer matches but gives no RTT sample: which copy was answered is unknown. */
+	m = decoded(&t, STUN_CLASS_SUCCESS);
+	assert_int_equal(stun_txn_accept(&t, &rtt, &m, &p.server_ep, now + 5000), STUN_TXN_MATCHED);
+	assert_int_equal(rtt.samples, 0);
+	assert_int_equal(stun_txn_resend(&t, p.client, now + 6000), -NC_E_INVALID);
+
+	assert_int_equal(stun_txn_init(&t, &p.server_ep, 0, 0, 5), 0);
+	assert_int_equal(stun_txn_tick(&t, p.client, &rtt, now), 1);
+	stun_txn_expire(&t);
+	assert_int_equal(t.state, STUN_TXN_EXPIRED);
+	assert_int_equal(stun_txn_next(&t, &rtt), 0);
+	assert_int_equal(stun_txn_tick(&t, p.client, &rtt, now + 100000), 0);
+	assert_int_equal(drain(p.server), 1);
+	pair_close(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +335,7 @@ int main(void)
 		cmocka_unit_test(test_run_deadline_and_cancel),
 		cmocka_unit_test(test_run_junk_flood_bounded),
 		cmocka_unit_test(test_recv_truncated),
+		cmocka_unit_test(test_resend_and_expire),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,6 +21,7 @@
 #define NC_MAX_NOTES 24
 #define NC_NOTE_LEN 200
 #define NC_MAX_PUBLIC 8
+#define NC_MAX_UNREACHABLE 4
 
 enum nc_tri { NC_TRI_UNKNOWN = 0, NC_TRI_NO, NC_TRI_YES };
 
@@ -80,6 +81,17 @@ enum nc_outcome {
 	NC_OUT_WRONG_SOURCE, /* answered, but from another address than the test needs */
 	NC_OUT_ERROR,        /* STUN error response (error_code) */
 	NC_OUT_SEND_FAILED,  /* the local stack refused to send (e.g. no route) */
+	NC_OUT_MALFORMED,    /* answered, but the answer is unusable: an attribute that does not
+			      * decode, no mapped address, or one of another family than asked */
+};
+
+/* Why a server that answered gave no usable answer to the primary mapping request (RFC 5780
+ * test I): what "udp.server_problem" says instead of "UDP blocked". */
+enum nc_server_problem {
+	NC_SRV_OK = 0,          /* no problem found (JSON null) */
+	NC_SRV_ERRORS,          /* "error-responses": STUN error responses (400, 500, ...) */
+	NC_SRV_WRONG_SOURCE,    /* "wrong-source": answers from another address/port than asked */
+	NC_SRV_MALFORMED,       /* "malformed-answers": answers that do not decode or make no sense */
 };
 
 /* One probe: a request (with its retransmissions) and what came back. */
@@ -93,6 +105,13 @@ struct nc_obs {
 	uint16_t error_code;
 	uint32_t rtt_us;   /* first transmission to answer (of the transmission answered) */
 	uint32_t sent_ms;  /* first transmission, ms after the run started */
+	/* Evidence behind a silence (0 = not recorded, as in results written before): the last
+	 * transmission and the moment the probe stopped waiting, us after the run started. A
+	 * negative verdict needs the probe to have tried at least as long as its positive
+	 * control needed to succeed, and to have waited out an RTT after its last copy. */
+	uint32_t last_sent_us;
+	uint32_t given_up_us;
+	bool fp_stale;     /* FINGERPRINT present but wrong: the answer was rewritten on the way */
 	struct nc_addr local;   /* local endpoint (the address the kernel sent from) */
 	struct nc_addr dest;    /* where the request went */
 	struct nc_addr expect;  /* where the answer must come from */
@@ -121,6 +140,9 @@ struct nc_udp_result {
 		enum nc_alloc pattern;
 		int32_t delta;          /* for SEQUENTIAL */
 		enum nc_tri parity;     /* port parity kept in every sample */
+		/* Port overloading: distinct internal endpoints seen on one public endpoint
+		 * (RFC 4787 §4.2.3 says NAT "MUST NOT" do it for NAT-friendly behaviour). */
+		enum nc_tri port_overloading;
 		uint8_t n;
 		struct nc_alloc_sample s[NC_MAX_ALLOC];
 	} alloc;
@@ -130,7 +152,9 @@ struct nc_udp_result {
 	enum nc_tri hairpin;
 	enum nc_hairpin_src hairpin_src;
 	struct nc_addr hairpin_from;
-	enum nc_tri alg;            /* MAPPED-ADDRESS != XOR-MAPPED-ADDRESS somewhere */
+	enum nc_tri alg;            /* MAPPED-ADDRESS != XOR-MAPPED-ADDRESS somewhere, or a
+				     * FINGERPRINT gone stale on the way */
+	enum nc_server_problem server_problem; /* why the server's answers were unusable */
 	uint32_t rtt_us;            /* smoothed RTT to the primary server */
 	/* Binding lifetime (natcheck --lifetime); 0 = not measured. */
 	uint32_t lifetime_s;        /* longest idle time the binding survived */
@@ -171,6 +195,13 @@ struct nc_server_info {
 	struct nc_addr other;       /* A2:P2 from OTHER-ADDRESS (unset if none) */
 	struct nc_addr secondary;   /* a second server given by the user (unset if none) */
 	bool change_supported;      /* CHANGE-REQUEST honoured (answers from the right source) */
+	/* An OTHER-ADDRESS (or CHANGED-ADDRESS) the server gave that natcheck refused to send to:
+	 * not a unicast endpoint of the server's family and scope (unset if none). */
+	struct nc_addr bogus_other;
+	/* Server endpoints that never answered a plain request while the primary did (e.g. a
+	 * firewall that passes only port 3478): the tests that needed them are unknown. */
+	uint8_t n_unreachable;
+	struct nc_addr unreachable[NC_MAX_UNREACHABLE];
 	char software[128];
 };
 
@@ -204,12 +235,20 @@ const char *nc_hairpin_src_name(enum nc_hairpin_src h);
 const char *nc_role_name(enum nc_role r);
 const char *nc_outcome_name(enum nc_outcome o);
 const char *nc_pm_proto_name(enum nc_pm_proto p);
+const char *nc_server_problem_name(enum nc_server_problem p); /* "error-responses", ...; NULL for OK */
 int nc_beh_parse(const char *s, enum nc_beh *out);
 
 /* Derived, plain-words verdicts (pure functions of the result). */
 const char *nc_result_classic_label(const struct nc_result *r); /* "full cone", "symmetric", ... */
 /* One sentence on UDP hole punching; written into buf, which is returned. */
 const char *nc_result_punch_verdict(const struct nc_result *r, char *buf, size_t len);
+
+/* Exit statuses a program maps a result to (natcheck documents them): */
+#define NC_EXIT_OK 0         /* the run completed, whatever the NAT does */
+#define NC_EXIT_NO_ANSWER 1  /* no server answered at all: UDP blocked, or the servers are down */
+#define NC_EXIT_SERVER 4     /* the server answered, but unusably (udp.server_problem says how) */
+/* (2 = usage error and 3 = the run could not start are the program's own.) */
+int nc_result_exit_status(const struct nc_result *r);
 
 /* Re-derives every verdict of r from its recorded observations (the classifier is a pure
  * function of them): what `natcheck --reclassify FILE` does to a saved result. */

@@ -2,6 +2,7 @@
 
 #include <natcheck/error.h>
 
+#include <errno.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,7 +71,8 @@ int nc_pcap_open(struct nc_pcap **out, const char *path, const uint16_t *ports, 
 		return fail(p, -NC_E_INVALID, "pcap", errbuf);
 	p->dump = pcap_dump_open(p->pc, path);
 	if (!p->dump)
-		return fail(p, -NC_E_INVALID, path, pcap_geterr(p->pc));
+		/* libpcap's message would repeat the path; the caller names it once. */
+		return fail(p, -NC_E_INVALID, "cannot create the file", strerror(errno));
 	*out = p;
 	return 0;
 }

@@ -182,6 +182,12 @@ static void udp_lines(struct out *o, const struct nc_result *r)
 
 	if (u->reachable == NC_TRI_NO)
 		line(o, "UDP", "blocked: no answer from the server");
+	else if (u->server_problem == NC_SRV_ERRORS)
+		line(o, "UDP", "reachable, but the server answered with errors only");
+	else if (u->server_problem == NC_SRV_WRONG_SOURCE)
+		line(o, "UDP", "reachable, but the server answered from another address than asked");
+	else if (u->server_problem == NC_SRV_MALFORMED)
+		line(o, "UDP", "reachable, but the server's answers were malformed");
 	else if (u->reachable != NC_TRI_YES)
 		line(o, "UDP", "not tested");
 	else if (u->nat == NC_TRI_NO)
@@ -200,6 +206,9 @@ static void udp_lines(struct out *o, const struct nc_result *r)
 			     nc_pooling_name(u->pooling), u->n_public);
 		if (u->hairpin != NC_TRI_UNKNOWN)
 			hairpin_line(o, u);
+		if (u->alloc.port_overloading == NC_TRI_YES)
+			line(o, "Port sharing", "yes: internal endpoints share public ports "
+						"(port overloading)");
 		if (u->alg == NC_TRI_YES)
 			line(o, "ALG", "present: a router rewrote MAPPED-ADDRESS in the payload");
 		else if (u->alg == NC_TRI_NO)
@@ -359,6 +368,11 @@ static void header(struct out *o, const struct nc_result *r)
 	}
 	if (nc_addr_is_set(&r->server.secondary))
 		fprintf(o->f, ", second server %s", nc_addr_str(&r->server.secondary, a));
+	if (nc_addr_is_set(&r->server.bogus_other))
+		fprintf(o->f, ", bogus alternate %s refused", nc_addr_str(&r->server.bogus_other, a));
+	for (unsigned i = 0; i < r->server.n_unreachable && i < NC_MAX_UNREACHABLE; i++)
+		fprintf(o->f, "%s%s", i ? ", " : ", unreachable: ",
+			nc_addr_str(&r->server.unreachable[i], a));
 	if (r->udp.rtt_us >= 100)
 		fprintf(o->f, ", RTT %.1f ms", r->udp.rtt_us / 1000.0);
 	else if (r->udp.rtt_us)

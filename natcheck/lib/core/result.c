@@ -26,7 +26,10 @@ static const char *const role_names[] = {"map-primary", "map-alt-ip", "map-alt-b
 					 "filter-ip-port", "filter-port", "alloc", "hairpin",
 					 "lifetime"};
 static const char *const outcome_names[] = {"not-sent", "answered", "timeout", "wrong-source",
-					    "error", "send-failed"};
+					    "error", "send-failed", "malformed"};
+/* server_problem has no word for "no problem": JSON null stands for it. */
+static const char *const srv_problem_names[] = {NULL, "error-responses", "wrong-source",
+						"malformed-answers"};
 static const char *const pm_names[] = {"nat-pmp", "pcp", "upnp-igd"};
 /* Every value nc_result_classic_label() can return; summary.classic must be one of them. */
 static const char *const classic_labels[] = {
@@ -38,7 +41,8 @@ static const char *const classic_labels[] = {
 
 _Static_assert(COUNT(role_names) == NC_ROLE_COUNT_, "a role without a JSON name");
 _Static_assert(COUNT(pm_names) == NC_PM_COUNT, "a port-mapping protocol without a JSON name");
-_Static_assert(COUNT(outcome_names) == NC_OUT_SEND_FAILED + 1, "an outcome without a name");
+_Static_assert(COUNT(outcome_names) == NC_OUT_MALFORMED + 1, "an outcome without a name");
+_Static_assert(COUNT(srv_problem_names) == NC_SRV_MALFORMED + 1, "a server problem without a name");
 
 static const char *name_of(const char *const *names, size_t n, unsigned v)
 {
@@ -88,6 +92,11 @@ const char *nc_hairpin_src_name(enum nc_hairpin_src h)
 	return h > 0 && (unsigned)h < COUNT(hp_names) ? hp_names[h] : "unknown";
 }
 
+const char *nc_server_problem_name(enum nc_server_problem p)
+{
+	return p > NC_SRV_OK && (unsigned)p < COUNT(srv_problem_names) ? srv_problem_names[p] : NULL;
+}
+
 int nc_beh_parse(const char *s, enum nc_beh *out)
 {
 	int i = index_of(beh_names, COUNT(beh_names), s);
@@ -131,6 +140,7 @@ TABLE(nc_names_role, role_names);
 TABLE(nc_names_outcome, outcome_names);
 TABLE(nc_names_pm, pm_names);
 TABLE(nc_names_classic, classic_labels);
+TABLE(nc_names_srv_problem, srv_problem_names);
 #undef TABLE
 
 int nc_names_index(const struct nc_names *t, const char *s)

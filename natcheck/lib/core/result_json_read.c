@@ -331,6 +331,7 @@ static void rd_udp(struct rd *d, json_t *u, struct nc_udp_result *out)
 		rd_int(d, alloc, ap, "delta", -65535, 65535, &x, 0, NULLABLE);
 		out->alloc.delta = (int32_t)x;
 		rd_tri(d, alloc, ap, "parity", &out->alloc.parity);
+		rd_tri(d, alloc, ap, "port_overloading", &out->alloc.port_overloading);
 		arr = rd_arr(d, alloc, ap, "samples", NC_MAX_ALLOC);
 		json_array_foreach(arr, i, v) {
 			idx_path(path, "udp.allocation.samples", i);
@@ -361,6 +362,8 @@ static void rd_udp(struct rd *d, json_t *u, struct nc_udp_result *out)
 	out->hairpin_src = (enum nc_hairpin_src)e;
 	rd_ep(d, u, P, "hairpin_from", &out->hairpin_from);
 	rd_tri(d, u, P, "alg", &out->alg);
+	rd_enum(d, u, P, "server_problem", &nc_names_srv_problem, &e, NULLABLE);
+	out->server_problem = (enum nc_server_problem)e;
 	if ((v = member(d, u, P, "rtt_ms", NULLABLE))) {
 		/* Kept in microseconds; the largest the writer produces is UINT32_MAX us. */
 		double ms = json_is_number(v) ? json_number_value(v) : -1.0;
@@ -437,6 +440,11 @@ static void rd_obs(struct rd *d, json_t *o, const char *path, struct nc_obs *out
 	out->rtt_us = (uint32_t)x;
 	rd_int(d, o, path, "sent_ms", 0, UINT32_MAX, &x, 0, OPT);
 	out->sent_ms = (uint32_t)x;
+	rd_int(d, o, path, "last_sent_us", 0, UINT32_MAX, &x, 0, OPT);
+	out->last_sent_us = (uint32_t)x;
+	rd_int(d, o, path, "given_up_us", 0, UINT32_MAX, &x, 0, OPT);
+	out->given_up_us = (uint32_t)x;
+	rd_bool(d, o, path, "fingerprint_stale", &out->fp_stale);
 	rd_ep(d, o, path, "local", &out->local);
 	rd_ep(d, o, path, "dest", &out->dest);
 	rd_ep(d, o, path, "expect", &out->expect);
@@ -493,6 +501,17 @@ static void rd_doc(struct rd *d, json_t *doc, struct nc_result *r)
 		rd_bool(d, o, "server", "change_request", &r->server.change_supported);
 		rd_str(d, o, "server", "software", r->server.software, sizeof(r->server.software),
 		       NULLABLE);
+		rd_ep(d, o, "server", "bogus_other", &r->server.bogus_other);
+		arr = rd_arr(d, o, "server", "unreachable", NC_MAX_UNREACHABLE);
+		json_array_foreach(arr, i, v) {
+			idx_path(path, "server.unreachable", i);
+			if (!json_is_string(v) ||
+			    parse_ep(json_string_value(v), &r->server.unreachable[i]) < 0) {
+				bad(d, path, NULL, "must be an \"ip:port\" endpoint");
+				break;
+			}
+			r->server.n_unreachable = (uint8_t)(i + 1);
+		}
 	}
 	if ((o = rd_obj(d, doc, "", "udp", REQ)))
 		rd_udp(d, o, &r->udp);

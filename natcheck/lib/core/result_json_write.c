@@ -128,6 +128,10 @@ static json_t *udp_json(struct jb *b, const struct nc_udp_result *u)
 	put(b, alloc, "delta",
 	    u->alloc.pattern == NC_ALLOC_SEQUENTIAL ? json_integer(u->alloc.delta) : json_null());
 	put(b, alloc, "parity", j_tri(u->alloc.parity));
+	/* The fields added after the first documents are optional: written when they say
+	 * something, so that absent and null read alike. */
+	if (u->alloc.port_overloading != NC_TRI_UNKNOWN)
+		put(b, alloc, "port_overloading", j_tri(u->alloc.port_overloading));
 	put(b, alloc, "samples", samples);
 	/* An unset slot is not an address: leave it out rather than write null. */
 	for (unsigned i = 0; i < u->n_public && i < NC_MAX_PUBLIC; i++)
@@ -151,6 +155,8 @@ static json_t *udp_json(struct jb *b, const struct nc_udp_result *u)
 					    : json_null());
 	put(b, o, "hairpin_from", j_ep(&u->hairpin_from));
 	put(b, o, "alg", j_tri(u->alg));
+	if (nc_server_problem_name(u->server_problem))
+		put(b, o, "server_problem", json_string(nc_server_problem_name(u->server_problem)));
 	put(b, o, "rtt_ms", u->rtt_us ? json_real(u->rtt_us / 1000.0) : json_null());
 	put(b, o, "lifetime_s", j_uint_or_null(u->lifetime_s));
 	put(b, o, "lifetime_upper_s", j_uint_or_null(u->lifetime_upper_s));
@@ -205,6 +211,13 @@ static json_t *obs_json(struct jb *b, const struct nc_obs *ob)
 	put(b, o, "rtt_us",
 	    ob->outcome == NC_OUT_ANSWERED ? json_integer((json_int_t)ob->rtt_us) : json_null());
 	put(b, o, "sent_ms", json_integer((json_int_t)ob->sent_ms));
+	/* Written only when recorded, like results before them (which lack them) read. */
+	if (ob->given_up_us) {
+		put(b, o, "last_sent_us", json_integer((json_int_t)ob->last_sent_us));
+		put(b, o, "given_up_us", json_integer((json_int_t)ob->given_up_us));
+	}
+	if (ob->fp_stale)
+		put(b, o, "fingerprint_stale", json_true());
 	put(b, o, "local", j_ep(&ob->local));
 	put(b, o, "dest", j_ep(&ob->dest));
 	put(b, o, "expect", j_ep(&ob->expect));
@@ -221,7 +234,7 @@ char *nc_result_to_json(const struct nc_result *r, bool pretty)
 	struct jb b = {.ok = true};
 	json_t *doc = json_object(), *tool = json_object(), *server = json_object();
 	json_t *pm = json_object(), *topo = json_object(), *summary = json_object();
-	json_t *notes = json_array(), *obs = json_array();
+	json_t *notes = json_array(), *obs = json_array(), *unreach = json_array();
 	char punch[NC_NOTE_LEN];
 	char *out = NULL;
 
@@ -233,6 +246,14 @@ char *nc_result_to_json(const struct nc_result *r, bool pretty)
 	put(&b, server, "secondary", j_ep(&r->server.secondary));
 	put(&b, server, "change_request", json_boolean(r->server.change_supported));
 	put(&b, server, "software", J_TEXT(r->server.software));
+	if (nc_addr_is_set(&r->server.bogus_other))
+		put(&b, server, "bogus_other", j_ep(&r->server.bogus_other));
+	for (unsigned i = 0; i < r->server.n_unreachable && i < NC_MAX_UNREACHABLE; i++)
+		push(&b, unreach, j_ep(&r->server.unreachable[i]));
+	if (r->server.n_unreachable)
+		put(&b, server, "unreachable", unreach);
+	else
+		json_decref(unreach);
 	for (int p = 0; p < NC_PM_COUNT; p++)
 		put(&b, pm, nc_names_pm.v[p], portmap_json(&b, &r->portmap[p]));
 	put(&b, topo, "nat_layers",

@@ -143,7 +143,15 @@ bool stun_is_message(const uint8_t *buf, size_t len, bool allow_classic);
  * msg->unknown_required for the caller to answer 420. Attributes after FINGERPRINT, and
  * after MESSAGE-INTEGRITY other than FINGERPRINT, are ignored as RFC 8489 §14.5 says.
  * MESSAGE-INTEGRITY and USERNAME are recorded as present only: the HMAC is NOT verified (the
- * suite uses no STUN credentials), so STUN_HAS_INTEGRITY proves nothing about the sender. */
+ * suite uses no STUN credentials), so STUN_HAS_INTEGRITY proves nothing about the sender.
+ *
+ * What an error leaves in *msg, for a client that must say what went wrong rather than drop
+ * the answer (natcheck reports a server's malformed answers and a rewriting ALG as such):
+ *   - on any error but -NC_E_NOT_STUN, the header fields (method, cls, classic, tid) are set;
+ *   - on -NC_E_FINGERPRINT with STUN_HAS_FINGERPRINT set, every attribute before FINGERPRINT
+ *     was decoded and fingerprint_ok is false: the message is whole but was changed after it
+ *     was sent (a payload-rewriting ALG does this to MAPPED-ADDRESS). A server still treats it
+ *     as an error; only a caller that wants the evidence may use the decoded attributes. */
 int stun_decode(const uint8_t *buf, size_t len, struct stun_msg *msg);
 
 /* STUN message type from method and class, and back. */

@@ -72,6 +72,12 @@ const char *nc_result_punch_verdict(const struct nc_result *r, char *buf, size_t
 
 	if (!buf || len == 0)
 		return "";
+	if (u->server_problem != NC_SRV_OK) {
+		snprintf(buf, len,
+			 "UDP hole punching cannot be predicted: the server answered, but unusably "
+			 "(%s); try another server", nc_server_problem_name(u->server_problem));
+		return buf;
+	}
 	if (u->reachable == NC_TRI_NO) {
 		s = "UDP hole punching is impossible: UDP does not reach the server, so only "
 		    "TCP or a relay can connect this host";
@@ -100,6 +106,11 @@ const char *nc_result_punch_verdict(const struct nc_result *r, char *buf, size_t
 			    "not determined";
 			break;
 		}
+	} else if (u->alloc.port_overloading == NC_TRI_YES) {
+		s = "UDP hole punching is unreliable: the NAT shares public ports between internal "
+		    "endpoints (port overloading), so a peer gets through only on a path this host "
+		    "opened to that very peer; it can work with cone-NAT peers, fails with "
+		    "symmetric ones, and port prediction does not apply";
 	} else if (u->mapping == NC_BEH_EI) {
 		switch (u->filtering) {
 		case NC_BEH_NONE:
@@ -139,3 +150,13 @@ const char *nc_result_punch_verdict(const struct nc_result *r, char *buf, size_t
 	return buf;
 }
 
+int nc_result_exit_status(const struct nc_result *r)
+{
+	/* Set only when the primary mapping request got no usable answer but the server did
+	 * answer: "UDP blocked" would be a lie. */
+	if (r->udp.server_problem != NC_SRV_OK)
+		return NC_EXIT_SERVER;
+	if (r->udp.reachable == NC_TRI_NO)
+		return NC_EXIT_NO_ANSWER;
+	return NC_EXIT_OK;
+}

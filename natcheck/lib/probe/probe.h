@@ -10,9 +10,22 @@
  *   on test I's answer: S_map -> A2:P1, A2:P2, A1:P2 (mapping tests II, III, port-only)
  *   on test I's and the first allocation sample's answers: hairpin, sample 0 -> S_map's
  *        public endpoint; S_map must receive that very request.
- * Retransmission intervals and the wait that turns silence into a negative answer follow the
- * RTT measured on the first answers (RFC 6298 style estimator, Karn's rule), so a run costs
- * about one RTT plus a few RTOs instead of the fixed seconds other tools wait. */
+ * Every request is one stun_txn (random id, RTO from the run's shared RFC 6298 estimator with
+ * Karn's rule, match by id and expected source). Tests that should be answered retransmit on
+ * the RTO. Tests whose silence is the verdict (filtering, hairpin) wait on evidence instead of
+ * a retransmission schedule: they retransmit like their positive control while it is pending
+ * (a start-up blackout must not make them give up first), send three copies a few ms apart
+ * that leave no earlier than the control's answered transmission, and then wait a silence of
+ * max(2 SRTT, SRTT + 4 RTTVAR, the control's RTT, 20 ms) after the last copy. A run costs about
+ * two RTTs plus that silence (about 0.3 s at an 80 ms RTT). Each probe records its last
+ * transmission and when it gave up, so the classifier states a negative verdict only when
+ * the evidence holds (classify.c), also when it re-classifies a saved result.
+ *
+ * Endpoints learned from the server (OTHER-ADDRESS, the mapped address used as the hairpin
+ * target) are checked with nc_endpoint_problem() before any packet goes there. The loop
+ * checks cfg->lim (deadline, cancellation: its descriptor is in the epoll set) and the budget
+ * on every turn, reads at most 64 datagrams per socket per turn, and stops after 1024 that
+ * belong to no test. */
 #ifndef NC_PROBE_H
 #define NC_PROBE_H
 
@@ -56,8 +69,10 @@ struct nc_probe_cfg {
 };
 
 /* Runs the UDP tests and classifies them into r (which the caller has nc_result_init()ed).
- * Returns 0 when the run completed (whatever the verdicts), or a negative error when it could
- * not run at all (no route, sockets, pcap). */
+ * Returns 0 when the run completed (whatever the verdicts; also when the deadline, the budget
+ * or a flood of unrelated datagrams cut it short: a note says so and what is unfinished is
+ * classified as such), -NC_E_CANCELLED when cancelled (r still holds what was seen), or a
+ * negative error when it could not run at all (no route, sockets, pcap). */
 int nc_probe_udp(const struct nc_probe_cfg *cfg, struct nc_result *r);
 
 #endif

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -80,10 +81,28 @@ uint64_t stun_txn_next(const struct stun_txn *t, const struct stun_rtt *rtt)
 	return next;
 }
 
-int stun_txn_tick(struct stun_txn *t, int fd, const struct stun_rtt *rtt, uint64_t now)
+/* One transmission now; the schedule is the caller's business. */
+static int transmit(struct stun_txn *t, int fd, uint64_t now)
 {
 	struct sockaddr_storage ss;
-	socklen_t sl;
+	socklen_t sl = nc_addr_to_sockaddr(&t->dest, &ss);
+
+	if (t->attempts == 0)
+		t->first_us = now;
+	if (t->attempts < 255)
+		t->attempts++;
+	t->last_us = now;
+	if (sendto(fd, t->pkt, t->len, 0, (struct sockaddr *)&ss, sl) < 0 && errno != EAGAIN &&
+	    errno != EINTR && errno != ENOBUFS) {
+		t->send_err = -errno;
+		t->state = STUN_TXN_SEND_FAILED;
+		return t->send_err;
+	}
+	return 1;
+}
+
+int stun_txn_tick(struct stun_txn *t, int fd, const struct stun_rtt *rtt, uint64_t now)
+{
 	uint64_t due = stun_txn_next(t, rtt);
 
 	if (due == 0 || now < due)
@@ -92,19 +111,23 @@ int stun_txn_tick(struct stun_txn *t, int fd, const struct stun_rtt *rtt, uint64
 		t->state = STUN_TXN_EXPIRED;
 		return 0;
 	}
-	sl = nc_addr_to_sockaddr(&t->dest, &ss);
-	if (t->attempts == 0)
-		t->first_us = now;
-	t->attempts++;
-	t->last_us = now;
 	t->next_us = now + stun_rtt_rto(rtt);
-	if (sendto(fd, t->pkt, t->len, 0, (struct sockaddr *)&ss, sl) < 0 && errno != EAGAIN &&
-	    errno != EINTR && errno != ENOBUFS) {
-		t->send_err = -errno;
-		t->state = STUN_TXN_SEND_FAILED;
-		return t->send_err;
-	}
-	return 1;
+	return transmit(t, fd, now);
+}
+
+int stun_txn_resend(struct stun_txn *t, int fd, uint64_t now)
+{
+	if (t->state != STUN_TXN_PENDING)
+		return -NC_E_INVALID;
+	if (t->attempts == 0)
+		t->next_us = UINT64_MAX; /* the retransmission is due an RTO after it */
+	return transmit(t, fd, now);
+}
+
+void stun_txn_expire(struct stun_txn *t)
+{
+	if (t->state == STUN_TXN_PENDING)
+		t->state = STUN_TXN_EXPIRED;
 }
 
 bool stun_txn_owns(const struct stun_txn *t, const struct stun_msg *m)

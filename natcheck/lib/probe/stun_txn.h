@@ -110,6 +110,16 @@ enum stun_txn_verdict stun_txn_accept(struct stun_txn *t, struct stun_rtt *rtt,
 				      const struct stun_msg *m, const struct nc_addr *from,
 				      uint64_t now);
 
+/* One more transmission of the same request now, outside the RTO schedule: a redundant copy
+ * against loss, for probes whose silence is a verdict. It counts as an attempt (so Karn's
+ * rule takes no RTT sample from its answer) and moves last_us, but not the next scheduled
+ * retransmission. Returns 1, or a negative error (then the state is SEND_FAILED). */
+int stun_txn_resend(struct stun_txn *t, int fd, uint64_t now);
+
+/* The caller ends the wait: a pending transaction becomes EXPIRED at once. For waits that
+ * end on evidence (a control's answer and the measured RTT) rather than on the schedule. */
+void stun_txn_expire(struct stun_txn *t);
+
 /* Whether m carries this transaction's id (whatever its class or source). */
 bool stun_txn_owns(const struct stun_txn *t, const struct stun_msg *m);
 
