@@ -7,8 +7,8 @@
 # Port mapping: the lab's router speaks no NAT-PMP, PCP or UPnP, so each is refused at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# shellcheck source=scripts/lib/nslab.sh
-source scripts/lib/nslab.sh
+# shellcheck source=tests/lib/nslab.sh
+source tests/lib/nslab.sh
 nslab_need_root
 BUILD=${NC_BUILD:-build}
 RUNS=${RUNS:-10}

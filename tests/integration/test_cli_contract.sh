@@ -7,8 +7,8 @@ set -u
 NC_SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 NC_BUILD=${NC_BUILD:-$NC_SRC/build}
 NATCHECK=$NC_BUILD/natcheck/natcheck
-# shellcheck source=lib/checks.sh
-. "$NC_SRC/tests/integration/lib/checks.sh"
+# shellcheck source=../lib/checks.sh
+. "$NC_SRC/tests/lib/checks.sh"
 [ -x "$NATCHECK" ] || { echo "FAIL: build natcheck first ($NATCHECK)"; exit 1; }
 WORK=$(mktemp -d)
 SILENT_PID=
