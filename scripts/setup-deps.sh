@@ -13,6 +13,9 @@ pkgs=(
 	stun-client stun-server coturn                               # interop and benchmark peers
 	miniupnpd-nftables natpmpc miniupnpc                         # port-mapping lab
 	hyperfine
+	libmicrohttpd-dev libsqlite3-dev libpq-dev                   # results collector and store
+	postgresql chromium wrk                                      # results tests and benchmark
+	iperf3 iputils-ping wireguard-go wireguard-tools nebula openvpn tinc  # punchvpn benchmark peers
 )
 missing=()
 for p in "${pkgs[@]}"; do

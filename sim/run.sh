@@ -25,7 +25,12 @@
 #   sim/run.sh --expect-override FIELD=VALUE
 #                                   replace (or add) an expectation, e.g. to see a mismatch
 #                                   named (--expect is the same)
+#   sim/run.sh --expect-new FIELD=VALUE
+#                                   add an expectation on a field natcheck may not write yet:
+#                                   PENDING (reported, not failed) while the field is missing
 #   sim/run.sh --out DIR            results, summary.md and failure dumps (default sim/out/<time>)
+#   sim/run.sh --gated              also run the profiles gated by NEEDS= (behaviours natcheck
+#                                   does not report yet; skipped otherwise, also when named)
 # Exit status: 0 all cases match, 1 a mismatch or a case that could not run, 2 usage,
 # 77 not root / no namespaces.
 set -euo pipefail
@@ -38,9 +43,11 @@ source "$SRC/tests/lib/nslab.sh"
 source "$SIM/lib/natbox.sh"
 # shellcheck source=sim/lib/rules.sh
 source "$SIM/lib/rules.sh"
+# shellcheck source=sim/lib/truth.sh
+source "$SIM/lib/truth.sh"
 
-JOBS=4 RUNS=1 KEEP=0 REPORT=0 REPLAY='' OUT='' MEASURE=natcheck EXTRA_ARGS='' REFLECTOR_ARGS='' OVERRIDES=() PROFILES=()
-usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
+GATED=0 JOBS=4 RUNS=1 KEEP=0 REPORT=0 REPLAY='' OUT='' MEASURE=natcheck EXTRA_ARGS='' REFLECTOR_ARGS='' OVERRIDES=() NEW_OVERRIDES=() PROFILES=()
+usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--list)
@@ -59,7 +66,9 @@ while [ $# -gt 0 ]; do
 	--natcheck-args) EXTRA_ARGS=${2?--natcheck-args needs a string}; shift ;;
 	--reflector-args) REFLECTOR_ARGS=${2?--reflector-args needs a string}; shift ;;
 	--expect | --expect-override) OVERRIDES+=("${2:?$1 needs FIELD=VALUE}"); shift ;;
+	--expect-new) NEW_OVERRIDES+=("${2:?$1 needs FIELD=VALUE}"); shift ;;
 	--out) OUT=${2:?--out needs a directory}; shift ;;
+	--gated) GATED=1 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "sim/run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
@@ -68,8 +77,8 @@ done
 case $JOBS in '' | *[!0-9]* | 0) echo "sim/run.sh: -j: invalid value '$JOBS'" >&2; exit 2 ;; esac
 case $RUNS in '' | *[!0-9]* | 0) echo "sim/run.sh: --runs: invalid value '$RUNS'" >&2; exit 2 ;; esac
 case $MEASURE in natcheck | vovida) ;; *) echo "sim/run.sh: --measure: invalid value '$MEASURE' (natcheck or vovida)" >&2; exit 2 ;; esac
-for o in ${OVERRIDES[@]+"${OVERRIDES[@]}"}; do
-	case $o in ?*=*) ;; *) echo "sim/run.sh: --expect-override: invalid value '$o' (FIELD=VALUE)" >&2; exit 2 ;; esac
+for o in ${OVERRIDES[@]+"${OVERRIDES[@]}"} ${NEW_OVERRIDES[@]+"${NEW_OVERRIDES[@]}"}; do
+	case $o in ?*=*) ;; *) echo "sim/run.sh: --expect-override / --expect-new: invalid value '$o' (FIELD=VALUE)" >&2; exit 2 ;; esac
 done
 [ -n "$REPLAY" ] && [ "$MEASURE" != natcheck ] && { echo "sim/run.sh: --replay measures with natcheck" >&2; exit 2; }
 nslab_need_root # exit 77 when not root or without namespaces
@@ -168,7 +177,7 @@ save_failure() {
 	local f=$OUT/$name.fail ns
 	mkdir -p "$f"
 	for ns in router outer client client2 inet; do
-		ip netns list | grep -q "^$NSLAB_P-$ns\b" || continue
+		ip netns list 2>/dev/null | grep -q "^$NSLAB_P-$ns\b" || continue
 		ip netns exec "$NSLAB_P-$ns" nft list ruleset >"$f/$ns.nft" 2>&1 || true
 		[ "$ns" = router ] || [ "$ns" = outer ] || continue
 		ip netns exec "$NSLAB_P-$ns" conntrack -L >"$f/$ns.conntrack" 2>&1 || true
@@ -183,8 +192,9 @@ save_failure() {
 # (tab-separated: name, result, ms, expected, measured, details) and, on a mismatch,
 # $OUT/NAME.fail/ with the rulesets, conntrack tables, logs and the capture.
 run_case() (
-	local idx=$1 name=$2 dir t0 t1=0 t0run status=PASS partial=() summary detail
+	local idx=$1 name=$2 dir t0 t1=0 t0run status=PASS partial=() new=() ne=() summary detail e
 	DESCRIPTION='' UPSTREAM='' ROUTED=0 NATBOX_ARGS='' SYSCTL='' NATCHECK_ARGS='' VOVIDA_ARGS='' EXPECT='' VOVIDA_EXPECT='' HOSTS=1 MEASURE_HOST=client NEEDS_NATCHECK=0
+	NEEDS='' EXPECT_NEW='' ICMP_RATELIMIT=
 	dir=$OUT/$name.work
 	mkdir -p "$dir"
 	if [ "$name" = replay ]; then
@@ -210,12 +220,29 @@ run_case() (
 		rm -rf "$dir"
 		return 0
 	fi
+	# Gated: natcheck cannot report this behaviour yet (its expectations would fail, or pass
+	# for the wrong reason). The lead removes NEEDS= when the natcheck side lands.
+	if [ -n "$NEEDS" ] && [ "$GATED" = 0 ] && [ "$MEASURE" = natcheck ]; then
+		printf '%s\tSKIP\t-\t-\t-\tgated: needs %s (run with --gated)\n' "$name" "$NEEDS" >"$OUT/$name.line"
+		rm -rf "$dir"
+		return 0
+	fi
+	read -ra ne <<<"$EXPECT_NEW" # no globbing: values may hold [ ]
+	for e in ${ne[@]+"${ne[@]}"} ${NEW_OVERRIDES[@]+"${NEW_OVERRIDES[@]}"}; do new+=(--new "$e"); done
 	# A profile may state where Vovida's RFC 3489 tests read the NAT differently.
 	[ "$MEASURE" = vovida ] && partial=(--partial) && EXPECT="$EXPECT $VOVIDA_EXPECT"
 	NSLAB_HOST2=
 	[ "$HOSTS" = 2 ] && NSLAB_HOST2=1
 	nslab_up "nc$$-$idx" "$UPSTREAM"
 	[ "$ROUTED" = 1 ] && nslab_route_lan
+	if [ "$ICMP_RATELIMIT" = default ]; then
+		# nslab_up turns the routers' ICMP rate limits off; these profiles keep the kernel's
+		# defaults (1000 ms per destination, burst 6, for unreachable / time exceeded /
+		# source quench / parameter problem), as real routers do (issue 13, item 13).
+		for e in router ${UPSTREAM:+outer}; do
+			nslab_exec "$e" sysctl -qw net.ipv4.icmp_ratelimit=1000 net.ipv4.icmp_ratemask=6168
+		done
+	fi
 	# shellcheck disable=SC2034 # W is the router's WAN address for the rule helpers
 	W=$NSLAB_WAN
 	if declare -F router_setup >/dev/null; then
@@ -248,11 +275,17 @@ run_case() (
 		else
 			# shellcheck disable=SC2086
 			python3 "$SIM/lib/expect.py" ${partial[@]+"${partial[@]}"} --summary "$dir/summary" "$OUT/$name.json" \
-				$EXPECT ${OVERRIDES[@]+"${OVERRIDES[@]}"} >"$dir/run" || status=FAIL
+				$EXPECT ${new[@]+"${new[@]}"} ${OVERRIDES[@]+"${OVERRIDES[@]}"} >"$dir/run" || status=FAIL
 		fi
 		# A profile can check the router after the measurement (e.g. that no mapping was left).
-		if declare -F after_measure >/dev/null && ! after_measure >>"$dir/run"; then
-			status=FAIL
+		# Its output (e.g. the ground-truth checks of sim/lib/truth.sh) is kept in
+		# NAME.truth, and joins the mismatches when the check fails.
+		if declare -F after_measure >/dev/null; then
+			if ! after_measure >"$dir/after" 2>&1; then
+				status=FAIL
+				cat "$dir/after" >>"$dir/run"
+			fi
+			cat "$dir/after" >>"$OUT/$name.truth"
 		fi
 		[ "$RUNS" -gt 1 ] && sed -i "s/^/run $run: /" "$dir/run"
 		cat "$dir/run" >>"$dir/mismatch"
@@ -265,10 +298,13 @@ run_case() (
 	capture_stop
 	[ "$status" = FAIL ] && save_failure
 	summary=$(cat "$dir/summary" 2>/dev/null || printf '?\t?\t0\t0')
+	# Expectations on fields natcheck does not write yet: reported, not failed.
+	grep '^\(run [0-9]*: \)\{0,1\}PENDING ' "$dir/mismatch" | sed 's/^run [0-9]*: //' | sort -u >"$OUT/$name.pending" || true
+	sed -i '/^\(run [0-9]*: \)\{0,1\}PENDING /d' "$dir/mismatch"
 	if [ "$status" = FAIL ]; then
 		detail=$(tr '\n' ';' <"$dir/mismatch")
 	else
-		detail=$(echo "${EXPECT:-$REPLAY_FIELDS} ${OVERRIDES[*]+"${OVERRIDES[*]}"}" | tr '\n' ' ' | tr -s ' ')
+		detail=$(echo "${EXPECT:-$REPLAY_FIELDS} ${EXPECT_NEW:+(new: $EXPECT_NEW)} ${OVERRIDES[*]+"${OVERRIDES[*]}"}" | tr '\n' ' ' | tr -s ' ')
 		[ "$(cut -f4 <<<"$summary")" -gt 0 ] && detail="$(cut -f4 <<<"$summary") field(s) not measured by $MEASURE; $detail"
 	fi
 	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$status" "$t1" "$(cut -f1 <<<"$summary")" "$(cut -f2 <<<"$summary")" "$detail" >"$OUT/$name.line"
@@ -293,7 +329,7 @@ run_case() (
 # Whatever happens, no namespace or process of this run survives it (the namespaces' names
 # carry our pid). Processes inside the labs go first, so a case blocked on its measurement
 # can run its own cleanup; then the cases themselves; whatever is left is killed.
-our_netns() { ip netns list | awk -v p="nc$$-" 'index($1, p) == 1 { print $1 }'; }
+our_netns() { ip netns list 2>/dev/null | awk -v p="nc$$-" 'index($1, p) == 1 { print $1 }'; }
 netns_pids() { local ns; for ns in $(our_netns); do ip netns pids "$ns" 2>/dev/null; done; }
 cleanup_all() {
 	local i ns p alive
@@ -342,20 +378,35 @@ done
 	for name in "${PROFILES[@]}"; do
 		awk -F'\t' '{ for (i = 1; i <= NF; i++) gsub(/\|/, "\\|", $i); gsub(/;/, "<br>", $6); printf "| %s | %s | %s | %s | %s | %s |\n", $1, $4, $5, $3, $2, $6 }' "$OUT/$name.line"
 	done
+	if cat "$OUT"/*.pending 2>/dev/null | grep -q .; then
+		echo
+		echo '## Expectations pending a natcheck field (issue 13)'
+		echo
+		for name in "${PROFILES[@]}"; do
+			[ -s "$OUT/$name.pending" ] && sed "s/^PENDING /* $name: /" "$OUT/$name.pending"
+		done
+	fi
 } >"$OUT/summary.md"
 printf '%-34s %-10s %-10s %8s  %s\n' profile expected measured "time ms" result
+gated=0 pending=0
 for name in "${PROFILES[@]}"; do
 	IFS=$'\t' read -r n status ms exp meas detail <"$OUT/$name.line"
 	printf '%-34s %-10s %-10s %8s  %s\n' "$n" "$exp" "$meas" "$ms" "$status"
 	case $status in
-	PASS | SKIP) ;;
+	PASS) ;;
+	SKIP) echo "    SKIP $n: $detail" ;;
 	*)
 		failed=$((failed + 1))
 		# One line per mismatch, naming the profile and the field.
 		tr ';' '\n' <<<"$detail" | sed '/^$/d' | sed "s/^/    $status $n: /" ;;
 	esac
+	if [ -s "$OUT/$name.pending" ]; then
+		pending=$((pending + $(wc -l <"$OUT/$name.pending")))
+		sed "s/^PENDING /    PENDING $n: /" "$OUT/$name.pending"
+	fi
+	[ "$status" = SKIP ] && case $detail in gated:*) gated=$((gated + 1)) ;; esac
 	if [ "$REPORT" -eq 1 ] && [ -s "$OUT/$name.report" ]; then sed 's/^/    /' "$OUT/$name.report"; echo; fi
 	if [ -s "$OUT/$name.keep" ]; then cat "$OUT/$name.keep"; fi
 done
-echo "${#PROFILES[@]} case(s), $failed failed, $(($(date +%s) - start)) s, measured with $MEASURE; results in $OUT"
+echo "${#PROFILES[@]} case(s), $failed failed, $gated gated (--gated runs them), $pending expectation(s) pending a natcheck field, $(($(date +%s) - start)) s, measured with $MEASURE; results in $OUT"
 [ "$failed" -eq 0 ]

@@ -8,6 +8,8 @@
  *   2    usage error (options, server addresses)
  *   3    the run could not start (name resolution, sockets, capture permission), a result
  *        file for --reclassify could not be read, or the output could not be written
+ *   4    the server answered, but unusably: only STUN errors, answers from another source
+ *        than asked, or malformed answers (udp.server_problem says which)
  *   130  cancelled by SIGINT, SIGTERM or SIGHUP (test mappings deleted; what was measured
  *        until then is printed, marked partial)
  */
@@ -106,7 +108,8 @@ static void usage(FILE *f, const char *prog)
 		"Exit status: 0 run completed, 1 no server answered (UDP blocked?), 2 usage error,\n"
 		"3 the run could not start (name resolution, sockets, capture permission), the\n"
 		"result file could not be read, or the output could not be written, 130 cancelled\n"
-		"(Ctrl-C, SIGTERM, SIGHUP: test mappings are deleted, the partial result printed).\n",
+		"(Ctrl-C, SIGTERM, SIGHUP: test mappings are deleted, the partial result printed),\n"
+		"4 the server answered, but unusably (STUN errors, wrong source, malformed).\n",
 		prog, prog, NC_MAX_ALLOC, NC_RUN_DEFAULT_SAMPLES);
 }
 
@@ -414,7 +417,7 @@ static int reclassify(const struct options *o, struct nc_result *r)
 	}
 	nc_result_classify(r);
 	rc = print_result(o, r);
-	return rc != EXIT_DONE ? rc : r->udp.reachable == NC_TRI_NO ? EXIT_NO_ANSWER : EXIT_DONE;
+	return rc != EXIT_DONE ? rc : nc_result_exit_status(r);
 }
 
 int main(int argc, char **argv)
@@ -514,8 +517,8 @@ int main(int argc, char **argv)
 		status = EXIT_CANCELLED;
 	} else {
 		status = print_result(&o, r);
-		if (status == EXIT_DONE && r->udp.reachable == NC_TRI_NO)
-			status = EXIT_NO_ANSWER;
+		if (status == EXIT_DONE)
+			status = nc_result_exit_status(r); /* 1 no answer, 4 unusable answers */
 	}
 	free(r);
 	cfg.cancel = g_cancel;

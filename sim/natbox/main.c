@@ -44,6 +44,7 @@ struct ctx {
 	struct nb_opts o;
 	struct nb_state *nat;
 	struct nb_delayq *dq;
+	struct nb_link link;
 	struct nb_out *out;
 	uint8_t *buf;
 	FILE *log;
@@ -207,12 +208,13 @@ static void dump(struct ctx *c)
 	char a[NC_ADDR_STRLEN], b[NC_ADDR_STRLEN], r[NC_ADDR_STRLEN];
 
 	logmsg(c, "stats: out %llu in %llu hairpin %llu replies %llu created %llu expired %llu "
-		  "live %zu tx %llu rx %llu lost %llu queued %zu",
+		  "live %zu tx %llu rx %llu lost %llu queued %zu blackout %llu alg %llu remapped %llu",
 	       (unsigned long long)st->out, (unsigned long long)st->in,
 	       (unsigned long long)st->hairpin, (unsigned long long)st->replies,
 	       (unsigned long long)st->created, (unsigned long long)st->expired, nb_count(c->nat),
 	       (unsigned long long)c->tx, (unsigned long long)c->rx, (unsigned long long)c->lost,
-	       nb_delayq_len(c->dq));
+	       nb_delayq_len(c->dq), (unsigned long long)c->link.dropped,
+	       (unsigned long long)st->alg_rewrites, (unsigned long long)st->remapped);
 	for (int i = 1; i < NB_R_COUNT_; i++)
 		if (st->drops[i])
 			logmsg(c, "  dropped %s: %llu", nb_reason_name((enum nb_reason)i),
@@ -232,10 +234,21 @@ static void dump(struct ctx *c)
 
 static void on_packet(struct ctx *c, size_t len)
 {
-	enum nb_verdict v = nb_translate(c->nat, c->buf, len, c->now, c->out);
+	enum nb_verdict v;
 	uint64_t due;
 
 	c->rx++;
+	/* Only IPv4 is traffic on the modelled link: the kernel's own IPv6 chatter on the TUN
+	 * (router solicitations, MLD) must not wake it. */
+	if (len > 0 && (c->buf[0] >> 4) == 4 && !nb_link_pass(&c->link, &c->o.cfg, c->now)) {
+		if (c->o.verbose >= 2) {
+			char in[160];
+			describe(c->buf, len, in, sizeof(in));
+			logmsg(c, "blackout (link waking up): lost %s", in);
+		}
+		return;
+	}
+	v = nb_translate(c->nat, c->buf, len, c->now, c->out);
 	if (c->o.verbose >= 2 || (v == NB_DROP && c->o.verbose >= 1)) {
 		/* Drops are logged at -v, at most 20 per second; everything at -vv. */
 		if (c->now / 1000 != c->log_window) {

@@ -21,7 +21,7 @@ void nb_usage(FILE *f)
 	      "behaviour (RFC 4787 / RFC 5382):\n"
 	      "  --mapping ei|ad|apd            mapping behaviour (default ei)\n"
 	      "  --filtering ei|ad|apd          filtering behaviour (default apd)\n"
-	      "  --alloc preserve|sequential|random   port assignment (default preserve)\n"
+	      "  --alloc preserve|sequential|random|first-fit   port assignment (default preserve)\n"
 	      "  --delta N                      sequential step, may be negative (default 1)\n"
 	      "  --port-range LO-HI             external ports (default 1024-65535)\n"
 	      "  --parity keep|any              keep the internal port's parity (default any)\n"
@@ -35,8 +35,15 @@ void nb_usage(FILE *f)
 	      "  --tcp-established S, --tcp-transitory S   TCP timeouts (7440, 240)\n"
 	      "  --unsolicited drop|icmp|rst    answer to inbound packets without binding\n"
 	      "  --max-mappings N               table size (default 65536)\n"
+	      "misbehaviour:\n"
+	      "  --stun-alg off|mapped          rewrite MAPPED-ADDRESS in inbound Binding responses,\n"
+	      "                                 leaving FINGERPRINT stale (default off)\n"
+	      "  --remap-after SECONDS          move each binding to a new external port every\n"
+	      "                                 SECONDS while it lives (default 0 = stable)\n"
 	      "impairment:\n"
 	      "  --loss PCT --delay MS --jitter MS --seed N\n"
+	      "  --blackout MS                  drop everything for MS after the link wakes up\n"
+	      "  --blackout-idle MS             silence after which the link sleeps (default 2000)\n"
 	      "plumbing:\n"
 	      "  --tun NAME --lan-if IF --wan-if IF --lan-net CIDR --wan-ip ADDR\n"
 	      "  --pidfile FILE --log FILE -v (repeat for per-packet logs)\n"
@@ -336,10 +343,11 @@ static int load_result(const char *path, struct nb_config *c, char *err, size_t 
 static int apply(struct nb_opts *o, const char *name, const char *v, char *err, size_t errlen)
 {
 	static const char *const beh[] = {"ei", "ad", "apd"};
-	static const char *const alloc[] = {"preserve", "sequential", "random"};
+	static const char *const alloc[] = {"preserve", "sequential", "random", "first-fit"};
 	static const char *const parity[] = {"any", "keep"};
 	static const char *const noyes[] = {"no", "yes"};
 	static const char *const offon[] = {"off", "on"};
+	static const char *const offmapped[] = {"off", "mapped"};
 	static const char *const pool[] = {"paired", "arbitrary"};
 	static const char *const hp[] = {"off", "external", "internal"};
 	static const char *const refresh[] = {"outbound", "both"};
@@ -355,7 +363,7 @@ static int apply(struct nb_opts *o, const char *name, const char *v, char *err, 
 		NEED((i = pick(v, beh, 3)) >= 0);
 		c->filtering = (enum nb_beh)i;
 	} else if (!strcmp(name, "--alloc")) {
-		NEED((i = pick(v, alloc, 3)) >= 0);
+		NEED((i = pick(v, alloc, 4)) >= 0);
 		c->alloc = (enum nb_alloc)i;
 	} else if (!strcmp(name, "--delta")) {
 		NEED(parse_i32(v, &c->delta) && c->delta != 0 && c->delta > -65536 &&
@@ -429,6 +437,18 @@ static int apply(struct nb_opts *o, const char *name, const char *v, char *err, 
 	} else if (!strcmp(name, "--jitter")) {
 		NEED(parse_u64(v, 60000, &x));
 		c->jitter_ms = (uint32_t)x;
+	} else if (!strcmp(name, "--stun-alg")) {
+		NEED((i = pick(v, offmapped, 2)) >= 0);
+		c->stun_alg = i == 1;
+	} else if (!strcmp(name, "--remap-after")) {
+		NEED(parse_u64(v, 86400, &x));
+		c->remap_s = (uint32_t)x;
+	} else if (!strcmp(name, "--blackout")) {
+		NEED(parse_u64(v, 60000, &x));
+		c->blackout_ms = (uint32_t)x;
+	} else if (!strcmp(name, "--blackout-idle")) {
+		NEED(parse_u64(v, 3600000, &x) && x >= 1);
+		c->blackout_idle_ms = (uint32_t)x;
 	} else if (!strcmp(name, "--seed")) {
 		NEED(parse_u64(v, UINT64_MAX, &c->seed));
 		c->seeded = true;
@@ -559,6 +579,8 @@ void nb_config_print(FILE *f, const struct nb_config *c)
 		c->tcp_est_s, c->tcp_trans_s, nb_unsol_name(c->unsolicited), c->max_mappings);
 	fprintf(f, "loss=%u.%04u\ndelay=%u\njitter=%u\n", c->loss_ppm / 10000, c->loss_ppm % 10000,
 		c->delay_ms, c->jitter_ms);
+	fprintf(f, "stun-alg=%s\nremap-after=%u\nblackout=%u\nblackout-idle=%u\n",
+		c->stun_alg ? "mapped" : "off", c->remap_s, c->blackout_ms, c->blackout_idle_ms);
 	if (c->seeded)
 		fprintf(f, "seed=%llu\n", (unsigned long long)c->seed);
 }

@@ -31,6 +31,21 @@ bool nb_impair(struct nb_state *s, uint64_t now, uint64_t *due)
 	return true;
 }
 
+bool nb_link_pass(struct nb_link *l, const struct nb_config *c, uint64_t now)
+{
+	if (!c->blackout_ms)
+		return true;
+	if (!l->seen || now - l->last_ms >= c->blackout_idle_ms)
+		l->wake_ms = now; /* asleep: this packet wakes the link up */
+	l->seen = true;
+	l->last_ms = now; /* packets lost while waking up count as activity too */
+	if (now - l->wake_ms < c->blackout_ms) {
+		l->dropped++;
+		return false;
+	}
+	return true;
+}
+
 struct nb_delayq *nb_delayq_new(size_t max)
 {
 	struct nb_delayq *q = calloc(1, sizeof(*q));

@@ -15,6 +15,19 @@
 
 struct nb_delayq;
 
+/* A link that sleeps when idle and drops everything while it wakes up (--blackout): the
+ * first packet after blackout_idle_ms of silence (or the very first) starts a blackout of
+ * blackout_ms during which every packet, in both directions, is lost before the NAT sees it
+ * (issue 13, item 3: a path that drops the first ~0.5 s). Zero-initialise. */
+struct nb_link {
+	bool seen;
+	uint64_t last_ms, wake_ms;
+	uint64_t dropped;
+};
+
+/* false: the link is waking up, drop the packet. */
+bool nb_link_pass(struct nb_link *l, const struct nb_config *c, uint64_t now_ms);
+
 /* false: drop the packet (loss); true: send it at *due_ms (== now when no delay is set). */
 bool nb_impair(struct nb_state *s, uint64_t now_ms, uint64_t *due_ms);
 

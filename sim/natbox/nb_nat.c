@@ -34,6 +34,7 @@ struct map {
 	uint32_t iip, kip, eip;
 	uint16_t iport, kport, eport;
 	uint64_t refreshed;
+	uint64_t mapped_at; /* when eport was assigned (--remap-after counts from here) */
 	uint32_t next_k, next_e; /* hash chains: index + 1, 0 ends */
 	struct perm perm[NB_MAX_PERM];
 };
@@ -82,8 +83,8 @@ const char *nb_beh_name(enum nb_beh b)
 
 const char *nb_alloc_name(enum nb_alloc a)
 {
-	static const char *const n[] = {"preserve", "sequential", "random"};
-	return (unsigned)a < 3 ? n[a] : "?";
+	static const char *const n[] = {"preserve", "sequential", "random", "first-fit"};
+	return (unsigned)a < 4 ? n[a] : "?";
 }
 
 const char *nb_pool_name(enum nb_pool p)
@@ -130,6 +131,7 @@ void nb_config_default(struct nb_config *c)
 	c->tcp_close_s = 10;
 	c->unsolicited = NB_UNSOL_DROP;
 	c->max_mappings = 65536;
+	c->blackout_idle_ms = 2000;
 }
 
 int nb_config_check(const struct nb_config *c, char *err, size_t errlen)
@@ -154,6 +156,8 @@ int nb_config_check(const struct nb_config *c, char *err, size_t errlen)
 		msg = "max mappings must be between 1 and 4194304";
 	else if (c->n_lan > NB_MAX_LAN)
 		msg = "too many LAN prefixes";
+	else if (c->blackout_ms && c->blackout_idle_ms == 0)
+		msg = "a blackout needs an idle time of at least 1 ms";
 	if (!msg)
 		return 0;
 	if (err && errlen)
@@ -376,6 +380,13 @@ static void key_remote(const struct nb_state *s, uint32_t rip, uint16_t rport, u
 	*kport = s->cfg.mapping == NB_BEH_APD ? rport : 0;
 }
 
+static bool remap(struct nb_state *s, struct map *m, uint32_t rip, uint16_t rport, uint64_t now);
+
+static bool remap_due(const struct nb_state *s, const struct map *m, uint64_t now)
+{
+	return s->cfg.remap_s && now >= m->mapped_at + (uint64_t)s->cfg.remap_s * 1000;
+}
+
 static struct map *lookup_out(struct nb_state *s, uint8_t proto, uint32_t iip, uint16_t iport,
 			      uint32_t rip, uint16_t rport, uint64_t now)
 {
@@ -392,6 +403,8 @@ static struct map *lookup_out(struct nb_state *s, uint8_t proto, uint32_t iip, u
 				remove_map(s, i - 1);
 				return NULL;
 			}
+			if (remap_due(s, m, now))
+				remap(s, m, rip, rport, now);
 			return m;
 		}
 		i = m->next_k;
@@ -418,10 +431,25 @@ static int perm_score(const struct map *m, uint32_t rip, uint16_t rport)
 static struct map *lookup_in(struct nb_state *s, uint8_t proto, uint32_t eip, uint16_t eport,
 			     uint32_t rip, uint16_t rport, uint64_t now, int *score)
 {
-	uint32_t i = s->he[hash_e(proto, eip, eport) & s->hmask];
+	uint32_t i;
 	struct map *best = NULL;
 
+	/* Bindings on this port that are due to move leave it first (--remap-after): a packet
+	 * for the old port then finds nothing, as on an unstable NAT. The chain changes with
+	 * every move, so the scan restarts; each move resets its binding's clock. */
+	for (bool moved = s->cfg.remap_s != 0; moved;) {
+		moved = false;
+		for (i = s->he[hash_e(proto, eip, eport) & s->hmask]; i; i = s->maps[i - 1].next_e) {
+			struct map *m = &s->maps[i - 1];
+			if (m->proto == proto && m->eip == eip && m->eport == eport &&
+			    !expired(s, m, now) && remap_due(s, m, now)) {
+				moved = remap(s, m, rip, rport, now);
+				break;
+			}
+		}
+	}
 	*score = 0;
+	i = s->he[hash_e(proto, eip, eport) & s->hmask];
 	while (i) {
 		struct map *m = &s->maps[i - 1];
 		uint32_t next = m->next_e;
@@ -563,6 +591,13 @@ static int alloc_port(struct nb_state *s, struct host *h, uint8_t proto, uint32_
 			TRY(p);
 		}
 		break;
+	case NB_ALLOC_FIRST_FIT:
+		/* The lowest acceptable port: with --overload yes a port is shared as soon as
+		 * the new binding's destination differs from those of the bindings on it,
+		 * which is how a small PAT pool overloads its ports (RFC 4787 §4.2.1). */
+		for (p = lo; p <= hi; p++)
+			TRY(p);
+		break;
 	case NB_ALLOC_RANDOM:
 		break;
 	}
@@ -578,6 +613,28 @@ static int alloc_port(struct nb_state *s, struct host *h, uint8_t proto, uint32_
 		TRY(lo + (start + i) % n);
 #undef TRY
 	return -NC_E_RANGE;
+}
+
+/* --remap-after: moves live binding m to a new external port from the same allocator (what
+ * Tailscale's netcheck calls a varying mapping). Keeps its permissions and lifetime. Returns
+ * true if it moved; when no port is free it stays and tries again one period later. */
+static bool remap(struct nb_state *s, struct map *m, uint32_t rip, uint16_t rport, uint64_t now)
+{
+	uint32_t idx = (uint32_t)(m - s->maps), be;
+	struct host *h = host_get(s, m->iip);
+	uint16_t np;
+
+	m->mapped_at = now;
+	/* The binding itself holds its current port, so the allocator never returns it. */
+	if (!h || alloc_port(s, h, m->proto, m->eip, m->iip, m->iport, rip, rport, now, &np) < 0)
+		return false;
+	unlink_chain(s, &s->he[hash_e(m->proto, m->eip, m->eport) & s->hmask], idx, true);
+	m->eport = np;
+	be = hash_e(m->proto, m->eip, np) & s->hmask;
+	m->next_e = s->he[be];
+	s->he[be] = idx + 1;
+	s->stats.remapped++;
+	return true;
 }
 
 static struct map *create_map(struct nb_state *s, uint8_t proto, uint32_t iip, uint16_t iport,
@@ -627,6 +684,7 @@ static struct map *create_map(struct nb_state *s, uint8_t proto, uint32_t iip, u
 	m->eip = eip;
 	m->eport = eport;
 	m->refreshed = now;
+	m->mapped_at = now;
 	uint32_t bk = hash_k(proto, iip, iport, kip, kport) & s->hmask;
 	uint32_t be = hash_e(proto, eip, eport) & s->hmask;
 	m->next_k = s->hk[bk];
@@ -932,6 +990,9 @@ enum nb_verdict nb_translate_in(struct nb_state *s, const uint8_t *pkt, size_t l
 	tcp_track(m, &p, false);
 	rw_addr(out->buf, &p, false, m->iip);
 	rw_port(out->buf, &p, false, m->iport);
+	if (s->cfg.stun_alg && p.ip.proto == NB_IPPROTO_UDP)
+		s->stats.alg_rewrites +=
+			(uint64_t)nb_stun_alg(out->buf, &p, m->eip, m->eport, m->iip, m->iport);
 	s->stats.in++;
 	out->verdict = NB_FORWARD;
 	return NB_FORWARD;

@@ -11,7 +11,13 @@
  * address pooling (paired / arbitrary), filtering (§5), hairpinning (§6, with or without
  * filtering, external or internal source), binding lifetime with outbound-only or two-way
  * refresh (§4.3). ICMP echo identifiers are mapped like ports (RFC 5508). ICMP errors about a
- * mapped flow have their quoted header translated (RFC 5508 §4.2). */
+ * mapped flow have their quoted header translated (RFC 5508 §4.2).
+ *
+ * And misbehaviours that real routers show and natcheck must report (issue 13): a naive STUN
+ * ALG (rewrites MAPPED-ADDRESS of inbound Binding responses from the external to the internal
+ * endpoint, recomputes the UDP checksum, leaves FINGERPRINT stale and XOR-MAPPED-ADDRESS
+ * alone), first-fit port allocation that overloads ports as early as it can, and unstable
+ * bindings that move to a new external port while in use. */
 #ifndef NB_NAT_H
 #define NB_NAT_H
 
@@ -25,7 +31,7 @@
 #define NB_MAX_LAN 8
 
 enum nb_beh { NB_BEH_EI = 0, NB_BEH_AD, NB_BEH_APD };
-enum nb_alloc { NB_ALLOC_PRESERVE = 0, NB_ALLOC_SEQUENTIAL, NB_ALLOC_RANDOM };
+enum nb_alloc { NB_ALLOC_PRESERVE = 0, NB_ALLOC_SEQUENTIAL, NB_ALLOC_RANDOM, NB_ALLOC_FIRST_FIT };
 enum nb_pool { NB_POOL_PAIRED = 0, NB_POOL_ARBITRARY };
 enum nb_hairpin { NB_HP_OFF = 0, NB_HP_EXTERNAL, NB_HP_INTERNAL };
 enum nb_refresh { NB_REFRESH_OUTBOUND = 0, NB_REFRESH_BOTH };
@@ -62,6 +68,12 @@ struct nb_config {
 	bool seeded;              /* seed given by the user (else main draws one) */
 	enum nb_unsol unsolicited;
 	uint32_t max_mappings;
+	/* Misbehaviours real routers show (issue 13). */
+	bool stun_alg;            /* rewrite MAPPED-ADDRESS in inbound Binding responses */
+	uint32_t remap_s;         /* 0 = stable; else a binding moves to a new external port
+				   * every remap_s seconds while it lives */
+	uint32_t blackout_ms;     /* link wake-up: drop everything for this long after ... */
+	uint32_t blackout_idle_ms; /* ... the first packet that follows this much silence */
 };
 
 enum nb_verdict {
@@ -95,6 +107,8 @@ struct nb_stats {
 	uint64_t out, in, hairpin, replies;
 	uint64_t drops[NB_R_COUNT_];
 	uint64_t created, expired;
+	uint64_t alg_rewrites; /* MAPPED-ADDRESS attributes the STUN ALG rewrote */
+	uint64_t remapped;     /* bindings moved to a new external port (--remap-after) */
 };
 
 /* One binding as nb_mapping_get() reports it (for tests and the SIGUSR1 dump). */

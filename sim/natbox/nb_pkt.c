@@ -290,3 +290,60 @@ int nb_build_echo_reply(uint8_t *out, size_t cap, const uint8_t *orig, const str
 	nc_put_n16(out + 22, nc_csum_fold(nc_csum_add(0, out + 20, icmp_len)));
 	return (int)tot;
 }
+
+/* STUN (RFC 8489 §5, §14; RFC 3489 §11.1 for the form without magic cookie):
+ *   0                   1                   2                   3
+ *  +-------------------------------+-------------------------------+
+ *  |0 0|     Message Type          |         Message Length        |
+ *  +-------------------------------+-------------------------------+
+ *  |          Magic Cookie (RFC 3489: first 4 transaction id bytes)|
+ *  |                     Transaction ID (96 bits)                  |
+ *  +-------------------------------+-------------------------------+
+ *  |         Attribute Type        |  Attribute Length (unpadded)  |  repeated, each value
+ *  |                 Value (padded to 4 bytes) ...                 |  padded to 4 bytes
+ *  MAPPED-ADDRESS value: 0x00 | family (0x01 = IPv4) | port | address */
+#define STUN_BINDING_SUCCESS 0x0101
+#define STUN_MAPPED_ADDRESS 0x0001
+
+int nb_stun_alg(uint8_t *buf, const struct nb_pkt *p, uint32_t from_ip, uint16_t from_port,
+		uint32_t to_ip, uint16_t to_port)
+{
+	size_t base = p->l4.off + 8;
+	struct nc_rd r, a;
+	uint16_t type, mlen;
+	int n = 0;
+
+	if (p->ip.proto != NB_IPPROTO_UDP || p->icmp_error || p->l4.len < 8 + 20)
+		return 0;
+	nc_rd_init(&r, buf + base, p->l4.len - 8);
+	type = nc_rd_n16(&r);
+	mlen = nc_rd_n16(&r);
+	nc_rd_skip(&r, 16);
+	/* A naive ALG looks no further than the type and a plausible length; it neither checks
+	 * the magic cookie nor knows FINGERPRINT. */
+	if (r.err || type != STUN_BINDING_SUCCESS || (mlen & 3) || mlen > nc_rd_left(&r))
+		return 0;
+	a = nc_rd_sub(&r, mlen);
+	while (nc_rd_left(&a) >= 4) {
+		uint16_t at = nc_rd_n16(&a), alen = nc_rd_n16(&a);
+		const uint8_t *v = nc_rd_ptr(&a, alen);
+		size_t voff;
+
+		if (!v)
+			break;
+		nc_rd_skip(&a, (4 - (alen & 3)) & 3);
+		if (at != STUN_MAPPED_ADDRESS || alen != 8 || v[1] != 0x01)
+			continue;
+		if (nc_get_n16(v + 2) != from_port || nc_get_n32(v + 4) != from_ip)
+			continue;
+		/* Attribute values start 4-aligned after the 8-byte UDP header, so the port and
+		 * address are 16-bit aligned for the incremental checksum update. */
+		voff = (size_t)(v - buf);
+		nb_csum_update16(buf + p->l4.csum_off, from_port, to_port, true);
+		nb_csum_update32(buf + p->l4.csum_off, from_ip, to_ip, true);
+		nc_put_n16(buf + voff + 2, to_port);
+		nc_put_n32(buf + voff + 4, to_ip);
+		n++;
+	}
+	return n;
+}

@@ -96,4 +96,11 @@ int nb_build_icmp_unreach(uint8_t *out, size_t cap, uint32_t src, uint32_t dst, 
 int nb_build_tcp_rst(uint8_t *out, size_t cap, const struct nb_pkt *orig);
 int nb_build_echo_reply(uint8_t *out, size_t cap, const uint8_t *orig, const struct nb_pkt *p);
 
+/* A naive STUN ALG on the parsed UDP datagram p in buf: in a Binding success response, each
+ * MAPPED-ADDRESS equal to from_ip:from_port becomes to_ip:to_port and the UDP checksum is
+ * updated; FINGERPRINT is left stale and XOR-MAPPED-ADDRESS untouched (issue 13, item 9).
+ * Returns how many attributes it rewrote (0 for anything else, including non-STUN data). */
+int nb_stun_alg(uint8_t *buf, const struct nb_pkt *p, uint32_t from_ip, uint16_t from_port,
+		uint32_t to_ip, uint16_t to_port);
+
 #endif

@@ -3,6 +3,8 @@
  * Input layout:
  *   byte 0..1   configuration (mapping, filtering, allocation, hairpin, pooling, overload,
  *               parity, blocks, unsolicited answer, refresh)
+ *   byte 2      misbehaviours: bit 0 STUN ALG, bit 1 first-fit allocation, bit 2 remap every
+ *               second, bit 3 link blackout (500 ms after 1 s idle)
  *   then records: [ctl][len_hi][len_lo][len bytes of packet]
  *     ctl bits 0-1: 0 = nb_translate (auto), 1 = nb_translate_out, 2 = nb_translate_in,
  *                   3 = auto after an nb_expire sweep
@@ -31,11 +33,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct nb_state *s;
 	struct nc_rd r;
 	uint64_t now = 1000;
-	uint8_t c0, c1;
+	uint8_t c0, c1, c2;
+	struct nb_link link;
 
 	nc_rd_init(&r, data, size);
 	c0 = nc_rd_u8(&r);
 	c1 = nc_rd_u8(&r);
+	c2 = nc_rd_u8(&r);
 	if (r.err)
 		return 0;
 	nb_config_default(&cfg);
@@ -64,6 +68,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.loss_ppm = 100000;
 	cfg.jitter_ms = 5;
 	cfg.seed = c0 ^ ((uint64_t)c1 << 8);
+	cfg.stun_alg = (c2 & 1) != 0;
+	if (c2 & 2)
+		cfg.alloc = NB_ALLOC_FIRST_FIT;
+	cfg.remap_s = (c2 & 4) ? 1 : 0;
+	cfg.blackout_ms = (c2 & 8) ? 500 : 0;
+	cfg.blackout_idle_ms = 1000;
+	memset(&link, 0, sizeof(link));
 	s = nb_state_new(&cfg);
 	if (!s)
 		return 0;
@@ -90,6 +101,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		now += (uint64_t)(ctl >> 3) * 250;
 		if (nb_parse(pkt, len, &in) == 0 && !(in.ip.frag & 0x2000))
 			in_ok = nb_csum_ok(pkt, &in);
+		if (!nb_link_pass(&link, &cfg, now))
+			continue; /* lost while the link wakes up: the translator never sees it */
 		switch (ctl & 3) {
 		case 1:
 			v = nb_translate_out(s, pkt, len, now, &out);

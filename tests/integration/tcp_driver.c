@@ -61,6 +61,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tcp: %s\n", nc_strerror(err));
 	t1 = nc_now_us();
 	fprintf(stderr, "tcp probe took %llu ms; bounce %d\n", (unsigned long long)((t1 - t0) / 1000), arrived);
+	/* As the run call ends: every verdict once more from the record, the classifier's notes
+	 * marked as its own (a re-classification of this document then changes nothing). */
+	nc_result_classify(&r);
 	json = nc_result_to_json(&r, true);
 	if (!json)
 		return 1;

@@ -92,9 +92,9 @@ PY
 sent_to() { echo "not any(o['dest'] and o['dest'].startswith('$1') for o in obs)"; }
 
 run_case honest "u['reachable'] is True and u['mapping'] == 'none' and u['filtering'] == 'none' and u.get('server_problem') is None"
-run_case errors "u['reachable'] is True and u.get('server_problem') == 'error-responses' and rc != 1"
-run_case wrong-source "u['reachable'] is True and u.get('server_problem') == 'wrong-source' and rc != 1"
-run_case bad-other-family "u['reachable'] is True and u.get('server_problem') == 'malformed-answers' and rc != 1"
+run_case errors "u['reachable'] is True and u.get('server_problem') == 'error-responses' and rc == 4"
+run_case wrong-source "u['reachable'] is True and u.get('server_problem') == 'wrong-source' and rc == 4"
+run_case bad-other-family "u['reachable'] is True and u.get('server_problem') == 'malformed-answers' and rc == 4"
 run_case v6-mapped "u.get('server_problem') == 'malformed-answers' and u['nat'] is None and u['mapping'] == 'unknown' and u['public'] is None"
 for bogus in 0.0.0.0:3479 224.0.0.1:3479 255.255.255.255:3479 10.9.9.9:3479 127.0.0.2:0; do
 	run_case "bogus-other=$bogus" "s.get('bogus_other') == '$bogus' and s['other'] is None and $(sent_to "${bogus%:*}:") and u['reachable'] is True and any('bogus' in n for n in d['notes'])"

@@ -92,6 +92,26 @@ if command -v stun >/dev/null && command -v stund >/dev/null; then
 	fi
 fi
 
+# 2b. Gating and pending expectations (issue 13): a profile with NEEDS= is skipped as gated
+# (and builds nothing), an expectation on a field natcheck does not write is reported as
+# PENDING without failing the case, and a wrong value for an existing field still fails.
+if bash "$SRC/sim/run.sh" --profile natbox-stun-alg --profile open-internet \
+	--expect-new udp.selfcheck_no_such_field=1 --out "$out/gate" >"$out/gate.log" 2>&1 &&
+	grep -q '^natbox-stun-alg .* SKIP$' "$out/gate.log" &&
+	grep -q '^ *PENDING open-internet: udp.selfcheck_no_such_field: expected 1; natcheck does not report this field yet' "$out/gate.log" &&
+	grep -q ', 1 gated (--gated runs them), 1 expectation(s) pending' "$out/gate.log"; then
+	echo "ok: a gated profile is skipped, a missing new field is PENDING, and neither fails the run"
+else
+	echo "FAIL: gating / pending:"; cat "$out/gate.log"; fail=1
+fi
+if bash "$SRC/sim/run.sh" --profile open-internet --expect-new udp.nat=true --out "$out/gate2" >"$out/gate2.log" 2>&1; then
+	echo "FAIL: a new-field expectation on a field that exists was not compared"; cat "$out/gate2.log"; fail=1
+elif grep -q '^ *FAIL open-internet: udp.nat: expected true, measured false$' "$out/gate2.log"; then
+	echo "ok: once natcheck writes a new field, its expectation is enforced"
+else
+	echo "FAIL: --expect-new on an existing field:"; cat "$out/gate2.log"; fail=1
+fi
+
 # 3. Interrupted in the middle of a run, once both cases measure (the lifetime profiles take
 # 16-26 s) with the reflector, natbox and tcpdump up: Ctrl-C (SIGINT to the whole process
 # group, as a terminal sends it) and SIGTERM to sim/run.sh alone (as a CI timeout sends it).

@@ -129,9 +129,12 @@ nslab_up() {
 	# Exceeded a second per destination) would make back-to-back natcheck runs see silent
 	# hops. natcheck then reports the NAT layers as undetermined, which is right for the
 	# Internet but makes a regression lab flaky.
-	for ns in router ${up:+outer}; do
-		ip netns exec "$NSLAB_P-$ns" sysctl -qw net.ipv4.icmp_ratelimit=0
-	done
+	# NSLAB_ICMP_DEFAULT=1 keeps the kernel's defaults, as real routers have them
+	# (tests/integration/test_topology_icmp.sh).
+	[ -n "${NSLAB_ICMP_DEFAULT:-}" ] ||
+		for ns in router ${up:+outer}; do
+			ip netns exec "$NSLAB_P-$ns" sysctl -qw net.ipv4.icmp_ratelimit=0
+		done
 	# Drop unsolicited WAN input to the router itself (sim-recipes §0.3: otherwise
 	# conntrack entries it creates distort later port choices).
 	printf 'table ip nslabfw {\n chain filt_in {\n  type filter hook input priority filter; policy accept\n  iifname "wan" ct state new drop\n }\n}\n' |

@@ -12,7 +12,11 @@
 #include "nb_delay.h"
 #include "nb_nat.h"
 #include "nb_pkt.h"
+#include "stun.h"
+#include <natcheck/addr.h>
 #include <natcheck/result.h>
+
+#include <sys/socket.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,6 +182,33 @@ static enum nb_verdict in_udp(struct fix *f, uint32_t r, uint16_t rp, uint32_t w
 {
 	size_t n = udp(f->pkt, r, rp, w, wp);
 	return nb_translate(f->s, f->pkt, n, now, f->out);
+}
+
+/* A Binding success response from r:rp to w:wp that reports mapped = w:wp in MAPPED-ADDRESS
+ * and XOR-MAPPED-ADDRESS, with FINGERPRINT (the reflector's answer). Returns its length. */
+static size_t stun_answer(uint8_t *b, uint32_t r, uint16_t rp, uint32_t w, uint16_t wp)
+{
+	static const uint8_t tid[STUN_TID_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+	struct stun_builder sb;
+	struct nc_addr a;
+	uint8_t ip[4];
+	uint8_t *u = b + 20;
+	int n;
+
+	nc_put_n32(ip, w);
+	nc_addr_set(&a, AF_INET, ip, wp);
+	stun_build_init(&sb, u + 8, 512, STUN_METHOD_BINDING, STUN_CLASS_SUCCESS, tid);
+	stun_add_xor_addr(&sb, STUN_ATTR_XOR_MAPPED_ADDRESS, &a);
+	stun_add_addr(&sb, STUN_ATTR_MAPPED_ADDRESS, &a);
+	stun_add_software(&sb, "test");
+	n = stun_build_finish(&sb, true);
+	assert_true(n > 0);
+	nc_put_n16(u, rp);
+	nc_put_n16(u + 2, wp);
+	nc_put_n16(u + 4, (uint16_t)(8 + n));
+	nc_put_n16(u + 6, 0);
+	nc_put_n16(u + 6, nc_csum_l4_ipv4(u, 8 + (size_t)n, r, w, NB_IPPROTO_UDP));
+	return ip_hdr(b, 8 + (size_t)n, NB_IPPROTO_UDP, r, w);
 }
 
 /* ---- parser -------------------------------------------------------------------------- */
@@ -400,6 +431,178 @@ static void test_preserve_collision_overload(void **st)
 	assert_int_equal(in_udp(f, R1, 3478, W1, 5000, 1), NB_FORWARD);
 	assert_int_equal(check_out(f->out).dst, H1);
 	fix_free(f);
+}
+
+static void test_first_fit_overloads(void **st)
+{
+	struct fix *f = fix_new();
+
+	(void)st;
+	f->cfg.alloc = NB_ALLOC_FIRST_FIT;
+	f->cfg.overload = true;
+	f->cfg.port_lo = 40000;
+	f->cfg.port_hi = 40003;
+	fix_start(f);
+	/* Four endpoints to one server fill the pool... */
+	for (uint16_t i = 0; i < 4; i++)
+		assert_int_equal(out_udp(f, H1, (uint16_t)(5000 + i), R1, 3478, 0, NULL), 40000 + i);
+	/* ...a fifth to that server finds no free 5-tuple (demultiplexing must stay possible) */
+	assert_int_equal(nb_translate(f->s, f->pkt, udp(f->pkt, H1, 5004, R1, 3478), 0, f->out),
+			 NB_DROP);
+	assert_int_equal(f->out->reason, NB_R_NO_PORT);
+	/* ...but any endpoint talking elsewhere reuses the lowest port at once */
+	assert_int_equal(out_udp(f, H1, 5004, R1, 3479, 0, NULL), 40000);
+	assert_int_equal(out_udp(f, H2, 5000, R2, 3478, 0, NULL), 40000);
+	/* and answers reach the right endpoint */
+	assert_int_equal(in_udp(f, R1, 3479, W1, 40000, 1), NB_FORWARD);
+	assert_int_equal(check_out(f->out).dport, 5004);
+	assert_int_equal(in_udp(f, R2, 3478, W1, 40000, 1), NB_FORWARD);
+	assert_int_equal(check_out(f->out).dst, H2);
+	assert_int_equal(in_udp(f, R1, 3478, W1, 40000, 1), NB_FORWARD);
+	assert_int_equal(check_out(f->out).dport, 5000);
+	fix_free(f);
+
+	/* Without overloading, first-fit is the lowest free port. */
+	f = fix_new();
+	f->cfg.alloc = NB_ALLOC_FIRST_FIT;
+	f->cfg.port_lo = 40000;
+	f->cfg.port_hi = 40003;
+	fix_start(f);
+	assert_int_equal(out_udp(f, H1, 5000, R1, 3478, 0, NULL), 40000);
+	assert_int_equal(out_udp(f, H2, 5000, R2, 3478, 0, NULL), 40001);
+	fix_free(f);
+}
+
+static void test_remap(void **st)
+{
+	struct fix *f = fix_new();
+	uint16_t p0, p1;
+
+	(void)st;
+	f->cfg.remap_s = 3;
+	f->cfg.lifetime_s = 120;
+	fix_start(f);
+	p0 = out_udp(f, H1, 5000, R1, 3478, 0, NULL);
+	assert_int_equal(p0, 5000);
+	/* In use and stable for 3 s... */
+	assert_int_equal(out_udp(f, H1, 5000, R1, 3478, 2999, NULL), p0);
+	assert_int_equal(in_udp(f, R1, 3478, W1, p0, 2999), NB_FORWARD);
+	/* ...then an answer to the old port finds nothing: the binding has moved */
+	assert_int_equal(in_udp(f, R1, 3478, W1, p0, 3000), NB_DROP);
+	assert_int_equal(f->out->reason, NB_R_NO_MAPPING);
+	p1 = out_udp(f, H1, 5000, R1, 3478, 3001, NULL);
+	assert_int_not_equal(p1, p0);
+	assert_int_equal(nb_count(f->s), 1);               /* the same binding, moved */
+	assert_int_equal(nb_state_stats(f->s)->remapped, 1);
+	/* its permissions moved with it: the new port works for the same remote */
+	assert_int_equal(in_udp(f, R1, 3478, W1, p1, 3002), NB_FORWARD);
+	assert_int_equal(check_out(f->out).dport, 5000);
+	/* and it moves again one period later, first noticed by outbound traffic */
+	assert_int_not_equal(out_udp(f, H1, 5000, R1, 3478, 6001, NULL), p1);
+	assert_int_equal(nb_state_stats(f->s)->remapped, 2);
+	fix_free(f);
+
+	/* remap_s = 0: stable for its whole life */
+	f = fix_new();
+	fix_start(f);
+	p0 = out_udp(f, H1, 5000, R1, 3478, 0, NULL);
+	assert_int_equal(out_udp(f, H1, 5000, R1, 3478, 100000, NULL), p0);
+	fix_free(f);
+}
+
+static void test_stun_alg(void **st)
+{
+	struct fix *f = fix_new();
+	struct stun_msg m;
+	struct nb_pkt p;
+	uint16_t ep;
+	size_t n;
+
+	(void)st;
+	f->cfg.stun_alg = true;
+	f->cfg.alloc = NB_ALLOC_RANDOM;
+	fix_start(f);
+	ep = out_udp(f, H1, 5000, R1, 3478, 0, NULL);
+	n = stun_answer(f->pkt, R1, 3478, W1, ep);
+	/* the answer is sound before the ALG sees it */
+	assert_int_equal(stun_decode(f->pkt + 28, n - 28, &m), 0);
+	assert_int_equal(nb_translate(f->s, f->pkt, n, 1, f->out), NB_FORWARD);
+	assert_int_equal(nb_parse(f->out->buf, f->out->len, &p), 0);
+	assert_true(nb_csum_ok(f->out->buf, &p)); /* the UDP checksum was updated... */
+	assert_int_equal(p.ip.dst, H1);
+	/* ...FINGERPRINT was not */
+	assert_int_equal(stun_decode(f->out->buf + 28, f->out->len - 28, &m), -NC_E_FINGERPRINT);
+	assert_int_equal(nb_state_stats(f->s)->alg_rewrites, 1);
+	/* Undo the FINGERPRINT check to read the attributes: MAPPED-ADDRESS is the private
+	 * endpoint, XOR-MAPPED-ADDRESS still the public one. */
+	f->out->buf[f->out->len - 1] ^= 0xff;
+	memset(&m, 0, sizeof(m));
+	stun_decode(f->out->buf + 28, f->out->len - 28, &m);
+	assert_int_equal(m.mapped.port, 5000);
+	assert_int_equal(nc_get_n32(m.mapped.ip), H1);
+	assert_int_equal(m.xor_mapped.port, ep);
+	assert_int_equal(nc_get_n32(m.xor_mapped.ip), W1);
+
+	/* a MAPPED-ADDRESS naming someone else, and non-STUN data, pass untouched */
+	n = stun_answer(f->pkt, R1, 3478, W1, ep);
+	nc_put_n16(f->pkt + 28 + 20 + 12 + 4 + 2, 1); /* the port inside MAPPED-ADDRESS... */
+	nc_put_n16(f->pkt + 26, 0);                   /* (no UDP checksum) */
+	assert_int_equal(nb_translate(f->s, f->pkt, n, 2, f->out), NB_FORWARD);
+	assert_int_equal(nb_state_stats(f->s)->alg_rewrites, 1);
+	assert_int_equal(in_udp(f, R1, 3478, W1, ep, 3), NB_FORWARD);
+	assert_int_equal(nb_state_stats(f->s)->alg_rewrites, 1);
+	/* the same answer without the ALG keeps its FINGERPRINT */
+	fix_free(f);
+	f = fix_new();
+	f->cfg.alloc = NB_ALLOC_RANDOM;
+	fix_start(f);
+	ep = out_udp(f, H1, 5000, R1, 3478, 0, NULL);
+	n = stun_answer(f->pkt, R1, 3478, W1, ep);
+	assert_int_equal(nb_translate(f->s, f->pkt, n, 1, f->out), NB_FORWARD);
+	assert_int_equal(stun_decode(f->out->buf + 28, f->out->len - 28, &m), 0);
+	assert_int_equal(m.mapped.port, ep);
+	fix_free(f);
+}
+
+/* Every truncation of a STUN answer through the ALG: no read past the end, checksums kept. */
+static void test_stun_alg_truncations(void **st)
+{
+	uint8_t full[600], b[600];
+	struct nb_pkt p;
+	size_t n = stun_answer(full, R1, 3478, W1, 4000);
+
+	(void)st;
+	for (size_t cut = 28; cut <= n; cut++) {
+		memcpy(b, full, n);
+		nc_put_n16(b + 2, (uint16_t)cut);      /* IP total length */
+		nc_put_n16(b + 24, (uint16_t)(cut - 20)); /* UDP length */
+		nc_put_n16(b + 26, 0);
+		nb_ip_csum_fix(b, 0, 20);
+		assert_int_equal(nb_parse(b, cut, &p), 0);
+		assert_true(nb_stun_alg(b, &p, W1, 4000, H1, 5000) <= 1);
+		assert_int_equal(nb_stun_alg(b, &p, W1, 4000, H1, 5000), 0); /* already rewritten */
+	}
+}
+
+static void test_link_blackout(void **st)
+{
+	struct nb_config c;
+	struct nb_link l;
+
+	(void)st;
+	nb_config_default(&c);
+	memset(&l, 0, sizeof(l));
+	assert_true(nb_link_pass(&l, &c, 0)); /* off by default */
+	c.blackout_ms = 500;
+	c.blackout_idle_ms = 2000;
+	memset(&l, 0, sizeof(l));
+	assert_false(nb_link_pass(&l, &c, 10000)); /* the first packet wakes the link */
+	assert_false(nb_link_pass(&l, &c, 10499));
+	assert_true(nb_link_pass(&l, &c, 10500));
+	assert_true(nb_link_pass(&l, &c, 12499)); /* 1999 ms of silence: still awake */
+	assert_false(nb_link_pass(&l, &c, 14499)); /* 2000 ms: asleep again */
+	assert_true(nb_link_pass(&l, &c, 14999));
+	assert_int_equal(l.dropped, 3);
 }
 
 static void test_random_parity_range(void **st)
@@ -763,6 +966,19 @@ static void test_cli(void **st)
 	assert_true(parse_args(o, err, sizeof(err), "--wan-ip", "::1", NULL) < 0);
 	assert_true(parse_args(o, err, sizeof(err), "--bogus", "1", NULL) < 0);
 	assert_true(parse_args(o, err, sizeof(err), "--lifetime", NULL) < 0);
+	assert_int_equal(parse_args(o, err, sizeof(err), "--stun-alg", "mapped", "--alloc",
+				    "first-fit", "--remap-after", "3", "--blackout", "500",
+				    "--blackout-idle", "1500", NULL),
+			 NB_CLI_RUN);
+	assert_true(o->cfg.stun_alg);
+	assert_int_equal(o->cfg.alloc, NB_ALLOC_FIRST_FIT);
+	assert_int_equal(o->cfg.remap_s, 3);
+	assert_int_equal(o->cfg.blackout_ms, 500);
+	assert_int_equal(o->cfg.blackout_idle_ms, 1500);
+	assert_true(parse_args(o, err, sizeof(err), "--stun-alg", "xor", NULL) < 0);
+	assert_non_null(strstr(err, "\"xor\""));
+	assert_true(parse_args(o, err, sizeof(err), "--blackout-idle", "0", NULL) < 0);
+	assert_true(parse_args(o, err, sizeof(err), "--remap-after", "-1", NULL) < 0);
 	free(o);
 }
 
@@ -838,6 +1054,11 @@ int main(void)
 		cmocka_unit_test(test_adm_apdm),
 		cmocka_unit_test(test_sequential),
 		cmocka_unit_test(test_preserve_collision_overload),
+		cmocka_unit_test(test_first_fit_overloads),
+		cmocka_unit_test(test_remap),
+		cmocka_unit_test(test_stun_alg),
+		cmocka_unit_test(test_stun_alg_truncations),
+		cmocka_unit_test(test_link_blackout),
 		cmocka_unit_test(test_random_parity_range),
 		cmocka_unit_test(test_blocks_and_pools),
 		cmocka_unit_test(test_hairpin),

@@ -15,6 +15,10 @@
 
 #define NC_RESULT_SCHEMA "natcheck-result"
 #define NC_RESULT_VERSION 1
+/* Compatible revisions of version 1: optional keys only, so every version-1 reader reads them
+ * (results/README.md has the changelog). Revision 2: tcp.probes, bounce, topology.hops,
+ * mapping_samples, udp.mapping_stable / mapping_change_ms, derived_notes. */
+#define NC_RESULT_REVISION 2
 
 #define NC_MAX_OBS 96
 #define NC_MAX_ALLOC 16
@@ -160,6 +164,11 @@ struct nc_udp_result {
 	uint32_t lifetime_s;        /* longest idle time the binding survived */
 	uint32_t lifetime_upper_s;  /* shortest idle time it did not survive (0 = not found) */
 	enum nc_tri inbound_refresh;
+	/* Mapping stability (revision 2), from mapping_samples: false when one binding in use
+	 * was seen at two public endpoints; mapping_change_ms = when the new one was first seen,
+	 * counted from the binding's first answer (0 with mapping_stable not false). */
+	enum nc_tri mapping_stable;
+	uint32_t mapping_change_ms;
 };
 
 struct nc_tcp_result {
@@ -205,6 +214,91 @@ struct nc_server_info {
 	char software[128];
 };
 
+/* --- Observations behind the TCP, third-party and topology verdicts (revision 2) ---------- */
+
+/* The TCP tests (tcpprobe.h has the plan). New tests are appended; names in result.c. */
+enum nc_tcp_test {
+	NC_TCP_MAP_PRIMARY = 0, /* T1: Binding over TCP from port p to A1:P1 */
+	NC_TCP_MAP_ALT_IP,      /* T1: the same local port to A2:P1 */
+	NC_TCP_MAP_ALT_BOTH,    /* T1: the same local port to A2:P2 */
+	NC_TCP_FILTER_MAP,      /* T5: Binding from port q to A1:P1 (q's mapping) */
+	NC_TCP_CB_BOUNCER,      /* T2: CONNECT-BACK from the third-party bouncer to p's mapping */
+	NC_TCP_CB_PORT,         /* T5: CONNECT-BACK from A1:Pcb (another port) to q's mapping */
+	NC_TCP_CB_ADDR,         /* T5: CONNECT-BACK from A2:Pcb (another address) to q's mapping */
+	NC_TCP_HAIRPIN,         /* T4: port h connects to q's mapping */
+	NC_TCP_SIMOPEN,         /* T3: p connects to the bouncer while the bouncer's SYN is pending */
+	NC_TCP_TEST_COUNT_
+};
+
+/* What a CONNECT-BACK origin reported about its own connection attempt. */
+enum nc_cb_report {
+	NC_CB_NONE = 0,    /* no report (not asked, or the poll failed) */
+	NC_CB_PENDING,     /* still trying when the wait ended */
+	NC_CB_CONNECTED,   /* its connect completed */
+	NC_CB_RST,         /* refused with a TCP RST */
+	NC_CB_ICMP_PORT,   /* ICMP port unreachable */
+	NC_CB_ICMP_ADMIN,  /* ICMP administratively prohibited */
+	NC_CB_ICMP_OTHER,  /* another ICMP error */
+	NC_CB_TIMEOUT,     /* nothing came back */
+	NC_CB_ERROR,       /* the origin could not try (error_code = its errno) */
+	NC_CB_COUNT_
+};
+
+#define NC_MAX_TCP_OBS 12
+
+/* One TCP test. outcome: for Binding tests answered / timeout / error (STUN error) /
+ * send-failed (no connection); for CONNECT-BACK answered = the server took the request, error
+ * = it refused (not-sent = never asked); for hairpin and simultaneous open answered = the
+ * connection completed, timeout / send-failed otherwise. */
+struct nc_tcp_obs {
+	uint8_t test;          /* enum nc_tcp_test */
+	uint8_t outcome;       /* enum nc_outcome */
+	uint8_t report;        /* enum nc_cb_report (CONNECT-BACK) */
+	enum nc_tri arrived;   /* CONNECT-BACK, hairpin: a connection from `from` reached the
+				* listener on `mapped` */
+	uint16_t error_code;   /* STUN error code, or the origin's errno for NC_CB_ERROR */
+	uint32_t at_ms;        /* when the test began, ms after the TCP tests started */
+	uint32_t wait_ms;      /* CONNECT-BACK: how long the origin was asked to keep trying */
+	uint32_t elapsed_ms;   /* CONNECT-BACK: the arrival, else the origin's report, ms after
+				* the request (0 = none) */
+	struct nc_addr local;  /* local endpoint */
+	struct nc_addr dest;   /* where the connection or request went */
+	struct nc_addr mapped; /* Binding: the mapping the server saw; CONNECT-BACK: the target */
+	struct nc_addr from;   /* CONNECT-BACK: the origin's address; hairpin: the peer seen */
+};
+
+/* The third-party UDP test (Ford's server 3): did the bouncer's datagram arrive? */
+struct nc_bounce {
+	bool tested;           /* the test ran */
+	bool offered;          /* the server has a bouncer (it acknowledged the request) */
+	enum nc_tri arrived;
+	struct nc_addr from;   /* the bouncer's source, when it arrived */
+};
+
+#define NC_MAX_HOPS 8
+
+/* The path: TTL-limited Binding requests and who answered them (topology.h). */
+struct nc_hops {
+	uint8_t n;                       /* hops probed (TTL 1..n); 0 = not probed */
+	struct nc_addr hop[NC_MAX_HOPS]; /* router that answered TTL i+1 (unset: silent) */
+	uint8_t reached_at;              /* TTL at which the server answered (0: never) */
+};
+
+#define NC_MAX_MAP_SAMPLES 16
+
+/* The public endpoint of one binding in use, sampled over time (natcheck --lifetime): the
+ * first and the last answer of every run of equal endpoints. */
+struct nc_map_sample {
+	uint32_t at_ms;            /* after the binding's first answer */
+	struct nc_addr public_ep;
+};
+
+struct nc_map_track {
+	uint8_t n;
+	struct nc_addr local;
+	struct nc_map_sample s[NC_MAX_MAP_SAMPLES];
+};
+
 struct nc_result {
 	uint32_t version;           /* NC_RESULT_VERSION */
 	char tool_version[32];
@@ -219,6 +313,19 @@ struct nc_result {
 	char notes[NC_MAX_NOTES][NC_NOTE_LEN];
 	uint16_t n_obs;
 	struct nc_obs obs[NC_MAX_OBS];
+	/* Revision 2: the evidence of the TCP, third-party and topology verdicts. revision is
+	 * the document's (1 when a document read had no marker): a revision-1 document has no
+	 * such evidence, so re-classifying it keeps its TCP, third-party and topology verdicts. */
+	uint32_t revision;
+	uint8_t n_tcp_obs;
+	struct nc_tcp_obs tcp_obs[NC_MAX_TCP_OBS];
+	struct nc_bounce bounce;
+	struct nc_hops hops;
+	struct nc_map_track track;
+	/* Which notes the classifier wrote (bit i = notes[i]): nc_result_classify() drops and
+	 * rewrites those, and keeps the probes' own. classifying is set while it runs. */
+	uint32_t notes_derived;
+	bool classifying;
 };
 
 /* Sets every field to "unknown" (not zero where zero would mean something). */
@@ -236,6 +343,8 @@ const char *nc_role_name(enum nc_role r);
 const char *nc_outcome_name(enum nc_outcome o);
 const char *nc_pm_proto_name(enum nc_pm_proto p);
 const char *nc_server_problem_name(enum nc_server_problem p); /* "error-responses", ...; NULL for OK */
+const char *nc_tcp_test_name(enum nc_tcp_test t);
+const char *nc_cb_report_name(enum nc_cb_report c);
 int nc_beh_parse(const char *s, enum nc_beh *out);
 
 /* Derived, plain-words verdicts (pure functions of the result). */
@@ -251,7 +360,11 @@ const char *nc_result_punch_verdict(const struct nc_result *r, char *buf, size_t
 int nc_result_exit_status(const struct nc_result *r);
 
 /* Re-derives every verdict of r from its recorded observations (the classifier is a pure
- * function of them): what `natcheck --reclassify FILE` does to a saved result. */
+ * function of them): UDP from obs[], the third-party fold from bounce, TCP from tcp_obs[],
+ * topology from hops and the port-mapping answers, mapping stability from track. What
+ * `natcheck --reclassify FILE` does to a saved result. Idempotent: the notes the classifier
+ * wrote (notes_derived) are dropped and written again, the probes' own notes are kept.
+ * (lifetime_s, lifetime_upper_s and inbound_refresh are measured values, left as they are.) */
 void nc_result_classify(struct nc_result *r);
 
 /* JSON (jansson). to_json returns a malloc'd NUL-terminated string (NULL on allocation

@@ -1,5 +1,7 @@
 #include "classify.h"
 
+#include "classify_evidence.h"
+
 #include "stun.h"
 
 #include <netinet/in.h>
@@ -746,5 +748,7 @@ void nc_classify_udp(struct nc_result *r)
 
 void nc_result_classify(struct nc_result *r)
 {
+	nc_classify_begin(r);
 	nc_classify_udp(r);
+	nc_classify_finish(r); /* bounce fold, TCP, topology, mapping stability */
 }

@@ -31,6 +31,14 @@ static const char *const outcome_names[] = {"not-sent", "answered", "timeout", "
 static const char *const srv_problem_names[] = {NULL, "error-responses", "wrong-source",
 						"malformed-answers"};
 static const char *const pm_names[] = {"nat-pmp", "pcp", "upnp-igd"};
+static const char *const tcp_test_names[] = {"map-primary", "map-alt-ip", "map-alt-both",
+					     "filter-map", "connect-back-bouncer",
+					     "connect-back-port", "connect-back-addr", "hairpin",
+					     "simultaneous-open"};
+/* "none" is JSON null. */
+static const char *const cb_report_names[] = {NULL, "pending", "connected", "rst",
+					      "icmp-port-unreachable", "icmp-admin-prohibited",
+					      "icmp-other", "timeout", "error"};
 /* Every value nc_result_classic_label() can return; summary.classic must be one of them. */
 static const char *const classic_labels[] = {
 	"unknown",         "open internet", "full cone",
@@ -43,6 +51,9 @@ _Static_assert(COUNT(role_names) == NC_ROLE_COUNT_, "a role without a JSON name"
 _Static_assert(COUNT(pm_names) == NC_PM_COUNT, "a port-mapping protocol without a JSON name");
 _Static_assert(COUNT(outcome_names) == NC_OUT_MALFORMED + 1, "an outcome without a name");
 _Static_assert(COUNT(srv_problem_names) == NC_SRV_MALFORMED + 1, "a server problem without a name");
+_Static_assert(COUNT(tcp_test_names) == NC_TCP_TEST_COUNT_, "a TCP test without a name");
+_Static_assert(COUNT(cb_report_names) == NC_CB_COUNT_, "a connect-back report without a name");
+_Static_assert(NC_MAX_NOTES <= 32, "notes_derived has one bit per note");
 
 static const char *name_of(const char *const *names, size_t n, unsigned v)
 {
@@ -87,6 +98,16 @@ const char *nc_pm_proto_name(enum nc_pm_proto p)
 	return (unsigned)p < NC_PM_COUNT ? pm_names[p] : "unknown";
 }
 
+const char *nc_tcp_test_name(enum nc_tcp_test t)
+{
+	return (unsigned)t < COUNT(tcp_test_names) ? tcp_test_names[t] : "unknown";
+}
+
+const char *nc_cb_report_name(enum nc_cb_report c)
+{
+	return c > 0 && (unsigned)c < COUNT(cb_report_names) ? cb_report_names[c] : "none";
+}
+
 const char *nc_hairpin_src_name(enum nc_hairpin_src h)
 {
 	return h > 0 && (unsigned)h < COUNT(hp_names) ? hp_names[h] : "unknown";
@@ -111,6 +132,7 @@ void nc_result_init(struct nc_result *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->version = NC_RESULT_VERSION;
+	r->revision = NC_RESULT_REVISION;
 	r->topology.nat_layers = -1;
 }
 
@@ -123,10 +145,17 @@ void nc_result_note(struct nc_result *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(r->notes[r->n_notes], NC_NOTE_LEN, fmt, ap);
 	va_end(ap);
-	/* The same sentence twice says nothing new (re-classification repeats notes). */
+	/* The same sentence twice says nothing new (re-classification repeats notes). A note
+	 * the classifier writes is marked as its own, also when a document that predates the
+	 * marks already holds it, so that the next re-classification replaces it. */
 	for (unsigned i = 0; i < r->n_notes; i++)
-		if (strcmp(r->notes[i], r->notes[r->n_notes]) == 0)
+		if (strcmp(r->notes[i], r->notes[r->n_notes]) == 0) {
+			if (r->classifying)
+				r->notes_derived |= 1u << i;
 			return;
+		}
+	if (r->classifying)
+		r->notes_derived |= 1u << r->n_notes;
 	r->n_notes++;
 }
 
@@ -141,6 +170,8 @@ TABLE(nc_names_outcome, outcome_names);
 TABLE(nc_names_pm, pm_names);
 TABLE(nc_names_classic, classic_labels);
 TABLE(nc_names_srv_problem, srv_problem_names);
+TABLE(nc_names_tcp_test, tcp_test_names);
+TABLE(nc_names_cb_report, cb_report_names);
 #undef TABLE
 
 int nc_names_index(const struct nc_names *t, const char *s)

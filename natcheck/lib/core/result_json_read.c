@@ -305,6 +305,145 @@ static bool iso8601(const char *s)
 	       s[5] <= '9' && s[6] == '\0';
 }
 
+/* --- revision 2: mapping stability, TCP tests, bounce, hops, samples, derived notes ----- */
+
+static void rd_udp_stability(struct rd *d, json_t *u, struct nc_udp_result *out)
+{
+	long long x;
+
+	rd_tri(d, u, "udp", "mapping_stable", &out->mapping_stable);
+	rd_int(d, u, "udp", "mapping_change_ms", 0, UINT32_MAX, &x, 0, NULLABLE);
+	out->mapping_change_ms = (uint32_t)x;
+}
+
+static void rd_tcp_obs(struct rd *d, json_t *o, const char *path, struct nc_tcp_obs *out)
+{
+	unsigned e;
+	long long x;
+
+	rd_enum(d, o, path, "test", &nc_names_tcp_test, &e, REQ);
+	out->test = (uint8_t)e;
+	rd_enum(d, o, path, "outcome", &nc_names_outcome, &e, REQ);
+	out->outcome = (uint8_t)e;
+	rd_tri(d, o, path, "arrived", &out->arrived);
+	rd_enum(d, o, path, "report", &nc_names_cb_report, &e, NULLABLE);
+	out->report = (uint8_t)e;
+	rd_int(d, o, path, "error_code", 0, 65535, &x, 0, NULLABLE);
+	out->error_code = (uint16_t)x;
+	rd_int(d, o, path, "at_ms", 0, UINT32_MAX, &x, 0, OPT);
+	out->at_ms = (uint32_t)x;
+	rd_int(d, o, path, "wait_ms", 0, UINT32_MAX, &x, 0, NULLABLE);
+	out->wait_ms = (uint32_t)x;
+	rd_int(d, o, path, "elapsed_ms", 0, UINT32_MAX, &x, 0, NULLABLE);
+	out->elapsed_ms = (uint32_t)x;
+	rd_ep(d, o, path, "local", &out->local);
+	rd_ep(d, o, path, "dest", &out->dest);
+	rd_ep(d, o, path, "mapped", &out->mapped);
+	rd_ep(d, o, path, "from", &out->from);
+}
+
+static void rd_tcp_probes(struct rd *d, json_t *t, struct nc_result *r)
+{
+	char path[PATH_LEN];
+	json_t *arr = rd_arr(d, t, "tcp", "probes", NC_MAX_TCP_OBS), *v;
+	size_t i;
+
+	json_array_foreach(arr, i, v) {
+		idx_path(path, "tcp.probes", i);
+		if (!json_is_object(v)) {
+			bad(d, path, NULL, "must be an object");
+			break;
+		}
+		rd_tcp_obs(d, v, path, &r->tcp_obs[i]);
+		r->n_tcp_obs = (uint8_t)(i + 1);
+	}
+}
+
+static void rd_bounce(struct rd *d, json_t *doc, struct nc_bounce *out)
+{
+	json_t *o = rd_obj(d, doc, "", "bounce", OPT | NULLABLE);
+
+	if (!o)
+		return;
+	out->tested = true;
+	rd_bool(d, o, "bounce", "offered", &out->offered);
+	rd_tri(d, o, "bounce", "arrived", &out->arrived);
+	rd_ep(d, o, "bounce", "from", &out->from);
+}
+
+static void rd_hops(struct rd *d, json_t *topo, struct nc_hops *out)
+{
+	static const char *const P = "topology.hops";
+	char path[PATH_LEN];
+	json_t *o = rd_obj(d, topo, "topology", "hops", OPT | NULLABLE), *arr, *v;
+	long long x;
+	size_t i;
+
+	if (!o)
+		return;
+	rd_int(d, o, P, "probed", 1, NC_MAX_HOPS, &x, 0, REQ);
+	out->n = (uint8_t)x;
+	rd_int(d, o, P, "reached_at", 1, NC_MAX_HOPS, &x, 0, NULLABLE);
+	out->reached_at = (uint8_t)x;
+	arr = rd_arr(d, o, P, "routers", NC_MAX_HOPS);
+	if (arr && json_array_size(arr) > out->n) {
+		bad(d, P, "routers", "%zu entries, but only %u hops probed", json_array_size(arr), out->n);
+		return;
+	}
+	json_array_foreach(arr, i, v) {
+		idx_path(path, "topology.hops.routers", i);
+		if (json_is_null(v))
+			continue;
+		if (!json_is_string(v) || nc_addr_parse_ip(json_string_value(v), &out->hop[i]) < 0) {
+			bad(d, path, NULL, "must be an IP address string or null");
+			break;
+		}
+	}
+}
+
+static void rd_track(struct rd *d, json_t *doc, struct nc_map_track *out)
+{
+	static const char *const P = "mapping_samples";
+	char path[PATH_LEN];
+	json_t *o = rd_obj(d, doc, "", P, OPT | NULLABLE), *arr, *v;
+	long long x;
+	size_t i;
+
+	if (!o)
+		return;
+	rd_ep(d, o, P, "local", &out->local);
+	arr = rd_arr(d, o, P, "samples", NC_MAX_MAP_SAMPLES);
+	json_array_foreach(arr, i, v) {
+		idx_path(path, "mapping_samples.samples", i);
+		if (!json_is_object(v)) {
+			bad(d, path, NULL, "must be an object");
+			break;
+		}
+		rd_int(d, v, path, "at_ms", 0, UINT32_MAX, &x, 0, REQ);
+		out->s[i].at_ms = (uint32_t)x;
+		rd_ep(d, v, path, "public", &out->s[i].public_ep);
+		out->n = (uint8_t)(i + 1);
+	}
+}
+
+/* Indices into notes[] of the notes the classifier wrote. */
+static void rd_derived_notes(struct rd *d, json_t *doc, struct nc_result *r)
+{
+	char path[PATH_LEN];
+	json_t *arr = rd_arr(d, doc, "", "derived_notes", NC_MAX_NOTES), *v;
+	long long x;
+	size_t i;
+
+	json_array_foreach(arr, i, v) {
+		if (!int_value(v, &x) || x < 0 || x >= r->n_notes) {
+			bad(d, idx_path(path, "derived_notes", i), NULL,
+			    "must be the index of a note (0 to %d)", r->n_notes - 1);
+			break;
+		}
+		r->notes_derived |= 1u << x;
+	}
+}
+
 static void rd_udp(struct rd *d, json_t *u, struct nc_udp_result *out)
 {
 	static const char *const P = "udp";
@@ -377,6 +516,7 @@ static void rd_udp(struct rd *d, json_t *u, struct nc_udp_result *out)
 	rd_int(d, u, P, "lifetime_upper_s", 0, UINT32_MAX, &x, 0, NULLABLE);
 	out->lifetime_upper_s = (uint32_t)x;
 	rd_tri(d, u, P, "inbound_refresh", &out->inbound_refresh);
+	rd_udp_stability(d, u, out);
 }
 
 static void rd_tcp(struct rd *d, json_t *t, struct nc_tcp_result *out)
@@ -515,8 +655,14 @@ static void rd_doc(struct rd *d, json_t *doc, struct nc_result *r)
 	}
 	if ((o = rd_obj(d, doc, "", "udp", REQ)))
 		rd_udp(d, o, &r->udp);
-	if ((o = rd_obj(d, doc, "", "tcp", OPT)))
+	/* A revision marker newer than this reader's is fine: revisions only add keys. */
+	rd_int(d, doc, "", "revision", 1, INT32_MAX, &x, 1, OPT);
+	r->revision = (uint32_t)x;
+	if ((o = rd_obj(d, doc, "", "tcp", OPT))) {
 		rd_tcp(d, o, &r->tcp);
+		rd_tcp_probes(d, o, r);
+	}
+	rd_bounce(d, doc, &r->bounce);
 	/* Protocols this version does not know are extra keys, allowed like any other. */
 	if ((o = rd_obj(d, doc, "", "port_mapping", OPT))) {
 		for (int p = 0; p < NC_PM_COUNT; p++) {
@@ -531,6 +677,7 @@ static void rd_doc(struct rd *d, json_t *doc, struct nc_result *r)
 		r->topology.nat_layers = (int8_t)x;
 		rd_tri(d, o, "topology", "cgnat", &r->topology.cgnat);
 		rd_tri(d, o, "topology", "double_nat", &r->topology.double_nat);
+		rd_hops(d, o, &r->hops);
 	}
 	/* The summary is derived from the verdicts and recomputed on writing; it is checked,
 	 * not stored. */
@@ -560,6 +707,8 @@ static void rd_doc(struct rd *d, json_t *doc, struct nc_result *r)
 		rd_obs(d, v, path, &r->obs[i]);
 		r->n_obs = (uint16_t)(i + 1);
 	}
+	rd_derived_notes(d, doc, r);
+	rd_track(d, doc, &r->track);
 }
 
 int nc_result_from_json(const char *text, size_t len, struct nc_result *r, char *err, size_t errlen)

@@ -113,6 +113,83 @@ static void push(struct jb *b, json_t *arr, json_t *v)
 		b->ok = false;
 }
 
+/* --- revision 2: mapping stability, TCP tests, bounce, hops, samples, derived notes ----- */
+
+static void udp_stability_json(struct jb *b, json_t *o, const struct nc_udp_result *u)
+{
+	put(b, o, "mapping_stable", j_tri(u->mapping_stable));
+	put(b, o, "mapping_change_ms", u->mapping_stable == NC_TRI_NO
+					       ? json_integer((json_int_t)u->mapping_change_ms)
+					       : json_null());
+}
+
+static json_t *tcp_obs_json(struct jb *b, const struct nc_tcp_obs *t)
+{
+	json_t *o = json_object();
+
+	put(b, o, "test", json_string(nc_tcp_test_name(t->test)));
+	put(b, o, "outcome", json_string(nc_outcome_name(t->outcome)));
+	put(b, o, "arrived", j_tri(t->arrived));
+	put(b, o, "report", t->report ? json_string(nc_cb_report_name(t->report)) : json_null());
+	put(b, o, "error_code", t->error_code ? json_integer(t->error_code) : json_null());
+	put(b, o, "at_ms", json_integer((json_int_t)t->at_ms));
+	put(b, o, "wait_ms", j_uint_or_null(t->wait_ms));
+	put(b, o, "elapsed_ms", j_uint_or_null(t->elapsed_ms));
+	put(b, o, "local", j_ep(&t->local));
+	put(b, o, "dest", j_ep(&t->dest));
+	put(b, o, "mapped", j_ep(&t->mapped));
+	put(b, o, "from", j_ep(&t->from));
+	return o;
+}
+
+static json_t *bounce_json(struct jb *b, const struct nc_bounce *bn)
+{
+	json_t *o;
+
+	if (!bn->tested)
+		return json_null();
+	o = json_object();
+	put(b, o, "offered", json_boolean(bn->offered));
+	put(b, o, "arrived", j_tri(bn->arrived));
+	put(b, o, "from", j_ep(&bn->from));
+	return o;
+}
+
+static json_t *hops_json(struct jb *b, const struct nc_hops *h)
+{
+	json_t *o, *routers;
+
+	if (h->n == 0)
+		return json_null();
+	o = json_object();
+	routers = json_array();
+	for (unsigned i = 0; i < h->n && i < NC_MAX_HOPS; i++)
+		push(b, routers, j_ip(&h->hop[i]));
+	put(b, o, "probed", json_integer(h->n));
+	put(b, o, "routers", routers);
+	put(b, o, "reached_at", h->reached_at ? json_integer(h->reached_at) : json_null());
+	return o;
+}
+
+static json_t *track_json(struct jb *b, const struct nc_map_track *t)
+{
+	json_t *o, *arr;
+
+	if (t->n == 0)
+		return json_null();
+	o = json_object();
+	arr = json_array();
+	for (unsigned i = 0; i < t->n && i < NC_MAX_MAP_SAMPLES; i++) {
+		json_t *s = json_object();
+		put(b, s, "at_ms", json_integer((json_int_t)t->s[i].at_ms));
+		put(b, s, "public", j_ep(&t->s[i].public_ep));
+		push(b, arr, s);
+	}
+	put(b, o, "local", j_ep(&t->local));
+	put(b, o, "samples", arr);
+	return o;
+}
+
 static json_t *udp_json(struct jb *b, const struct nc_udp_result *u)
 {
 	json_t *o = json_object(), *alloc = json_object(), *samples = json_array();
@@ -161,6 +238,7 @@ static json_t *udp_json(struct jb *b, const struct nc_udp_result *u)
 	put(b, o, "lifetime_s", j_uint_or_null(u->lifetime_s));
 	put(b, o, "lifetime_upper_s", j_uint_or_null(u->lifetime_upper_s));
 	put(b, o, "inbound_refresh", j_tri(u->inbound_refresh));
+	udp_stability_json(b, o, u);
 	return o;
 }
 
@@ -178,6 +256,15 @@ static json_t *tcp_json(struct jb *b, const struct nc_tcp_result *t)
 	put(b, o, "unsolicited_ms",
 	    t->unsolicited[0] ? json_integer((json_int_t)t->unsolicited_ms) : json_null());
 	return o;
+}
+
+static json_t *tcp_probes_json(struct jb *b, const struct nc_result *r)
+{
+	json_t *arr = json_array();
+
+	for (unsigned i = 0; i < r->n_tcp_obs && i < NC_MAX_TCP_OBS; i++)
+		push(b, arr, tcp_obs_json(b, &r->tcp_obs[i]));
+	return arr;
 }
 
 static json_t *portmap_json(struct jb *b, const struct nc_portmap_result *m)
@@ -235,6 +322,7 @@ char *nc_result_to_json(const struct nc_result *r, bool pretty)
 	json_t *doc = json_object(), *tool = json_object(), *server = json_object();
 	json_t *pm = json_object(), *topo = json_object(), *summary = json_object();
 	json_t *notes = json_array(), *obs = json_array(), *unreach = json_array();
+	json_t *derived = json_array(), *tcp;
 	char punch[NC_NOTE_LEN];
 	char *out = NULL;
 
@@ -260,28 +348,39 @@ char *nc_result_to_json(const struct nc_result *r, bool pretty)
 	    r->topology.nat_layers >= 0 ? json_integer(r->topology.nat_layers) : json_null());
 	put(&b, topo, "cgnat", j_tri(r->topology.cgnat));
 	put(&b, topo, "double_nat", j_tri(r->topology.double_nat));
+	put(&b, topo, "hops", hops_json(&b, &r->hops));
 	put(&b, summary, "classic", json_string(nc_result_classic_label(r)));
 	put(&b, summary, "udp_hole_punching",
 	    json_string(nc_result_punch_verdict(r, punch, sizeof(punch))));
-	for (unsigned i = 0; i < r->n_notes && i < NC_MAX_NOTES; i++)
+	for (unsigned i = 0; i < r->n_notes && i < NC_MAX_NOTES; i++) {
 		push(&b, notes, j_text_n(r->notes[i], NC_NOTE_LEN));
+		if (r->notes_derived & (1u << i))
+			push(&b, derived, json_integer(i));
+	}
 	for (unsigned i = 0; i < r->n_obs && i < NC_MAX_OBS; i++)
 		push(&b, obs, obs_json(&b, &r->obs[i]));
 
 	/* Key order is the order of insertion (jansson >= 2.8), so the output is stable. */
 	put(&b, doc, "schema", json_string(NC_RESULT_SCHEMA));
 	put(&b, doc, "version", json_integer(NC_RESULT_VERSION));
+	/* A revision-1 document read and written again still lacks revision 2's evidence. */
+	put(&b, doc, "revision", json_integer(r->revision ? r->revision : NC_RESULT_REVISION));
 	put(&b, doc, "tool", tool);
 	put(&b, doc, "started", J_TEXT(r->started));
 	put(&b, doc, "duration_ms", json_integer((json_int_t)r->duration_ms));
 	put(&b, doc, "server", server);
 	put(&b, doc, "udp", udp_json(&b, &r->udp));
-	put(&b, doc, "tcp", tcp_json(&b, &r->tcp));
+	tcp = tcp_json(&b, &r->tcp);
+	put(&b, tcp, "probes", tcp_probes_json(&b, r));
+	put(&b, doc, "tcp", tcp);
+	put(&b, doc, "bounce", bounce_json(&b, &r->bounce));
 	put(&b, doc, "port_mapping", pm);
 	put(&b, doc, "topology", topo);
 	put(&b, doc, "summary", summary);
 	put(&b, doc, "notes", notes);
+	put(&b, doc, "derived_notes", derived);
 	put(&b, doc, "observations", obs);
+	put(&b, doc, "mapping_samples", track_json(&b, &r->track));
 	/* rtt_ms is the only real: microseconds in milliseconds need 10 significant digits,
 	 * and printing no more keeps 0.1 from becoming 0.10000000000000001. */
 	if (b.ok)

@@ -15,7 +15,8 @@ struct nc_names {
 };
 
 extern const struct nc_names nc_names_beh, nc_names_alloc, nc_names_pool, nc_names_hp,
-	nc_names_role, nc_names_outcome, nc_names_pm, nc_names_classic, nc_names_srv_problem;
+	nc_names_role, nc_names_outcome, nc_names_pm, nc_names_classic, nc_names_srv_problem,
+	nc_names_tcp_test, nc_names_cb_report;
 
 /* The index of s in t, or -1. */
 int nc_names_index(const struct nc_names *t, const char *s);

@@ -1,8 +1,11 @@
 #include "lifetime.h"
 
+#include "classify_evidence.h"
+
 #include <natcheck/error.h>
 #include "netutil.h"
 #include "stun.h"
+#include "stun_txn.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -13,10 +16,13 @@
 
 #define ROUND_K 8            /* parallel bindings per round */
 #define PROBE_ATTEMPTS 4     /* RESPONSE-PORT requests per trial (loss) */
-#define PROBE_GAP_US 100000u /* between those attempts, and the wait after the last */
-#define MAP_RTO_US 200000u   /* retransmission of the binding-creating request */
+#define PROBE_GAP_US 100000u /* least RTO of these transactions, and of the wait after the last */
+#define MAP_RTO_US 200000u   /* first RTO of the binding-creating request, before any sample */
 #define MAP_ATTEMPTS 7
 #define CONTROL_IDLE_US 250000u /* positive control of the first round */
+#define TRACK_GAP_US 1000000u   /* the busy binding's requests (mapping stability) */
+#define BURST 64                /* datagrams read per socket per turn */
+#define MAX_SKIP (STUN_TXN_MAX_SKIP * ROUND_K) /* unrelated datagrams per round */
 
 enum trial_state { T_MAPPING, T_IDLE, T_PROBING, T_ALIVE, T_DEAD, T_FAILED };
 
@@ -25,14 +31,22 @@ struct trial {
 	int fd;
 	struct nc_addr local, pub;
 	enum trial_state state;
-	uint8_t tid_map[STUN_TID_LEN], tid_probe[STUN_TID_LEN];
+	struct stun_txn map, probe; /* X's Binding, then Y's RESPONSE-PORT request */
 	uint64_t idle_us;     /* how long to leave it idle */
-	uint64_t mapped_at;   /* when X last heard from the server: the idle time starts here */
-	uint64_t next_us;     /* next send */
-	unsigned attempts;
+	uint64_t idle_until;  /* X last heard from the server + idle_us */
 	int obs;              /* observation index of the probe, -1 until probed */
 	/* inbound-refresh trial: probe every idle_us, up to `refreshes` times */
 	unsigned refreshes, refreshed;
+};
+
+/* Mapping stability: socket K stays busy (a Binding every TRACK_GAP_US) for the whole
+ * measurement, and every answer's public endpoint goes into r->track. */
+struct tracker {
+	int fd;
+	struct stun_txn txn;
+	bool active;          /* txn in flight */
+	uint64_t next_us;     /* next request */
+	uint64_t first_us;    /* first answer: samples count from here */
 };
 
 struct lt {
@@ -44,24 +58,12 @@ struct lt {
 	struct trial t[ROUND_K];
 	unsigned n;
 	uint64_t t0;
+	struct stun_rtt rtt;   /* shared by every transaction of the test */
+	struct tracker k;
 	bool no_response_port; /* the server answered Y instead of Pa:Pp */
 };
 
 #define ltrace(l, ...) nc_tracef((l)->cfg->trace, (l)->cfg->trace_arg, (l)->t0, "lifetime: " __VA_ARGS__)
-
-static int send_binding(struct lt *l, int fd, const uint8_t *tid, uint16_t response_port)
-{
-	uint8_t buf[64];
-	struct sockaddr_storage ss;
-	socklen_t sl = nc_addr_to_sockaddr(&l->cfg->server, &ss);
-	int n;
-
-	if ((n = stun_binding_request(buf, sizeof(buf), tid, 0, response_port)) < 0)
-		return n;
-	if (sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&ss, sl) < 0 && errno != EAGAIN)
-		return -errno;
-	return 0;
-}
 
 static void close_trials(struct lt *l)
 {
@@ -73,24 +75,22 @@ static void close_trials(struct lt *l)
 
 static int open_trials(struct lt *l, const uint64_t *idle_us, unsigned n, unsigned refreshes)
 {
-	uint64_t now = nc_now_us();
-
 	for (unsigned i = 0; i < n; i++) {
 		struct trial *t = &l->t[i];
+		int err;
+
 		memset(t, 0, sizeof(*t));
 		t->obs = -1;
 		t->fd = nc_udp_bind(&l->src, 0, &t->local);
-		if (t->fd < 0) {
-			int err = t->fd;
-			l->n = i;
+		err = t->fd < 0 ? t->fd : stun_txn_init(&t->map, &l->cfg->server, 0, 0, MAP_ATTEMPTS);
+		if (err < 0) {
+			l->n = t->fd < 0 ? i : i + 1;
 			close_trials(l);
 			return err;
 		}
 		t->idle_us = idle_us[i];
 		t->refreshes = refreshes;
 		t->state = T_MAPPING;
-		t->next_us = now;
-		randombytes_buf(t->tid_map, STUN_TID_LEN);
 		l->n = i + 1;
 	}
 	return 0;
@@ -115,71 +115,83 @@ static void record_probe(struct lt *l, struct trial *t)
 	o->sent_ms = (uint32_t)(t->idle_us / 1000); /* for lifetime probes: the idle time tried */
 }
 
-/* One step of a trial's state machine at time now. */
+/* One step of a trial's state machine at time now: the transactions send and retire
+ * themselves (stun_txn_tick); this moves the trial on when one has finished. */
 static void step(struct lt *l, struct trial *t, uint64_t now)
 {
-	if (now < t->next_us)
-		return;
 	switch (t->state) {
 	case T_MAPPING:
-		if (t->attempts >= MAP_ATTEMPTS) {
+		stun_txn_tick(&t->map, t->fd, &l->rtt, now);
+		if (t->map.state == STUN_TXN_EXPIRED || t->map.state == STUN_TXN_SEND_FAILED)
+			t->state = T_FAILED;
+		return;
+	case T_IDLE:
+		if (now < t->idle_until)
+			return;
+		if (stun_txn_init(&t->probe, &l->cfg->server, 0, t->pub.port, PROBE_ATTEMPTS) < 0) {
 			t->state = T_FAILED;
 			return;
 		}
-		send_binding(l, t->fd, t->tid_map, 0);
-		t->attempts++;
-		t->next_us = now + MAP_RTO_US;
-		return;
-	case T_IDLE:
+		t->probe.linger_us = PROBE_GAP_US;
 		t->state = T_PROBING;
-		t->attempts = 0;
-		randombytes_buf(t->tid_probe, STUN_TID_LEN);
 		record_probe(l, t);
 		/* fall through */
 	case T_PROBING:
-		if (t->attempts >= PROBE_ATTEMPTS) {
+		stun_txn_tick(&t->probe, l->yfd, &l->rtt, now);
+		if (t->obs >= 0)
+			l->r->obs[t->obs].attempts = (uint8_t)t->probe.attempts;
+		if (t->probe.state == STUN_TXN_SEND_FAILED) {
+			t->state = T_FAILED;
+		} else if (t->probe.state == STUN_TXN_EXPIRED) {
 			t->state = T_DEAD;
 			ltrace(l, "binding %u idle %.2f s: gone", t->local.port, (double)t->idle_us / 1e6);
-			return;
 		}
-		send_binding(l, l->yfd, t->tid_probe, t->pub.port);
-		t->attempts++;
-		if (t->obs >= 0)
-			l->r->obs[t->obs].attempts = (uint8_t)t->attempts;
-		t->next_us = now + PROBE_GAP_US;
 		return;
 	default:
 		return;
 	}
 }
 
-static void on_packet(struct lt *l, struct trial *t, const uint8_t *buf, size_t len,
-		      const struct nc_addr *from, uint64_t now)
+/* When the trial next needs step() (0 = never). */
+static uint64_t trial_next(const struct lt *l, const struct trial *t)
 {
-	struct stun_msg m;
+	switch (t->state) {
+	case T_MAPPING: return stun_txn_next(&t->map, &l->rtt);
+	case T_IDLE: return t->idle_until;
+	case T_PROBING: return stun_txn_next(&t->probe, &l->rtt);
+	default: return 0;
+	}
+}
 
-	if (stun_decode(buf, len, &m) < 0 || m.cls != STUN_CLASS_SUCCESS ||
-	    !nc_addr_eq(from, &l->cfg->server))
-		return;
-	if (t->state == T_MAPPING && sodium_memcmp(m.tid, t->tid_map, STUN_TID_LEN) == 0) {
-		t->pub = (m.has & STUN_HAS_XOR_MAPPED) ? m.xor_mapped : m.mapped;
-		t->mapped_at = now;
+/* An answer on X's socket: its own Binding's, or the RESPONSE-PORT probe's through it. */
+static void on_x(struct lt *l, struct trial *t, const struct stun_msg *m,
+		 const struct nc_addr *from, uint64_t now)
+{
+	if (t->state == T_MAPPING &&
+	    stun_txn_accept(&t->map, &l->rtt, m, from, now) == STUN_TXN_MATCHED) {
+		if (m->cls != STUN_CLASS_SUCCESS) {
+			t->state = T_FAILED;
+			return;
+		}
+		t->pub = (m->has & STUN_HAS_XOR_MAPPED) ? m->xor_mapped : m->mapped;
 		t->state = T_IDLE;
-		t->next_us = now + t->idle_us;
+		t->idle_until = now + t->idle_us; /* the idle time starts with X's last answer */
 		return;
 	}
-	if (t->state == T_PROBING && sodium_memcmp(m.tid, t->tid_probe, STUN_TID_LEN) == 0) {
+	if (t->state == T_PROBING && m->cls == STUN_CLASS_SUCCESS &&
+	    stun_txn_accept(&t->probe, &l->rtt, m, from, now) == STUN_TXN_MATCHED) {
 		struct nc_obs *o = t->obs >= 0 ? &l->r->obs[t->obs] : NULL;
 		if (o) {
 			o->outcome = NC_OUT_ANSWERED;
 			o->from = *from;
-			o->xor_mapped = m.xor_mapped;
-			o->mapped = m.mapped;
+			o->xor_mapped = m->xor_mapped;
+			o->mapped = m->mapped;
+			o->rtt_us = t->probe.rtt_us;
 		}
 		if (t->refreshes && ++t->refreshed < t->refreshes) {
 			/* The inbound-refresh trial: stay idle (no outbound) until the next one. */
 			t->state = T_IDLE;
-			t->next_us = now + t->idle_us;
+			t->idle_until = now + t->idle_us;
 			t->obs = -1;
 			return;
 		}
@@ -188,33 +200,73 @@ static void on_packet(struct lt *l, struct trial *t, const uint8_t *buf, size_t 
 	}
 }
 
-static void drain(struct lt *l, int fd, struct trial *t)
+/* On Y, any answer to a probe means the server does not do RESPONSE-PORT: an error (420)
+ * or, from servers that ignore the attribute, an answer sent to Y's own port. Either way the
+ * trial says nothing about X's binding. */
+static bool on_y(struct lt *l, const struct stun_msg *m)
 {
-	uint8_t buf[1500];
-	struct sockaddr_storage ss;
-	struct nc_addr from;
+	bool ours = false;
 
-	for (;;) {
-		socklen_t sl = sizeof(ss);
-		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&ss, &sl);
-		if (n < 0)
-			return;
-		if (t && nc_addr_from_sockaddr(&from, (struct sockaddr *)&ss, sl) == 0)
-			on_packet(l, t, buf, (size_t)n, &from, nc_now_us());
-		/* On Y, any answer to a probe means the server does not do RESPONSE-PORT:
-		 * an error (420) or, from servers that ignore the attribute, an answer sent
-		 * to Y's own port. Either way the trial says nothing about X's binding. */
-		if (!t) {
-			struct stun_msg m;
-			if (stun_decode(buf, (size_t)n, &m) < 0)
-				continue;
-			for (unsigned i = 0; i < l->n; i++)
-				if (l->t[i].state == T_PROBING &&
-				    sodium_memcmp(m.tid, l->t[i].tid_probe, STUN_TID_LEN) == 0) {
-					l->t[i].state = T_FAILED;
-					l->no_response_port = true;
-				}
+	for (unsigned i = 0; i < l->n; i++)
+		if (l->t[i].state == T_PROBING && stun_txn_owns(&l->t[i].probe, m)) {
+			l->t[i].state = T_FAILED;
+			l->no_response_port = true;
+			ours = true;
 		}
+	return ours;
+}
+
+/* Keeps the first and the last answer of every run of equal endpoints. */
+static void track_sample(struct lt *l, const struct nc_addr *pub, uint64_t now)
+{
+	struct nc_map_track *tr = &l->r->track;
+	struct nc_map_sample s = {.public_ep = *pub};
+
+	if (!l->k.first_us)
+		l->k.first_us = now;
+	s.at_ms = (uint32_t)((now - l->k.first_us) / 1000);
+	if (tr->n >= 2 && nc_addr_eq(&tr->s[tr->n - 1].public_ep, pub) &&
+	    nc_addr_eq(&tr->s[tr->n - 2].public_ep, pub)) {
+		tr->s[tr->n - 1] = s; /* the run goes on */
+		return;
+	}
+	if (tr->n < NC_MAX_MAP_SAMPLES)
+		tr->s[tr->n++] = s;
+	else
+		tr->s[NC_MAX_MAP_SAMPLES - 1] = s; /* full: the latest answer stays visible */
+	if (tr->n >= 2 && !nc_addr_eq(&tr->s[tr->n - 2].public_ep, pub)) {
+		char a[NC_ADDR_STRLEN];
+		ltrace(l, "the busy binding %u is now at %s", tr->local.port, nc_addr_str(pub, a));
+	}
+}
+
+static void track_step(struct lt *l, uint64_t now)
+{
+	struct tracker *k = &l->k;
+
+	if (k->fd < 0)
+		return;
+	if (!k->active && now >= k->next_us) {
+		if (stun_txn_init(&k->txn, &l->cfg->server, 0, 0, 3) < 0)
+			return;
+		k->active = true;
+		k->next_us = now + TRACK_GAP_US;
+	}
+	if (k->active) {
+		stun_txn_tick(&k->txn, k->fd, &l->rtt, now);
+		if (k->txn.state != STUN_TXN_PENDING)
+			k->active = false;
+	}
+}
+
+static void on_k(struct lt *l, const struct stun_msg *m, const struct nc_addr *from, uint64_t now)
+{
+	struct tracker *k = &l->k;
+
+	if (k->active && m->cls == STUN_CLASS_SUCCESS &&
+	    stun_txn_accept(&k->txn, &l->rtt, m, from, now) == STUN_TXN_MATCHED) {
+		k->active = false;
+		track_sample(l, (m->has & STUN_HAS_XOR_MAPPED) ? &m->xor_mapped : &m->mapped, now);
 	}
 }
 
@@ -236,38 +288,81 @@ static bool round_done(const struct lt *l, bool stop_at_first_dead)
 	return !pending;
 }
 
-/* Runs the current trials until done; returns 0 or a negative error. */
+/* Reads what waits on fd (at most BURST datagrams, so the loop's checks come round): index
+ * i < n is X of trial i, n is Y, n + 1 is K. Returns the unrelated datagrams it skipped. */
+static unsigned drain(struct lt *l, int fd, unsigned i)
+{
+	uint8_t buf[1500];
+	unsigned skipped = 0;
+
+	for (unsigned b = 0; b < BURST; b++) {
+		struct stun_msg m;
+		struct nc_addr from;
+		int rc = stun_txn_recv(fd, buf, sizeof(buf), &m, &from);
+
+		if (rc == -EAGAIN || rc == -EWOULDBLOCK)
+			break;
+		if (rc < 0) {
+			skipped++;
+			continue;
+		}
+		if (i < l->n)
+			on_x(l, &l->t[i], &m, &from, nc_now_us());
+		else if (i == l->n)
+			skipped += !on_y(l, &m);
+		else
+			on_k(l, &m, &from, nc_now_us());
+	}
+	return skipped;
+}
+
+/* Runs the current trials until done, within the run's limits (checked on every turn, the
+ * cancellation handle polled with the sockets); returns 0 or a negative error. */
 static int run_round(struct lt *l, bool stop_at_first_dead, double lo, double hi)
 {
-	struct pollfd pfd[ROUND_K + 1];
-	unsigned last_progress = UINT32_MAX;
+	struct pollfd pfd[ROUND_K + 3];
+	const struct nc_limits *lim = &l->cfg->lim;
+	unsigned last_progress = UINT32_MAX, skipped = 0, np;
+	int err;
 
 	while (!round_done(l, stop_at_first_dead)) {
 		uint64_t now = nc_now_us(), next = now + 1000000u;
 		unsigned elapsed = (unsigned)((now - l->t0) / 1000000u);
-		int timeout;
 
+		if ((err = nc_limits_check(lim, now)) < 0)
+			return err;
 		if (l->cfg->progress && elapsed != last_progress) {
 			last_progress = elapsed;
 			l->cfg->progress(l->cfg->progress_arg, elapsed, lo, hi);
 		}
 		for (unsigned i = 0; i < l->n; i++) {
+			uint64_t due;
 			step(l, &l->t[i], now);
-			if (l->t[i].state <= T_PROBING && l->t[i].next_us < next)
-				next = l->t[i].next_us;
+			due = trial_next(l, &l->t[i]);
+			if (due && due < next)
+				next = due;
+		}
+		track_step(l, now);
+		if (l->k.fd >= 0) {
+			uint64_t due = l->k.active ? stun_txn_next(&l->k.txn, &l->rtt) : l->k.next_us;
+			if (due && due < next)
+				next = due;
 		}
 		for (unsigned i = 0; i < l->n; i++)
 			pfd[i] = (struct pollfd){.fd = l->t[i].fd, .events = POLLIN};
 		pfd[l->n] = (struct pollfd){.fd = l->yfd, .events = POLLIN};
+		pfd[l->n + 1] = (struct pollfd){.fd = l->k.fd, .events = POLLIN};
+		pfd[l->n + 2] = (struct pollfd){.fd = nc_cancel_fd(lim->cancel), .events = POLLIN};
+		np = pfd[l->n + 2].fd >= 0 ? l->n + 3 : l->n + 2;
 		now = nc_now_us();
-		timeout = next > now ? (int)((next - now + 999) / 1000) : 0;
-		if (poll(pfd, l->n + 1, timeout) < 0 && errno != EINTR)
+		if (poll(pfd, np, nc_limits_timeout_ms(lim, next > now ? next : now, now)) < 0 &&
+		    errno != EINTR)
 			return -errno;
-		for (unsigned i = 0; i < l->n; i++)
-			if (pfd[i].revents & POLLIN)
-				drain(l, pfd[i].fd, &l->t[i]);
-		if (pfd[l->n].revents & POLLIN)
-			drain(l, l->yfd, NULL);
+		for (unsigned i = 0; i < l->n + 2; i++)
+			if (pfd[i].fd >= 0 && (pfd[i].revents & (POLLIN | POLLERR)))
+				skipped += drain(l, pfd[i].fd, i);
+		if (skipped > MAX_SKIP)
+			return -NC_E_PROTOCOL;
 	}
 	return 0;
 }
@@ -387,6 +482,10 @@ int nc_probe_lifetime(const struct nc_lifetime_cfg *cfg, struct nc_result *r)
 		return err;
 	if ((l.yfd = nc_udp_bind(&l.src, 0, &l.ylocal)) < 0)
 		return l.yfd;
+	l.rtt.initial_us = MAP_RTO_US;
+	l.rtt.min_us = PROBE_GAP_US; /* a late answer must not read as a dead binding */
+	memset(&r->track, 0, sizeof(r->track));
+	l.k.fd = nc_udp_bind(&l.src, 0, &r->track.local); /* without it: no stability verdict */
 	err = measure_lifetime(&l, &lo, &hi);
 	if (err == 0 && lo > 0) {
 		/* Report the middle of the final bracket: within resolution/2 of the truth. */
@@ -399,5 +498,10 @@ int nc_probe_lifetime(const struct nc_lifetime_cfg *cfg, struct nc_result *r)
 		r->udp.lifetime_upper_s = (uint32_t)(hi + 0.999);
 	}
 	close(l.yfd);
+	if (l.k.fd >= 0)
+		close(l.k.fd);
+	if (r->track.n == 0)
+		memset(&r->track, 0, sizeof(r->track));
+	nc_classify_stability(r);
 	return err == -NC_E_UNSUPPORTED ? 0 : err;
 }

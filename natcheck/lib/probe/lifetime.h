@@ -12,6 +12,12 @@
  * evenly spaced times inside the bracket.
  * Then a socket Z is left without outbound traffic while Y sends it answers every L/2; if one
  * still arrives after 1.5 L, inbound traffic refreshes bindings.
+ *
+ * Meanwhile a socket K keeps one binding busy (a Binding request every second) and records
+ * the public endpoint of every answer in r->track: a NAT that moves a binding in use to a new
+ * public port shows as udp.mapping_stable false, with the time (nc_classify_stability).
+ * Every request is a stun_txn transaction; every loop honours cfg->lim on every turn.
+ *
  * Wall time for a lifetime L, about 4L-6L in all: the geometric round ends when its first
  * binding dies (the next power of two above L, L..2L), each bracket round lasts about its
  * longest idle time (up to 2L; one to three rounds, each narrowing the bracket ninefold down to
@@ -37,7 +43,8 @@ struct nc_lifetime_cfg {
 };
 
 /* Measures and writes r->udp.lifetime_s, lifetime_upper_s and inbound_refresh, appending one
- * observation per probe. Returns 0, or a negative error if it could not run at all. */
+ * observation per probe, and r->track with udp.mapping_stable. Returns 0, the limits' error
+ * (-NC_E_CANCELLED, -NC_E_DEADLINE), or a negative error if it could not run at all. */
 int nc_probe_lifetime(const struct nc_lifetime_cfg *cfg, struct nc_result *r);
 
 #endif

@@ -39,9 +39,11 @@ struct nc_tcp_cfg {
 	void *trace_arg;
 };
 
-/* Runs the TCP tests and fills r->tcp (and notes). Returns 0 when it ran (whatever the
- * verdicts; r->tcp.tested says whether the server could be reached over TCP), or a negative
- * error when it could not run at all. */
+/* Runs the TCP tests, records each in r->tcp_obs and fills r->tcp from them with the core
+ * classifier (nc_classify_tcp). Returns 0 when it ran (whatever the verdicts; r->tcp.tested
+ * says whether the server could be reached over TCP), the limits' error (-NC_E_CANCELLED,
+ * -NC_E_DEADLINE: what was recorded so far is classified), or a negative error when it could
+ * not run at all. */
 int nc_probe_tcp(const struct nc_tcp_cfg *cfg, struct nc_result *r);
 
 struct nc_bounce_cfg {
@@ -58,8 +60,10 @@ struct nc_bounce_cfg {
  * server cannot bounce. Returns 0 or a negative error. */
 int nc_probe_bounce_udp(const struct nc_bounce_cfg *cfg, int *arrived, struct nc_addr *from);
 
-/* Folds a bounce result into r->udp.filtering (call after nc_probe_udp): an arrival proves
- * endpoint-independent filtering; a disagreement with the CHANGE-REQUEST verdict is noted. */
+/* Records a bounce result in r->bounce (arrived -1 = the server offers no bouncer) and folds
+ * it into r->udp.filtering with the core classifier (nc_classify_bounce; call after
+ * nc_probe_udp): an arrival proves endpoint-independent filtering; a disagreement with the
+ * CHANGE-REQUEST verdict is noted. nc_result_classify() does the same fold again. */
 void nc_bounce_fold(struct nc_result *r, int arrived, const struct nc_addr *from);
 
 #endif

@@ -3,12 +3,12 @@
 #include <natcheck/error.h>
 #include "netutil.h"
 #include "stun.h"
+#include "stun_txn.h"
 
 #include <errno.h>
 #include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -55,28 +55,36 @@ static bool read_time_exceeded(int fd, struct nc_addr *router)
 	return found;
 }
 
+/* Is TTL i+1 still worth an answer? Not once the server answered at or below it, nor once a
+ * public router answered below it: the classifier reads the path only up to there. */
+static bool hop_needed(const struct nc_hops *h, unsigned i)
+{
+	if (nc_addr_is_set(&h->hop[i]) || (h->reached_at && i + 1 >= h->reached_at))
+		return false;
+	for (unsigned j = 0; j < i; j++)
+		if (nc_addr_is_set(&h->hop[j]) && nc_addr_scope(&h->hop[j]) == NC_SCOPE_PUBLIC)
+			return false;
+	return true;
+}
+
 int nc_probe_hops(const struct nc_addr *server, unsigned max_ttl, unsigned wait_ms,
 		  const struct nc_limits *lim, struct nc_hops *out)
 {
-	struct pollfd pfd[NC_MAX_HOPS];
-	uint8_t tid[NC_MAX_HOPS][STUN_TID_LEN];
-	struct sockaddr_storage ss;
-	socklen_t sl = nc_addr_to_sockaddr(server, &ss);
+	struct pollfd pfd[NC_MAX_HOPS + 1];
+	struct stun_txn txn[NC_MAX_HOPS];
+	/* Retransmissions wait out the routers' ICMP token bucket (see topology.h). */
+	struct stun_rtt pace = {.initial_us = NC_HOPS_PACE_MS * 1000ull};
 	struct nc_addr src, bound;
-	uint64_t deadline;
 	unsigned n = max_ttl < NC_MAX_HOPS ? max_ttl : NC_MAX_HOPS, open = 0;
 	int err, one = 1;
 	bool v6 = server->family == AF_INET6;
 
 	memset(out, 0, sizeof(*out));
-	if (sodium_init() < 0)
-		return -NC_E_NOMEM;
 	if ((err = nc_route_source(server, &src)) < 0)
 		return err;
 	/* One socket per TTL, so each error arrives where it can only mean one hop. */
 	for (unsigned i = 0; i < n; i++) {
-		uint8_t pkt[64];
-		int ttl = (int)i + 1, len, fd = nc_udp_bind(&src, 0, &bound);
+		int ttl = (int)i + 1, fd = nc_udp_bind(&src, 0, &bound);
 
 		pfd[i].fd = fd;
 		pfd[i].events = POLLIN;
@@ -90,35 +98,54 @@ int nc_probe_hops(const struct nc_addr *server, unsigned max_ttl, unsigned wait_
 			err = -errno;
 			goto out;
 		}
-		randombytes_buf(tid[i], STUN_TID_LEN);
-		len = stun_binding_request(pkt, sizeof(pkt), tid[i], 0, 0);
-		if (len > 0)
-			sendto(fd, pkt, (size_t)len, 0, (struct sockaddr *)&ss, sl);
+		if ((err = stun_txn_init(&txn[i], server, 0, 0, NC_HOPS_ATTEMPTS)) < 0)
+			goto out;
+		txn[i].linger_us = (uint64_t)wait_ms * 1000u; /* the last try: a round trip or so */
 	}
 	out->n = (uint8_t)n;
-	deadline = nc_now_us() + (uint64_t)wait_ms * 1000u;
-	for (;;) {
-		uint64_t now = nc_now_us();
-		unsigned pending = 0;
+	pfd[n] = (struct pollfd){.fd = nc_cancel_fd(lim ? lim->cancel : NULL), .events = POLLIN};
+	for (unsigned skipped = 0;;) {
+		uint64_t now = nc_now_us(), next = 0;
 
-		for (unsigned i = 0; i < n; i++)
-			pending += !nc_addr_is_set(&out->hop[i]) && !(out->reached_at && i + 1 >= out->reached_at);
-		if (pending == 0 || now >= deadline)
-			break;
-		if (poll(pfd, n, (int)((deadline - now + 999) / 1000)) < 0 && errno != EINTR)
-			break;
+		if ((err = nc_limits_check(lim, now)) < 0)
+			goto out;
 		for (unsigned i = 0; i < n; i++) {
-			uint8_t buf[512];
-			struct stun_msg m;
-			ssize_t k;
-
+			uint64_t due;
+			if (!hop_needed(out, i) || txn[i].state != STUN_TXN_PENDING)
+				continue;
+			stun_txn_tick(&txn[i], pfd[i].fd, &pace, now); /* a failed send: that hop is silent */
+			due = stun_txn_next(&txn[i], &pace);
+			if (due && (!next || due < next))
+				next = due;
+		}
+		if (!next)
+			break; /* every hop that matters answered, or was tried out */
+		if (poll(pfd, pfd[n].fd >= 0 ? n + 1 : n, nc_limits_timeout_ms(lim, next, now)) < 0 &&
+		    errno != EINTR) {
+			err = -errno;
+			goto out;
+		}
+		for (unsigned i = 0; i < n; i++) {
 			if (pfd[i].revents & POLLERR)
 				read_time_exceeded(pfd[i].fd, &out->hop[i]);
-			while ((k = recv(pfd[i].fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
-				if (stun_decode(buf, (size_t)k, &m) == 0 &&
-				    sodium_memcmp(m.tid, tid[i], STUN_TID_LEN) == 0 &&
-				    (!out->reached_at || i + 1 < out->reached_at))
-					out->reached_at = (uint8_t)(i + 1);
+			for (unsigned b = 0; b < 16 && (pfd[i].revents & POLLIN); b++) {
+				uint8_t buf[512];
+				struct stun_msg m;
+				struct nc_addr from;
+				int rc = stun_txn_recv(pfd[i].fd, buf, sizeof(buf), &m, &from);
+
+				if (rc == -EAGAIN || rc == -EWOULDBLOCK)
+					break;
+				if (rc == 0 && stun_txn_accept(&txn[i], NULL, &m, &from, nc_now_us()) ==
+						       STUN_TXN_MATCHED) {
+					if (!out->reached_at || i + 1 < out->reached_at)
+						out->reached_at = (uint8_t)(i + 1);
+				} else if (rc != 0 || !stun_txn_owns(&txn[i], &m)) {
+					if (++skipped > STUN_TXN_MAX_SKIP) {
+						err = -NC_E_PROTOCOL;
+						goto out;
+					}
+				}
 			}
 		}
 	}
@@ -127,101 +154,4 @@ out:
 	for (unsigned i = 0; i < open; i++)
 		close(pfd[i].fd);
 	return err;
-}
-
-static const char *realm(const struct nc_addr *a)
-{
-	switch (nc_addr_scope(a)) {
-	case NC_SCOPE_CGNAT: return "carrier shared space";
-	case NC_SCOPE_PRIVATE: return "private";
-	default: return "public";
-	}
-}
-
-void nc_classify_topology(struct nc_result *r, const struct nc_hops *hops)
-{
-	struct nc_topology *t = &r->topology;
-	const struct nc_udp_result *u = &r->udp;
-	bool cgnat = false, extra_nat = false, single = false;
-	char a[NC_ADDR_STRLEN], b[NC_ADDR_STRLEN], path[NC_NOTE_LEN] = "";
-
-	t->nat_layers = -1;
-	t->cgnat = t->double_nat = NC_TRI_UNKNOWN;
-	if (u->nat == NC_TRI_NO) {
-		t->nat_layers = 0;
-		t->cgnat = t->double_nat = NC_TRI_NO;
-		return;
-	}
-	if (u->nat != NC_TRI_YES)
-		return;
-	if (nc_addr_scope(&u->local) == NC_SCOPE_CGNAT) {
-		cgnat = true;
-		nc_result_note(r, "topology: this host's own address %s is in 100.64.0.0/10, the "
-				  "space carriers give subscribers behind a carrier-grade NAT",
-			       nc_addr_ip_str(&u->local, a));
-	}
-
-	/* The path: the first hop is the home gateway; private or shared-space routers after
-	 * it, before the first public one, are further address realms. */
-	if (hops && hops->n) {
-		size_t off = 0;
-		bool gateway_private = false, silent = false, public_seen = false;
-		for (unsigned i = 0; i < hops->n && (!hops->reached_at || i + 1 < hops->reached_at); i++) {
-			const struct nc_addr *h = &hops->hop[i];
-			off += (size_t)snprintf(path + off, off < sizeof(path) ? sizeof(path) - off : 0, "%s%s",
-						i ? ", " : "", nc_addr_is_set(h) ? nc_addr_ip_str(h, a) : "*");
-			if (!nc_addr_is_set(h)) {
-				silent = true;
-				continue;
-			}
-			if (nc_addr_scope(h) == NC_SCOPE_PUBLIC) {
-				public_seen = true;
-				break;
-			}
-			if (i == 0) {
-				gateway_private = true;
-				continue;
-			}
-			if (nc_addr_scope(h) == NC_SCOPE_CGNAT)
-				cgnat = true;
-			else if (nc_addr_scope(h) == NC_SCOPE_PRIVATE)
-				extra_nat = true;
-		}
-		/* Every router between the private gateway and the first public router (or the
-		 * server itself) answered, and none was in another private realm: one NAT. */
-		if (gateway_private && !silent && !cgnat && !extra_nat && (public_seen || hops->reached_at))
-			single = true;
-		if (off)
-			nc_result_note(r, "topology: routers on the path to the server: %s", path);
-	}
-
-	/* Port-mapping gateways report the address they map to. */
-	for (int p = 0; p < NC_PM_COUNT; p++) {
-		const struct nc_portmap_result *m = &r->portmap[p];
-		if (m->present != NC_TRI_YES || !nc_addr_is_set(&m->external))
-			continue;
-		if (nc_addr_scope(&m->external) == NC_SCOPE_CGNAT)
-			cgnat = true;
-		else if (nc_addr_scope(&m->external) == NC_SCOPE_PRIVATE)
-			extra_nat = true;
-		else if (!nc_addr_ip_eq(&m->external, &u->public_ep))
-			extra_nat = true;
-		else
-			single = !cgnat && !extra_nat;
-		if (!nc_addr_ip_eq(&m->external, &u->public_ep))
-			nc_result_note(r, "topology: %s says the gateway's external address is %s (%s), but "
-					  "servers see %s: another NAT sits above the gateway",
-				       nc_pm_proto_name((enum nc_pm_proto)p), nc_addr_ip_str(&m->external, a),
-				       realm(&m->external), nc_addr_ip_str(&u->public_ep, b));
-	}
-
-	if (cgnat || extra_nat) {
-		t->cgnat = cgnat ? NC_TRI_YES : NC_TRI_NO;
-		/* A host that itself sits in shared space has just the carrier's NAT. */
-		t->nat_layers = (int8_t)(nc_addr_scope(&u->local) == NC_SCOPE_CGNAT && !extra_nat ? 1 : 2);
-		t->double_nat = t->nat_layers >= 2 ? NC_TRI_YES : NC_TRI_NO;
-	} else if (single) {
-		t->nat_layers = 1;
-		t->cgnat = t->double_nat = NC_TRI_NO;
-	}
 }

@@ -1,0 +1,31 @@
+/* The submission body parser: the collector's only reader of untrusted bytes (with
+ * libnatcheck's result reader under it). Pure: no I/O, no global state. */
+#ifndef COL_SUBMISSION_H
+#define COL_SUBMISSION_H
+
+#include "../store/store.h"
+
+#include <natcheck/result.h>
+
+#include <stddef.h>
+
+struct col_submission {
+	char sub_id[RS_SUBID_MAX + 1]; /* "" when the client gave none */
+	char vendor[RS_META_MAX + 1];  /* "" when not given */
+	char model[RS_META_MAX + 1];
+	char note[RS_META_MAX + 1];
+	struct nc_result result; /* validated by nc_result_from_json */
+};
+
+/* Parses a body that is either a "natcheck-submission" wrapper (natcheck/submit.h) or a bare
+ * "natcheck-result" document. header_id (NULL if absent) is the Idempotency-Key header; when
+ * both it and the wrapper's id are given they must agree. Returns 0, -NC_E_PARSE (not JSON),
+ * or -NC_E_SCHEMA, with a one-line message in err. out is changed only on success. */
+int col_submission_parse(const char *body, size_t len, const char *header_id,
+			 struct col_submission *out, char *err, size_t errlen);
+
+/* The document to store: s's result anonymised again, in place (the collector keeps no more
+ * than a natcheck client would send), written compactly by libnatcheck's writer. malloc'd. */
+char *col_submission_result_json(struct col_submission *s);
+
+#endif
