@@ -25,7 +25,7 @@ natcheck=$BUILD/natcheck/natcheck
 reflector=$BUILD/reflector/natcheck-reflector
 export NATBOX_BIN=${NATBOX_BIN:-$BUILD/sim/natbox}
 [ -x "$natcheck" ] && [ -x "$reflector" ] || { echo "build natcheck and the reflector first" >&2; exit 2; }
-command -v stun >/dev/null && command -v stund >/dev/null || { echo "SKIP: stun/stund missing"; exit 77; }
+need_tool stun stund
 
 nslab_up "ncbd$$"
 trap 'natbox_stop "$NSLAB_P-router" "$NSLAB_DIR/nb" 2>/dev/null; nslab_down' EXIT

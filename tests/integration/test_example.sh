@@ -9,11 +9,9 @@ NC_BUILD=${NC_BUILD:-$NC_SRC/build}
 EXAMPLE=$NC_BUILD/natcheck/nc_example
 NATCHECK=$NC_BUILD/natcheck/natcheck
 REFLECTOR=$NC_BUILD/reflector/natcheck-reflector
-# shellcheck source=../../tests/lib/nslab.sh
+# shellcheck source=../lib/nslab.sh
 . "$NC_SRC/tests/lib/nslab.sh"
-# shellcheck source=lib/checks.sh
-. "$NC_SRC/tests/lib/checks.sh"
-nslab_need_root
+need_root
 for b in "$EXAMPLE" "$NATCHECK" "$REFLECTOR"; do
 	[ -x "$b" ] || { echo "FAIL: not built: $b"; exit 1; }
 done

@@ -19,10 +19,12 @@ set -euo pipefail
 SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${NC_BUILD:-$SRC/build}
 natcheck=$BUILD/natcheck/natcheck
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (network namespaces)"; exit 77; }
+# shellcheck source=tests/lib/checks.sh
+source "$SRC/tests/lib/checks.sh"
+need_root
 # The system interpreter when there is one: a version manager's shim can take seconds to start.
 PY=$(command -v /usr/bin/python3 || command -v python3 || true)
-[ -n "$PY" ] || { echo "SKIP: python3 is missing"; exit 77; }
+[ -n "$PY" ] || skip "python3 is missing"
 [ -x "$natcheck" ] || { echo "FAIL: no natcheck at $natcheck"; exit 1; }
 
 NS="nchostile$$"

@@ -18,14 +18,10 @@ NC_BUILD=${NC_BUILD:-$NC_SRC/build}
 NATCHECK=$NC_BUILD/natcheck/natcheck
 REFLECTOR=$NC_BUILD/reflector/natcheck-reflector
 MINIUPNPD=${MINIUPNPD:-/usr/sbin/miniupnpd}
-# shellcheck source=../../tests/lib/nslab.sh
+# shellcheck source=../lib/nslab.sh
 . "$NC_SRC/tests/lib/nslab.sh"
-# shellcheck source=lib/checks.sh
-. "$NC_SRC/tests/lib/checks.sh"
-nslab_need_root
-command -v python3 >/dev/null || { echo "SKIP: python3 not installed"; exit 77; }
-[ -x "$MINIUPNPD" ] || { echo "SKIP: $MINIUPNPD not installed (miniupnpd-nftables)"; exit 77; }
-command -v upnpc >/dev/null || { echo "SKIP: upnpc not installed (miniupnpc)"; exit 77; }
+need_root
+need_tool python3 "$MINIUPNPD" upnpc
 for b in "$NATCHECK" "$REFLECTOR"; do
 	[ -x "$b" ] || { echo "FAIL: not built: $b"; exit 1; }
 done

@@ -21,10 +21,8 @@ INJ=$NC_BUILD/vpn/pvinject
 # shellcheck source=../lib/nslab.sh
 . "$NC_SRC/tests/lib/nslab.sh"
 nslab_need_root
-[ -c /dev/net/tun ] || { echo "SKIP: no /dev/net/tun"; exit 77; }
-for t in ping tcpdump python3; do
-	command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
-done
+[ -c /dev/net/tun ] || skip "no /dev/net/tun"
+need_tool ping tcpdump python3
 [ -x "$PV" ] && [ -x "$INJ" ] || { echo "FAIL: punchvpn or pvinject not built in $NC_BUILD/vpn"; exit 1; }
 
 # shellcheck source=../lib/checks.sh

@@ -16,8 +16,8 @@ CLIENT="$PY $NC_SRC/results/tests/lib/client.py"
 EXAMPLES=$NC_SRC/results/schema/examples
 # shellcheck source=results/tests/lib/pg.sh
 source "$NC_SRC/results/tests/lib/pg.sh"
-# shellcheck source=tests/integration/lib/checks.sh
-source "$NC_SRC/tests/integration/lib/checks.sh"
+# shellcheck source=tests/lib/checks.sh
+source "$NC_SRC/tests/lib/checks.sh"
 
 RES_PIDS=()
 res_cleanup() {
