@@ -16,8 +16,8 @@ CLIENT="$PY $NC_SRC/results/tests/lib/client.py"
 EXAMPLES=$NC_SRC/results/schema/examples
 # shellcheck source=results/tests/lib/pg.sh
 source "$NC_SRC/results/tests/lib/pg.sh"
-# shellcheck source=tests/integration/lib/checks.sh
-source "$NC_SRC/tests/integration/lib/checks.sh"
+# shellcheck source=tests/lib/checks.sh
+source "$NC_SRC/tests/lib/checks.sh"
 
 RES_PIDS=()
 res_cleanup() {
@@ -29,7 +29,10 @@ res_cleanup() {
 }
 
 res_setup() {
-	[ -x "$COLLECTOR" ] || { echo "SKIP: $COLLECTOR not built"; exit 77; }
+	# Missing packages skip; a program of ours that was not built is a failure.
+	pkg-config --exists libmicrohttpd sqlite3 libpq ||
+		skip "libmicrohttpd-dev, libsqlite3-dev or libpq-dev missing (scripts/setup-deps.sh)"
+	[ -x "$COLLECTOR" ] || { echo "FAIL: $COLLECTOR is not built"; exit 1; }
 	W=$(mktemp -d /tmp/nc-results.XXXXXX)
 	chmod 755 "$W"
 	trap res_cleanup EXIT
