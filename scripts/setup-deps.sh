@@ -15,6 +15,7 @@ pkgs=(
 	hyperfine
 	libmicrohttpd-dev libsqlite3-dev libpq-dev                   # results collector and store
 	postgresql chromium wrk                                      # results tests and benchmark
+	iperf3 iputils-ping wireguard-go wireguard-tools nebula openvpn tinc  # punchvpn benchmark peers
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,0 +1,1101 @@
+#include "device.h"
+
+#include <natcheck/error.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <poll.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "icmp.h"
+#include "offload.h"
+#include "wire.h"
+
+#define RX_BATCH 8
+#define RX_BUF 65536
+#define TX_MAX_SEGS 64
+
+static const char *const drop_names[] = {
+#define DEV_DROP_NAME_(n, s) s,
+	DEV_DROP_TABLE(DEV_DROP_NAME_)
+#undef DEV_DROP_NAME_
+};
+
+const char *dev_drop_name(enum dev_drop r)
+{
+	return r < DEV_DROP_COUNT ? drop_names[r] : "?";
+}
+
+uint64_t dev_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void count(struct dev_stats *st, enum dev_drop r)
+{
+	atomic_fetch_add_explicit(&st->drop[r], 1, memory_order_relaxed);
+}
+
+static void add(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_fetch_add_explicit(c, v, memory_order_relaxed);
+}
+
+/* ---- sessions ---------------------------------------------------------------------------- */
+
+static struct dev_sess *sess_new(void)
+{
+	struct dev_sess *s = calloc(1, sizeof(*s));
+
+	if (s)
+		atomic_init(&s->refs, 1);
+	return s;
+}
+
+static struct dev_sess *sess_ref(struct dev_sess *s)
+{
+	if (s)
+		atomic_fetch_add(&s->refs, 1);
+	return s;
+}
+
+static void sess_put(struct dev_sess *s)
+{
+	if (s && atomic_fetch_sub(&s->refs, 1) == 1) {
+		tp_session_wipe(&s->s);
+		free(s);
+	}
+}
+
+/* A session index no live session of ours uses. Called with hs_lock held (it reads the pending
+ * handshakes' indexes); takes the peers' locks, which never wait on hs_lock. */
+static uint32_t new_index(struct dev *d)
+{
+	for (;;) {
+		uint32_t idx = randombytes_random();
+		bool used = idx == 0;
+
+		for (size_t i = 0; i < d->n_peers && !used; i++) {
+			struct dev_peer *p = &d->peers[i];
+			pthread_mutex_lock(&p->lock);
+			used = (p->cur && p->cur->s.local_index == idx) ||
+			       (p->prev && p->prev->s.local_index == idx) ||
+			       (p->next && p->next->s.local_index == idx);
+			pthread_mutex_unlock(&p->lock);
+			used |= p->hs.hs_active && p->hs.hs_index == idx;
+		}
+		if (!used)
+			return idx;
+	}
+}
+
+/* The session a receiver index names, with a reference, and its peer. */
+static struct dev_sess *find_session(struct dev *d, uint32_t idx, struct dev_peer **peer)
+{
+	for (size_t i = 0; i < d->n_peers; i++) {
+		struct dev_peer *p = &d->peers[i];
+		struct dev_sess *s = NULL;
+
+		pthread_mutex_lock(&p->lock);
+		if (p->cur && p->cur->s.local_index == idx)
+			s = p->cur;
+		else if (p->next && p->next->s.local_index == idx)
+			s = p->next;
+		else if (p->prev && p->prev->s.local_index == idx)
+			s = p->prev;
+		sess_ref(s);
+		pthread_mutex_unlock(&p->lock);
+		if (s) {
+			*peer = p;
+			return s;
+		}
+	}
+	return NULL;
+}
+
+static struct dev_peer *peer_by_key(struct dev *d, const uint8_t pub[32])
+{
+	for (size_t i = 0; i < d->n_peers; i++)
+		if (sodium_memcmp(d->peers[i].cfg->pub, pub, 32) == 0)
+			return &d->peers[i];
+	return NULL;
+}
+
+/* Longest-prefix match of an inner destination over the peers' AllowedIPs. */
+static struct dev_peer *peer_by_dst(struct dev *d, const struct nc_addr *dst)
+{
+	struct dev_peer *best = NULL;
+	int best_len = -1;
+
+	for (size_t i = 0; i < d->n_peers; i++)
+		for (size_t j = 0; j < d->peers[i].cfg->n_allowed; j++) {
+			const struct vpn_prefix *p = &d->peers[i].cfg->allowed[j];
+			if (p->len > best_len && vpn_prefix_contains(p, dst)) {
+				best = &d->peers[i];
+				best_len = p->len;
+			}
+		}
+	return best;
+}
+
+static bool peer_allows_src(const struct dev_peer *p, const struct nc_addr *src)
+{
+	for (size_t j = 0; j < p->cfg->n_allowed; j++)
+		if (vpn_prefix_contains(&p->cfg->allowed[j], src))
+			return true;
+	return false;
+}
+
+/* Inner IP addresses: 0 or -NC_E_MALFORMED. */
+static int inner_addrs(const uint8_t *pkt, size_t len, struct nc_addr *src, struct nc_addr *dst)
+{
+	if (len >= 20 && pkt[0] >> 4 == 4) {
+		nc_addr_set(src, AF_INET, pkt + 12, 0);
+		nc_addr_set(dst, AF_INET, pkt + 16, 0);
+		return 0;
+	}
+	if (len >= 40 && pkt[0] >> 4 == 6) {
+		nc_addr_set(src, AF_INET6, pkt + 8, 0);
+		nc_addr_set(dst, AF_INET6, pkt + 24, 0);
+		return 0;
+	}
+	return -NC_E_MALFORMED;
+}
+
+static void kick(struct dev *d)
+{
+	uint64_t one = 1;
+	ssize_t n = write(d->kick_fd, &one, sizeof(one));
+	(void)n;
+}
+
+/* ---- sending ----------------------------------------------------------------------------- */
+
+/* Seals n packets (back to back in one GSO send while they are equal-sized) to p's endpoint.
+ * out has room for n * (stride + WIRE_DATA_OVERHEAD). Returns false when the session may not
+ * send any more (the caller starts a handshake). */
+static bool send_sealed(struct dev *d, struct dev_peer *p, struct dev_sess *s,
+			const struct nc_addr *ep, uint8_t *const *pkts, const uint16_t *lens,
+			size_t n, uint8_t *out)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = udp_sockaddr(&d->udp, ep, &ss);
+	uint64_t now = dev_now_ms(), bytes = 0;
+	size_t off = 0, seg = 0;
+	bool ok = true;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t ctr;
+		size_t len;
+
+		if (!tp_next_counter(&s->s, now, &d->lim, &ctr)) {
+			ok = false;
+			break;
+		}
+		/* A GSO batch is equal-sized segments with a shorter one last only: a longer one
+		 * starts a new batch, a shorter one joins and ends this one. */
+		if (off > 0 && (size_t)lens[i] + WIRE_DATA_OVERHEAD > seg) {
+			if (sl)
+				udp_send_batch(&d->udp, &ss, sl, out, off, seg);
+			off = 0;
+		}
+		len = tp_seal(&s->s, ctr, pkts[i], lens[i], out + off);
+		if (off == 0)
+			seg = len;
+		off += len;
+		bytes += lens[i];
+		if (len < seg) { /* the short one ends a batch */
+			if (sl)
+				udp_send_batch(&d->udp, &ss, sl, out, off, seg);
+			off = 0;
+		}
+	}
+	if (off && sl)
+		udp_send_batch(&d->udp, &ss, sl, out, off, seg);
+	add(&p->st.tx_bytes, bytes);
+	add(&p->st.tx_packets, n);
+	atomic_store(&p->last_tx_ms, now);
+	if (tp_wants_rekey(&s->s, now, &d->lim) && !atomic_exchange(&p->want_hs, true))
+		kick(d);
+	return ok;
+}
+
+static void send_keepalive(struct dev *d, struct dev_peer *p)
+{
+	uint8_t out[WIRE_DATA_OVERHEAD];
+	struct dev_sess *s;
+	struct nc_addr ep;
+	uint8_t *none = NULL;
+	uint16_t zero = 0;
+
+	pthread_mutex_lock(&p->lock);
+	s = sess_ref(p->cur);
+	ep = p->ep;
+	pthread_mutex_unlock(&p->lock);
+	if (s && nc_addr_is_set(&ep))
+		send_sealed(d, p, s, &ep, &none, &zero, 1, out);
+	sess_put(s);
+}
+
+/* Holds packets for a peer without a session (bounded), and asks main for a handshake. */
+static void stage(struct dev *d, struct dev_peer *p, uint8_t *const *pkts, const uint16_t *lens,
+		  size_t n)
+{
+	pthread_mutex_lock(&p->lock);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *copy;
+
+		if (p->n_staged >= DEV_STAGED) {
+			count(&p->st, DEV_DROP_NO_SESSION);
+			continue;
+		}
+		copy = malloc(lens[i] ? lens[i] : 1);
+		if (!copy) {
+			count(&p->st, DEV_DROP_NO_SESSION);
+			continue;
+		}
+		memcpy(copy, pkts[i], lens[i]);
+		if (p->n_staged == 0)
+			p->staged_since_ms = dev_now_ms();
+		p->staged[p->n_staged] = copy;
+		p->staged_len[p->n_staged++] = lens[i];
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (!atomic_exchange(&p->want_hs, true))
+		kick(d);
+}
+
+/* Sends what was staged on the new session (or a keepalive to confirm it to the responder). */
+static void flush_staged(struct dev *d, struct dev_peer *p)
+{
+	uint8_t *pkts[DEV_STAGED];
+	uint16_t lens[DEV_STAGED];
+	unsigned n;
+	struct dev_sess *s;
+	struct nc_addr ep;
+
+	pthread_mutex_lock(&p->lock);
+	n = p->n_staged;
+	memcpy(pkts, p->staged, n * sizeof(pkts[0]));
+	memcpy(lens, p->staged_len, n * sizeof(lens[0]));
+	p->n_staged = 0;
+	s = sess_ref(p->cur);
+	ep = p->ep;
+	pthread_mutex_unlock(&p->lock);
+	if (s && nc_addr_is_set(&ep)) {
+		if (n) {
+			uint8_t *out = malloc(OFF_MAX_PACKET + WIRE_DATA_OVERHEAD);
+			if (out) {
+				for (unsigned i = 0; i < n; i++)
+					send_sealed(d, p, s, &ep, &pkts[i], &lens[i], 1, out);
+				free(out);
+			}
+		} else {
+			send_keepalive(d, p);
+		}
+	}
+	sess_put(s);
+	for (unsigned i = 0; i < n; i++)
+		free(pkts[i]);
+}
+
+/* Answers an oversize packet as a router would, into the TUN device. The answer comes from
+ * our tunnel address, unless the packet itself came from it (a local sender): the kernel drops
+ * what arrives from one of its own addresses as martian, so then it comes from the packet's
+ * destination, the hop that "could not take it". */
+static void answer_too_big(struct dev *d, const uint8_t *pkt, size_t len)
+{
+	uint8_t out[OFF_VNET_LEN + 1280];
+	struct nc_addr psrc, pdst, from;
+	bool have = false;
+	int n;
+
+	count(&d->st, DEV_DROP_TOO_BIG);
+	if (inner_addrs(pkt, len, &psrc, &pdst) != 0)
+		return;
+	for (size_t i = 0; i < d->cfg->n_address && !have; i++)
+		if (d->cfg->address[i].ip.family == psrc.family) {
+			from = d->cfg->address[i].ip;
+			have = true;
+		}
+	if (!have || nc_addr_ip_eq(&from, &psrc))
+		from = pdst;
+	memset(out, 0, OFF_VNET_LEN);
+	n = icmp_too_big(pkt, len, d->tun.mtu, &from, out + OFF_VNET_LEN, sizeof(out) - OFF_VNET_LEN);
+	if (n > 0) {
+		ssize_t w = write(d->tun.fd, out, OFF_VNET_LEN + (size_t)n);
+		(void)w;
+	}
+}
+
+static void *tx_main(void *arg)
+{
+	struct dev *d = arg;
+	size_t stride = d->tun.mtu, ostride = d->tun.mtu + WIRE_DATA_OVERHEAD;
+	uint8_t *in = malloc(OFF_VNET_LEN + OFF_MAX_PACKET);
+	uint8_t *segs = malloc(TX_MAX_SEGS * stride);
+	uint8_t *out = malloc(TX_MAX_SEGS * ostride);
+	uint8_t *pkts[TX_MAX_SEGS];
+	uint16_t lens[TX_MAX_SEGS];
+	struct pollfd pfd[2] = {{.fd = d->tun.fd, .events = POLLIN}, {.fd = d->stop_fd, .events = POLLIN}};
+
+	if (!in || !segs || !out)
+		goto out;
+	for (;;) {
+		struct off_vnet h;
+		struct nc_addr src, dst, ep;
+		struct dev_peer *p;
+		struct dev_sess *s;
+		ssize_t r = read(d->tun.fd, in, OFF_VNET_LEN + OFF_MAX_PACKET);
+		uint8_t *pkt = in + OFF_VNET_LEN;
+		size_t len, n;
+
+		if (r < 0) {
+			if (errno == EAGAIN || errno == EINTR) {
+				if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+					break;
+				if (pfd[1].revents)
+					break;
+				continue;
+			}
+			break; /* the device went away */
+		}
+		if (r <= OFF_VNET_LEN || off_vnet_decode(in, (size_t)r, &h) != 0)
+			continue;
+		len = (size_t)r - OFF_VNET_LEN;
+		if (inner_addrs(pkt, len, &src, &dst) != 0) {
+			count(&d->st, DEV_DROP_MALFORMED);
+			continue;
+		}
+		if ((h.gso_type & ~OFF_GSO_ECN) != OFF_GSO_NONE) {
+			int k;
+
+			if ((size_t)h.hdr_len + h.gso_size > d->tun.mtu) {
+				answer_too_big(d, pkt, len);
+				continue;
+			}
+			k = off_tso_segment(pkt, len, &h, segs, stride, TX_MAX_SEGS, lens);
+			if (k <= 0) {
+				count(&d->st, DEV_DROP_MALFORMED);
+				continue;
+			}
+			n = (size_t)k;
+			for (size_t i = 0; i < n; i++)
+				pkts[i] = segs + i * stride;
+		} else {
+			if (off_csum_complete(pkt, len, &h) != 0) {
+				count(&d->st, DEV_DROP_MALFORMED);
+				continue;
+			}
+			if (len > d->tun.mtu) {
+				answer_too_big(d, pkt, len);
+				continue;
+			}
+			n = 1;
+			pkts[0] = pkt;
+			lens[0] = (uint16_t)len;
+		}
+		p = peer_by_dst(d, &dst);
+		if (!p) {
+			count(&d->st, DEV_DROP_NO_ROUTE);
+			continue;
+		}
+		pthread_mutex_lock(&p->lock);
+		s = sess_ref(p->cur);
+		ep = p->ep;
+		pthread_mutex_unlock(&p->lock);
+		if (!s || !nc_addr_is_set(&ep)) {
+			stage(d, p, pkts, lens, n);
+		} else if (!send_sealed(d, p, s, &ep, pkts, lens, n, out)) {
+			if (!atomic_exchange(&p->want_hs, true))
+				kick(d);
+		}
+		sess_put(s);
+	}
+out:
+	free(in);
+	free(segs);
+	free(out);
+	return NULL;
+}
+
+/* ---- receiving --------------------------------------------------------------------------- */
+
+struct rx {
+	struct dev *d;
+	struct off_gro gro;
+	uint8_t *plain;
+	/* sessions looked up in this batch, held until its end */
+	uint32_t idx[16];
+	struct dev_sess *sess[16];
+	struct dev_peer *peer[16];
+	unsigned n_cached;
+};
+
+static void tun_write(struct dev *d, const uint8_t *buf, size_t len)
+{
+	ssize_t w = write(d->tun.fd, buf, len);
+	(void)w; /* a full TUN queue drops, as a NIC would */
+}
+
+static void gro_flush(struct rx *x)
+{
+	size_t n = off_gro_finish(&x->gro);
+
+	if (n)
+		tun_write(x->d, x->gro.buf, n);
+}
+
+static void deliver(struct rx *x, const uint8_t *pkt, size_t len)
+{
+	if (off_gro_add(&x->gro, pkt, len))
+		return;
+	gro_flush(x);
+	if (!off_gro_add(&x->gro, pkt, len)) {
+		uint8_t *tmp = malloc(OFF_VNET_LEN + len);
+		if (tmp) {
+			memset(tmp, 0, OFF_VNET_LEN);
+			memcpy(tmp + OFF_VNET_LEN, pkt, len);
+			tun_write(x->d, tmp, OFF_VNET_LEN + len);
+			free(tmp);
+		}
+	}
+}
+
+static struct dev_sess *rx_session(struct rx *x, uint32_t idx, struct dev_peer **peer)
+{
+	struct dev_sess *s;
+
+	for (unsigned i = 0; i < x->n_cached; i++)
+		if (x->idx[i] == idx) {
+			*peer = x->peer[i];
+			return x->sess[i];
+		}
+	s = find_session(x->d, idx, peer);
+	if (!s)
+		return NULL;
+	if (x->n_cached == 16) {
+		for (unsigned i = 0; i < x->n_cached; i++)
+			sess_put(x->sess[i]);
+		x->n_cached = 0;
+	}
+	x->idx[x->n_cached] = idx;
+	x->sess[x->n_cached] = s;
+	x->peer[x->n_cached++] = *peer;
+	return s;
+}
+
+static void rx_release(struct rx *x)
+{
+	for (unsigned i = 0; i < x->n_cached; i++)
+		sess_put(x->sess[i]);
+	x->n_cached = 0;
+}
+
+static void install_session(struct dev_peer *p, struct dev_sess *s, bool as_next)
+{
+	struct dev_sess *old1 = NULL, *old2 = NULL;
+
+	pthread_mutex_lock(&p->lock);
+	if (as_next) {
+		old1 = p->next;
+		p->next = s;
+	} else {
+		old1 = p->prev;
+		p->prev = p->cur;
+		p->cur = s;
+		old2 = p->next; /* an unconfirmed responder session loses to a completed one */
+		p->next = NULL;
+	}
+	pthread_mutex_unlock(&p->lock);
+	sess_put(old1);
+	sess_put(old2);
+}
+
+static void set_endpoint(struct dev_peer *p, const struct nc_addr *src)
+{
+	pthread_mutex_lock(&p->lock);
+	if (!nc_addr_eq(&p->ep, src))
+		p->ep = *src; /* roaming: only ever from an authenticated packet */
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void rx_data(struct rx *x, const struct wire_msg *m, const uint8_t *dgram,
+		    const struct nc_addr *from)
+{
+	struct dev *d = x->d;
+	struct dev_peer *p;
+	struct dev_sess *s = rx_session(x, m->receiver, &p);
+	struct nc_addr src, dst;
+	uint64_t now;
+	int n;
+
+	if (!s) {
+		count(&d->st, DEV_DROP_UNKNOWN_KEY);
+		return;
+	}
+	/* Authenticate first: a forged packet is a bad tag whatever counter it claims. */
+	n = tp_open(&s->s, m, dgram, x->plain);
+	if (n < 0) {
+		count(&p->st, DEV_DROP_BAD_TAG);
+		return;
+	}
+	/* Authenticated: only now may the window move (see replay.h). */
+	if (!replay_update(&s->s.replay, m->counter)) {
+		count(&p->st, DEV_DROP_REPLAY);
+		return;
+	}
+	now = dev_now_ms();
+	if (tp_expired(&s->s, now, &d->lim)) {
+		count(&p->st, DEV_DROP_NO_SESSION);
+		return;
+	}
+	atomic_store(&p->last_rx_ms, now);
+	set_endpoint(p, from);
+	/* The initiator's first packet confirms a responder's session. */
+	if (!s->s.initiator) {
+		pthread_mutex_lock(&p->lock);
+		if (p->next == s) {
+			struct dev_sess *old = p->prev;
+			p->prev = p->cur;
+			p->cur = s;
+			p->next = NULL;
+			pthread_mutex_unlock(&p->lock);
+			sess_put(old);
+			flush_staged(d, p);
+		} else {
+			pthread_mutex_unlock(&p->lock);
+		}
+	}
+	add(&p->st.rx_packets, 1);
+	if (n == 0)
+		return; /* keepalive */
+	add(&p->st.rx_bytes, (uint64_t)n);
+	if (inner_addrs(x->plain, (size_t)n, &src, &dst) != 0) {
+		count(&p->st, DEV_DROP_MALFORMED);
+		return;
+	}
+	/* Cryptokey routing: a peer may only send from addresses it is allowed. */
+	if (!peer_allows_src(p, &src)) {
+		count(&p->st, DEV_DROP_SOURCE);
+		return;
+	}
+	deliver(x, x->plain, (size_t)n);
+}
+
+static void rx_handshake(struct rx *x, const struct wire_msg *m, const uint8_t *dgram,
+			 const struct nc_addr *from)
+{
+	struct dev *d = x->d;
+	uint64_t now = dev_now_ms();
+	struct dev_peer *p = NULL;
+	struct dev_sess *s;
+	int rc;
+
+	if (m->type == WIRE_INIT) {
+		uint8_t resp[WIRE_RESP_LEN];
+		struct hs_init hi;
+		struct sockaddr_storage ss;
+		socklen_t sl;
+
+		pthread_mutex_lock(&d->hs_lock);
+		rc = hs_consume_initiation(&d->hs, m, dgram, from, now, &hi);
+		if (rc == 0 && !(p = peer_by_key(d, hi.peer_pub))) {
+			noise_hs_wipe(&hi.hs);
+			rc = -NC_E_INVALID;
+		}
+		s = rc == 0 ? sess_new() : NULL;
+		if (rc == 0 && !s)
+			rc = -NC_E_NOMEM;
+		if (rc == 0) {
+			rc = hs_respond(&p->hs, &hi, new_index(d), now, resp, &s->s);
+		} else {
+			noise_hs_wipe(&hi.hs);
+		}
+		pthread_mutex_unlock(&d->hs_lock);
+		if (rc != 0) {
+			sess_put(s);
+			if (rc == -NC_E_RATE_LIMITED)
+				count(p ? &p->st : &d->st, DEV_DROP_RATE);
+			else if (rc == -NC_E_PROTOCOL)
+				count(&p->st, DEV_DROP_REPLAY);
+			else if (rc == -NC_E_INVALID)
+				count(&d->st, DEV_DROP_UNKNOWN_KEY);
+			else
+				count(&d->st, DEV_DROP_BAD_TAG);
+			return;
+		}
+		set_endpoint(p, from);
+		install_session(p, s, true);
+		atomic_store(&p->last_hs_ms, now);
+		sl = udp_sockaddr(&d->udp, from, &ss);
+		if (sl)
+			udp_send_batch(&d->udp, &ss, sl, resp, sizeof(resp), sizeof(resp));
+		return;
+	}
+	/* WIRE_RESP: to our pending initiation. */
+	pthread_mutex_lock(&d->hs_lock);
+	for (size_t i = 0; i < d->n_peers && !p; i++)
+		if (d->peers[i].hs.hs_active && d->peers[i].hs.hs_index == m->receiver)
+			p = &d->peers[i];
+	if (!p) {
+		pthread_mutex_unlock(&d->hs_lock);
+		count(&d->st, DEV_DROP_UNKNOWN_KEY);
+		return;
+	}
+	s = sess_new();
+	rc = s ? hs_consume_response(&d->hs, &p->hs, m, dgram, now, &s->s) : -NC_E_NOMEM;
+	pthread_mutex_unlock(&d->hs_lock);
+	if (rc != 0) {
+		sess_put(s);
+		count(&p->st, rc == -NC_E_AUTH ? DEV_DROP_BAD_TAG : DEV_DROP_UNKNOWN_KEY);
+		return;
+	}
+	set_endpoint(p, from);
+	install_session(p, s, false);
+	atomic_store(&p->last_hs_ms, now);
+	atomic_store(&p->want_hs, false);
+	pthread_mutex_lock(&d->hs_lock);
+	p->hs_attempts = 0;
+	pthread_mutex_unlock(&d->hs_lock);
+	flush_staged(d, p);
+}
+
+static void rx_datagram(struct rx *x, const uint8_t *dgram, size_t len, const struct nc_addr *from)
+{
+	struct wire_msg m;
+
+	if (wire_decode(dgram, len, &m) != 0) {
+		count(&x->d->st, DEV_DROP_MALFORMED);
+		return;
+	}
+	if (m.type == WIRE_DATA)
+		rx_data(x, &m, dgram, from);
+	else
+		rx_handshake(x, &m, dgram, from);
+}
+
+static void from_sockaddr(const struct sockaddr_storage *ss, struct nc_addr *a)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+
+	if (ss->ss_family == AF_INET6 && memcmp(&s6->sin6_addr, mapped, 12) == 0)
+		nc_addr_set(a, AF_INET, &s6->sin6_addr.s6_addr[12], ntohs(s6->sin6_port));
+	else if (nc_addr_from_sockaddr(a, (const struct sockaddr *)ss, sizeof(*ss)) != 0)
+		memset(a, 0, sizeof(*a));
+}
+
+static void *rx_main(void *arg)
+{
+	struct dev *d = arg;
+	struct rx x = {.d = d};
+	struct mmsghdr mm[RX_BATCH];
+	struct iovec iov[RX_BATCH];
+	struct sockaddr_storage from[RX_BATCH];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctrl[RX_BATCH];
+	uint8_t *bufs = malloc((size_t)RX_BATCH * RX_BUF), *grobuf = malloc(OFF_VNET_LEN + OFF_MAX_PACKET);
+	struct pollfd pfd[2] = {{.fd = d->udp.fd, .events = POLLIN}, {.fd = d->stop_fd, .events = POLLIN}};
+
+	x.plain = malloc(RX_BUF);
+	if (!bufs || !grobuf || !x.plain)
+		goto out;
+	off_gro_init(&x.gro, grobuf);
+	for (;;) {
+		int n;
+
+		for (int i = 0; i < RX_BATCH; i++) {
+			iov[i].iov_base = bufs + (size_t)i * RX_BUF;
+			iov[i].iov_len = RX_BUF;
+			memset(&mm[i], 0, sizeof(mm[i]));
+			mm[i].msg_hdr.msg_name = &from[i];
+			mm[i].msg_hdr.msg_namelen = sizeof(from[i]);
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+			mm[i].msg_hdr.msg_control = ctrl[i].buf;
+			mm[i].msg_hdr.msg_controllen = sizeof(ctrl[i].buf);
+		}
+		n = recvmmsg(d->udp.fd, mm, RX_BATCH, MSG_DONTWAIT, NULL);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR) {
+				if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+					break;
+				if (pfd[1].revents)
+					break;
+				continue;
+			}
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			size_t len = mm[i].msg_len, seg = len, off;
+			struct nc_addr a;
+			struct cmsghdr *c;
+
+			if (mm[i].msg_hdr.msg_flags & MSG_TRUNC) {
+				count(&d->st, DEV_DROP_MALFORMED);
+				continue;
+			}
+			for (c = CMSG_FIRSTHDR(&mm[i].msg_hdr); c; c = CMSG_NXTHDR(&mm[i].msg_hdr, c))
+				if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+					int gs;
+					memcpy(&gs, CMSG_DATA(c), sizeof(gs));
+					if (gs > 0)
+						seg = (size_t)gs;
+				}
+			from_sockaddr(&from[i], &a);
+			/* With GRO one buffer holds several datagrams of seg bytes (the last may be
+			 * shorter). */
+			for (off = 0; off < len; off += seg)
+				rx_datagram(&x, (uint8_t *)iov[i].iov_base + off,
+					    len - off < seg ? len - off : seg, &a);
+		}
+		gro_flush(&x);
+		rx_release(&x);
+	}
+out:
+	rx_release(&x);
+	free(bufs);
+	free(grobuf);
+	free(x.plain);
+	return NULL;
+}
+
+/* ---- lifecycle and timers ---------------------------------------------------------------- */
+
+int dev_init(struct dev *d, struct vpn_cfg *cfg, const char *ifname, char *err, size_t errlen)
+{
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	d->cfg = cfg;
+	d->lim = tp_default_limits;
+	d->tun.fd = d->udp.fd = d->stop_fd = d->kick_fd = -1;
+	pthread_mutex_init(&d->hs_lock, NULL);
+	snprintf(d->nat.summary, sizeof(d->nat.summary),
+		 "not measured (libnatcheck's fast profile is not wired in yet)");
+	if ((rc = hs_local_init(&d->hs, cfg->priv)) != 0) {
+		snprintf(err, errlen, "the private key is not a usable X25519 key");
+		return rc;
+	}
+	d->peers = calloc(cfg->n_peers ? cfg->n_peers : 1, sizeof(*d->peers));
+	if (!d->peers) {
+		snprintf(err, errlen, "out of memory");
+		return -NC_E_NOMEM;
+	}
+	d->n_peers = cfg->n_peers;
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		struct dev_peer *p = &d->peers[i];
+
+		p->cfg = &cfg->peers[i];
+		vpn_key_to_b64(p->name, p->cfg->pub);
+		hs_peer_init(&p->hs, p->cfg->pub);
+		pthread_mutex_init(&p->lock, NULL);
+		p->ep = p->cfg->endpoint;
+		/* Both ends of a static pair would otherwise initiate at once; the lower key goes
+		 * first, the other waits for traffic (or its keepalive). */
+		p->eager = nc_addr_is_set(&p->ep) &&
+			   (memcmp(d->hs.pub, p->cfg->pub, 32) < 0 || p->cfg->keepalive_s);
+	}
+	d->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	d->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->stop_fd < 0 || d->kick_fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	if ((rc = udp_open(&d->udp, cfg->listen_port, err, errlen)) != 0)
+		goto fail;
+	if ((rc = tun_open(&d->tun, ifname, err, errlen)) != 0)
+		goto fail;
+	if ((rc = tun_configure(&d->tun, cfg, err, errlen)) != 0)
+		goto fail;
+	return 0;
+fail:
+	dev_stop(d);
+	return rc;
+}
+
+int dev_start(struct dev *d, char *err, size_t errlen)
+{
+	int rc;
+
+	/* Non-blocking TUN reads: the TX thread waits in poll, where the stop event reaches it. */
+	int fl = fcntl(d->tun.fd, F_GETFL);
+	fcntl(d->tun.fd, F_SETFL, fl | O_NONBLOCK);
+	if ((rc = pthread_create(&d->tx, NULL, tx_main, d)) != 0) {
+		snprintf(err, errlen, "starting the TX thread: %s", strerror(rc));
+		return -rc;
+	}
+	if ((rc = pthread_create(&d->rx, NULL, rx_main, d)) != 0) {
+		uint64_t one = 1;
+		ssize_t w = write(d->stop_fd, &one, sizeof(one));
+		(void)w;
+		pthread_join(d->tx, NULL);
+		snprintf(err, errlen, "starting the RX thread: %s", strerror(rc));
+		return -rc;
+	}
+	d->threads = true;
+	dev_tick(d);
+	return 0;
+}
+
+static void initiate(struct dev *d, struct dev_peer *p, uint64_t now)
+{
+	uint8_t msg[WIRE_INIT_LEN];
+	struct sockaddr_storage ss;
+	struct nc_addr ep;
+	socklen_t sl;
+	uint32_t idx;
+	int rc;
+
+	pthread_mutex_lock(&p->lock);
+	ep = p->ep;
+	pthread_mutex_unlock(&p->lock);
+	if (!nc_addr_is_set(&ep))
+		return;
+	pthread_mutex_lock(&d->hs_lock);
+	/* Retries back off from 250 ms to DEV_REKEY_TIMEOUT_MS: the first initiation of a pair
+	 * often goes out before the other end is up. */
+	uint64_t wait = 250ull << (p->hs_attempts < 5 ? p->hs_attempts : 5);
+	if (wait > DEV_REKEY_TIMEOUT_MS)
+		wait = DEV_REKEY_TIMEOUT_MS;
+	if (p->hs.hs_active && now - p->hs_sent_ms < wait) {
+		pthread_mutex_unlock(&d->hs_lock);
+		return;
+	}
+	idx = new_index(d);
+	rc = hs_initiation(&d->hs, &p->hs, idx, msg);
+	p->hs_sent_ms = now;
+	p->hs_attempts++;
+	pthread_mutex_unlock(&d->hs_lock);
+	sl = udp_sockaddr(&d->udp, &ep, &ss);
+	if (rc == 0 && sl)
+		udp_send_batch(&d->udp, &ss, sl, msg, sizeof(msg), sizeof(msg));
+}
+
+void dev_tick(struct dev *d)
+{
+	uint64_t now = dev_now_ms(), v;
+	ssize_t r = read(d->kick_fd, &v, sizeof(v));
+
+	(void)r;
+	for (size_t i = 0; i < d->n_peers; i++) {
+		struct dev_peer *p = &d->peers[i];
+		struct dev_sess *dead1 = NULL, *dead2 = NULL;
+		bool need, have, confirming, staged_old = false;
+		uint64_t last_rx = atomic_load(&p->last_rx_ms), last_tx = atomic_load(&p->last_tx_ms);
+
+		pthread_mutex_lock(&p->lock);
+		if (p->cur && tp_expired(&p->cur->s, now, &d->lim)) {
+			dead1 = p->cur;
+			p->cur = NULL;
+		}
+		if (p->prev && tp_expired(&p->prev->s, now, &d->lim)) {
+			dead2 = p->prev;
+			p->prev = NULL;
+		}
+		have = p->cur != NULL;
+		/* A responder session that awaits the initiator's first packet will serve: starting a
+		 * handshake of our own now would only make the two cross. */
+		confirming = !have && p->next && now - p->next->s.birth_ms < DEV_REKEY_TIMEOUT_MS;
+		need = !confirming &&
+		       (atomic_load(&p->want_hs) || (!have && (p->eager || p->n_staged)) ||
+			(have && tp_wants_rekey(&p->cur->s, now, &d->lim)));
+		staged_old = !have && p->n_staged && now - p->staged_since_ms > 90000;
+		pthread_mutex_unlock(&p->lock);
+		sess_put(dead1);
+		sess_put(dead2);
+		if (staged_old) { /* WireGuard's REKEY_ATTEMPT_TIME: give up on what waits */
+			pthread_mutex_lock(&p->lock);
+			for (unsigned k = 0; k < p->n_staged; k++) {
+				free(p->staged[k]);
+				count(&p->st, DEV_DROP_NO_SESSION);
+			}
+			p->n_staged = 0;
+			pthread_mutex_unlock(&p->lock);
+		}
+		if (need) {
+			atomic_store(&p->want_hs, false);
+			initiate(d, p, now);
+			if (!have) /* keep asking while nothing works */
+				continue;
+		}
+		if (!have)
+			continue;
+		/* Passive keepalive: we received since we last sent, and have been quiet. */
+		if (last_rx > last_tx && now - last_tx >= DEV_KEEPALIVE_MS)
+			send_keepalive(d, p);
+		else if (p->cfg->keepalive_s && now - last_tx >= p->cfg->keepalive_s * 1000ull)
+			send_keepalive(d, p);
+	}
+}
+
+void dev_stop(struct dev *d)
+{
+	if (d->threads) {
+		uint64_t one = 1;
+		ssize_t w = write(d->stop_fd, &one, sizeof(one));
+		(void)w;
+		pthread_join(d->tx, NULL);
+		pthread_join(d->rx, NULL);
+		d->threads = false;
+	}
+	tun_close(&d->tun);
+	udp_close(&d->udp);
+	if (d->stop_fd >= 0)
+		close(d->stop_fd);
+	if (d->kick_fd >= 0)
+		close(d->kick_fd);
+	d->stop_fd = d->kick_fd = -1;
+	for (size_t i = 0; d->peers && i < d->n_peers; i++) {
+		struct dev_peer *p = &d->peers[i];
+		sess_put(p->cur);
+		sess_put(p->prev);
+		sess_put(p->next);
+		p->cur = p->prev = p->next = NULL;
+		for (unsigned k = 0; k < p->n_staged; k++)
+			free(p->staged[k]);
+		p->n_staged = 0;
+		hs_peer_wipe(&p->hs);
+		pthread_mutex_destroy(&p->lock);
+	}
+	free(d->peers);
+	d->peers = NULL;
+	d->n_peers = 0;
+	hs_local_wipe(&d->hs);
+}
+
+void dev_set_nat(struct dev *d, const struct dev_nat *nat)
+{
+	d->nat = *nat;
+}
+
+/* ---- status ------------------------------------------------------------------------------ */
+
+static json_t *drops_json(struct dev_stats *st)
+{
+	json_t *o = json_object();
+
+	for (int r = 0; r < DEV_DROP_COUNT; r++)
+		json_object_set_new(o, drop_names[r], json_integer((json_int_t)atomic_load(&st->drop[r])));
+	return o;
+}
+
+json_t *dev_status_json(struct dev *d)
+{
+	json_t *root = json_object(), *peers = json_array();
+	char pub[VPN_KEY_B64_LEN + 1], addr[NC_ADDR_STRLEN];
+	uint64_t now = dev_now_ms();
+
+	vpn_key_to_b64(pub, d->hs.pub);
+	json_object_set_new(root, "interface", json_string(d->tun.name));
+	json_object_set_new(root, "public_key", json_string(pub));
+	json_object_set_new(root, "listen_port", json_integer(d->udp.port));
+	json_object_set_new(root, "mtu", json_integer(d->tun.mtu));
+	json_object_set_new(root, "offloads", json_pack("{s:b,s:b,s:b}", "tun_tso", d->tun.offload,
+							 "udp_gso", d->udp.gso, "udp_gro", d->udp.gro));
+	json_object_set_new(root, "nat", json_pack("{s:b,s:s}", "measured", d->nat.measured,
+						    "summary", d->nat.summary));
+	json_object_set_new(root, "drops_unattributed", drops_json(&d->st));
+	for (size_t i = 0; i < d->n_peers; i++) {
+		struct dev_peer *p = &d->peers[i];
+		json_t *o = json_object();
+		uint64_t hs = atomic_load(&p->last_hs_ms);
+		struct nc_addr ep;
+		const char *cipher = NULL;
+
+		pthread_mutex_lock(&p->lock);
+		ep = p->ep;
+		if (p->cur)
+			cipher = tp_cipher_name(p->cur->s.cipher);
+		pthread_mutex_unlock(&p->lock);
+		json_object_set_new(o, "public_key", json_string(p->name));
+		json_object_set_new(o, "endpoint", nc_addr_is_set(&ep) ? json_string(nc_addr_str(&ep, addr))
+									: json_null());
+		json_object_set_new(o, "path", json_string(nc_addr_is_set(&p->cfg->endpoint) ? "direct (static endpoint)"
+											    : "direct (learned endpoint)"));
+		json_object_set_new(o, "handshake_age_ms", hs ? json_integer((json_int_t)(now - hs)) : json_null());
+		json_object_set_new(o, "cipher", cipher ? json_string(cipher) : json_null());
+		json_object_set_new(o, "rx_bytes", json_integer((json_int_t)atomic_load(&p->st.rx_bytes)));
+		json_object_set_new(o, "tx_bytes", json_integer((json_int_t)atomic_load(&p->st.tx_bytes)));
+		json_object_set_new(o, "rx_packets", json_integer((json_int_t)atomic_load(&p->st.rx_packets)));
+		json_object_set_new(o, "tx_packets", json_integer((json_int_t)atomic_load(&p->st.tx_packets)));
+		json_object_set_new(o, "drops", drops_json(&p->st));
+		json_array_append_new(peers, o);
+	}
+	json_object_set_new(root, "peers", peers);
+	return root;
+}
+
+static void drops_text(FILE *f, json_t *drops)
+{
+	const char *k;
+	json_t *v;
+	bool any = false;
+
+	json_object_foreach(drops, k, v)
+		if (json_integer_value(v)) {
+			fprintf(f, "%s%s %lld", any ? ", " : "", k, (long long)json_integer_value(v));
+			any = true;
+		}
+	if (!any)
+		fprintf(f, "none");
+	fprintf(f, "\n");
+}
+
+char *dev_status_text(struct dev *d)
+{
+	json_t *j = dev_status_json(d), *p;
+	char *out = NULL;
+	size_t len = 0, i;
+	FILE *f = open_memstream(&out, &len);
+
+	if (!f) {
+		json_decref(j);
+		return NULL;
+	}
+	fprintf(f, "interface: %s\n  public key: %s\n  listening port: %lld\n  mtu: %lld\n",
+		json_string_value(json_object_get(j, "interface")),
+		json_string_value(json_object_get(j, "public_key")),
+		(long long)json_integer_value(json_object_get(j, "listen_port")),
+		(long long)json_integer_value(json_object_get(j, "mtu")));
+	fprintf(f, "  nat: %s\n", d->nat.summary);
+	fprintf(f, "  offloads: tun tso %s, udp gso %s, udp gro %s\n", d->tun.offload ? "on" : "off",
+		d->udp.gso ? "on" : "off", d->udp.gro ? "on" : "off");
+	fprintf(f, "  drops (no peer): ");
+	drops_text(f, json_object_get(j, "drops_unattributed"));
+	json_array_foreach(json_object_get(j, "peers"), i, p) {
+		json_t *ep = json_object_get(p, "endpoint"), *age = json_object_get(p, "handshake_age_ms");
+		fprintf(f, "\npeer: %s\n", json_string_value(json_object_get(p, "public_key")));
+		fprintf(f, "  endpoint: %s\n", ep && json_is_string(ep) ? json_string_value(ep) : "(none)");
+		fprintf(f, "  path: %s\n", json_string_value(json_object_get(p, "path")));
+		if (age && json_is_integer(age))
+			fprintf(f, "  latest handshake: %.1f s ago (%s)\n", json_integer_value(age) / 1000.0,
+				json_string_value(json_object_get(p, "cipher")) ? json_string_value(json_object_get(p, "cipher")) : "expired");
+		else
+			fprintf(f, "  latest handshake: never\n");
+		fprintf(f, "  transfer: %lld B received, %lld B sent\n",
+			(long long)json_integer_value(json_object_get(p, "rx_bytes")),
+			(long long)json_integer_value(json_object_get(p, "tx_bytes")));
+		fprintf(f, "  drops: ");
+		drops_text(f, json_object_get(p, "drops"));
+	}
+	fclose(f);
+	json_decref(j);
+	return out;
+}

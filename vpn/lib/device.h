@@ -1,0 +1,126 @@
+/* A running punchvpn interface: the TUN device, the UDP socket, the peers with their sessions,
+ * and the two data-path threads.
+ *
+ *   TX thread: TUN read (a TCP super-packet up to 64 KiB) -> segment to the tunnel MTU ->
+ *              seal each segment -> one UDP GSO send per super-packet
+ *   RX thread: recvmmsg with UDP GRO (many datagrams per call) -> open, replay window, cryptokey
+ *              check of the inner source -> userspace GRO -> one TUN write per merged flow run
+ *   main:      timers (handshake initiation and retry, rekey, keepalives, expiry), the control
+ *              socket, signals (punchvpn/main.c drives dev_tick)
+ *
+ * Sessions are reference-counted: a thread takes one under the peer's lock, uses it without the
+ * lock, and drops it; a replaced session is wiped when its last user lets go. */
+#ifndef VPN_DEVICE_H
+#define VPN_DEVICE_H
+
+#include <natcheck/addr.h>
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "handshake.h"
+#include "transport.h"
+#include "tun.h"
+#include "udp.h"
+
+#define DEV_STAGED 32              /* packets held per peer while its handshake runs */
+#define DEV_REKEY_TIMEOUT_MS 5000  /* retry an unanswered initiation */
+#define DEV_KEEPALIVE_MS 10000     /* answer received traffic within this if we send none */
+
+/* Why packets were dropped; the names are status's words. */
+#define DEV_DROP_TABLE(X)                                                                   \
+	X(BAD_TAG, "bad_tag")             /* AEAD or handshake authentication failed */     \
+	X(REPLAY, "replay")               /* counter seen or too old; replayed initiation */  \
+	X(UNKNOWN_KEY, "unknown_key")     /* no session for the index; unlisted static key */ \
+	X(RATE, "rate")                   /* handshake over its rate */                       \
+	X(SOURCE, "source")               /* inner source outside the peer's AllowedIPs */    \
+	X(MALFORMED, "malformed")         /* not a punchvpn datagram, not an IP packet */     \
+	X(NO_ROUTE, "no_route")           /* TUN packet to an address no peer holds */        \
+	X(NO_SESSION, "no_session")       /* staging full or expired while handshaking */     \
+	X(TOO_BIG, "too_big")             /* over the tunnel MTU (answered with ICMP) */
+
+enum dev_drop {
+#define DEV_DROP_ENUM_(n, s) DEV_DROP_##n,
+	DEV_DROP_TABLE(DEV_DROP_ENUM_)
+#undef DEV_DROP_ENUM_
+	DEV_DROP_COUNT
+};
+
+struct dev_stats {
+	_Atomic uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+	_Atomic uint64_t drop[DEV_DROP_COUNT];
+};
+
+struct dev_sess {
+	struct tp_session s;
+	_Atomic int refs;
+};
+
+struct dev_peer {
+	const struct vpn_peer_cfg *cfg;
+	char name[VPN_KEY_B64_LEN + 1];
+	bool eager; /* initiates at start (static endpoint, and the lower key or a keepalive) */
+	/* dev->hs_lock */
+	struct hs_peer hs;
+	uint64_t hs_sent_ms;
+	unsigned hs_attempts; /* unanswered initiations in a row */
+	/* lock */
+	pthread_mutex_t lock;
+	struct dev_sess *cur, *prev, *next;
+	struct nc_addr ep;
+	uint8_t *staged[DEV_STAGED];
+	uint16_t staged_len[DEV_STAGED];
+	unsigned n_staged;
+	uint64_t staged_since_ms;
+	/* atomics */
+	_Atomic uint64_t last_rx_ms, last_tx_ms, last_hs_ms;
+	_Atomic bool want_hs;
+	struct dev_stats st;
+};
+
+/* Seam for the NAT profile (issue 10 §4): it will come from libnatcheck's fast measurement
+ * (nc_run with its fast preset) at start and on network changes, and be registered with
+ * punchvpnd. Until that call lands the profile stays unmeasured and status says so. */
+struct dev_nat {
+	bool measured;
+	char summary[128];
+};
+
+struct dev {
+	struct vpn_cfg *cfg;
+	struct tun tun;
+	struct udp udp;
+	struct tp_limits lim;
+	pthread_mutex_t hs_lock;
+	struct hs_local hs;
+	struct dev_peer *peers;
+	size_t n_peers;
+	struct dev_stats st; /* drops no peer can be charged with */
+	struct dev_nat nat;
+	int stop_fd, kick_fd; /* eventfds: threads stop; main wakes for a handshake */
+	pthread_t tx, rx;
+	bool threads;
+};
+
+/* Creates the TUN device ifname and the socket, configures addresses and routes. On error
+ * nothing is left behind and err says why. */
+int dev_init(struct dev *d, struct vpn_cfg *cfg, const char *ifname, char *err, size_t errlen);
+int dev_start(struct dev *d, char *err, size_t errlen);
+/* Timers; call every 100 ms or so and whenever kick_fd is readable. */
+void dev_tick(struct dev *d);
+/* Stops the threads and removes the interface (and so its addresses and routes). */
+void dev_stop(struct dev *d);
+void dev_set_nat(struct dev *d, const struct dev_nat *nat);
+
+json_t *dev_status_json(struct dev *d);
+/* The same as text, into a malloc'd string. */
+char *dev_status_text(struct dev *d);
+
+uint64_t dev_now_ms(void);
+const char *dev_drop_name(enum dev_drop r);
+
+#endif
