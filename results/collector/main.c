@@ -22,6 +22,7 @@
 
 #include <natcheck/addr.h>
 #include <natcheck/error.h>
+#include <natcheck/log.h>
 
 #include <errno.h>
 #include <grp.h>
@@ -634,7 +635,7 @@ static int bind_listen(const char *spec, uint16_t *port)
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 1024) < 0) {
-		fprintf(stderr, "natcheck-collector: listen on %s: %s\n", spec, strerror(errno));
+		nc_log_error("listen on %s: %s", spec, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -653,18 +654,16 @@ static int drop_privileges(const char *user)
 	struct passwd *pw = getpwnam(user);
 
 	if (!pw) {
-		fprintf(stderr, "natcheck-collector: --user: no such user '%s'\n", user);
+		nc_log_error("--user: no such user '%s'", user);
 		return -1;
 	}
 	if (setgroups(1, &pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
 	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0) {
-		fprintf(stderr, "natcheck-collector: dropping to '%s': %s\n", user,
-			strerror(errno));
+		nc_log_error("dropping to '%s': %s", user, strerror(errno));
 		return -1;
 	}
 	if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
-		fprintf(stderr,
-			"natcheck-collector: privileges could be regained; refusing to run\n");
+		nc_log_error("natcheck-collector: privileges could be regained; refusing to run\n");
 		return -1;
 	}
 	return 0;
@@ -678,10 +677,9 @@ static void log_counts(struct app *a, unsigned long *prev, unsigned interval)
 	if (a->writer) {
 		col_writer_counts(a->writer, &rows, &txns);
 		if (rows != rows0)
-			fprintf(stderr,
-				"natcheck-collector: %u s: committed %llu rows in %llu "
-				"transactions\n",
-				interval, rows - rows0, txns - txns0);
+			nc_log_info("%u s: committed %llu rows in %llu "
+				    "transactions",
+				    interval, rows - rows0, txns - txns0);
 		rows0 = rows;
 		txns0 = txns;
 	}
@@ -691,11 +689,10 @@ static void log_counts(struct app *a, unsigned long *prev, unsigned interval)
 			continue;
 		pthread_mutex_lock(&a->last_lock);
 		if (a->last[c][0])
-			fprintf(stderr, "natcheck-collector: %u s: %s x%lu (last: %s)\n", interval,
-				cls_name[c], now - prev[c], a->last[c]);
+			nc_log_info("%u s: %s x%lu (last: %s)", interval, cls_name[c],
+				    now - prev[c], a->last[c]);
 		else
-			fprintf(stderr, "natcheck-collector: %u s: %s x%lu\n", interval,
-				cls_name[c], now - prev[c]);
+			nc_log_info("%u s: %s x%lu", interval, cls_name[c], now - prev[c]);
 		a->last[c][0] = '\0';
 		pthread_mutex_unlock(&a->last_lock);
 		prev[c] = now;
@@ -713,6 +710,7 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 	int fd, sig;
 
+	nc_log_init("natcheck-collector");
 	if (parse_args(argc, argv, &a.o) < 0)
 		return 2;
 	pthread_mutex_init(&a.reader_lock, NULL);
@@ -725,12 +723,12 @@ int main(int argc, char **argv)
 		return 1;
 	if (rs_open(a.o.store, &ws, err, sizeof(err)) < 0 ||
 	    rs_open(a.o.store, &a.reader, err, sizeof(err)) < 0) {
-		fprintf(stderr, "natcheck-collector: %s\n", err);
+		nc_log_error("%s", err);
 		return 1;
 	}
 	a.rl = col_ratelimit_new(a.o.rate, a.o.burst);
 	if (!a.rl || col_writer_start(ws, a.o.batch, a.o.queue, &a.writer) < 0) {
-		fprintf(stderr, "natcheck-collector: out of memory\n");
+		nc_log_error("out of memory");
 		return 1;
 	}
 	/* Signals become a loop event of the main thread: blocked here, before any thread starts,
@@ -747,19 +745,18 @@ int main(int argc, char **argv)
 	    a.o.timeout_s, MHD_OPTION_NOTIFY_COMPLETED, completed, &a, MHD_OPTION_EXTERNAL_LOGGER,
 	    mhd_log, &a, MHD_OPTION_END);
 	if (!d) {
-		fprintf(stderr, "natcheck-collector: the HTTP server did not start\n");
+		nc_log_error("the HTTP server did not start");
 		return 1;
 	}
 	if (a.o.port_file) {
 		FILE *pf = fopen(a.o.port_file, "we");
 		if (!pf || fprintf(pf, "%u\n", port) < 0 || fclose(pf) != 0) {
-			fprintf(stderr, "natcheck-collector: %s: %s\n", a.o.port_file,
-				strerror(errno));
+			nc_log_error("%s: %s", a.o.port_file, strerror(errno));
 			return 1;
 		}
 	}
-	fprintf(stderr, "natcheck-collector %s: listening on %s (port %u), %s store\n", NC_VERSION,
-		a.o.listen, port, rs_backend(a.reader));
+	nc_log_info("%s listening on %s (port %u), %s store", NC_VERSION, a.o.listen, port,
+		    rs_backend(a.reader));
 	for (;;) {
 		struct timespec ts = {a.o.log_interval, 0};
 		sig = sigtimedwait(&sigs, NULL, &ts);
@@ -767,7 +764,7 @@ int main(int argc, char **argv)
 			break;
 		log_counts(&a, prev, a.o.log_interval);
 	}
-	fprintf(stderr, "natcheck-collector: %s: stopping\n", strsignal(sig));
+	nc_log_info("%s: stopping", strsignal(sig));
 	/* No new connections; the writer commits and answers what is queued (resuming those
 	 * connections) before the HTTP side stops, so nothing acknowledged is cut short. */
 	MHD_quiesce_daemon(d);

@@ -1,6 +1,7 @@
 #include "writer.h"
 
 #include <natcheck/error.h>
+#include <natcheck/log.h>
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -69,8 +70,7 @@ static void *writer_main(void *arg)
 			subs[i] = jobs[i]->sub;
 		rc = rs_put(w->store, subs, n, err, sizeof(err));
 		if (rc < 0)
-			fprintf(stderr, "natcheck-collector: store: %s (%zu submissions refused)\n",
-				err, n);
+			nc_log_error("store: %s (%zu submissions refused)", err, n);
 		else {
 			pthread_mutex_lock(&w->lock);
 			w->rows += n;

@@ -88,6 +88,15 @@ static void sample(struct nc_result *r)
 	r->obs[0].role = NC_ROLE_MAP_PRIMARY;
 	r->obs[0].outcome = NC_OUT_ANSWERED;
 	r->obs[0].local = ep("192.168.1.20:5000");
+	r->n_tcp_obs = 1;
+	r->tcp_obs[0].local = ep("192.168.1.20:5001");
+	r->tcp_obs[0].mapped = ep("81.2.69.142:5001");
+	r->hops.n = 2;
+	r->hops.hop[0] = ep("192.168.1.1");
+	r->hops.hop[1] = ep("81.2.68.1");
+	r->track.n = 1;
+	r->track.local = ep("192.168.1.20:5003");
+	r->track.s[0].public_ep = ep("81.2.69.142:5003");
 }
 
 static void test_result(void **state)
@@ -120,6 +129,11 @@ static void test_result(void **state)
 	assert_string_equal(nc_addr_ip_str(&r.udp.public_ips[1], b), "81.2.70.0");
 	assert_int_equal(r.n_notes, 0);
 	assert_int_equal(r.n_obs, 0);
+	assert_int_equal(r.n_tcp_obs, 0);
+	assert_int_equal(r.hops.n, 0);
+	assert_false(nc_addr_is_set(&r.hops.hop[1]));
+	assert_int_equal(r.track.n, 0);
+	assert_false(nc_addr_is_set(&r.track.local));
 	assert_string_equal(r.started, "2026-11-23T00:00:00Z");
 	/* Still a valid document, and anonymising again changes nothing. */
 	j1 = nc_result_to_json(&r, false);

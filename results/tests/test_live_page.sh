@@ -3,8 +3,8 @@
 # the DOM it built holds Table 1's rows (per vendor and overall) and the SVG charts.
 set -euo pipefail
 source "$(dirname "$0")/lib/collector.sh"
-CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
-[ -n "$CHROMIUM" ] || { echo "SKIP: chromium is not installed (scripts/setup-deps.sh)"; exit 77; }
+need_tool chromium
+CHROMIUM=$(command -v chromium)
 res_setup
 res_store sqlite
 res_start c --rate 0

@@ -7,9 +7,9 @@
 # NC_RESULTS_FULL_MATRIX=1 runs every profile of the lab instead of four.
 set -euo pipefail
 source "$(dirname "$0")/lib/collector.sh"
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: the lab needs root"; exit 77; }
+need_root
 for b in natcheck/natcheck reflector/natcheck-reflector results/tests/submit_driver; do
-	[ -x "$NC_BUILD/$b" ] || { echo "SKIP: $NC_BUILD/$b not built"; exit 77; }
+	[ -x "$NC_BUILD/$b" ] || { echo "FAIL: $NC_BUILD/$b is not built"; exit 1; }
 done
 res_setup
 profiles=(full-cone port-restricted symmetric-random hairpin-on)

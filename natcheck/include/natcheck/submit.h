@@ -62,8 +62,10 @@ struct nc_submit_status {
  *   - public IPv4 addresses are cut to their /24, IPv6 to their /48, with port 0;
  *   - private, CGNAT, loopback, link-local and reserved addresses are removed (the verdicts
  *     that needed them, nat / cgnat / hairpin source, are kept);
- *   - allocation samples, observations, notes and port-mapping error texts are removed: they
- *     carry full endpoints and free text, and the report uses only the verdicts;
+ *   - allocation samples, observations, TCP probe records, the routers on the path
+ *     (topology hops), mapping-stability samples, notes and port-mapping error texts are
+ *     removed: they carry full endpoints and free text, and the report uses only the
+ *     verdicts;
  *     the patterns (preserving / sequential + delta / random, parity) are kept;
  *   - "started" is cut to the day.
  * Applying it twice changes nothing more. */

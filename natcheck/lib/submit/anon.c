@@ -55,8 +55,17 @@ void nc_result_anonymise(struct nc_result *r)
 	}
 	r->n_notes = 0;
 	memset(r->notes, 0, sizeof(r->notes));
+	r->notes_derived = 0;
 	r->n_obs = 0;
 	memset(r->obs, 0, sizeof(r->obs));
+	/* The evidence under the TCP, topology and mapping-stability verdicts is endpoints too:
+	 * TCP probes (local and mapped endpoints), the routers on the path (the first is the
+	 * user's own, the next ones name the access network), the mapping samples over time.
+	 * The verdicts derived from them stay. */
+	r->n_tcp_obs = 0;
+	memset(r->tcp_obs, 0, sizeof(r->tcp_obs));
+	memset(&r->hops, 0, sizeof(r->hops));
+	memset(&r->track, 0, sizeof(r->track));
 	/* The day is enough to follow NATs over time; the minute could tie a document to a
 	 * connection log. */
 	if (strlen(r->started) >= 10 && r->started[4] == '-' && r->started[7] == '-') {

@@ -29,7 +29,10 @@ res_cleanup() {
 }
 
 res_setup() {
-	[ -x "$COLLECTOR" ] || { echo "SKIP: $COLLECTOR not built"; exit 77; }
+	# Missing packages skip; a program of ours that was not built is a failure.
+	pkg-config --exists libmicrohttpd sqlite3 libpq ||
+		skip "libmicrohttpd-dev, libsqlite3-dev or libpq-dev missing (scripts/setup-deps.sh)"
+	[ -x "$COLLECTOR" ] || { echo "FAIL: $COLLECTOR is not built"; exit 1; }
 	W=$(mktemp -d /tmp/nc-results.XXXXXX)
 	chmod 755 "$W"
 	trap res_cleanup EXIT
