@@ -10,6 +10,7 @@
  *        file for --reclassify could not be read, or the output could not be written
  *   4    the server answered, but unusably: only STUN errors, answers from another source
  *        than asked, or malformed answers (udp.server_problem says which)
+ *   5    --submit / --resend: the result could not be submitted (it is saved; --resend)
  *   130  cancelled by SIGINT, SIGTERM or SIGHUP (test mappings deleted; what was measured
  *        until then is printed, marked partial)
  */
@@ -19,6 +20,7 @@
 #include <natcheck/error.h>
 #include <natcheck/result.h>
 #include <natcheck/run.h>
+#include <natcheck/submit.h>
 #include "report.h" /* the one private header: the human report lives in the core layer */
 
 #include <errno.h>
@@ -33,7 +35,7 @@
 #include <unistd.h>
 
 enum { EXIT_DONE = 0, EXIT_NO_ANSWER = 1, EXIT_USAGE = 2, EXIT_RUNTIME = 3,
-       EXIT_CANCELLED = 130 };
+       EXIT_SUBMIT = 5, EXIT_CANCELLED = 130 };
 
 #define DEFAULT_PORT 3478
 #define MAX_RESULT_FILE (4u << 20)
@@ -54,6 +56,8 @@ struct options {
 	int color; /* -1 auto, 0 never, 1 always */
 	const char *pcap;
 	const char *reclassify;
+	bool submit, resend, yes;
+	struct nc_submit_cfg sub; /* --submit URL, --vendor, --model, --note */
 	uint16_t port;
 	unsigned samples;
 	unsigned budget_ms;
@@ -100,6 +104,10 @@ static void usage(FILE *f, const char *prog)
 		"                        traffic refreshes it (takes about 4-6x the lifetime)\n"
 		"      --lifetime-max S  longest idle time to try, 2..3600 s (default 120)\n"
 		"      --reclassify FILE re-derive the verdicts of a saved JSON result and print it\n"
+		"      --submit[=URL]    send the anonymised result to a natcheck collector, after\n"
+		"                        showing it (--yes: without asking); --vendor, --model and\n"
+		"                        --note describe the NAT. Unsent documents are saved\n"
+		"      --resend          send the documents earlier --submit runs saved\n"
 		"  -4, -6                use IPv4 / IPv6 only when resolving server names\n"
 		"      --color WHEN      auto (default: only on a terminal), always, never\n"
 		"  -h, --help            this help\n"
@@ -109,7 +117,8 @@ static void usage(FILE *f, const char *prog)
 		"3 the run could not start (name resolution, sockets, capture permission), the\n"
 		"result file could not be read, or the output could not be written, 130 cancelled\n"
 		"(Ctrl-C, SIGTERM, SIGHUP: test mappings are deleted, the partial result printed),\n"
-		"4 the server answered, but unusably (STUN errors, wrong source, malformed).\n",
+		"4 the server answered, but unusably (STUN errors, wrong source, malformed),\n"
+		"5 the result could not be submitted (saved for --resend).\n",
 		prog, prog, NC_MAX_ALLOC, NC_RUN_DEFAULT_SAMPLES);
 }
 
@@ -219,7 +228,8 @@ static int parse_args(int argc, char **argv, struct options *o, int *first_serve
 {
 	enum { OPT_PORT = 256, OPT_SAMPLES, OPT_NO_HAIRPIN, OPT_BUDGET, OPT_COLOR, OPT_VERSION,
 	       OPT_LIFETIME, OPT_LIFETIME_MAX, OPT_NO_TOPOLOGY, OPT_NO_PORTMAP, OPT_TCP,
-	       OPT_TCP_FULL, OPT_FAST, OPT_RECLASSIFY };
+	       OPT_TCP_FULL, OPT_FAST, OPT_RECLASSIFY, OPT_SUBMIT, OPT_RESEND, OPT_VENDOR,
+	       OPT_MODEL, OPT_NOTE, OPT_YES };
 	static const struct option longopts[] = {
 		{"json", no_argument, NULL, 'j'},
 		{"verbose", no_argument, NULL, 'v'},
@@ -236,6 +246,12 @@ static int parse_args(int argc, char **argv, struct options *o, int *first_serve
 		{"tcp-full", no_argument, NULL, OPT_TCP_FULL},
 		{"lifetime-max", required_argument, NULL, OPT_LIFETIME_MAX},
 		{"reclassify", required_argument, NULL, OPT_RECLASSIFY},
+		{"submit", optional_argument, NULL, OPT_SUBMIT},
+		{"resend", no_argument, NULL, OPT_RESEND},
+		{"vendor", required_argument, NULL, OPT_VENDOR},
+		{"model", required_argument, NULL, OPT_MODEL},
+		{"note", required_argument, NULL, OPT_NOTE},
+		{"yes", no_argument, NULL, OPT_YES},
 		{"color", required_argument, NULL, OPT_COLOR},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
@@ -259,6 +275,15 @@ static int parse_args(int argc, char **argv, struct options *o, int *first_serve
 		case '6': o->family = AF_INET6; break;
 		case OPT_FAST: o->fast = true; break;
 		case OPT_RECLASSIFY: o->reclassify = optarg; break;
+		case OPT_SUBMIT:
+			o->submit = true;
+			o->sub.url = optarg; /* NULL: $NATCHECK_SUBMIT_URL or the default */
+			break;
+		case OPT_RESEND: o->resend = true; break;
+		case OPT_VENDOR: o->sub.vendor = optarg; break;
+		case OPT_MODEL: o->sub.model = optarg; break;
+		case OPT_NOTE: o->sub.note = optarg; break;
+		case OPT_YES: o->yes = true; break;
 		case OPT_PORT:
 			if (parse_uint("--port", optarg, 1, 65535, &v) < 0)
 				return -1;
@@ -307,6 +332,14 @@ static int parse_args(int argc, char **argv, struct options *o, int *first_serve
 	}
 	if (o->reclassify && argc - optind > 0) {
 		fprintf(stderr, "natcheck: --reclassify reads a saved result: no servers\n");
+		return -1;
+	}
+	if ((o->sub.vendor || o->sub.model || o->sub.note || o->yes) && !o->submit) {
+		fprintf(stderr, "natcheck: --vendor, --model, --note and --yes go with --submit\n");
+		return -1;
+	}
+	if (o->resend && (o->submit || o->reclassify || argc - optind > 0)) {
+		fprintf(stderr, "natcheck: --resend only sends what earlier runs saved\n");
 		return -1;
 	}
 	if (o->fast && (o->tcp || o->lifetime)) {
@@ -420,6 +453,50 @@ static int reclassify(const struct options *o, struct nc_result *r)
 	return rc != EXIT_DONE ? rc : nc_result_exit_status(r);
 }
 
+static void resend_line(void *ctx, const char *file, int rc, const struct nc_submit_status *st)
+{
+	(void)ctx;
+	fprintf(stderr, "natcheck: %s: %s\n", file, rc == 0 ? "stored" : st->message);
+}
+
+/* --resend: every document an earlier --submit could not deliver. */
+static int resend(const struct options *o)
+{
+	char dir[512];
+	int left = nc_submit_resend(&o->sub, resend_line, NULL);
+
+	if (left < 0) {
+		fprintf(stderr, "natcheck: cannot read the outbox %s: %s\n",
+			nc_submit_outbox(&o->sub, dir, sizeof(dir)), nc_strerror(left));
+		return EXIT_RUNTIME;
+	}
+	if (left > 0) {
+		fprintf(stderr, "natcheck: %d document(s) still unsent in %s\n", left,
+			nc_submit_outbox(&o->sub, dir, sizeof(dir)));
+		return EXIT_SUBMIT;
+	}
+	return EXIT_DONE;
+}
+
+/* --submit: show the anonymised document (on stderr, so --json output stays one document),
+ * ask unless --yes, send; a failure leaves the document in the outbox for --resend. */
+static int submit(const struct options *o, const struct nc_result *r)
+{
+	struct nc_submit_status st;
+	int rc;
+
+	memset(&st, 0, sizeof(st));
+	rc = nc_submit_interactive(&o->sub, r, o->yes, stdin, stderr, &st);
+	if (rc == 0) {
+		fprintf(stderr, "natcheck: submitted (id %s)\n", st.id);
+		return EXIT_DONE;
+	}
+	if (rc == 1)
+		return EXIT_DONE; /* declined: nothing sent, nothing saved */
+	fprintf(stderr, "natcheck: %s\n", st.message);
+	return EXIT_SUBMIT;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = {.color = -1, .family = AF_UNSPEC};
@@ -441,6 +518,10 @@ int main(int argc, char **argv)
 	if (!r) {
 		fprintf(stderr, "natcheck: out of memory\n");
 		return EXIT_RUNTIME;
+	}
+	if (o.resend) {
+		free(r);
+		return resend(&o);
 	}
 	if (o.reclassify) {
 		status = reclassify(&o, r);
@@ -519,6 +600,13 @@ int main(int argc, char **argv)
 		status = print_result(&o, r);
 		if (status == EXIT_DONE)
 			status = nc_result_exit_status(r); /* 1 no answer, 4 unusable answers */
+		if (o.submit && r->udp.reachable == NC_TRI_YES) {
+			int sst = submit(&o, r);
+			if (status == EXIT_DONE)
+				status = sst;
+		} else if (o.submit) {
+			fprintf(stderr, "natcheck: nothing to submit: the server did not answer\n");
+		}
 	}
 	free(r);
 	cfg.cancel = g_cancel;
