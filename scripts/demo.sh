@@ -25,3 +25,9 @@ bash sim/run.sh --report --out "$out/report" --profile port-restricted \
 echo
 echo "== the whole lab matrix (sim/run.sh):"
 bash sim/run.sh --out "$out/matrix"
+
+echo
+echo "== the NAT Check report over the lab's results (natcheck-report; HTML with SVG charts"
+echo "   in build/demo-report.html):"
+build/results/natcheck-report --dir "$out/matrix" --name-vendor --md - \
+	--html build/demo-report.html

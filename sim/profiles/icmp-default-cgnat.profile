@@ -3,7 +3,6 @@ DESCRIPTION="home masquerade behind a CGN, both routers with Linux's default ICM
 # ICMP rate limits (see icmp-default-port-restricted). natcheck must still find 2 layers.
 # Ground truth, after every measurement: TTL=1 and TTL=2 bursts from the client are both
 # rate-limited (the home router and the CGN each answer at most 7 of 20).
-NEEDS="natcheck-issue13"
 ICMP_RATELIMIT=default
 UPSTREAM=100.64.0
 router_rules() { natrule 'oifname "wan" masquerade'; }

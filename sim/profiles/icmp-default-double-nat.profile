@@ -1,7 +1,6 @@
 DESCRIPTION="home masquerade behind a second private NAT, both with default ICMP rate limits"
 # Issue 13 item 13: as double-nat, with the kernel's ICMP rate limits on both routers (see
 # icmp-default-port-restricted). Ground truth as in icmp-default-cgnat.
-NEEDS="natcheck-issue13"
 ICMP_RATELIMIT=default
 UPSTREAM=192.168.50
 router_rules() { natrule 'oifname "wan" masquerade'; }

@@ -6,7 +6,6 @@ DESCRIPTION="masquerade on a router that keeps Linux's default ICMP rate limits"
 # "not determined").
 # Ground truth, after every measurement: 20 back-to-back TTL=1 pings from the client get at
 # most 7 Time Exceeded answers (truth_icmp_limited; all 20 with the lab's usual setting).
-NEEDS="natcheck-issue13"
 ICMP_RATELIMIT=default
 router_rules() { natrule 'oifname "wan" masquerade'; }
 EXPECT="udp.mapping=endpoint-independent udp.filtering=address-and-port-dependent topology.nat_layers=1 topology.cgnat=false topology.double_nat=false"

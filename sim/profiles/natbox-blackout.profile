@@ -6,7 +6,6 @@ DESCRIPTION="natbox: full cone whose link drops everything for the first 0.5 s a
 # The NAT is a full cone, so the right verdict is EIF (or unknown with a note).
 # Ground truth, after every measurement: after 2.1 s of silence, sim/lib/stunprobe.py's first
 # answer from A1:P1 comes 450-700 ms after its first request, and needed at least 5 sends.
-NEEDS="natcheck-issue13"
 NATBOX_ARGS="--mapping ei --filtering ei --hairpin off --blackout 500"
 # Only the UDP classification, so that its probes are the packets that wake the link (the
 # topology and port-mapping phases would otherwise wake it first).

@@ -10,7 +10,6 @@ DESCRIPTION="natbox: EIM + APDF behind a naive STUN ALG (MAPPED-ADDRESS rewritte
 # second server address. Vovida's RFC 3489 client reads only MAPPED-ADDRESS, so the ALG makes
 # it see its own address: "Firewall", no NAT (VOVIDA_EXPECT), which is what fools classic
 # clients in the field.
-NEEDS="natcheck-issue13"
 NATBOX_ARGS="--stun-alg mapped"
 NATCHECK_ARGS="--port 40000"
 VOVIDA_ARGS="-p 40000"

@@ -6,7 +6,6 @@ DESCRIPTION="natbox: EIM + APDF whose bindings move to a new external port every
 # and proves nothing before the engine records the endpoint of every lifetime answer).
 # Ground truth, after every measurement: one client socket asks A1:P1 every 0.5 s for 4.5 s
 # (sim/lib/stunprobe.py --for); its XOR-MAPPED-ADDRESS changes, first after 2.9-3.6 s.
-NEEDS="natcheck-issue13"
 NATBOX_ARGS="--remap-after 3"
 NATCHECK_ARGS="--lifetime --lifetime-max 20"
 EXPECT="udp.mapping=endpoint-independent udp.filtering=address-and-port-dependent"

@@ -14,7 +14,7 @@ nslab_need_root
 NC=$NC_BUILD/natcheck/natcheck
 REFL=$NC_BUILD/reflector/natcheck-reflector
 [ -x "$NC" ] && [ -x "$REFL" ] || { echo "SKIP: natcheck / natcheck-reflector not built"; exit 77; }
-command -v conntrack >/dev/null || { echo "SKIP: conntrack missing"; exit 77; }
+need_tool conntrack python3
 fail=0
 
 run() { # NAME NAT-STATEMENT FLUSH_AFTER_S(0 = never) -> $NSLAB_DIR/NAME.json

@@ -10,9 +10,10 @@ set -euo pipefail
 SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 export NC_BUILD=${NC_BUILD:-$SRC/build}
 RECL=$NC_BUILD/tests/reclassify
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root for network namespaces"; exit 77; }
-command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
-[ -x "$RECL" ] || { echo "SKIP: $RECL not built"; exit 77; }
+# shellcheck source=tests/lib/checks.sh
+source "$SRC/tests/lib/checks.sh"
+need_root
+need_tool python3 "$RECL"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 

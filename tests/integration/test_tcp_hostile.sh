@@ -9,8 +9,9 @@ set -euo pipefail
 SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 NC_BUILD=${NC_BUILD:-$SRC/build}
 DRV=$NC_BUILD/tests/tcp_driver
-command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
-[ -x "$DRV" ] || { echo "SKIP: $DRV not built"; exit 77; }
+# shellcheck source=tests/lib/checks.sh
+source "$SRC/tests/lib/checks.sh"
+need_tool python3 "$DRV"
 dir=$(mktemp -d)
 pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$dir"; }

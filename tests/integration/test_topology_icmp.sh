@@ -11,6 +11,7 @@ NC_BUILD=${NC_BUILD:-$SRC/build}
 # shellcheck source=tests/lib/nslab.sh
 source "$SRC/tests/lib/nslab.sh"
 nslab_need_root
+need_tool python3
 NC=$NC_BUILD/natcheck/natcheck
 REFL=$NC_BUILD/reflector/natcheck-reflector
 [ -x "$NC" ] && [ -x "$REFL" ] || { echo "SKIP: natcheck / natcheck-reflector not built"; exit 77; }

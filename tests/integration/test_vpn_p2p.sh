@@ -18,8 +18,8 @@ NC_BUILD=${NC_BUILD:-$NC_SRC/build}
 PV=$NC_BUILD/vpn/punchvpn
 INJ=$NC_BUILD/vpn/pvinject
 
-# shellcheck source=../../scripts/lib/nslab.sh
-. "$NC_SRC/scripts/lib/nslab.sh"
+# shellcheck source=../lib/nslab.sh
+. "$NC_SRC/tests/lib/nslab.sh"
 nslab_need_root
 [ -c /dev/net/tun ] || { echo "SKIP: no /dev/net/tun"; exit 77; }
 for t in ping tcpdump python3; do
@@ -27,8 +27,8 @@ for t in ping tcpdump python3; do
 done
 [ -x "$PV" ] && [ -x "$INJ" ] || { echo "FAIL: punchvpn or pvinject not built in $NC_BUILD/vpn"; exit 1; }
 
-# shellcheck source=lib/checks.sh
-. "$NC_SRC/tests/integration/lib/checks.sh"
+# shellcheck source=../lib/checks.sh
+. "$NC_SRC/tests/lib/checks.sh"
 
 A=pv$$-A
 B=pv$$-B

@@ -92,12 +92,12 @@ static void test_key_file_modes(void **state)
 	write_file(path, line, 0600);
 	assert_int_equal(vpn_key_load_file(k, path, err, sizeof(err)), 0);
 	write_file(path, line, 0644);
-	assert_int_equal(vpn_key_load_file(k, path, err, sizeof(err)), -EACCES);
+	assert_int_equal(vpn_key_load_file(k, path, err, sizeof(err)), -NC_E_FILE_MODE);
 	assert_non_null(strstr(err, path));
 	assert_non_null(strstr(err, "chmod 600"));
 	assert_null(strstr(err, priv_b64));
 	write_file(path, line, 0640);
-	assert_int_equal(vpn_key_load_file(k, path, err, sizeof(err)), -EACCES);
+	assert_int_equal(vpn_key_load_file(k, path, err, sizeof(err)), -NC_E_FILE_MODE);
 	write_file(path, "not a key\n", 0600);
 	assert_int_equal(vpn_key_load_file(k, path, err, sizeof(err)), -NC_E_PARSE);
 	assert_non_null(strstr(err, path));
@@ -239,13 +239,13 @@ static void test_config_file_modes(void **state)
 	vpn_cfg_free(&c);
 	/* ...but not the key file it points at... */
 	chmod(kpath, 0604);
-	assert_int_equal(vpn_cfg_load(&c, path, err, sizeof(err)), -EACCES);
+	assert_int_equal(vpn_cfg_load(&c, path, err, sizeof(err)), -NC_E_FILE_MODE);
 	assert_non_null(strstr(err, kpath));
 	assert_non_null(strstr(err, ":2:"));
 	/* ...and not one that holds the key itself. */
 	snprintf(text, sizeof(text), "[Interface]\nPrivateKey = %s\nAddress = 10.0.0.1/24\n", priv_b64);
 	write_file(path, text, 0640);
-	assert_int_equal(vpn_cfg_load(&c, path, err, sizeof(err)), -EACCES);
+	assert_int_equal(vpn_cfg_load(&c, path, err, sizeof(err)), -NC_E_FILE_MODE);
 	assert_non_null(strstr(err, path));
 	assert_null(strstr(err, priv_b64));
 	chmod(path, 0600);

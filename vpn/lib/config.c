@@ -426,7 +426,7 @@ int vpn_cfg_load(struct vpn_cfg *cfg, const char *path, char *err, size_t errlen
 			 "%s: holds a PrivateKey but is accessible by group or others (mode %04o); "
 			 "run: chmod 600 %s",
 			 path, (unsigned)(st.st_mode & 07777), path);
-		rc = -EACCES;
+		rc = -NC_E_FILE_MODE;
 	}
 out:
 	if (text) {

@@ -1,15 +1,12 @@
 #include "key.h"
 
 #include <natcheck/error.h>
+#include <natcheck/keyfile.h>
 
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 void vpn_key_generate(uint8_t priv[VPN_KEY_LEN])
 {
@@ -59,57 +56,20 @@ int vpn_key_from_b64(uint8_t key[VPN_KEY_LEN], const char *text)
 int vpn_key_load_file(uint8_t priv[VPN_KEY_LEN], const char *path, char *err, size_t errlen)
 {
 	char text[128];
-	struct stat st;
-	ssize_t n;
-	size_t got = 0;
-	int fd, rc = 0;
+	int n, rc = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return rc;
+	/* The suite's one rule for secret files (owner-only, regular, bounded). */
+	n = nc_read_secret_file(path, text, sizeof(text) - 1);
+	if (n < 0) {
+		nc_secret_file_error(path, n, err, errlen);
+		return n;
 	}
-	if (fstat(fd, &st) != 0) {
-		rc = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = -NC_E_INVALID;
-		snprintf(err, errlen, "%s: not a regular file", path);
-		goto out;
-	}
-	/* Checked on the open descriptor, so the file cannot be swapped between check and read. */
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		rc = -EACCES;
-		snprintf(err, errlen,
-			 "%s: private key file is accessible by group or others (mode %04o); "
-			 "run: chmod 600 %s",
-			 path, (unsigned)(st.st_mode & 07777), path);
-		goto out;
-	}
-	while (got < sizeof(text) - 1) {
-		n = read(fd, text + got, sizeof(text) - 1 - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	text[got] = '\0';
+	text[n] = '\0';
 	if (vpn_key_from_b64(priv, text) != 0) {
 		rc = -NC_E_PARSE;
 		snprintf(err, errlen, "%s: not a base64 private key (expect one 44-character key)",
 			 path);
 	}
-out:
 	sodium_memzero(text, sizeof(text));
-	close(fd);
 	return rc;
 }

@@ -23,9 +23,10 @@ void vpn_key_to_b64(char out[VPN_KEY_B64_LEN + 1], const uint8_t key[VPN_KEY_LEN
 /* Parses exactly 44 base64 characters that decode to 32 bytes (surrounding whitespace
  * allowed). Returns 0 or -NC_E_PARSE; key is untouched on error. */
 int vpn_key_from_b64(uint8_t key[VPN_KEY_LEN], const char *text);
-/* Reads a private key file: one base64 key, optionally followed by a newline. Refuses (with
- * -EACCES and a message in err) a file that its group or others may read or write, and a
- * file that is not a regular file. err gets a one-line reason naming the file on any error. */
+/* Reads a private key file: one base64 key, optionally followed by a newline, through the
+ * suite's secret-file reader (<natcheck/keyfile.h>): -NC_E_FILE_MODE for a file its group or
+ * others may read or write, -NC_E_NOT_REGULAR, -errno; -NC_E_PARSE for a bad key. err gets
+ * a one-line reason naming the file on any error. */
 int vpn_key_load_file(uint8_t priv[VPN_KEY_LEN], const char *path, char *err, size_t errlen);
 
 #endif

@@ -9,6 +9,7 @@
  * The interface is named after the config file (pv0.conf -> pv0), as wg-quick does.
  * Exit codes: 0 ok, 1 runtime error, 2 usage error. */
 #include <natcheck/error.h>
+#include <natcheck/log.h>
 
 #include <errno.h>
 #include <jansson.h>
@@ -52,7 +53,7 @@ static int cmd_genkey(int argc, char **argv)
 		return usage(stderr);
 	/* wg genkey's warning: a key written to a file others can read is a leaked key. */
 	if (fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & S_IRWXO))
-		fprintf(stderr, "punchvpn: warning: writing a private key to a world-accessible file\n");
+		nc_log_warnx("writing a private key to a world-accessible file");
 	vpn_key_generate(k);
 	vpn_key_to_b64(txt, k);
 	printf("%s\n", txt);
@@ -75,11 +76,11 @@ static int cmd_pubkey(int argc, char **argv)
 	n = fread(line, 1, sizeof(line) - 1, stdin);
 	line[n] = '\0';
 	if (vpn_key_from_b64(k, line) != 0) {
-		fprintf(stderr, "punchvpn: pubkey: stdin is not a base64 private key (44 characters)\n");
+		nc_log_error("pubkey: stdin is not a base64 private key (44 characters)");
 		goto out;
 	}
 	if (vpn_key_public(pub, k) != 0) {
-		fprintf(stderr, "punchvpn: pubkey: not a usable X25519 private key\n");
+		nc_log_error("pubkey: not a usable X25519 private key");
 		goto out;
 	}
 	vpn_key_to_b64(txt, pub);
@@ -179,7 +180,7 @@ static int cmd_up(int argc, char **argv)
 		return 2;
 	}
 	if (vpn_cfg_load(&cfg, argv[1], err, sizeof(err)) != 0) {
-		fprintf(stderr, "punchvpn: %s\n", err);
+		nc_log_error("%s", err);
 		return 1;
 	}
 	/* Signals become events for the main loop; the data-path threads inherit the mask. */
@@ -191,27 +192,27 @@ static int cmd_up(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	lfd = ctl_listen(name, err, sizeof(err));
 	if (lfd < 0) {
-		fprintf(stderr, "punchvpn: %s\n", err);
+		nc_log_error("%s", err);
 		vpn_cfg_free(&cfg);
 		return 1;
 	}
 	ctl_path(sockpath, sizeof(sockpath), name);
 	if ((rc = dev_init(&d, &cfg, name, err, sizeof(err))) != 0) {
-		fprintf(stderr, "punchvpn: %s\n", err);
+		nc_log_error("%s", err);
 		close(lfd);
 		unlink(sockpath);
 		vpn_cfg_free(&cfg);
 		return 1;
 	}
 	if ((rc = dev_start(&d, err, sizeof(err))) != 0) {
-		fprintf(stderr, "punchvpn: %s\n", err);
+		nc_log_error("%s", err);
 		goto out;
 	}
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (sfd < 0 || tfd < 0 || ep < 0 || timerfd_settime(tfd, 0, &its, NULL) != 0) {
-		fprintf(stderr, "punchvpn: event setup: %s\n", strerror(errno));
+		nc_log_warn("event setup");
 		rc = 1;
 		goto out;
 	}
@@ -221,7 +222,7 @@ static int cmd_up(int argc, char **argv)
 		ev.data.fd = fds[i];
 		epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev);
 	}
-	fprintf(stderr, "punchvpn: %s up: %zu peer(s), port %u, mtu %u, offloads: tun %s, udp gso %s gro %s\n",
+	nc_log_info("%s up: %zu peer(s), port %u, mtu %u, offloads: tun %s, udp gso %s gro %s",
 		name, cfg.n_peers, d.udp.port, d.tun.mtu, d.tun.offload ? "on" : "off",
 		d.udp.gso ? "on" : "off", d.udp.gro ? "on" : "off");
 	while (!stop) {
@@ -251,7 +252,7 @@ static int cmd_up(int argc, char **argv)
 		}
 	}
 	rc = 0;
-	fprintf(stderr, "punchvpn: %s down\n", name);
+	nc_log_info("%s down", name);
 out:
 	dev_stop(&d); /* closing the TUN descriptor removes the interface, addresses and routes */
 	if (ep >= 0)
@@ -283,14 +284,14 @@ static int cmd_down(int argc, char **argv)
 	if (sink)
 		fclose(sink);
 	if (rc != 0) {
-		fprintf(stderr, "punchvpn: %s\n", err);
+		nc_log_error("%s", err);
 		return 1;
 	}
 	/* Teardown is done when the interface is gone (bounded wait). */
 	for (int i = 0; i < 100 && tun_exists(name); i++)
 		usleep(50000);
 	if (tun_exists(name)) {
-		fprintf(stderr, "punchvpn: %s still exists after 5 s\n", name);
+		nc_log_error("%s still exists after 5 s", name);
 		return 1;
 	}
 	return 0;
@@ -324,7 +325,7 @@ static int cmd_status(int argc, char **argv)
 			if (json)
 				printf("[]\n");
 			else
-				fprintf(stderr, "punchvpn: no interface is up\n");
+				nc_log_error("no interface is up");
 			return json ? 0 : 1;
 		}
 	}
@@ -334,7 +335,7 @@ static int cmd_status(int argc, char **argv)
 		if (json && !one && i)
 			printf(",\n");
 		if (ctl_request(names[i], json ? "status json" : "status", stdout, err, sizeof(err)) != 0) {
-			fprintf(stderr, "punchvpn: %s\n", err);
+			nc_log_error("%s", err);
 			rc = 1;
 		}
 		if (!json && i + 1 < n)
@@ -347,8 +348,9 @@ static int cmd_status(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	nc_log_init("punchvpn");
 	if (sodium_init() < 0) {
-		fprintf(stderr, "punchvpn: libsodium failed to initialise\n");
+		nc_log_error("libsodium failed to initialise");
 		return 1;
 	}
 	if (argc < 2)

@@ -215,6 +215,12 @@ static void udp_lines(struct out *o, const struct nc_result *r)
 			line(o, "ALG", "none detected");
 		if (u->lifetime_s || u->lifetime_upper_s)
 			lifetime_line(o, u);
+		if (u->mapping_stable == NC_TRI_NO)
+			line(o, "Mapping life", "unstable: a binding in use moved to a new public "
+						"endpoint after %u ms (peers must re-learn it)",
+			     u->mapping_change_ms);
+		else if (u->mapping_stable == NC_TRI_YES)
+			line(o, "Mapping life", "stable while in use");
 	}
 	line(o, "NAT type", "%s", nc_result_classic_label(r));
 	line(o, "Hole punching", "%s", punch_text(r, punch));

@@ -154,7 +154,10 @@ static void run_topology(struct run *st)
 	/* Routers answer TTL expiry within a round trip; silent ones cost the wait. */
 	unsigned wait = 4 * r->udp.rtt_us / 1000 + 50;
 
-	if (nc_probe_hops(&st->cfg->server, 6, wait, &st->lim, &hops) == 0)
+	int err = nc_probe_hops(&st->cfg->server, 6, wait, &st->lim, &hops);
+
+	/* Stopped by the deadline or a cancel, the hops seen so far are still evidence. */
+	if (err == 0 || err == -NC_E_DEADLINE || err == -NC_E_CANCELLED)
 		nc_classify_topology(r, &hops);
 	else
 		nc_classify_topology(r, NULL);
