@@ -75,6 +75,8 @@ enum nc_role {
 	NC_ROLE_ALLOC,           /* allocation sample: fresh socket -> A1:P1 */
 	NC_ROLE_HAIRPIN,         /* S_hp -> S_map's public endpoint; "from" = source S_map saw */
 	NC_ROLE_LIFETIME,        /* binding lifetime probe (RESPONSE-PORT) */
+	NC_ROLE_ALLOC_ALT,       /* port sharing: fresh socket -> A2:P2, another remote than the
+				  * samples' (an overloading NAT hands it a port already in use) */
 	NC_ROLE_COUNT_
 };
 

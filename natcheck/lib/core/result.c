@@ -24,7 +24,7 @@ static const char *const hp_names[] = {NULL, "external", "internal", "other"};
 static const char *const role_names[] = {"map-primary", "map-alt-ip", "map-alt-both",
 					 "map-alt-port", "map-server2", "filter-control",
 					 "filter-ip-port", "filter-port", "alloc", "hairpin",
-					 "lifetime"};
+					 "lifetime", "alloc-alt"};
 static const char *const outcome_names[] = {"not-sent", "answered", "timeout", "wrong-source",
 					    "error", "send-failed", "malformed"};
 /* server_problem has no word for "no problem": JSON null stands for it. */

@@ -338,10 +338,8 @@ char *nc_result_to_json(const struct nc_result *r, bool pretty)
 		put(&b, server, "bogus_other", j_ep(&r->server.bogus_other));
 	for (unsigned i = 0; i < r->server.n_unreachable && i < NC_MAX_UNREACHABLE; i++)
 		push(&b, unreach, j_ep(&r->server.unreachable[i]));
-	if (r->server.n_unreachable)
-		put(&b, server, "unreachable", unreach);
-	else
-		json_decref(unreach);
+	/* Always written (an empty list says every endpoint answered or none was tried). */
+	put(&b, server, "unreachable", unreach);
 	for (int p = 0; p < NC_PM_COUNT; p++)
 		put(&b, pm, nc_names_pm.v[p], portmap_json(&b, &r->portmap[p]));
 	put(&b, topo, "nat_layers",

@@ -16,7 +16,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#define MAX_SOCKS (4 + NC_MAX_ALLOC)
+#define MAX_SOCKS (5 + NC_MAX_ALLOC) /* samples, S_map, two filter sockets, the port-sharing probe */
 #define EV_PCAP MAX_SOCKS
 #define EV_CANCEL (MAX_SOCKS + 1)
 #define ATTEMPTS_POSITIVE 7 /* tests that should be answered: loss must not fail them */
@@ -71,6 +71,7 @@ struct engine {
 	unsigned ntx;
 	uint64_t t0;
 	struct stun_rtt rtt; /* shared by every transaction of the run */
+	struct nc_addr src; /* the local address every socket binds */
 	int s_map, s_f1, s_f2, s_alloc0;
 	int tx_map_primary, tx_alloc0;
 	bool alt_started, hairpin_started;
@@ -278,7 +279,7 @@ static void start_followups(struct engine *e)
 	const char *why;
 	struct nc_addr alt;
 	char s[NC_ADDR_STRLEN];
-	int ti;
+	int ti, sock;
 
 	if (!nc_obs_usable(prim))
 		return;
@@ -296,6 +297,11 @@ static void start_followups(struct engine *e)
 			start_tx(e, NC_ROLE_MAP_ALT_BOTH, e->s_map, &r->server.other, 0, -1);
 			alt = nc_expected_source(&r->server.primary, &r->server.other, STUN_CHANGE_PORT);
 			start_tx(e, NC_ROLE_MAP_ALT_PORT, e->s_map, &alt, 0, -1);
+			/* Port overloading shows only across remotes: a fresh socket towards A2:P2
+			 * gets, from a NAT that shares its ports, one that a sample towards A1:P1
+			 * already holds (RFC 4787 §4.2.3). */
+			if ((sock = open_sock(e, &e->src, 0)) >= 0)
+				start_tx(e, NC_ROLE_ALLOC_ALT, sock, &r->server.other, 0, -1);
 		}
 	}
 	if (e->hairpin_started || e->cfg->no_hairpin || e->tx_alloc0 < 0 ||
@@ -651,7 +657,6 @@ static int run(struct engine *e, uint64_t budget_us)
 int nc_probe_udp(const struct nc_probe_cfg *cfg, struct nc_result *r)
 {
 	struct engine e;
-	struct nc_addr src;
 	uint64_t budget_us, now;
 	int err;
 
@@ -669,7 +674,7 @@ int nc_probe_udp(const struct nc_probe_cfg *cfg, struct nc_result *r)
 	e.ep = epoll_create1(EPOLL_CLOEXEC);
 	if (e.ep < 0)
 		return -errno;
-	if ((err = setup(&e, &src)) < 0)
+	if ((err = setup(&e, &e.src)) < 0)
 		goto out;
 	if (cfg->pcap_path) {
 		if ((err = open_capture(&e)) < 0)
