@@ -15,7 +15,6 @@ EXPECT="udp.nat=true udp.mapping=endpoint-independent udp.filtering=address-and-
 EXPECT_NEW="udp.allocation.port_overloading=true"
 # Gated: natcheck at 0aef244 writes port_overloading false here (its samples all go to A1:P1,
 # where first-fit never shares a port); the truth check above proves the sharing.
-NEEDS="natcheck-port-overloading"
 after_measure() {
 	truth_stun --fresh 198.18.1.2:3479 198.18.1.1:3479 198.18.1.2:3478 198.18.1.1:3478 | truth_py '
 seen = {}
