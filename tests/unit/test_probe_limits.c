@@ -10,6 +10,7 @@
 #include "lifetime.h"
 #include "tcpprobe.h"
 #include "testaddr.h"
+#include "testsock.h"
 #include "topology.h"
 
 #include <natcheck/cancel.h>
@@ -23,21 +24,7 @@
 
 static struct nc_result R;
 
-/* A UDP port with a socket that reads nothing, and a TCP listener that accepts (the kernel
- * completes the handshake) but never answers: both leave a probe waiting. */
-static int silent_udp(struct nc_addr *a)
-{
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t sl = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
-	assert_int_equal(nc_addr_from_sockaddr(a, (struct sockaddr *)&sin, sl), 0);
-	return fd;
-}
-
+/* A TCP listener that accepts (the kernel completes the handshake) but never answers. */
 static int silent_tcp(struct nc_addr *a)
 {
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};

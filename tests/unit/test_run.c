@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testsock.h"
+
 #include <natcheck/cancel.h>
 #include <natcheck/error.h>
 #include <natcheck/result.h>
@@ -34,20 +36,6 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* A bound UDP socket nobody reads: requests are taken and never answered. */
-static int silent_server(struct nc_addr *a)
-{
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t sl = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
-	assert_int_equal(nc_addr_from_sockaddr(a, (struct sockaddr *)&sin, sl), 0);
-	return fd;
-}
-
 static bool has_note(const struct nc_result *r, const char *needle)
 {
 	for (unsigned i = 0; i < r->n_notes; i++)
@@ -60,7 +48,7 @@ static void test_budget(void **state)
 {
 	struct nc_run_cfg cfg = {.no_portmap = true, .budget_ms = 400};
 	struct nc_result *r = malloc(sizeof(*r));
-	int fd = silent_server(&cfg.server);
+	int fd = silent_udp(&cfg.server);
 	uint64_t t0 = now_ms(), ms;
 	(void)state;
 
@@ -96,7 +84,7 @@ static void test_cancel(void **state)
 	struct nc_run_cfg cfg = {.no_portmap = true, .budget_ms = 20000};
 	struct nc_result *r = malloc(sizeof(*r));
 	struct firer f = {.c = nc_cancel_new(), .ms = 200};
-	int fd = silent_server(&cfg.server), err;
+	int fd = silent_udp(&cfg.server), err;
 	pthread_t t;
 	uint64_t t0 = now_ms(), ms;
 	(void)state;
@@ -174,7 +162,7 @@ static void test_signals_untouched(void **state)
 	struct nc_result *r = malloc(sizeof(*r));
 	struct sigaction sa, before, after;
 	sigset_t mask, mask_before, mask_after;
-	int fd = silent_server(&cfg.server);
+	int fd = silent_udp(&cfg.server);
 	(void)state;
 
 	assert_non_null(r);
