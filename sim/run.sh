@@ -29,6 +29,9 @@
 #                                   add an expectation on a field natcheck may not write yet:
 #                                   PENDING (reported, not failed) while the field is missing
 #   sim/run.sh --out DIR            results, summary.md and failure dumps (default sim/out/<time>)
+#   sim/run.sh --submit URL         submit every case's result to a natcheck collector
+#                                   (natcheck --reclassify R.json --submit=URL --yes; the
+#                                   profile is the vendor); a failed one fails the case
 #   sim/run.sh --gated              also run the profiles gated by NEEDS= (behaviours natcheck
 #                                   does not report yet; skipped otherwise, also when named)
 # Exit status: 0 all cases match, 1 a mismatch or a case that could not run, 2 usage,
@@ -46,7 +49,7 @@ source "$SIM/lib/rules.sh"
 # shellcheck source=sim/lib/truth.sh
 source "$SIM/lib/truth.sh"
 
-GATED=0 JOBS=4 RUNS=1 KEEP=0 REPORT=0 REPLAY='' OUT='' MEASURE=natcheck EXTRA_ARGS='' REFLECTOR_ARGS='' OVERRIDES=() NEW_OVERRIDES=() PROFILES=()
+GATED=0 JOBS=4 RUNS=1 KEEP=0 REPORT=0 SUBMIT='' REPLAY='' OUT='' MEASURE=natcheck EXTRA_ARGS='' REFLECTOR_ARGS='' OVERRIDES=() NEW_OVERRIDES=() PROFILES=()
 usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -69,6 +72,7 @@ while [ $# -gt 0 ]; do
 	--expect-new) NEW_OVERRIDES+=("${2:?$1 needs FIELD=VALUE}"); shift ;;
 	--out) OUT=${2:?--out needs a directory}; shift ;;
 	--gated) GATED=1 ;;
+	--submit) SUBMIT=${2:?--submit needs a collector URL}; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "sim/run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
@@ -291,6 +295,15 @@ run_case() (
 		cat "$dir/run" >>"$dir/mismatch"
 	done
 	[ "$RUNS" -gt 1 ] && t1=$((($(date +%s%3N) - t0) / RUNS))
+	if [ -n "$SUBMIT" ] && [ "$MEASURE" = natcheck ] && [ -s "$OUT/$name.json" ]; then
+		# From the host namespace, where the collector's URL is reachable; the document is
+		# the one just checked, anonymised by natcheck as for any user.
+		if ! XDG_STATE_HOME=$dir "$NC_BUILD/natcheck/natcheck" --reclassify "$OUT/$name.json" \
+			--submit="$SUBMIT" --vendor "$name" --model "natcheck lab" --yes >/dev/null 2>"$dir/submit"; then
+			# exit 1 / 4 (the case's own verdict) are not submission failures
+			grep -q 'submitted (id' "$dir/submit" || { status=FAIL; { echo "submit:"; cat "$dir/submit"; } >>"$dir/mismatch"; }
+		fi
+	fi
 	if [ "$REPORT" -eq 1 ] && [ "$MEASURE" = natcheck ]; then
 		# shellcheck disable=SC2086
 		nslab_exec "$MEASURE_HOST" "$NC_BUILD/natcheck/natcheck" $NATCHECK_ARGS $EXTRA_ARGS "$NSLAB_A1" >"$OUT/$name.report" 2>&1 || true

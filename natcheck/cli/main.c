@@ -104,6 +104,7 @@ static void usage(FILE *f, const char *prog)
 		"                        traffic refreshes it (takes about 4-6x the lifetime)\n"
 		"      --lifetime-max S  longest idle time to try, 2..3600 s (default 120)\n"
 		"      --reclassify FILE re-derive the verdicts of a saved JSON result and print it\n"
+		"                        (with --submit: and submit it)\n"
 		"      --submit[=URL]    send the anonymised result to a natcheck collector, after\n"
 		"                        showing it (--yes: without asking); --vendor, --model and\n"
 		"                        --note describe the NAT. Unsent documents are saved\n"
@@ -415,45 +416,6 @@ static int print_result(const struct options *o, const struct nc_result *r)
 	return EXIT_DONE;
 }
 
-/* --reclassify FILE: the verdicts re-derived from the recorded observations. */
-static int reclassify(const struct options *o, struct nc_result *r)
-{
-	FILE *f = fopen(o->reclassify, "r");
-	char *text, err[256] = "";
-	size_t n;
-	int rc;
-
-	if (!f) {
-		fprintf(stderr, "natcheck: cannot open %s: %s\n", o->reclassify, strerror(errno));
-		return EXIT_RUNTIME;
-	}
-	text = malloc(MAX_RESULT_FILE + 1);
-	if (!text) {
-		fclose(f);
-		fprintf(stderr, "natcheck: out of memory\n");
-		return EXIT_RUNTIME;
-	}
-	n = fread(text, 1, MAX_RESULT_FILE + 1, f);
-	rc = ferror(f);
-	fclose(f);
-	if (rc || n > MAX_RESULT_FILE) {
-		fprintf(stderr, "natcheck: cannot read %s: %s\n", o->reclassify,
-			rc ? "read error" : "larger than 4 MiB, not a result");
-		free(text);
-		return EXIT_RUNTIME;
-	}
-	rc = nc_result_from_json(text, n, r, err, sizeof(err));
-	free(text);
-	if (rc < 0) {
-		fprintf(stderr, "natcheck: %s is not a natcheck result: %s\n", o->reclassify,
-			err[0] ? err : nc_strerror(rc));
-		return EXIT_RUNTIME;
-	}
-	nc_result_classify(r);
-	rc = print_result(o, r);
-	return rc != EXIT_DONE ? rc : nc_result_exit_status(r);
-}
-
 static void resend_line(void *ctx, const char *file, int rc, const struct nc_submit_status *st)
 {
 	(void)ctx;
@@ -496,6 +458,52 @@ static int submit(const struct options *o, const struct nc_result *r)
 		return EXIT_DONE; /* declined: nothing sent, nothing saved */
 	fprintf(stderr, "natcheck: %s\n", st.message);
 	return EXIT_SUBMIT;
+}
+
+/* --reclassify FILE: the verdicts re-derived from the recorded observations. */
+static int reclassify(const struct options *o, struct nc_result *r)
+{
+	FILE *f = fopen(o->reclassify, "r");
+	char *text, err[256] = "";
+	size_t n;
+	int rc;
+
+	if (!f) {
+		fprintf(stderr, "natcheck: cannot open %s: %s\n", o->reclassify, strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	text = malloc(MAX_RESULT_FILE + 1);
+	if (!text) {
+		fclose(f);
+		fprintf(stderr, "natcheck: out of memory\n");
+		return EXIT_RUNTIME;
+	}
+	n = fread(text, 1, MAX_RESULT_FILE + 1, f);
+	rc = ferror(f);
+	fclose(f);
+	if (rc || n > MAX_RESULT_FILE) {
+		fprintf(stderr, "natcheck: cannot read %s: %s\n", o->reclassify,
+			rc ? "read error" : "larger than 4 MiB, not a result");
+		free(text);
+		return EXIT_RUNTIME;
+	}
+	rc = nc_result_from_json(text, n, r, err, sizeof(err));
+	free(text);
+	if (rc < 0) {
+		fprintf(stderr, "natcheck: %s is not a natcheck result: %s\n", o->reclassify,
+			err[0] ? err : nc_strerror(rc));
+		return EXIT_RUNTIME;
+	}
+	nc_result_classify(r);
+	rc = print_result(o, r);
+	if (rc == EXIT_DONE)
+		rc = nc_result_exit_status(r);
+	if (o->submit) { /* a saved result is submitted as it reads now */
+		int sst = submit(o, r);
+		if (rc == EXIT_DONE)
+			rc = sst;
+	}
+	return rc;
 }
 
 int main(int argc, char **argv)
