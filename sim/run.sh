@@ -40,6 +40,8 @@ set -euo pipefail
 SIM=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$SIM/.." && pwd)
 export NC_BUILD=${NC_BUILD:-$SRC/build}
+# SIM_PROFILE_DIR: another folder of profiles (the lab's self-check uses one of its own).
+PROFILE_DIR=${SIM_PROFILE_DIR:-$SIM/profiles}
 # shellcheck source=tests/lib/nslab.sh
 source "$SRC/tests/lib/nslab.sh"
 # shellcheck source=sim/lib/natbox.sh
@@ -54,7 +56,7 @@ usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--list)
-		for f in "$SIM"/profiles/*.profile; do
+		for f in "$PROFILE_DIR"/*.profile; do
 			# shellcheck disable=SC1090
 			printf '%-34s %s\n' "$(basename "$f" .profile)" "$(. "$f" 2>/dev/null; echo "${DESCRIPTION:-}")"
 		done
@@ -102,10 +104,10 @@ if [ -n "$REPLAY" ]; then
 	REPLAY=$(cd "$(dirname "$REPLAY")" && pwd)/$(basename "$REPLAY")
 	PROFILES=(replay)
 elif [ ${#PROFILES[@]} -eq 0 ]; then
-	for f in "$SIM"/profiles/*.profile; do PROFILES+=("$(basename "$f" .profile)"); done
+	for f in "$PROFILE_DIR"/*.profile; do PROFILES+=("$(basename "$f" .profile)"); done
 fi
 for p in "${PROFILES[@]}"; do
-	[ "$p" = replay ] || [ -r "$SIM/profiles/$p.profile" ] || { echo "sim/run.sh: no profile '$p' (see --list)" >&2; exit 2; }
+	[ "$p" = replay ] || [ -r "$PROFILE_DIR/$p.profile" ] || { echo "sim/run.sh: no profile '$p' (see --list)" >&2; exit 2; }
 done
 [ "$KEEP" -eq 1 ] && [ ${#PROFILES[@]} -ne 1 ] && { echo "sim/run.sh: --keep takes exactly one --profile" >&2; exit 2; }
 OUT=${OUT:-$SIM/out/$(date +%Y%m%d-%H%M%S)}
@@ -217,7 +219,7 @@ run_case() (
 		esac
 	else
 		# shellcheck disable=SC1090
-		. "$SIM/profiles/$name.profile"
+		. "$PROFILE_DIR/$name.profile"
 	fi
 	if [ "$MEASURE" = vovida ] && [ "$NEEDS_NATCHECK" = 1 ]; then
 		printf '%s\tSKIP\t-\t-\t-\tthis case runs natcheck itself\n' "$name" >"$OUT/$name.line"

@@ -22,16 +22,18 @@ truth_rtt() {
 		END { if (!found) { print "truth_rtt: no ping answer: " line; exit 1 } }' <<<"$out"
 }
 
-# truth_icmp_limited TTL: a burst of 20 TTL-limited pings from the client, 10 ms apart, gets
-# Time Exceeded from the router TTL hops away; with Linux's default limit (icmp_ratelimit 1000
-# ms, burst 6, per destination) at most 7 come back, with icmp_ratelimit=0 all 20 would.
+# truth_icmp_limited TTL: 15 TTL-limited pings from the client, 100 ms apart (1.4 s), get Time
+# Exceeded from the router TTL hops away; with Linux's default limit (icmp_ratelimit 1000 ms,
+# burst 6, per destination) at most 7 come back (a full bucket of 6 plus one refill) and at
+# least 1 (one refill, even right after natcheck's own probes emptied the bucket); with
+# icmp_ratelimit=0 all 15 would.
 truth_icmp_limited() {
 	local ttl=$1 n
-	n=$(nslab_exec client ping -n -c 20 -i 0.01 -W 1 -t "$ttl" "$NSLAB_A1" 2>&1 | grep -c 'Time to live exceeded' || true)
+	n=$(nslab_exec client ping -n -c 15 -i 0.1 -W 1 -t "$ttl" "$NSLAB_A1" 2>&1 | grep -c 'Time to live exceeded' || true)
 	if [ "$n" -ge 1 ] && [ "$n" -le 7 ]; then
-		echo "truth_icmp_limited: $n of 20 TTL=$ttl probes got Time Exceeded (rate-limited): ok"
+		echo "truth_icmp_limited: $n of 15 TTL=$ttl probes got Time Exceeded (rate-limited): ok"
 	else
-		echo "truth_icmp_limited: $n of 20 TTL=$ttl probes got Time Exceeded, want 1..7 (default rate limit): WRONG"
+		echo "truth_icmp_limited: $n of 15 TTL=$ttl probes got Time Exceeded, want 1..7 (default rate limit): WRONG"
 		return 1
 	fi
 }

@@ -95,7 +95,11 @@ fi
 # 2b. Gating and pending expectations (issue 13): a profile with NEEDS= is skipped as gated
 # (and builds nothing), an expectation on a field natcheck does not write is reported as
 # PENDING without failing the case, and a wrong value for an existing field still fails.
-if bash "$SRC/sim/run.sh" --profile natbox-stun-alg --profile open-internet \
+# The gated profile is a copy of a real one with a NEEDS= word, in a profile folder of its own.
+mkdir -p "$out/profiles"
+cp "$SRC/sim/profiles/open-internet.profile" "$SRC/sim/profiles/natbox-stun-alg.profile" "$out/profiles/"
+echo 'NEEDS="selfcheck-gate"' >>"$out/profiles/natbox-stun-alg.profile"
+if SIM_PROFILE_DIR=$out/profiles bash "$SRC/sim/run.sh" --profile natbox-stun-alg --profile open-internet \
 	--expect-new udp.selfcheck_no_such_field=1 --out "$out/gate" >"$out/gate.log" 2>&1 &&
 	grep -q '^natbox-stun-alg .* SKIP$' "$out/gate.log" &&
 	grep -q '^ *PENDING open-internet: udp.selfcheck_no_such_field: expected 1; natcheck does not report this field yet' "$out/gate.log" &&
