@@ -13,7 +13,11 @@ NC=$B/natcheck/natcheck COLL=$B/results/natcheck-collector REFL=$B/reflector/nat
 for x in "$NC" "$COLL" "$REFL"; do [ -x "$x" ] || { echo "FAIL: $x not built"; exit 1; }; done
 T=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$T"; }
+cleanup() {
+	set +e # a trap: every step runs, and the test's own status stands
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	rm -rf "$T"
+}
 trap cleanup EXIT
 fails=0
 ok() { echo "ok   $1"; }
