@@ -70,11 +70,16 @@ static int collect(void *ctx, const struct rs_row *row)
 static char ids[6][40];
 
 /* Ids unique to this run, so that a shared database does not see them as retries. */
+/* Fresh ids for each test: unique across the tests of one run (a call counter) and across
+ * runs on one database (pid and time), so no test meets another's rows by accident. */
 static void make_ids(void)
 {
+	static int calls;
+
+	calls++;
 	for (int i = 0; i < 6; i++)
-		snprintf(ids[i], sizeof(ids[i]), "t%ldx%d",
-			 (long)getpid() * 1000 + (long)time(NULL) % 1000, i);
+		snprintf(ids[i], sizeof(ids[i]), "t%ldc%dx%d",
+			 (long)getpid() * 1000 + (long)time(NULL) % 1000, calls, i);
 }
 
 static void test_put_export(void **state)
