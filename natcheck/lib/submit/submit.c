@@ -38,7 +38,11 @@ char *nc_submit_document(const struct nc_submit_cfg *cfg, const struct nc_result
 	char *text = NULL, *rtext = NULL;
 
 	for (int i = 0; i < 3; i++) {
-		if (!meta_ok(meta[i]) || (meta[i] && !json_string(meta[i]) /* not UTF-8 */)) {
+		json_t *probe = meta[i] ? json_string(meta[i]) : NULL; /* NULL: not UTF-8 */
+		bool utf8 = !meta[i] || probe;
+
+		json_decref(probe);
+		if (!meta_ok(meta[i]) || !utf8) {
 			errno = EINVAL;
 			return NULL;
 		}
