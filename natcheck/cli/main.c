@@ -21,7 +21,8 @@
 #include <natcheck/result.h>
 #include <natcheck/run.h>
 #include <natcheck/submit.h>
-#include "report.h" /* the one private header: the human report lives in the core layer */
+#include "numparse.h" /* private: the suite's one strict number parser */
+#include "report.h"   /* private: the human report lives in the core layer */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -124,15 +125,13 @@ static void usage(FILE *f, const char *prog)
 		prog, prog, NC_MAX_ALLOC, NC_RUN_DEFAULT_SAMPLES);
 }
 
-/* A decimal number lo..hi, nothing else (no sign, no spaces, no suffix). */
+/* A decimal number lo..hi, nothing else (no sign, no spaces, no suffix): the suite's one
+ * strict number parser. */
 static int parse_uint(const char *opt, const char *s, unsigned lo, unsigned hi, unsigned *out)
 {
-	char *end;
-	unsigned long v;
+	double v;
 
-	errno = 0;
-	v = (s[0] >= '0' && s[0] <= '9') ? strtoul(s, &end, 10) : 0;
-	if (s[0] < '0' || s[0] > '9' || *end || errno || v < lo || v > hi) {
+	if (nc_parse_number(s, lo, hi, true, &v) < 0) {
 		fprintf(stderr, "natcheck: %s: invalid value '%s' (expected %u..%u)\n", opt, s, lo, hi);
 		return -1;
 	}
