@@ -157,6 +157,13 @@ pair_host_ns() {
 	else echo "$PP-b-client"; fi
 }
 
+# pair_reach HOSTNS: ping 198.18.1.1, else a STUN Binding answer from 198.18.1.1:3478.
+pair_reach() {
+	ip netns exec "$1" ping -n -q -c 1 -W 2 "$NSLAB_A1" >/dev/null 2>&1 && return 0
+	ip netns exec "$1" python3 "$STUNPROBE" --tries 5 "$NSLAB_A1:3478" 2>/dev/null |
+		python3 -c 'import json, sys; sys.exit(0 if any(json.loads(l).get("t_ms") is not None for l in sys.stdin if l.strip()) else 1)'
+}
+
 # pair_verify_side SIDE HOSTNS NAME: natcheck from that host through its own router must give
 # the side's profile's verdict.
 pair_verify_side() {
@@ -228,7 +235,7 @@ pair_vpn_run() {
 	for h in A B; do
 		ifn=pv$(tr 'AB' 'ab' <<<"$h")
 		[ "$h" = B ] && t0=$(date +%s%3N)
-		PUNCHVPN_RUN_DIR=$d/run$h ip netns exec "$(pair_host_ns "$h")" "$PV" up "$d/$ifn.conf" >"$d/up$h.log" 2>&1 &
+		PUNCHVPN_RUN_DIR=$d/run$h ip netns exec "$(pair_host_ns "$h")" "$PV" up "$d/$ifn.conf" --foreground >"$d/up$h.log" 2>&1 &
 		echo $! >"$d/up$h.pid"
 	done
 	# Both interfaces up (bounded): an `up` that exits instead is an error with its message.
@@ -314,10 +321,11 @@ run_pair() (
 		pair_side_up a "$a"
 		pair_side_up b "$b"
 	fi
-	# Both hosts reach the internet (ICMP passes every profile, UDP-blocked too).
+	# Both hosts reach the internet: a ping to the reflector's address, or, through the
+	# routers that translate only UDP and TCP (address-dependent-mapping,
+	# port-restricted-no-preservation, symmetric-sequential), a STUN answer from it.
 	for h in A B; do
-		ip netns exec "$(pair_host_ns "$h")" ping -n -q -c 1 -W 2 "$NSLAB_A1" >/dev/null 2>&1 ||
-			echo "host $h cannot ping $NSLAB_A1" >>"$PDIR/errors"
+		pair_reach "$(pair_host_ns "$h")" || echo "host $h reaches $NSLAB_A1 neither by ping nor by STUN" >>"$PDIR/errors"
 	done
 	if [ "$VERIFY_SIDES" = 1 ]; then
 		pair_verify_side a "$(pair_host_ns A)" A

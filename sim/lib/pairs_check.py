@@ -153,14 +153,14 @@ def main():
                 notes.append(f"PENDING method: expected {o.method}, status reports no method yet")
             elif any(methods[h] != o.method for h in "AB"):
                 fails.append(f"method: expected {o.method}, host A: {methods['A']}, host B: {methods['B']}")
-            if o.method == "local":
-                # The same-LAN path: each host talks to the other's LAN address, not to a
-                # public mapping (the router does not hairpin).
-                want = {"A": "10.1.0.3", "B": "10.1.0.2"}
-                for h in "AB":
-                    ep = hosts[h].get("endpoint") or ""
-                    if ep.rsplit(":", 1)[0] != want[h]:
-                        fails.append(f"host {h}: endpoint {ep or None}, expected the peer's LAN address {want[h]}")
+        if o.b == "same" and o.path == "direct":
+            # Both hosts behind one router: each must talk to the other's LAN address, not to
+            # a public mapping (and hairpin-off could not carry that anyway).
+            want = {"A": "10.1.0.3", "B": "10.1.0.2"}
+            for h in "AB":
+                ep = hosts[h].get("endpoint") or ""
+                if ep.rsplit(":", 1)[0] != want[h]:
+                    fails.append(f"host {h}: endpoint {ep or None}, expected the peer's LAN address {want[h]}")
         lim = doc["limits"]
         if "first_ping_ms" in lim and first is not None and first > lim["first_ping_ms"]:
             fails.append(f"first ping after {first} ms, limit {lim['first_ping_ms']} ms")
