@@ -143,7 +143,7 @@ int coord_shared_key(uint8_t key[32], const uint8_t my_priv[VPN_KEY_LEN],
 
 /* Encodes and seals m from sender_pub under key into out. Returns the datagram's length, or
  * -NC_E_RANGE when cap is too small or a count is over its maximum, -NC_E_INVALID for a value
- * coord_open would refuse (unknown kind, endpoint family, profile enum): what seals opens. */
+ * coord_unseal would refuse (unknown kind, endpoint family, profile enum): what seals opens. */
 int coord_seal(const uint8_t key[32], const uint8_t sender_pub[VPN_KEY_LEN],
 	       const struct coord_msg *m, uint8_t *out, size_t cap);
 
@@ -152,11 +152,12 @@ int coord_seal(const uint8_t key[32], const uint8_t sender_pub[VPN_KEY_LEN],
  * bytes set). */
 int coord_peek_sender(const uint8_t *buf, size_t len, uint8_t sender_pub[VPN_KEY_LEN]);
 
-/* Opens and decodes a coordination datagram. Returns 0; -NC_E_AUTH (the box does not open:
+/* Opens and decodes a coordination datagram. (Not "coord_open": the reflector's coord module
+ * has that name, and test binaries link both cores.) Returns 0; -NC_E_AUTH (the box does not open:
  * wrong key, modified); -NC_E_TRUNCATED / -NC_E_MALFORMED (a body that does not decode:
  * unknown kind, counts over their maximum, length not matching the counts, bad endpoint
  * family, reserved bytes set). m is only written on success. */
-int coord_open(const uint8_t key[32], const uint8_t *buf, size_t len, struct coord_msg *m);
+int coord_unseal(const uint8_t key[32], const uint8_t *buf, size_t len, struct coord_msg *m);
 
 /* Relay header: writes the 8 bytes (type 6, relay id). */
 void coord_put_relay_hdr(uint8_t out[COORD_RELAY_HDR_LEN], uint32_t relay_id);
