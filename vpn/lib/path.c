@@ -126,7 +126,7 @@ size_t path_punch_due(struct path *p, uint64_t now, struct nc_addr *out, size_t 
 	uint64_t elapsed, gap;
 	size_t n = 0;
 
-	if (p->fixed || !p->punching || now < p->next_punch_ms)
+	if (p->fixed || !p->punching)
 		return 0;
 	elapsed = now - p->punch_start_ms;
 	if (elapsed >= PATH_PUNCH_GIVEUP_MS) {
@@ -135,6 +135,8 @@ size_t path_punch_due(struct path *p, uint64_t now, struct nc_addr *out, size_t 
 			p->why = PATH_WHY_NO_DIRECT;
 		return 0;
 	}
+	if (now < p->next_punch_ms)
+		return 0;
 	/* Fast while both sides are likely punching at once, then backing off: a late peer
 	 * (its introduction lost, its host slow to come up) still meets us. */
 	gap = elapsed < PATH_PUNCH_FAST_FOR_MS ? PATH_PUNCH_FAST_MS : elapsed / 4;

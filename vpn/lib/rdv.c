@@ -279,7 +279,7 @@ int rdv_input(struct rdv *r, const uint8_t *buf, size_t len, uint64_t now, struc
 
 	if (rdv_mode(r) == RDV_OFF)
 		return -NC_E_INVALID;
-	if ((rc = coord_open(r->key, buf, len, m)) != 0)
+	if ((rc = coord_unseal(r->key, buf, len, m)) != 0)
 		return rc;
 	pthread_mutex_lock(&r->lock);
 	switch (m->kind) {
