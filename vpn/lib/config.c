@@ -28,7 +28,8 @@ struct parser {
 	char *err;
 	size_t errlen;
 	enum section sec;
-	bool have_priv, have_server, have_server_pub, have_mtu;
+	bool have_priv, have_server, have_server_pub, have_mtu, have_natcheck;
+	unsigned natcheck_line;
 	bool peer_have_pub;
 };
 
@@ -183,6 +184,11 @@ static int parse_interface(struct parser *p, const char *k, char *v)
 		p->have_server = true;
 		return parse_endpoint(p, v, &c->server, k);
 	}
+	if (!strcasecmp(k, "NatCheck")) {
+		p->have_natcheck = true;
+		p->natcheck_line = p->line;
+		return parse_endpoint(p, v, &c->natcheck, k);
+	}
 	if (!strcasecmp(k, "ServerPublicKey")) {
 		p->have_server_pub = true;
 		return parse_key(p, v, c->server_pub, k, false);
@@ -321,6 +327,16 @@ static int finish(struct parser *p)
 	if (p->have_server != p->have_server_pub) {
 		snprintf(p->err, p->errlen, "%s: Server and ServerPublicKey go together", p->name);
 		return -NC_E_PARSE;
+	}
+	if (p->have_natcheck && !p->have_server) {
+		snprintf(p->err, p->errlen, "%s:%u: NatCheck without Server (the profile is for punchvpnd)",
+			 p->name, p->natcheck_line);
+		return -NC_E_PARSE;
+	}
+	if (p->have_server && !p->have_natcheck) {
+		/* natcheck-reflector beside punchvpnd, on STUN's port. */
+		c->natcheck = c->server;
+		c->natcheck.port = 3478;
 	}
 	for (size_t i = 0; i < c->n_address; i++)
 		v6 |= c->address[i].ip.family == AF_INET6;

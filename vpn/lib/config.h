@@ -7,6 +7,8 @@
  *   MTU = 1420                     (576..9000 for IPv4-only, 1280.. with IPv6 addresses)
  *   Server = 198.18.1.1:51901      (punchvpnd, optional; with ServerPublicKey)
  *   ServerPublicKey = <base64>
+ *   NatCheck = 198.18.1.1:3478     (natcheck-reflector for the NAT profile; default: Server's
+ *                                   address, port 3478; only with Server)
  *
  *   [Peer]                         (any number)
  *   PublicKey = <base64>
@@ -55,6 +57,7 @@ struct vpn_cfg {
 	unsigned mtu;
 	struct nc_addr server; /* unset without a rendezvous server */
 	uint8_t server_pub[VPN_KEY_LEN];
+	struct nc_addr natcheck; /* the reflector for the NAT profile (set with server) */
 	struct vpn_peer_cfg *peers;
 	size_t n_peers;
 };

@@ -1,4 +1,5 @@
 #include "device.h"
+#include "devpriv.h"
 
 #include <natcheck/error.h>
 
@@ -16,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "coord.h"
 #include "icmp.h"
 #include "offload.h"
 #include "wire.h"
@@ -64,14 +66,14 @@ static struct dev_sess *sess_new(void)
 	return s;
 }
 
-static struct dev_sess *sess_ref(struct dev_sess *s)
+struct dev_sess *dev_sess_ref(struct dev_sess *s)
 {
 	if (s)
 		atomic_fetch_add(&s->refs, 1);
 	return s;
 }
 
-static void sess_put(struct dev_sess *s)
+void dev_sess_put(struct dev_sess *s)
 {
 	if (s && atomic_fetch_sub(&s->refs, 1) == 1) {
 		tp_session_wipe(&s->s);
@@ -115,7 +117,7 @@ static struct dev_sess *find_session(struct dev *d, uint32_t idx, struct dev_pee
 			s = p->next;
 		else if (p->prev && p->prev->s.local_index == idx)
 			s = p->prev;
-		sess_ref(s);
+		dev_sess_ref(s);
 		pthread_mutex_unlock(&p->lock);
 		if (s) {
 			*peer = p;
@@ -125,7 +127,7 @@ static struct dev_sess *find_session(struct dev *d, uint32_t idx, struct dev_pee
 	return NULL;
 }
 
-static struct dev_peer *peer_by_key(struct dev *d, const uint8_t pub[32])
+struct dev_peer *dev_peer_by_key(struct dev *d, const uint8_t pub[32])
 {
 	for (size_t i = 0; i < d->n_peers; i++)
 		if (sodium_memcmp(d->peers[i].cfg->pub, pub, 32) == 0)
@@ -174,7 +176,13 @@ static int inner_addrs(const uint8_t *pkt, size_t len, struct nc_addr *src, stru
 	return -NC_E_MALFORMED;
 }
 
-static void kick(struct dev *d)
+void dev_peer_route(struct dev_peer *p, struct dev_route *rt)
+{
+	memset(rt, 0, sizeof(*rt));
+	rt->kind = path_route(&p->path, &rt->ep, &rt->relay_id);
+}
+
+void dev_kick(struct dev *d)
 {
 	uint64_t one = 1;
 	ssize_t n = write(d->kick_fd, &one, sizeof(one));
@@ -183,15 +191,32 @@ static void kick(struct dev *d)
 
 /* ---- sending ----------------------------------------------------------------------------- */
 
-/* Seals n packets (back to back in one GSO send while they are equal-sized) to p's endpoint.
- * out has room for n * (stride + WIRE_DATA_OVERHEAD). Returns false when the session may not
- * send any more (the caller starts a handshake). */
+/* One batch of equal-sized datagrams (the last may be shorter): one GSO send to the endpoint
+ * or the relay over UDP; over TCP one frame each. */
+static void send_batch(struct dev *d, bool tcp, const struct sockaddr_storage *ss, socklen_t sl,
+		       const uint8_t *out, size_t total, size_t seg)
+{
+	if (tcp) {
+		for (size_t off = 0; off < total; off += seg)
+			rdv_send(&d->rdv, &d->udp, out + off, total - off < seg ? total - off : seg);
+	} else if (sl) {
+		udp_send_batch(&d->udp, ss, sl, out, total, seg);
+	}
+}
+
+/* Seals n packets (back to back in one GSO send while they are equal-sized) along rt; through
+ * the relay each segment carries its own relay header. out has room for
+ * n * (stride + WIRE_DATA_OVERHEAD + COORD_RELAY_HDR_LEN). Returns false when the session may
+ * not send any more (the caller starts a handshake). */
 static bool send_sealed(struct dev *d, struct dev_peer *p, struct dev_sess *s,
-			const struct nc_addr *ep, uint8_t *const *pkts, const uint16_t *lens,
+			const struct dev_route *rt, uint8_t *const *pkts, const uint16_t *lens,
 			size_t n, uint8_t *out)
 {
 	struct sockaddr_storage ss;
-	socklen_t sl = udp_sockaddr(&d->udp, ep, &ss);
+	bool relay = rt->kind == PATH_RELAY, tcp = relay && rdv_mode(&d->rdv) == RDV_TCP;
+	socklen_t sl = relay ? udp_sockaddr(&d->udp, &d->rdv.server, &ss)
+			     : rt->kind == PATH_DIRECT ? udp_sockaddr(&d->udp, &rt->ep, &ss) : 0;
+	size_t hdr = relay ? COORD_RELAY_HDR_LEN : 0;
 	uint64_t now = dev_now_ms(), bytes = 0;
 	size_t off = 0, seg = 0;
 	bool ok = true;
@@ -206,47 +231,49 @@ static bool send_sealed(struct dev *d, struct dev_peer *p, struct dev_sess *s,
 		}
 		/* A GSO batch is equal-sized segments with a shorter one last only: a longer one
 		 * starts a new batch, a shorter one joins and ends this one. */
-		if (off > 0 && (size_t)lens[i] + WIRE_DATA_OVERHEAD > seg) {
-			if (sl)
-				udp_send_batch(&d->udp, &ss, sl, out, off, seg);
+		if (off > 0 && hdr + lens[i] + WIRE_DATA_OVERHEAD > seg) {
+			send_batch(d, tcp, &ss, sl, out, off, seg);
 			off = 0;
 		}
-		len = tp_seal(&s->s, ctr, pkts[i], lens[i], out + off);
+		if (relay)
+			coord_put_relay_hdr(out + off, rt->relay_id);
+		len = hdr + tp_seal(&s->s, ctr, pkts[i], lens[i], out + off + hdr);
 		if (off == 0)
 			seg = len;
 		off += len;
 		bytes += lens[i];
 		if (len < seg) { /* the short one ends a batch */
-			if (sl)
-				udp_send_batch(&d->udp, &ss, sl, out, off, seg);
+			send_batch(d, tcp, &ss, sl, out, off, seg);
 			off = 0;
 		}
 	}
-	if (off && sl)
-		udp_send_batch(&d->udp, &ss, sl, out, off, seg);
+	if (off)
+		send_batch(d, tcp, &ss, sl, out, off, seg);
 	add(&p->st.tx_bytes, bytes);
 	add(&p->st.tx_packets, n);
 	atomic_store(&p->last_tx_ms, now);
 	if (tp_wants_rekey(&s->s, now, &d->lim) && !atomic_exchange(&p->want_hs, true))
-		kick(d);
+		dev_kick(d);
 	return ok;
 }
 
-static void send_keepalive(struct dev *d, struct dev_peer *p)
+void dev_keepalive(struct dev *d, struct dev_peer *p, const struct dev_route *rt)
 {
-	uint8_t out[WIRE_DATA_OVERHEAD];
+	uint8_t out[WIRE_DATA_OVERHEAD + COORD_RELAY_HDR_LEN];
 	struct dev_sess *s;
-	struct nc_addr ep;
+	struct dev_route cur;
 	uint8_t *none = NULL;
 	uint16_t zero = 0;
 
 	pthread_mutex_lock(&p->lock);
-	s = sess_ref(p->cur);
-	ep = p->ep;
+	s = dev_sess_ref(p->cur);
+	dev_peer_route(p, &cur);
 	pthread_mutex_unlock(&p->lock);
-	if (s && nc_addr_is_set(&ep))
-		send_sealed(d, p, s, &ep, &none, &zero, 1, out);
-	sess_put(s);
+	if (!rt)
+		rt = &cur;
+	if (s && rt->kind != PATH_NONE)
+		send_sealed(d, p, s, rt, &none, &zero, 1, out);
+	dev_sess_put(s);
 }
 
 /* Holds packets for a peer without a session (bounded), and asks main for a handshake. */
@@ -274,7 +301,7 @@ static void stage(struct dev *d, struct dev_peer *p, uint8_t *const *pkts, const
 	}
 	pthread_mutex_unlock(&p->lock);
 	if (!atomic_exchange(&p->want_hs, true))
-		kick(d);
+		dev_kick(d);
 }
 
 /* Sends what was staged on the new session (or a keepalive to confirm it to the responder). */
@@ -284,29 +311,29 @@ static void flush_staged(struct dev *d, struct dev_peer *p)
 	uint16_t lens[DEV_STAGED];
 	unsigned n;
 	struct dev_sess *s;
-	struct nc_addr ep;
+	struct dev_route rt;
 
 	pthread_mutex_lock(&p->lock);
 	n = p->n_staged;
 	memcpy(pkts, p->staged, n * sizeof(pkts[0]));
 	memcpy(lens, p->staged_len, n * sizeof(lens[0]));
 	p->n_staged = 0;
-	s = sess_ref(p->cur);
-	ep = p->ep;
+	s = dev_sess_ref(p->cur);
+	dev_peer_route(p, &rt);
 	pthread_mutex_unlock(&p->lock);
-	if (s && nc_addr_is_set(&ep)) {
+	if (s && rt.kind != PATH_NONE) {
 		if (n) {
-			uint8_t *out = malloc(OFF_MAX_PACKET + WIRE_DATA_OVERHEAD);
+			uint8_t *out = malloc(OFF_MAX_PACKET + WIRE_DATA_OVERHEAD + COORD_RELAY_HDR_LEN);
 			if (out) {
 				for (unsigned i = 0; i < n; i++)
-					send_sealed(d, p, s, &ep, &pkts[i], &lens[i], 1, out);
+					send_sealed(d, p, s, &rt, &pkts[i], &lens[i], 1, out);
 				free(out);
 			}
 		} else {
-			send_keepalive(d, p);
+			dev_keepalive(d, p, &rt);
 		}
 	}
-	sess_put(s);
+	dev_sess_put(s);
 	for (unsigned i = 0; i < n; i++)
 		free(pkts[i]);
 }
@@ -343,7 +370,7 @@ static void answer_too_big(struct dev *d, const uint8_t *pkt, size_t len)
 static void *tx_main(void *arg)
 {
 	struct dev *d = arg;
-	size_t stride = d->tun.mtu, ostride = d->tun.mtu + WIRE_DATA_OVERHEAD;
+	size_t stride = d->tun.mtu, ostride = d->tun.mtu + WIRE_DATA_OVERHEAD + COORD_RELAY_HDR_LEN;
 	uint8_t *in = malloc(OFF_VNET_LEN + OFF_MAX_PACKET);
 	uint8_t *segs = malloc(TX_MAX_SEGS * stride);
 	uint8_t *out = malloc(TX_MAX_SEGS * ostride);
@@ -355,7 +382,8 @@ static void *tx_main(void *arg)
 		goto out;
 	for (;;) {
 		struct off_vnet h;
-		struct nc_addr src, dst, ep;
+		struct nc_addr src, dst;
+		struct dev_route rt;
 		struct dev_peer *p;
 		struct dev_sess *s;
 		ssize_t r = read(d->tun.fd, in, OFF_VNET_LEN + OFF_MAX_PACKET);
@@ -413,16 +441,16 @@ static void *tx_main(void *arg)
 			continue;
 		}
 		pthread_mutex_lock(&p->lock);
-		s = sess_ref(p->cur);
-		ep = p->ep;
+		s = dev_sess_ref(p->cur);
+		dev_peer_route(p, &rt);
 		pthread_mutex_unlock(&p->lock);
-		if (!s || !nc_addr_is_set(&ep)) {
+		if (!s || rt.kind == PATH_NONE) {
 			stage(d, p, pkts, lens, n);
-		} else if (!send_sealed(d, p, s, &ep, pkts, lens, n, out)) {
+		} else if (!send_sealed(d, p, s, &rt, pkts, lens, n, out)) {
 			if (!atomic_exchange(&p->want_hs, true))
-				kick(d);
+				dev_kick(d);
 		}
-		sess_put(s);
+		dev_sess_put(s);
 	}
 out:
 	free(in);
@@ -433,7 +461,7 @@ out:
 
 /* ---- receiving --------------------------------------------------------------------------- */
 
-struct rx {
+struct dev_rx {
 	struct dev *d;
 	struct off_gro gro;
 	uint8_t *plain;
@@ -450,7 +478,7 @@ static void tun_write(struct dev *d, const uint8_t *buf, size_t len)
 	(void)w; /* a full TUN queue drops, as a NIC would */
 }
 
-static void gro_flush(struct rx *x)
+static void gro_flush(struct dev_rx *x)
 {
 	size_t n = off_gro_finish(&x->gro);
 
@@ -458,7 +486,7 @@ static void gro_flush(struct rx *x)
 		tun_write(x->d, x->gro.buf, n);
 }
 
-static void deliver(struct rx *x, const uint8_t *pkt, size_t len)
+static void deliver(struct dev_rx *x, const uint8_t *pkt, size_t len)
 {
 	if (off_gro_add(&x->gro, pkt, len))
 		return;
@@ -474,7 +502,7 @@ static void deliver(struct rx *x, const uint8_t *pkt, size_t len)
 	}
 }
 
-static struct dev_sess *rx_session(struct rx *x, uint32_t idx, struct dev_peer **peer)
+static struct dev_sess *rx_session(struct dev_rx *x, uint32_t idx, struct dev_peer **peer)
 {
 	struct dev_sess *s;
 
@@ -488,7 +516,7 @@ static struct dev_sess *rx_session(struct rx *x, uint32_t idx, struct dev_peer *
 		return NULL;
 	if (x->n_cached == 16) {
 		for (unsigned i = 0; i < x->n_cached; i++)
-			sess_put(x->sess[i]);
+			dev_sess_put(x->sess[i]);
 		x->n_cached = 0;
 	}
 	x->idx[x->n_cached] = idx;
@@ -497,10 +525,10 @@ static struct dev_sess *rx_session(struct rx *x, uint32_t idx, struct dev_peer *
 	return s;
 }
 
-static void rx_release(struct rx *x)
+static void rx_release(struct dev_rx *x)
 {
 	for (unsigned i = 0; i < x->n_cached; i++)
-		sess_put(x->sess[i]);
+		dev_sess_put(x->sess[i]);
 	x->n_cached = 0;
 }
 
@@ -512,28 +540,27 @@ static void install_session(struct dev_peer *p, struct dev_sess *s, bool as_next
 	if (as_next) {
 		old1 = p->next;
 		p->next = s;
+	} else if (p->next) {
+		/* Both ends initiated at once: the peer completed its own handshake, whose other
+		 * half is our responder session in next, and sends on it. Keep that one receivable
+		 * as prev (WireGuard does the same), or crossed handshakes leave both sides deaf. */
+		old1 = p->prev;
+		old2 = p->cur;
+		p->prev = p->next;
+		p->cur = s;
+		p->next = NULL;
 	} else {
 		old1 = p->prev;
 		p->prev = p->cur;
 		p->cur = s;
-		old2 = p->next; /* an unconfirmed responder session loses to a completed one */
-		p->next = NULL;
 	}
 	pthread_mutex_unlock(&p->lock);
-	sess_put(old1);
-	sess_put(old2);
+	dev_sess_put(old1);
+	dev_sess_put(old2);
 }
 
-static void set_endpoint(struct dev_peer *p, const struct nc_addr *src)
-{
-	pthread_mutex_lock(&p->lock);
-	if (!nc_addr_eq(&p->ep, src))
-		p->ep = *src; /* roaming: only ever from an authenticated packet */
-	pthread_mutex_unlock(&p->lock);
-}
-
-static void rx_data(struct rx *x, const struct wire_msg *m, const uint8_t *dgram,
-		    const struct nc_addr *from)
+static void rx_data(struct dev_rx *x, const struct wire_msg *m, const uint8_t *dgram,
+		    const struct dev_from *from)
 {
 	struct dev *d = x->d;
 	struct dev_peer *p;
@@ -563,7 +590,7 @@ static void rx_data(struct rx *x, const struct wire_msg *m, const uint8_t *dgram
 		return;
 	}
 	atomic_store(&p->last_rx_ms, now);
-	set_endpoint(p, from);
+	dev_peer_rx(d, p, from, now); /* roaming and path proof: only ever on authenticated packets */
 	/* The initiator's first packet confirms a responder's session. */
 	if (!s->s.initiator) {
 		pthread_mutex_lock(&p->lock);
@@ -573,7 +600,7 @@ static void rx_data(struct rx *x, const struct wire_msg *m, const uint8_t *dgram
 			p->cur = s;
 			p->next = NULL;
 			pthread_mutex_unlock(&p->lock);
-			sess_put(old);
+			dev_sess_put(old);
 			flush_staged(d, p);
 		} else {
 			pthread_mutex_unlock(&p->lock);
@@ -595,24 +622,26 @@ static void rx_data(struct rx *x, const struct wire_msg *m, const uint8_t *dgram
 	deliver(x, x->plain, (size_t)n);
 }
 
-static void rx_handshake(struct rx *x, const struct wire_msg *m, const uint8_t *dgram,
-			 const struct nc_addr *from)
+static void rx_handshake(struct dev_rx *x, const struct wire_msg *m, const uint8_t *dgram,
+			 const struct dev_from *from)
 {
 	struct dev *d = x->d;
 	uint64_t now = dev_now_ms();
 	struct dev_peer *p = NULL;
 	struct dev_sess *s;
+	uint64_t sent;
 	int rc;
 
 	if (m->type == WIRE_INIT) {
 		uint8_t resp[WIRE_RESP_LEN];
 		struct hs_init hi;
-		struct sockaddr_storage ss;
-		socklen_t sl;
+		/* The answer goes back the way the initiation came. */
+		struct dev_route back = {.kind = from->relayed ? PATH_RELAY : PATH_DIRECT,
+					 .ep = from->addr, .relay_id = from->relay_id};
 
 		pthread_mutex_lock(&d->hs_lock);
-		rc = hs_consume_initiation(&d->hs, m, dgram, from, now, &hi);
-		if (rc == 0 && !(p = peer_by_key(d, hi.peer_pub))) {
+		rc = hs_consume_initiation(&d->hs, m, dgram, &from->addr, now, &hi);
+		if (rc == 0 && !(p = dev_peer_by_key(d, hi.peer_pub))) {
 			noise_hs_wipe(&hi.hs);
 			rc = -NC_E_INVALID;
 		}
@@ -626,7 +655,7 @@ static void rx_handshake(struct rx *x, const struct wire_msg *m, const uint8_t *
 		}
 		pthread_mutex_unlock(&d->hs_lock);
 		if (rc != 0) {
-			sess_put(s);
+			dev_sess_put(s);
 			if (rc == -NC_E_RATE_LIMITED)
 				count(p ? &p->st : &d->st, DEV_DROP_RATE);
 			else if (rc == -NC_E_PROTOCOL)
@@ -637,12 +666,10 @@ static void rx_handshake(struct rx *x, const struct wire_msg *m, const uint8_t *
 				count(&d->st, DEV_DROP_BAD_TAG);
 			return;
 		}
-		set_endpoint(p, from);
 		install_session(p, s, true);
 		atomic_store(&p->last_hs_ms, now);
-		sl = udp_sockaddr(&d->udp, from, &ss);
-		if (sl)
-			udp_send_batch(&d->udp, &ss, sl, resp, sizeof(resp), sizeof(resp));
+		dev_send_dgram(d, &back, resp, sizeof(resp));
+		dev_peer_rx(d, p, from, now);
 		return;
 	}
 	/* WIRE_RESP: to our pending initiation. */
@@ -657,14 +684,19 @@ static void rx_handshake(struct rx *x, const struct wire_msg *m, const uint8_t *
 	}
 	s = sess_new();
 	rc = s ? hs_consume_response(&d->hs, &p->hs, m, dgram, now, &s->s) : -NC_E_NOMEM;
+	sent = p->hs_sent_ms;
 	pthread_mutex_unlock(&d->hs_lock);
 	if (rc != 0) {
-		sess_put(s);
+		dev_sess_put(s);
 		count(&p->st, rc == -NC_E_AUTH ? DEV_DROP_BAD_TAG : DEV_DROP_UNKNOWN_KEY);
 		return;
 	}
-	set_endpoint(p, from);
 	install_session(p, s, false);
+	pthread_mutex_lock(&p->lock);
+	p->rtt_ms = (uint32_t)(now - sent);
+	p->rtt_path = from->relayed ? PATH_RELAY : PATH_DIRECT;
+	pthread_mutex_unlock(&p->lock);
+	dev_peer_rx(d, p, from, now);
 	atomic_store(&p->last_hs_ms, now);
 	atomic_store(&p->want_hs, false);
 	pthread_mutex_lock(&d->hs_lock);
@@ -673,18 +705,44 @@ static void rx_handshake(struct rx *x, const struct wire_msg *m, const uint8_t *
 	flush_staged(d, p);
 }
 
-static void rx_datagram(struct rx *x, const uint8_t *dgram, size_t len, const struct nc_addr *from)
+static void rx_datagram(struct dev_rx *x, const uint8_t *dgram, size_t len,
+			const struct dev_from *from)
 {
 	struct wire_msg m;
+	struct dev_from inner;
+	const uint8_t *in;
+	size_t in_len;
 
 	if (wire_decode(dgram, len, &m) != 0) {
 		count(&x->d->st, DEV_DROP_MALFORMED);
 		return;
 	}
-	if (m.type == WIRE_DATA)
+	switch (m.type) {
+	case WIRE_DATA:
 		rx_data(x, &m, dgram, from);
-	else
+		break;
+	case WIRE_COORD:
+	case WIRE_RELAY:
+		/* Only the server speaks these, and never inside a relay datagram. */
+		if (!from->from_server || from->relayed) {
+			count(&x->d->st, DEV_DROP_MALFORMED);
+			return;
+		}
+		if (m.type == WIRE_COORD) {
+			dev_coord_input(x->d, dgram, len);
+			return;
+		}
+		inner = *from;
+		inner.relayed = true;
+		if (coord_relay_decode(dgram, len, &inner.relay_id, &in, &in_len) != 0) {
+			count(&x->d->st, DEV_DROP_MALFORMED);
+			return;
+		}
+		rx_datagram(x, in, in_len, &inner);
+		break;
+	default:
 		rx_handshake(x, &m, dgram, from);
+	}
 }
 
 static void from_sockaddr(const struct sockaddr_storage *ss, struct nc_addr *a)
@@ -701,7 +759,7 @@ static void from_sockaddr(const struct sockaddr_storage *ss, struct nc_addr *a)
 static void *rx_main(void *arg)
 {
 	struct dev *d = arg;
-	struct rx x = {.d = d};
+	struct dev_rx x = {.d = d};
 	struct mmsghdr mm[RX_BATCH];
 	struct iovec iov[RX_BATCH];
 	struct sockaddr_storage from[RX_BATCH];
@@ -743,7 +801,7 @@ static void *rx_main(void *arg)
 		}
 		for (int i = 0; i < n; i++) {
 			size_t len = mm[i].msg_len, seg = len, off;
-			struct nc_addr a;
+			struct dev_from a = {0};
 			struct cmsghdr *c;
 
 			if (mm[i].msg_hdr.msg_flags & MSG_TRUNC) {
@@ -757,7 +815,8 @@ static void *rx_main(void *arg)
 					if (gs > 0)
 						seg = (size_t)gs;
 				}
-			from_sockaddr(&from[i], &a);
+			from_sockaddr(&from[i], &a.addr);
+			a.from_server = nc_addr_is_set(&d->rdv.server) && nc_addr_eq(&a.addr, &d->rdv.server);
 			/* With GRO one buffer holds several datagrams of seg bytes (the last may be
 			 * shorter). */
 			for (off = 0; off < len; off += seg)
@@ -784,10 +843,9 @@ int dev_init(struct dev *d, struct vpn_cfg *cfg, const char *ifname, char *err, 
 	memset(d, 0, sizeof(*d));
 	d->cfg = cfg;
 	d->lim = tp_default_limits;
-	d->tun.fd = d->udp.fd = d->stop_fd = d->kick_fd = -1;
+	d->tun.fd = d->udp.fd = d->stop_fd = d->kick_fd = d->rdv.tcp_fd = -1;
 	pthread_mutex_init(&d->hs_lock, NULL);
-	snprintf(d->nat.summary, sizeof(d->nat.summary),
-		 "not measured (libnatcheck's fast profile is not wired in yet)");
+	snprintf(d->nat_err, sizeof(d->nat_err), "not measured (no Server configured)");
 	if ((rc = hs_local_init(&d->hs, cfg->priv)) != 0) {
 		snprintf(err, errlen, "the private key is not a usable X25519 key");
 		return rc;
@@ -805,11 +863,15 @@ int dev_init(struct dev *d, struct vpn_cfg *cfg, const char *ifname, char *err, 
 		vpn_key_to_b64(p->name, p->cfg->pub);
 		hs_peer_init(&p->hs, p->cfg->pub);
 		pthread_mutex_init(&p->lock, NULL);
-		p->ep = p->cfg->endpoint;
-		/* Both ends of a static pair would otherwise initiate at once; the lower key goes
-		 * first, the other waits for traffic (or its keepalive). */
-		p->eager = nc_addr_is_set(&p->ep) &&
-			   (memcmp(d->hs.pub, p->cfg->pub, 32) < 0 || p->cfg->keepalive_s);
+		path_init(&p->path, &p->cfg->endpoint);
+		/* Both ends of a pair would otherwise initiate at once; the lower key goes first,
+		 * the other waits for traffic (or its keepalive). A peer without a static endpoint
+		 * is reachable once introduced (initiate() waits for a route). */
+		p->eager = memcmp(d->hs.pub, p->cfg->pub, 32) < 0 || p->cfg->keepalive_s;
+	}
+	if ((rc = rdv_init(&d->rdv, &cfg->server, cfg->server_pub, cfg->priv, d->hs.pub)) != 0) {
+		snprintf(err, errlen, "ServerPublicKey is not a usable X25519 key");
+		goto fail;
 	}
 	d->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	d->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -850,6 +912,8 @@ int dev_start(struct dev *d, char *err, size_t errlen)
 		return -rc;
 	}
 	d->threads = true;
+	if ((rc = dev_link_start(d, err, errlen)) != 0)
+		return rc;
 	dev_tick(d);
 	return 0;
 }
@@ -857,16 +921,14 @@ int dev_start(struct dev *d, char *err, size_t errlen)
 static void initiate(struct dev *d, struct dev_peer *p, uint64_t now)
 {
 	uint8_t msg[WIRE_INIT_LEN];
-	struct sockaddr_storage ss;
-	struct nc_addr ep;
-	socklen_t sl;
+	struct dev_route rt;
 	uint32_t idx;
 	int rc;
 
 	pthread_mutex_lock(&p->lock);
-	ep = p->ep;
+	dev_peer_route(p, &rt);
 	pthread_mutex_unlock(&p->lock);
-	if (!nc_addr_is_set(&ep))
+	if (rt.kind == PATH_NONE)
 		return;
 	pthread_mutex_lock(&d->hs_lock);
 	/* Retries back off from 250 ms to DEV_REKEY_TIMEOUT_MS: the first initiation of a pair
@@ -883,9 +945,8 @@ static void initiate(struct dev *d, struct dev_peer *p, uint64_t now)
 	p->hs_sent_ms = now;
 	p->hs_attempts++;
 	pthread_mutex_unlock(&d->hs_lock);
-	sl = udp_sockaddr(&d->udp, &ep, &ss);
-	if (rc == 0 && sl)
-		udp_send_batch(&d->udp, &ss, sl, msg, sizeof(msg), sizeof(msg));
+	if (rc == 0)
+		dev_send_dgram(d, &rt, msg, sizeof(msg));
 }
 
 void dev_tick(struct dev *d)
@@ -918,8 +979,8 @@ void dev_tick(struct dev *d)
 			(have && tp_wants_rekey(&p->cur->s, now, &d->lim)));
 		staged_old = !have && p->n_staged && now - p->staged_since_ms > 90000;
 		pthread_mutex_unlock(&p->lock);
-		sess_put(dead1);
-		sess_put(dead2);
+		dev_sess_put(dead1);
+		dev_sess_put(dead2);
 		if (staged_old) { /* WireGuard's REKEY_ATTEMPT_TIME: give up on what waits */
 			pthread_mutex_lock(&p->lock);
 			for (unsigned k = 0; k < p->n_staged; k++) {
@@ -939,10 +1000,11 @@ void dev_tick(struct dev *d)
 			continue;
 		/* Passive keepalive: we received since we last sent, and have been quiet. */
 		if (last_rx > last_tx && now - last_tx >= DEV_KEEPALIVE_MS)
-			send_keepalive(d, p);
+			dev_keepalive(d, p, NULL);
 		else if (p->cfg->keepalive_s && now - last_tx >= p->cfg->keepalive_s * 1000ull)
-			send_keepalive(d, p);
+			dev_keepalive(d, p, NULL);
 	}
+	dev_link_tick(d, now);
 }
 
 void dev_stop(struct dev *d)
@@ -955,6 +1017,14 @@ void dev_stop(struct dev *d)
 		pthread_join(d->rx, NULL);
 		d->threads = false;
 	}
+	dev_link_stop(d);
+	if (d->mrx) {
+		rx_release(d->mrx);
+		free(d->mrx->gro.buf);
+		free(d->mrx->plain);
+		free(d->mrx);
+		d->mrx = NULL;
+	}
 	tun_close(&d->tun);
 	udp_close(&d->udp);
 	if (d->stop_fd >= 0)
@@ -964,9 +1034,9 @@ void dev_stop(struct dev *d)
 	d->stop_fd = d->kick_fd = -1;
 	for (size_t i = 0; d->peers && i < d->n_peers; i++) {
 		struct dev_peer *p = &d->peers[i];
-		sess_put(p->cur);
-		sess_put(p->prev);
-		sess_put(p->next);
+		dev_sess_put(p->cur);
+		dev_sess_put(p->prev);
+		dev_sess_put(p->next);
 		p->cur = p->prev = p->next = NULL;
 		for (unsigned k = 0; k < p->n_staged; k++)
 			free(p->staged[k]);
@@ -978,124 +1048,46 @@ void dev_stop(struct dev *d)
 	d->peers = NULL;
 	d->n_peers = 0;
 	hs_local_wipe(&d->hs);
+	rdv_free(&d->rdv);
 }
 
-void dev_set_nat(struct dev *d, const struct dev_nat *nat)
+/* ---- the relay's TCP connection ---------------------------------------------------------- */
+
+int dev_tcp_fd(struct dev *d)
 {
-	d->nat = *nat;
+	return rdv_tcp_fd(&d->rdv);
 }
 
-/* ---- status ------------------------------------------------------------------------------ */
-
-static json_t *drops_json(struct dev_stats *st)
+static void tcp_datagram(void *ctx, const uint8_t *dgram, size_t len)
 {
-	json_t *o = json_object();
+	struct dev_rx *x = ctx;
+	struct dev_from from = {.addr = x->d->rdv.server, .from_server = true};
 
-	for (int r = 0; r < DEV_DROP_COUNT; r++)
-		json_object_set_new(o, drop_names[r], json_integer((json_int_t)atomic_load(&st->drop[r])));
-	return o;
+	rx_datagram(x, dgram, len, &from);
 }
 
-json_t *dev_status_json(struct dev *d)
+/* Frames from the server's TCP connection, on the main thread with its own receive context. */
+void dev_tcp_input(struct dev *d)
 {
-	json_t *root = json_object(), *peers = json_array();
-	char pub[VPN_KEY_B64_LEN + 1], addr[NC_ADDR_STRLEN];
-	uint64_t now = dev_now_ms();
+	struct dev_rx *x = d->mrx;
 
-	vpn_key_to_b64(pub, d->hs.pub);
-	json_object_set_new(root, "interface", json_string(d->tun.name));
-	json_object_set_new(root, "public_key", json_string(pub));
-	json_object_set_new(root, "listen_port", json_integer(d->udp.port));
-	json_object_set_new(root, "mtu", json_integer(d->tun.mtu));
-	json_object_set_new(root, "offloads", json_pack("{s:b,s:b,s:b}", "tun_tso", d->tun.offload,
-							 "udp_gso", d->udp.gso, "udp_gro", d->udp.gro));
-	json_object_set_new(root, "nat", json_pack("{s:b,s:s}", "measured", d->nat.measured,
-						    "summary", d->nat.summary));
-	json_object_set_new(root, "drops_unattributed", drops_json(&d->st));
-	for (size_t i = 0; i < d->n_peers; i++) {
-		struct dev_peer *p = &d->peers[i];
-		json_t *o = json_object();
-		uint64_t hs = atomic_load(&p->last_hs_ms);
-		struct nc_addr ep;
-		const char *cipher = NULL;
-
-		pthread_mutex_lock(&p->lock);
-		ep = p->ep;
-		if (p->cur)
-			cipher = tp_cipher_name(p->cur->s.cipher);
-		pthread_mutex_unlock(&p->lock);
-		json_object_set_new(o, "public_key", json_string(p->name));
-		json_object_set_new(o, "endpoint", nc_addr_is_set(&ep) ? json_string(nc_addr_str(&ep, addr))
-									: json_null());
-		json_object_set_new(o, "path", json_string(nc_addr_is_set(&p->cfg->endpoint) ? "direct (static endpoint)"
-											    : "direct (learned endpoint)"));
-		json_object_set_new(o, "handshake_age_ms", hs ? json_integer((json_int_t)(now - hs)) : json_null());
-		json_object_set_new(o, "cipher", cipher ? json_string(cipher) : json_null());
-		json_object_set_new(o, "rx_bytes", json_integer((json_int_t)atomic_load(&p->st.rx_bytes)));
-		json_object_set_new(o, "tx_bytes", json_integer((json_int_t)atomic_load(&p->st.tx_bytes)));
-		json_object_set_new(o, "rx_packets", json_integer((json_int_t)atomic_load(&p->st.rx_packets)));
-		json_object_set_new(o, "tx_packets", json_integer((json_int_t)atomic_load(&p->st.tx_packets)));
-		json_object_set_new(o, "drops", drops_json(&p->st));
-		json_array_append_new(peers, o);
-	}
-	json_object_set_new(root, "peers", peers);
-	return root;
-}
-
-static void drops_text(FILE *f, json_t *drops)
-{
-	const char *k;
-	json_t *v;
-	bool any = false;
-
-	json_object_foreach(drops, k, v)
-		if (json_integer_value(v)) {
-			fprintf(f, "%s%s %lld", any ? ", " : "", k, (long long)json_integer_value(v));
-			any = true;
+	if (!x) {
+		x = calloc(1, sizeof(*x));
+		uint8_t *grobuf = x ? malloc(OFF_VNET_LEN + OFF_MAX_PACKET) : NULL;
+		if (x)
+			x->plain = malloc(RX_BUF);
+		if (!x || !grobuf || !x->plain) {
+			if (x)
+				free(x->plain);
+			free(grobuf);
+			free(x);
+			return;
 		}
-	if (!any)
-		fprintf(f, "none");
-	fprintf(f, "\n");
-}
-
-char *dev_status_text(struct dev *d)
-{
-	json_t *j = dev_status_json(d), *p;
-	char *out = NULL;
-	size_t len = 0, i;
-	FILE *f = open_memstream(&out, &len);
-
-	if (!f) {
-		json_decref(j);
-		return NULL;
+		x->d = d;
+		off_gro_init(&x->gro, grobuf);
+		d->mrx = x;
 	}
-	fprintf(f, "interface: %s\n  public key: %s\n  listening port: %lld\n  mtu: %lld\n",
-		json_string_value(json_object_get(j, "interface")),
-		json_string_value(json_object_get(j, "public_key")),
-		(long long)json_integer_value(json_object_get(j, "listen_port")),
-		(long long)json_integer_value(json_object_get(j, "mtu")));
-	fprintf(f, "  nat: %s\n", d->nat.summary);
-	fprintf(f, "  offloads: tun tso %s, udp gso %s, udp gro %s\n", d->tun.offload ? "on" : "off",
-		d->udp.gso ? "on" : "off", d->udp.gro ? "on" : "off");
-	fprintf(f, "  drops (no peer): ");
-	drops_text(f, json_object_get(j, "drops_unattributed"));
-	json_array_foreach(json_object_get(j, "peers"), i, p) {
-		json_t *ep = json_object_get(p, "endpoint"), *age = json_object_get(p, "handshake_age_ms");
-		fprintf(f, "\npeer: %s\n", json_string_value(json_object_get(p, "public_key")));
-		fprintf(f, "  endpoint: %s\n", ep && json_is_string(ep) ? json_string_value(ep) : "(none)");
-		fprintf(f, "  path: %s\n", json_string_value(json_object_get(p, "path")));
-		if (age && json_is_integer(age))
-			fprintf(f, "  latest handshake: %.1f s ago (%s)\n", json_integer_value(age) / 1000.0,
-				json_string_value(json_object_get(p, "cipher")) ? json_string_value(json_object_get(p, "cipher")) : "expired");
-		else
-			fprintf(f, "  latest handshake: never\n");
-		fprintf(f, "  transfer: %lld B received, %lld B sent\n",
-			(long long)json_integer_value(json_object_get(p, "rx_bytes")),
-			(long long)json_integer_value(json_object_get(p, "tx_bytes")));
-		fprintf(f, "  drops: ");
-		drops_text(f, json_object_get(p, "drops"));
-	}
-	fclose(f);
-	json_decref(j);
-	return out;
+	rdv_tcp_read(&d->rdv, tcp_datagram, x);
+	gro_flush(x);
+	rx_release(x);
 }

@@ -6,7 +6,13 @@
  *   RX thread: recvmmsg with UDP GRO (many datagrams per call) -> open, replay window, cryptokey
  *              check of the inner source -> userspace GRO -> one TUN write per merged flow run
  *   main:      timers (handshake initiation and retry, rekey, keepalives, expiry), the control
- *              socket, signals (punchvpn/main.c drives dev_tick)
+ *              socket, signals (punchvpn/main.c drives dev_tick); with a rendezvous server also
+ *              registration, introductions, hole punching and the path per peer (devlink.c),
+ *              the relay's TCP connection and the NAT profile's events
+ *
+ * A peer's datagrams go the way its path says (path.h): directly to an endpoint, or wrapped in a
+ * relay header to punchvpnd (over UDP, or TCP when UDP is blocked). What comes back through the
+ * relay is unwrapped and handled as if it came from the peer: it is authenticated end to end.
  *
  * Sessions are reference-counted: a thread takes one under the peer's lock, uses it without the
  * lock, and drops it; a replaced session is wiped when its last user lets go. */
@@ -23,6 +29,9 @@
 
 #include "config.h"
 #include "handshake.h"
+#include "natprof.h"
+#include "path.h"
+#include "rdv.h"
 #include "transport.h"
 #include "tun.h"
 #include "udp.h"
@@ -60,6 +69,23 @@ struct dev_sess {
 	_Atomic int refs;
 };
 
+/* Where a datagram goes. */
+struct dev_route {
+	enum path_kind kind;
+	struct nc_addr ep;  /* DIRECT */
+	uint32_t relay_id;  /* RELAY: the peer's id at punchvpnd */
+};
+
+/* Where a datagram came from. */
+struct dev_from {
+	struct nc_addr addr;
+	bool from_server;  /* the rendezvous server's address, or its TCP connection */
+	bool relayed;      /* unwrapped from a relay datagram */
+	uint32_t relay_id; /* relayed: the sender's id */
+};
+
+struct dev_rx;
+
 struct dev_peer {
 	const struct vpn_peer_cfg *cfg;
 	char name[VPN_KEY_B64_LEN + 1];
@@ -71,7 +97,9 @@ struct dev_peer {
 	/* lock */
 	pthread_mutex_t lock;
 	struct dev_sess *cur, *prev, *next;
-	struct nc_addr ep;
+	struct path path;
+	uint32_t rtt_ms;             /* initiation to response, over rtt_path */
+	enum path_kind rtt_path;
 	uint8_t *staged[DEV_STAGED];
 	uint16_t staged_len[DEV_STAGED];
 	unsigned n_staged;
@@ -80,14 +108,6 @@ struct dev_peer {
 	_Atomic uint64_t last_rx_ms, last_tx_ms, last_hs_ms;
 	_Atomic bool want_hs;
 	struct dev_stats st;
-};
-
-/* Seam for the NAT profile (issue 10 §4): it will come from libnatcheck's fast measurement
- * (nc_run with its fast preset) at start and on network changes, and be registered with
- * punchvpnd. Until that call lands the profile stays unmeasured and status says so. */
-struct dev_nat {
-	bool measured;
-	char summary[128];
 };
 
 struct dev {
@@ -100,7 +120,12 @@ struct dev {
 	struct dev_peer *peers;
 	size_t n_peers;
 	struct dev_stats st; /* drops no peer can be charged with */
-	struct dev_nat nat;
+	struct rdv rdv;              /* the rendezvous client (off without Server) */
+	struct natprof *np;          /* the NAT profile (with Server) */
+	struct natprof_state nat;    /* its latest state, main thread */
+	char nat_err[96];            /* why there is no profile */
+	uint64_t net_changes;
+	struct dev_rx *mrx;          /* the main thread's receive context (relay over TCP) */
 	int stop_fd, kick_fd; /* eventfds: threads stop; main wakes for a handshake */
 	pthread_t tx, rx;
 	bool threads;
@@ -114,7 +139,14 @@ int dev_start(struct dev *d, char *err, size_t errlen);
 void dev_tick(struct dev *d);
 /* Stops the threads and removes the interface (and so its addresses and routes). */
 void dev_stop(struct dev *d);
-void dev_set_nat(struct dev *d, const struct dev_nat *nat);
+/* The NAT profile's eventfd (-1 without one); on readable call dev_nat_event: a network
+ * change re-registers and re-punches at once, a new measurement re-registers. */
+int dev_nat_fd(struct dev *d);
+void dev_nat_event(struct dev *d);
+/* The relay's TCP connection (-1 without one; it changes: poll it anew after each event) and
+ * its input. */
+int dev_tcp_fd(struct dev *d);
+void dev_tcp_input(struct dev *d);
 
 json_t *dev_status_json(struct dev *d);
 /* The same as text, into a malloc'd string. */

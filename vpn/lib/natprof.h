@@ -56,4 +56,9 @@ void natprof_describe(const struct coord_profile *p, char *out, size_t len);
 size_t natprof_local_addrs(const char *skip_ifname, uint16_t port, struct nc_addr *out,
 			   size_t max);
 
+/* Whether a batch of rtnetlink messages (as read from the subscription) reports an address
+ * or route change on another interface than skip_ifindex (0 = none). Bounds-checked; what
+ * does not decode counts as a change. Exposed for the unit test. */
+bool natprof_nl_changed(const void *buf, size_t len, int skip_ifindex);
+
 #endif

@@ -57,6 +57,12 @@ int wire_decode(const uint8_t *buf, size_t len, struct wire_msg *m)
 		m->ct_len = nc_rd_left(&r);
 		m->ct = nc_rd_ptr(&r, m->ct_len);
 		break;
+	case WIRE_COORD:
+	case WIRE_RELAY:
+		/* Only punchvpnd sends these (the caller checks the source); coord.c decodes. */
+		m->ct = buf;
+		m->ct_len = len;
+		break;
 	default:
 		return -NC_E_MALFORMED;
 	}

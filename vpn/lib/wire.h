@@ -38,7 +38,11 @@
  *  +-------------------------------+
  *  |  ciphertext of the IP packet  |  AEAD associated data = these 16 header bytes
  *  |  ... | tag (16)               |
- *  +-------------------------------+ */
+ *  +-------------------------------+
+ *
+ * Coordination (type 5) and relay (type 6) datagrams share the socket: coord.h describes them.
+ * wire_decode recognises them (m->ct, m->ct_len = the whole datagram) and leaves their parsing
+ * to coord_open and coord_relay_decode. */
 #ifndef VPN_WIRE_H
 #define VPN_WIRE_H
 
@@ -47,7 +51,7 @@
 
 #include "noise.h"
 
-enum wire_type { WIRE_INIT = 1, WIRE_RESP = 2, WIRE_DATA = 4 };
+enum wire_type { WIRE_INIT = 1, WIRE_RESP = 2, WIRE_DATA = 4, WIRE_COORD = 5, WIRE_RELAY = 6 };
 
 #define WIRE_MAC_LEN 16
 #define WIRE_TS_LEN 12
@@ -70,7 +74,7 @@ struct wire_msg {
 	size_t noise_len;
 	const uint8_t *mac1;  /* INIT, RESP */
 	size_t mac_off;       /* INIT, RESP: bytes covered by mac1 */
-	const uint8_t *ct;    /* DATA: ciphertext and tag */
+	const uint8_t *ct;    /* DATA: ciphertext and tag; COORD, RELAY: the whole datagram */
 	size_t ct_len;
 };
 

@@ -169,7 +169,7 @@ static int cmd_up(int argc, char **argv)
 	struct epoll_event ev;
 	struct itimerspec its = {.it_interval = {0, 100000000}, .it_value = {0, 100000000}};
 	sigset_t mask;
-	int ep = -1, sfd = -1, tfd = -1, lfd = -1, rc;
+	int ep = -1, sfd = -1, tfd = -1, lfd = -1, nfd, cfd = -1, rc;
 	bool stop = false;
 
 	if (argc != 2 && !(argc == 3 && strcmp(argv[2], "--foreground") == 0))
@@ -216,8 +216,11 @@ static int cmd_up(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	int fds[] = {sfd, tfd, lfd, d.kick_fd};
+	nfd = dev_nat_fd(&d);
+	int fds[] = {sfd, tfd, lfd, d.kick_fd, nfd};
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (fds[i] < 0)
+			continue;
 		ev.events = EPOLLIN;
 		ev.data.fd = fds[i];
 		epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev);
@@ -227,7 +230,19 @@ static int cmd_up(int argc, char **argv)
 		d.udp.gso ? "on" : "off", d.udp.gro ? "on" : "off");
 	while (!stop) {
 		struct epoll_event evs[8];
-		int n = epoll_wait(ep, evs, 8, -1);
+		int n, tcp = dev_tcp_fd(&d);
+
+		/* The relay's TCP connection comes and goes (UDP blocked, server restarts). */
+		if (tcp != cfd) {
+			if (cfd >= 0)
+				epoll_ctl(ep, EPOLL_CTL_DEL, cfd, NULL);
+			ev.events = EPOLLIN;
+			ev.data.fd = tcp;
+			if (tcp >= 0)
+				epoll_ctl(ep, EPOLL_CTL_ADD, tcp, &ev);
+			cfd = tcp;
+		}
+		n = epoll_wait(ep, evs, 8, -1);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -246,6 +261,10 @@ static int cmd_up(int argc, char **argv)
 				dev_tick(&d);
 			} else if (fd == lfd) {
 				serve_ctl(lfd, &d, &stop);
+			} else if (fd == nfd) {
+				dev_nat_event(&d);
+			} else if (fd == cfd) {
+				dev_tcp_input(&d);
 			} else {
 				dev_tick(&d);
 			}

@@ -1,0 +1,293 @@
+/* The per-peer path state machine (vpn/lib/path.c) on a fake clock: static endpoints, the relay
+ * from the introduction, candidates, punch rounds and their back-off, proof by an authenticated
+ * direct packet, peer-reflexive learning, fallback to the relay on silence and on a network
+ * change. Also the wire decoder's recognition of the coordination and relay types. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <natcheck/error.h>
+#include <string.h>
+
+#include "path.h"
+#include "wire.h"
+
+static struct nc_addr ep(const char *s)
+{
+	struct nc_addr a;
+
+	assert_int_equal(nc_addr_parse(s, 0, &a), 0);
+	return a;
+}
+
+static void test_static(void **state)
+{
+	struct path p;
+	struct nc_addr a = ep("192.0.2.1:51900"), b = ep("192.0.2.9:4000"), got;
+	struct nc_addr locals[1] = {ep("10.0.0.2:51900")};
+	uint32_t id = 0;
+	(void)state;
+
+	path_init(&p, &a);
+	assert_int_equal(path_route(&p, &got, &id), PATH_DIRECT);
+	assert_true(nc_addr_eq(&got, &a));
+	assert_int_equal(p.why, PATH_WHY_STATIC);
+	/* An introduction never re-routes a static peer. */
+	path_intro(&p, 7, &b, locals, 1, 1000);
+	assert_false(p.relay);
+	assert_int_equal(p.n_cand, 0);
+	/* Roaming on an authenticated packet, as before the rendezvous existed. */
+	assert_false(path_rx(&p, &b, false, 2000));
+	path_route(&p, &got, &id);
+	assert_true(nc_addr_eq(&got, &b));
+	/* Silence and network changes leave it alone. */
+	assert_false(path_tick(&p, 1000000));
+	path_net_change(&p, 1000000);
+	assert_int_equal(p.kind, PATH_DIRECT);
+	assert_int_equal(path_punch_due(&p, 1000000, &got, 1), 0);
+}
+
+static void test_no_intro(void **state)
+{
+	struct path p;
+	struct nc_addr a = ep("198.51.100.7:3333"), got;
+	uint32_t id;
+	(void)state;
+
+	path_init(&p, NULL);
+	assert_int_equal(path_route(&p, &got, &id), PATH_NONE);
+	assert_int_equal(p.why, PATH_WHY_NO_INTRO);
+	/* A relayed packet proves nothing about a direct path. */
+	assert_false(path_rx(&p, &a, true, 10));
+	assert_int_equal(p.kind, PATH_NONE);
+	/* The peer reached us directly (it knows our endpoint): we answer there. */
+	assert_true(path_rx(&p, &a, false, 20));
+	assert_int_equal(path_route(&p, &got, &id), PATH_DIRECT);
+	assert_true(nc_addr_eq(&got, &a));
+	assert_int_equal(p.why, PATH_WHY_LEARNED);
+	assert_int_equal(path_intro_to_direct_ms(&p), -1);
+	/* Without a relay a silent direct path stays the route (nothing better) and is
+	 * re-punched. */
+	assert_true(path_tick(&p, 20 + PATH_SILENCE_MS + 1));
+	assert_int_equal(p.kind, PATH_DIRECT);
+	assert_int_equal(p.why, PATH_WHY_SILENT);
+	assert_true(p.punching);
+	assert_false(path_tick(&p, 20 + PATH_SILENCE_MS + 200));
+	assert_int_equal(path_punch_due(&p, 20 + PATH_SILENCE_MS + 1, &got, 1), 1);
+	assert_true(nc_addr_eq(&got, &a));
+	/* It comes back: the reason says so. */
+	assert_false(path_rx(&p, &a, false, 20 + PATH_SILENCE_MS + 300));
+	assert_false(p.punching);
+	assert_int_equal(p.why, PATH_WHY_LEARNED);
+}
+
+static void intro(struct path *p, uint64_t now)
+{
+	struct nc_addr obs = ep("203.0.113.5:40000");
+	struct nc_addr locals[5] = {ep("10.1.0.2:51900"), ep("203.0.113.5:40000"), {0},
+				    ep("10.1.0.3:9"), ep("[2001:db8::2]:51900")};
+
+	locals[3].port = 0; /* no port: no candidate */
+
+	path_intro(p, 42, &obs, locals, 5, now);
+}
+
+static void test_intro_and_punch_schedule(void **state)
+{
+	struct path p;
+	struct nc_addr c[PATH_MAX_CANDS + 1], got;
+	uint32_t id = 0;
+	uint64_t t = 5000;
+	unsigned rounds = 0;
+	(void)state;
+
+	path_init(&p, NULL);
+	intro(&p, t);
+	/* The relay carries traffic from the introduction on. */
+	assert_int_equal(path_route(&p, &got, &id), PATH_RELAY);
+	assert_int_equal(id, 42);
+	assert_int_equal(p.why, PATH_WHY_PUNCHING);
+	/* Candidates: observed first, locals after; duplicates, unset and port 0 dropped; IPv6
+	 * kept. */
+	assert_int_equal(p.n_cand, 3);
+	assert_true(nc_addr_eq(&p.cand[0], &(struct nc_addr){0}) == false);
+	got = ep("203.0.113.5:40000");
+	assert_true(nc_addr_eq(&p.cand[0], &got));
+	got = ep("10.1.0.2:51900");
+	assert_true(nc_addr_eq(&p.cand[1], &got));
+	got = ep("[2001:db8::2]:51900");
+	assert_true(nc_addr_eq(&p.cand[2], &got));
+	/* A round at once, then every PATH_PUNCH_FAST_MS for the first second. */
+	assert_int_equal(path_punch_due(&p, t, c, PATH_MAX_CANDS + 1), 3);
+	assert_int_equal(path_punch_due(&p, t + 1, c, PATH_MAX_CANDS + 1), 0);
+	assert_int_equal(path_punch_due(&p, t + PATH_PUNCH_FAST_MS - 1, c, PATH_MAX_CANDS + 1), 0);
+	for (uint64_t now = t + 1; now < t + PATH_PUNCH_FAST_FOR_MS; now++)
+		rounds += path_punch_due(&p, now, c, PATH_MAX_CANDS + 1) > 0;
+	assert_int_equal(rounds, PATH_PUNCH_FAST_FOR_MS / PATH_PUNCH_FAST_MS - 1);
+	/* Then backing off: fewer rounds per second, never further apart than the maximum. */
+	rounds = 0;
+	uint64_t last = 0, max_gap = 0;
+	for (uint64_t now = t + PATH_PUNCH_FAST_FOR_MS; now < t + PATH_PUNCH_GIVEUP_MS; now++)
+		if (path_punch_due(&p, now, c, PATH_MAX_CANDS + 1)) {
+			if (last && now - last > max_gap)
+				max_gap = now - last;
+			last = now;
+			rounds++;
+		}
+	assert_true(rounds > 5 && rounds < 40);
+	assert_true(max_gap <= PATH_PUNCH_MAX_MS);
+	assert_true(max_gap > PATH_PUNCH_FAST_MS);
+	/* Bounded: it gives up, the relay stays, and says why. */
+	assert_int_equal(path_punch_due(&p, t + PATH_PUNCH_GIVEUP_MS, c, PATH_MAX_CANDS + 1), 0);
+	assert_false(p.punching);
+	assert_int_equal(p.why, PATH_WHY_NO_DIRECT);
+	assert_int_equal(path_route(&p, &got, &id), PATH_RELAY);
+	/* A later introduction starts a new round. */
+	intro(&p, t + 60000);
+	assert_true(p.punching);
+	assert_int_equal(p.why, PATH_WHY_PUNCHING);
+}
+
+static void test_proof(void **state)
+{
+	struct path p;
+	struct nc_addr got, cand = ep("10.1.0.2:51900");
+	uint32_t id;
+	(void)state;
+
+	path_init(&p, NULL);
+	intro(&p, 1000);
+	/* Relayed traffic keeps it on the relay. */
+	assert_false(path_rx(&p, &cand, true, 1010));
+	assert_int_equal(p.kind, PATH_RELAY);
+	/* A repeated introduction (once a second) does not restart the round or its clock. */
+	intro(&p, 1100);
+	assert_int_equal(p.intro_ms, 1000);
+	/* The first authenticated direct packet proves its source. */
+	assert_true(path_rx(&p, &cand, false, 1137));
+	assert_int_equal(path_route(&p, &got, &id), PATH_DIRECT);
+	assert_true(nc_addr_eq(&got, &cand));
+	assert_int_equal(p.why, PATH_WHY_PROVEN);
+	assert_int_equal(path_intro_to_direct_ms(&p), 137);
+	assert_false(p.punching);
+	assert_int_equal(p.switches, 1);
+	/* More of them are no news. */
+	assert_false(path_rx(&p, &cand, false, 1200));
+	/* An introduction while the direct path lives changes nothing but the relay id. */
+	struct nc_addr obs = ep("203.0.113.5:40001");
+	path_intro(&p, 43, &obs, NULL, 0, 2000);
+	assert_int_equal(p.kind, PATH_DIRECT);
+	assert_false(p.punching);
+	assert_int_equal(p.relay_id, 43);
+}
+
+static void test_peer_reflexive(void **state)
+{
+	struct path p;
+	/* A symmetric peer: its mapping toward us is none of the introduced candidates. */
+	struct nc_addr refl = ep("203.0.113.5:61234"), got;
+	uint32_t id;
+	(void)state;
+
+	path_init(&p, NULL);
+	intro(&p, 0);
+	assert_true(path_rx(&p, &refl, false, 80));
+	assert_int_equal(path_route(&p, &got, &id), PATH_DIRECT);
+	assert_true(nc_addr_eq(&got, &refl));
+	assert_int_equal(p.why, PATH_WHY_REFLEXIVE);
+	/* Roaming later, on authenticated packets only (the caller's promise). */
+	got = ep("203.0.113.5:61235");
+	assert_false(path_rx(&p, &got, false, 90));
+	assert_true(nc_addr_eq(&p.ep, &got));
+}
+
+static void test_silence_falls_back(void **state)
+{
+	struct path p;
+	struct nc_addr cand = ep("203.0.113.5:40000"), c[PATH_MAX_CANDS + 1], got;
+	uint32_t id;
+	uint64_t t = 10000;
+	(void)state;
+
+	path_init(&p, NULL);
+	intro(&p, t);
+	assert_true(path_rx(&p, &cand, false, t + 50));
+	/* Quiet but inside the limit: still direct. */
+	assert_false(path_tick(&p, t + 50 + PATH_SILENCE_MS));
+	assert_int_equal(p.kind, PATH_DIRECT);
+	/* Past it: back to the relay, and punching again at once. */
+	assert_true(path_tick(&p, t + 51 + PATH_SILENCE_MS));
+	assert_int_equal(path_route(&p, &got, &id), PATH_RELAY);
+	assert_int_equal(id, 42);
+	assert_int_equal(p.why, PATH_WHY_SILENT);
+	assert_int_equal(p.switches, 2);
+	assert_true(p.punching);
+	assert_true(path_punch_due(&p, t + 51 + PATH_SILENCE_MS, c, PATH_MAX_CANDS + 1) >= 1);
+	/* Only once. */
+	assert_false(path_tick(&p, t + 100 + PATH_SILENCE_MS));
+	/* A direct packet again: direct, and the time since the re-punch began. */
+	assert_true(path_rx(&p, &cand, false, t + 151 + PATH_SILENCE_MS));
+	assert_int_equal(p.kind, PATH_DIRECT);
+	assert_int_equal(path_intro_to_direct_ms(&p), 100);
+}
+
+static void test_net_change(void **state)
+{
+	struct path p;
+	struct nc_addr cand = ep("10.1.0.2:51900"), c[PATH_MAX_CANDS + 1], got;
+	uint32_t id;
+	(void)state;
+
+	path_init(&p, NULL);
+	intro(&p, 0);
+	assert_true(path_rx(&p, &cand, false, 10));
+	path_net_change(&p, 500);
+	assert_int_equal(path_route(&p, &got, &id), PATH_RELAY);
+	assert_int_equal(p.why, PATH_WHY_NET_CHANGE);
+	assert_true(p.punching);
+	/* The old endpoint is among what is punched. */
+	size_t n = path_punch_due(&p, 500, c, PATH_MAX_CANDS + 1);
+	bool has = false;
+	for (size_t i = 0; i < n; i++)
+		has |= nc_addr_eq(&c[i], &cand);
+	assert_true(has);
+	assert_true(path_rx(&p, &cand, false, 620));
+	assert_int_equal(path_intro_to_direct_ms(&p), 120);
+}
+
+static void test_wire_types(void **state)
+{
+	uint8_t coord[COORD_HDR_LEN + COORD_TAG_LEN] = {COORD_TYPE}, relay[9] = {COORD_RELAY_TYPE};
+	uint8_t bad[8] = {COORD_RELAY_TYPE, 1};
+	struct wire_msg m;
+	(void)state;
+
+	assert_int_equal(wire_decode(coord, sizeof(coord), &m), 0);
+	assert_int_equal(m.type, WIRE_COORD);
+	assert_ptr_equal(m.ct, coord);
+	assert_int_equal(m.ct_len, sizeof(coord));
+	assert_int_equal(wire_decode(relay, sizeof(relay), &m), 0);
+	assert_int_equal(m.type, WIRE_RELAY);
+	assert_int_equal(wire_decode(bad, sizeof(bad), &m), -NC_E_MALFORMED);
+	bad[0] = 7;
+	bad[1] = 0;
+	assert_int_equal(wire_decode(bad, sizeof(bad), &m), -NC_E_MALFORMED);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_static),
+		cmocka_unit_test(test_no_intro),
+		cmocka_unit_test(test_intro_and_punch_schedule),
+		cmocka_unit_test(test_proof),
+		cmocka_unit_test(test_peer_reflexive),
+		cmocka_unit_test(test_silence_falls_back),
+		cmocka_unit_test(test_net_change),
+		cmocka_unit_test(test_wire_types),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

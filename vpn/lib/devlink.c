@@ -1,0 +1,208 @@
+/* The device's side of the rendezvous (issue 10 §4): registration rounds, introductions, hole
+ * punching and the path per peer, the NAT profile's events. The state machines themselves are
+ * pure (path.c, rdv.c); this file moves datagrams for them. */
+#include "devpriv.h"
+
+#include <natcheck/error.h>
+#include <natcheck/log.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coord.h"
+
+int dev_send_dgram(struct dev *d, const struct dev_route *rt, const uint8_t *buf, size_t len)
+{
+	uint8_t wrapped[COORD_RELAY_HDR_LEN + 256];
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	switch (rt->kind) {
+	case PATH_DIRECT:
+		sl = udp_sockaddr(&d->udp, &rt->ep, &ss);
+		return sl ? udp_send_batch(&d->udp, &ss, sl, buf, len, len) : -EAFNOSUPPORT;
+	case PATH_RELAY:
+		/* Handshake messages only (transport packets are wrapped in send_sealed). */
+		if (len > sizeof(wrapped) - COORD_RELAY_HDR_LEN)
+			return -NC_E_RANGE;
+		coord_put_relay_hdr(wrapped, rt->relay_id);
+		memcpy(wrapped + COORD_RELAY_HDR_LEN, buf, len);
+		return rdv_send(&d->rdv, &d->udp, wrapped, COORD_RELAY_HDR_LEN + len);
+	default:
+		return -ENOTCONN;
+	}
+}
+
+static void log_path(const struct dev_peer *p, const struct path *path)
+{
+	char ep[NC_ADDR_STRLEN];
+
+	if (path->kind == PATH_DIRECT)
+		nc_log_info("peer %.8s: direct at %s (%s)", p->name, nc_addr_str(&path->ep, ep),
+			    path_why_text(path->why));
+	else
+		nc_log_info("peer %.8s: %s (%s)", p->name, path_kind_name(path->kind),
+			    path_why_text(path->why));
+}
+
+void dev_peer_rx(struct dev *d, struct dev_peer *p, const struct dev_from *src, uint64_t now)
+{
+	struct path snap;
+	bool newly;
+
+	pthread_mutex_lock(&p->lock);
+	newly = path_rx(&p->path, &src->addr, src->relayed, now);
+	snap = p->path;
+	pthread_mutex_unlock(&p->lock);
+	if (!newly)
+		return;
+	log_path(p, &snap);
+	/* Answer on the new path at once: the peer proves it too, one packet later. */
+	dev_keepalive(d, p, NULL);
+	/* The lower key re-handshakes over the direct path: fresh keys, and an RTT of the path
+	 * that carries the traffic (the first handshake went through the relay). */
+	if (memcmp(d->hs.pub, p->cfg->pub, 32) < 0 && !atomic_exchange(&p->want_hs, true))
+		dev_kick(d);
+}
+
+void dev_coord_input(struct dev *d, const uint8_t *buf, size_t len)
+{
+	struct coord_msg m;
+	struct dev_peer *p;
+	uint64_t now = dev_now_ms();
+	int rc = rdv_input(&d->rdv, buf, len, now, &m);
+
+	if (rc < 0) {
+		atomic_fetch_add(&d->st.drop[rc == -NC_E_AUTH ? DEV_DROP_BAD_TAG : DEV_DROP_MALFORMED], 1);
+		return;
+	}
+	if (rc == 1 || m.kind != COORD_INTRO)
+		return;
+	/* The server introduces only peers that list each other; we also act only on peers we
+	 * list, and never re-route a peer with a static endpoint. */
+	p = dev_peer_by_key(d, m.u.intro.peer);
+	if (!p || p->path.fixed)
+		return;
+	pthread_mutex_lock(&p->lock);
+	path_intro(&p->path, m.u.intro.relay_id, &m.u.intro.observed, m.u.intro.local,
+		   m.u.intro.n_local, now);
+	pthread_mutex_unlock(&p->lock);
+	dev_kick(d); /* punch and handshake now, not at the next tick */
+}
+
+static void register_round(struct dev *d, uint64_t now)
+{
+	struct nc_addr local[COORD_MAX_LOCAL];
+	struct coord_profile none = {0};
+	uint8_t (*wants)[VPN_KEY_LEN] = malloc((d->n_peers ? d->n_peers : 1) * VPN_KEY_LEN);
+	size_t n_local, n_wants = 0;
+
+	if (!wants)
+		return;
+	/* Wanted: every peer without a static endpoint (those keep their configured path). */
+	for (size_t i = 0; i < d->n_peers; i++)
+		if (!d->peers[i].path.fixed)
+			memcpy(wants[n_wants++], d->peers[i].cfg->pub, VPN_KEY_LEN);
+	n_local = natprof_local_addrs(d->tun.name, d->udp.port, local, COORD_MAX_LOCAL);
+	rdv_register(&d->rdv, &d->udp, d->np ? &d->nat.prof : &none, local, n_local,
+		     (const uint8_t(*)[VPN_KEY_LEN])wants, n_wants, now);
+	free(wants);
+}
+
+void dev_link_tick(struct dev *d, uint64_t now)
+{
+	if (rdv_due(&d->rdv, &d->udp, now))
+		register_round(d, now);
+	for (size_t i = 0; i < d->n_peers; i++) {
+		struct dev_peer *p = &d->peers[i];
+		struct nc_addr cand[PATH_MAX_CANDS + 1];
+		struct dev_route rt;
+		struct path snap;
+		size_t n;
+		bool changed;
+
+		if (p->path.fixed)
+			continue;
+		pthread_mutex_lock(&p->lock);
+		changed = path_tick(&p->path, now);
+		n = path_punch_due(&p->path, now, cand, PATH_MAX_CANDS + 1);
+		dev_peer_route(p, &rt);
+		snap = p->path;
+		pthread_mutex_unlock(&p->lock);
+		if (changed)
+			log_path(p, &snap);
+		/* Probes are authenticated keepalives on the current session: what arrives proves
+		 * the path at the other end (before the handshake, the relay carries it). */
+		for (size_t k = 0; k < n; k++) {
+			struct dev_route probe = {.kind = PATH_DIRECT, .ep = cand[k]};
+			dev_keepalive(d, p, &probe);
+		}
+		/* A punched path lives on both ends' keepalives: silence then means it is gone. */
+		if (rt.kind == PATH_DIRECT && now - atomic_load(&p->last_tx_ms) >= PATH_KEEPALIVE_MS)
+			dev_keepalive(d, p, &rt);
+	}
+}
+
+int dev_link_start(struct dev *d, char *err, size_t errlen)
+{
+	struct natprof_cfg nc = {.skip_ifname = d->tun.name};
+	char a[NC_ADDR_STRLEN];
+	int rc;
+
+	(void)err;
+	(void)errlen;
+	if (d->rdv.mode == RDV_OFF)
+		return 0;
+	nc.stun = d->cfg->natcheck;
+	/* The measurement runs on its own thread and sockets: the tunnel works without it. */
+	if ((rc = natprof_start(&d->np, &nc)) != 0) {
+		d->np = NULL;
+		snprintf(d->nat_err, sizeof(d->nat_err), "not measured (%s: %s)",
+			 nc_addr_str(&nc.stun, a), nc_strerror(rc));
+		nc_log_warnx("NAT profile: %s", d->nat_err);
+	}
+	return 0;
+}
+
+void dev_link_stop(struct dev *d)
+{
+	if (d->np)
+		natprof_stop(d->np);
+	d->np = NULL;
+}
+
+int dev_nat_fd(struct dev *d)
+{
+	return d->np ? natprof_fd(d->np) : -1;
+}
+
+void dev_nat_event(struct dev *d)
+{
+	struct natprof_state st;
+	uint64_t now = dev_now_ms();
+
+	if (!d->np)
+		return;
+	natprof_state(d->np, &st);
+	if (st.net_generation != d->nat.net_generation) {
+		/* Addresses or routes changed: the old mappings are likely gone. Re-register at
+		 * once (the server learns the new endpoint and re-introduces), fall back to the
+		 * relay and punch again. */
+		d->net_changes++;
+		nc_log_info("network changed: re-registering, re-punching");
+		for (size_t i = 0; i < d->n_peers; i++) {
+			struct dev_peer *p = &d->peers[i];
+			pthread_mutex_lock(&p->lock);
+			path_net_change(&p->path, now);
+			pthread_mutex_unlock(&p->lock);
+		}
+		rdv_force(&d->rdv);
+	}
+	if (st.generation != d->nat.generation) {
+		nc_log_info("NAT profile: %s", st.summary);
+		rdv_force(&d->rdv);
+	}
+	d->nat = st;
+	dev_kick(d);
+}

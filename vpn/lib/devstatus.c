@@ -1,0 +1,212 @@
+/* punchvpn status: the device's state as JSON (status --json, stable keys) and as text. */
+#include "devpriv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static json_t *drops_json(struct dev_stats *st)
+{
+	json_t *o = json_object();
+
+	for (int r = 0; r < DEV_DROP_COUNT; r++)
+		json_object_set_new(o, dev_drop_name((enum dev_drop)r),
+				    json_integer((json_int_t)atomic_load(&st->drop[r])));
+	return o;
+}
+
+static json_t *addr_json(const struct nc_addr *a)
+{
+	char buf[NC_ADDR_STRLEN];
+
+	return nc_addr_is_set(a) ? json_string(nc_addr_str(a, buf)) : json_null();
+}
+
+static json_t *server_json(struct dev *d)
+{
+	struct rdv *r = &d->rdv;
+	json_t *o;
+
+	if (r->mode == RDV_OFF)
+		return json_pack("{s:s}", "state", "off");
+	pthread_mutex_lock(&r->lock);
+	o = json_pack("{s:s,s:o,s:s,s:b,s:o,s:I,s:i,s:I,s:I,s:I}", "state",
+		      r->registered ? "registered" : "registering", "address", addr_json(&r->server),
+		      "transport", r->mode == RDV_TCP ? (r->tcp_up ? "tcp" : "tcp-connecting") : "udp",
+		      "registered", r->registered, "observed", addr_json(&r->observed), "relay_id",
+		      (json_int_t)r->relay_id, "keepalive_s", (int)r->keepalive_s, "registrations",
+		      (json_int_t)r->n_acks, "introductions", (json_int_t)r->n_intros,
+		      "tcp_fallbacks", (json_int_t)r->n_tcp_fallbacks);
+	pthread_mutex_unlock(&r->lock);
+	return o;
+}
+
+static json_t *nat_json(struct dev *d)
+{
+	const struct natprof_state *n = &d->nat;
+
+	if (!d->np)
+		return json_pack("{s:b,s:b,s:s,s:I}", "measured", false, "measuring", false, "summary",
+				 d->nat_err, "network_changes", (json_int_t)d->net_changes);
+	return json_pack("{s:b,s:b,s:s,s:i,s:I}", "measured", n->prof.measured, "measuring",
+			 n->measuring, "summary", n->summary[0] ? n->summary : "measuring",
+			 "took_ms", (int)n->took_ms, "network_changes", (json_int_t)d->net_changes);
+}
+
+static json_t *peer_json(struct dev_peer *p, uint64_t now)
+{
+	json_t *o = json_object(), *cands = json_array();
+	uint64_t hs = atomic_load(&p->last_hs_ms);
+	const char *cipher = NULL;
+	struct path path;
+	uint32_t rtt;
+	enum path_kind rtt_path;
+	int64_t i2d;
+
+	pthread_mutex_lock(&p->lock);
+	path = p->path;
+	rtt = p->rtt_ms;
+	rtt_path = p->rtt_path;
+	if (p->cur)
+		cipher = tp_cipher_name(p->cur->s.cipher);
+	pthread_mutex_unlock(&p->lock);
+	for (size_t i = 0; i < path.n_cand; i++)
+		json_array_append_new(cands, addr_json(&path.cand[i]));
+	i2d = path_intro_to_direct_ms(&path);
+	json_object_set_new(o, "public_key", json_string(p->name));
+	json_object_set_new(o, "endpoint", addr_json(&path.ep));
+	json_object_set_new(o, "path", json_string(path_kind_name(path.kind)));
+	json_object_set_new(o, "path_reason", json_string(path_why_text(path.why)));
+	json_object_set_new(o, "relay_id", path.relay ? json_integer(path.relay_id) : json_null());
+	json_object_set_new(o, "candidates", cands);
+	json_object_set_new(o, "punching", json_boolean(path.punching));
+	json_object_set_new(o, "path_switches", json_integer(path.switches));
+	json_object_set_new(o, "intro_to_direct_ms", i2d >= 0 ? json_integer(i2d) : json_null());
+	json_object_set_new(o, "rtt_ms", hs ? json_integer(rtt) : json_null());
+	json_object_set_new(o, "rtt_path", hs ? json_string(path_kind_name(rtt_path)) : json_null());
+	json_object_set_new(o, "handshake_age_ms", hs ? json_integer((json_int_t)(now - hs)) : json_null());
+	json_object_set_new(o, "cipher", cipher ? json_string(cipher) : json_null());
+	json_object_set_new(o, "rx_bytes", json_integer((json_int_t)atomic_load(&p->st.rx_bytes)));
+	json_object_set_new(o, "tx_bytes", json_integer((json_int_t)atomic_load(&p->st.tx_bytes)));
+	json_object_set_new(o, "rx_packets", json_integer((json_int_t)atomic_load(&p->st.rx_packets)));
+	json_object_set_new(o, "tx_packets", json_integer((json_int_t)atomic_load(&p->st.tx_packets)));
+	json_object_set_new(o, "drops", drops_json(&p->st));
+	return o;
+}
+
+json_t *dev_status_json(struct dev *d)
+{
+	json_t *root = json_object(), *peers = json_array();
+	char pub[VPN_KEY_B64_LEN + 1];
+	uint64_t now = dev_now_ms();
+
+	vpn_key_to_b64(pub, d->hs.pub);
+	json_object_set_new(root, "interface", json_string(d->tun.name));
+	json_object_set_new(root, "public_key", json_string(pub));
+	json_object_set_new(root, "listen_port", json_integer(d->udp.port));
+	json_object_set_new(root, "mtu", json_integer(d->tun.mtu));
+	json_object_set_new(root, "offloads", json_pack("{s:b,s:b,s:b}", "tun_tso", d->tun.offload,
+							 "udp_gso", d->udp.gso, "udp_gro", d->udp.gro));
+	json_object_set_new(root, "server", server_json(d));
+	json_object_set_new(root, "nat", nat_json(d));
+	json_object_set_new(root, "drops_unattributed", drops_json(&d->st));
+	for (size_t i = 0; i < d->n_peers; i++)
+		json_array_append_new(peers, peer_json(&d->peers[i], now));
+	json_object_set_new(root, "peers", peers);
+	return root;
+}
+
+static void drops_text(FILE *f, json_t *drops)
+{
+	const char *k;
+	json_t *v;
+	bool any = false;
+
+	json_object_foreach(drops, k, v)
+		if (json_integer_value(v)) {
+			fprintf(f, "%s%s %lld", any ? ", " : "", k, (long long)json_integer_value(v));
+			any = true;
+		}
+	if (!any)
+		fprintf(f, "none");
+	fprintf(f, "\n");
+}
+
+static const char *str_or(json_t *o, const char *key, const char *dflt)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_string(v) ? json_string_value(v) : dflt;
+}
+
+static long long int_of(json_t *o, const char *key)
+{
+	return (long long)json_integer_value(json_object_get(o, key));
+}
+
+static void server_text(FILE *f, json_t *s)
+{
+	if (!strcmp(str_or(s, "state", "off"), "off")) {
+		fprintf(f, "  server: none\n");
+		return;
+	}
+	fprintf(f, "  server: %s, %s over %s", str_or(s, "address", "?"), str_or(s, "state", "?"),
+		str_or(s, "transport", "?"));
+	if (json_is_true(json_object_get(s, "registered")))
+		fprintf(f, ", observed as %s, relay id %lld", str_or(s, "observed", "?"),
+			int_of(s, "relay_id"));
+	fprintf(f, "\n");
+}
+
+static void peer_text(FILE *f, json_t *p)
+{
+	json_t *age = json_object_get(p, "handshake_age_ms"), *v;
+
+	fprintf(f, "\npeer: %s\n", str_or(p, "public_key", "?"));
+	fprintf(f, "  endpoint: %s\n", str_or(p, "endpoint", "(none)"));
+	fprintf(f, "  path: %s (%s)", str_or(p, "path", "?"), str_or(p, "path_reason", "?"));
+	if (json_is_integer(v = json_object_get(p, "relay_id")))
+		fprintf(f, ", relay id %lld", (long long)json_integer_value(v));
+	fprintf(f, "\n");
+	if (json_is_integer(v = json_object_get(p, "intro_to_direct_ms")))
+		fprintf(f, "  first direct packet: %lld ms after the introduction\n",
+			(long long)json_integer_value(v));
+	if (json_is_integer(age)) {
+		fprintf(f, "  latest handshake: %.1f s ago (%s)\n", json_integer_value(age) / 1000.0,
+			str_or(p, "cipher", "expired"));
+		fprintf(f, "  rtt: %lld ms (%s)\n", int_of(p, "rtt_ms"), str_or(p, "rtt_path", "?"));
+	} else {
+		fprintf(f, "  latest handshake: never\n");
+	}
+	fprintf(f, "  transfer: %lld B received, %lld B sent\n", int_of(p, "rx_bytes"),
+		int_of(p, "tx_bytes"));
+	fprintf(f, "  drops: ");
+	drops_text(f, json_object_get(p, "drops"));
+}
+
+char *dev_status_text(struct dev *d)
+{
+	json_t *j = dev_status_json(d), *p;
+	char *out = NULL;
+	size_t len = 0, i;
+	FILE *f = open_memstream(&out, &len);
+
+	if (!f) {
+		json_decref(j);
+		return NULL;
+	}
+	fprintf(f, "interface: %s\n  public key: %s\n  listening port: %lld\n  mtu: %lld\n",
+		str_or(j, "interface", "?"), str_or(j, "public_key", "?"), int_of(j, "listen_port"),
+		int_of(j, "mtu"));
+	server_text(f, json_object_get(j, "server"));
+	fprintf(f, "  nat: %s\n", str_or(json_object_get(j, "nat"), "summary", "?"));
+	fprintf(f, "  offloads: tun tso %s, udp gso %s, udp gro %s\n", d->tun.offload ? "on" : "off",
+		d->udp.gso ? "on" : "off", d->udp.gro ? "on" : "off");
+	fprintf(f, "  drops (no peer): ");
+	drops_text(f, json_object_get(j, "drops_unattributed"));
+	json_array_foreach(json_object_get(j, "peers"), i, p)
+		peer_text(f, p);
+	fclose(f);
+	json_decref(j);
+	return out;
+}

@@ -1,0 +1,570 @@
+/* This host's NAT profile (natprof.h): a measurement thread that runs libnatcheck's fast
+ * preset, and a watcher thread on rtnetlink that asks for a new measurement whenever the
+ * host's addresses or routes change. The two share one mutex-protected state; the device only
+ * ever reads a copy of it (natprof_state). */
+#include "natprof.h"
+
+#include <natcheck/cancel.h>
+#include <natcheck/error.h>
+#include <natcheck/result.h>
+#include <natcheck/run.h>
+
+#include "netutil.h" /* nc_now_us: CLOCK_MONOTONIC */
+
+#include <errno.h>
+#include <ifaddrs.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+/* A change arrives as a burst (an address brings its local and prefix routes, DHCP brings the
+ * default route a moment later): measure once, after the burst. A network that never settles
+ * still gets measured every NATPROF_DEBOUNCE_MAX_MS. */
+#define NATPROF_DEBOUNCE_MS 300
+#define NATPROF_DEBOUNCE_MAX_MS 2000
+
+struct natprof {
+	struct natprof_cfg cfg;
+	char skip_ifname[IF_NAMESIZE];
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct natprof_state st;   /* under mu */
+	bool want_measure;         /* under mu */
+	bool stopping;             /* under mu */
+	int change_fd;             /* eventfd the device polls */
+	int stop_fd;               /* eventfd: the watcher stops */
+	int nl_fd;                 /* rtnetlink subscription */
+	struct nc_cancel *cancel;  /* fired once, by natprof_stop: ends a running nc_run */
+	pthread_t measurer, watcher;
+	bool measurer_up, watcher_up;
+};
+
+static uint64_t now_ms(void)
+{
+	return nc_now_us() / 1000;
+}
+
+static void signal_change(struct natprof *np)
+{
+	uint64_t one = 1;
+
+	/* A full counter (EAGAIN) is still readable: nothing is lost. */
+	if (write(np->change_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return;
+}
+
+/* --- natcheck's result in short ---------------------------------------------------------- */
+
+static uint8_t tcp_punchable(const struct nc_tcp_result *t)
+{
+	if (!t->tested)
+		return NC_TRI_UNKNOWN;
+	/* Ford §5: TCP hole punching needs a consistent (endpoint-independent) mapping and a
+	 * simultaneous open the NAT lets through. */
+	if (t->simultaneous_open == NC_TRI_NO || t->consistent == NC_TRI_NO ||
+	    t->mapping == NC_BEH_AD || t->mapping == NC_BEH_APD)
+		return NC_TRI_NO;
+	if (t->simultaneous_open == NC_TRI_YES &&
+	    (t->consistent == NC_TRI_YES || t->mapping == NC_BEH_EI || t->mapping == NC_BEH_NONE))
+		return NC_TRI_YES;
+	return NC_TRI_UNKNOWN;
+}
+
+/* The port-mapping protocol to advertise, in the order the strategy prefers (the simplest
+ * exchange first). A gateway whose claimed external address is not the address the reflector
+ * saw sits behind another NAT (CGNAT, double NAT): a mapping there is not reachable from
+ * outside, so it is not advertised (issue 11 §2). */
+static void pick_portmap(const struct nc_result *r, struct coord_profile *out)
+{
+	static const struct {
+		enum nc_pm_proto proto;
+		enum coord_pm pm;
+	} order[] = {
+		{NC_PM_NATPMP, COORD_PM_NATPMP},
+		{NC_PM_PCP, COORD_PM_PCP},
+		{NC_PM_UPNP, COORD_PM_UPNP},
+	};
+
+	if (!nc_addr_is_set(&r->udp.public_ep))
+		return;
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		const struct nc_portmap_result *pm = &r->portmap[order[i].proto];
+
+		if (!pm->tested || pm->present != NC_TRI_YES || !nc_addr_is_set(&pm->external) ||
+		    !nc_addr_ip_eq(&pm->external, &r->udp.public_ep))
+			continue;
+		out->portmap = (uint8_t)order[i].pm;
+		/* The address only: the port is the device's, once it holds a mapping. */
+		out->portmap_ep = pm->external;
+		out->portmap_ep.port = 0;
+		return;
+	}
+}
+
+void natprof_from_result(const struct nc_result *r, struct coord_profile *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!r)
+		return;
+	out->udp_blocked = r->udp.reachable == NC_TRI_YES  ? NC_TRI_NO
+			   : r->udp.reachable == NC_TRI_NO ? NC_TRI_YES
+							   : NC_TRI_UNKNOWN;
+	out->tcp_punchable = tcp_punchable(&r->tcp);
+	/* "measured": the run reached the server or found that UDP does not reach it. */
+	out->measured = out->udp_blocked != NC_TRI_UNKNOWN;
+	if (out->udp_blocked != NC_TRI_NO)
+		return;
+	out->mapping = (uint8_t)r->udp.mapping;
+	out->filtering = (uint8_t)r->udp.filtering;
+	out->allocation = (uint8_t)r->udp.alloc.pattern;
+	if (r->udp.alloc.pattern == NC_ALLOC_SEQUENTIAL && r->udp.alloc.delta >= INT16_MIN &&
+	    r->udp.alloc.delta <= INT16_MAX)
+		out->port_step = (int16_t)r->udp.alloc.delta;
+	else if (r->udp.alloc.pattern == NC_ALLOC_SEQUENTIAL)
+		out->allocation = NC_ALLOC_RANDOM; /* a step no window of guesses can follow */
+	out->lifetime_s = r->udp.lifetime_s > UINT16_MAX ? UINT16_MAX : (uint16_t)r->udp.lifetime_s;
+	out->hairpin = (uint8_t)r->udp.hairpin;
+	pick_portmap(r, out);
+}
+
+static const char *beh_short(uint8_t b)
+{
+	switch (b) {
+	case NC_BEH_NONE: return "no";
+	case NC_BEH_EI: return "EI";
+	case NC_BEH_AD: return "AD";
+	case NC_BEH_APD: return "APD";
+	default: return "unknown";
+	}
+}
+
+static const char *tri_word(uint8_t t)
+{
+	return t == NC_TRI_YES ? "yes" : t == NC_TRI_NO ? "no" : "unknown";
+}
+
+static const char *pm_name(uint8_t pm)
+{
+	switch (pm) {
+	case COORD_PM_NATPMP: return "NAT-PMP";
+	case COORD_PM_PCP: return "PCP";
+	case COORD_PM_UPNP: return "UPnP-IGD";
+	default: return "none";
+	}
+}
+
+void natprof_describe(const struct coord_profile *p, char *out, size_t len)
+{
+	size_t n = 0;
+
+#define APPEND(...)                                                                          \
+	do {                                                                                 \
+		int w_ = snprintf(out + n, len - n, __VA_ARGS__);                            \
+		if (w_ < 0 || (size_t)w_ >= len - n)                                         \
+			return;                                                              \
+		n += (size_t)w_;                                                             \
+	} while (0)
+
+	if (!out || len == 0)
+		return;
+	out[0] = '\0';
+	if (!p || !p->measured) {
+		APPEND("not measured");
+		return;
+	}
+	if (p->udp_blocked == NC_TRI_YES) {
+		APPEND("UDP blocked, TCP punching %s", tri_word(p->tcp_punchable));
+		return;
+	}
+	if (p->mapping == NC_BEH_NONE) {
+		APPEND("no NAT, %s filtering", beh_short(p->filtering));
+	} else {
+		APPEND("%s mapping, %s filtering", beh_short(p->mapping), beh_short(p->filtering));
+		if (p->allocation == NC_ALLOC_SEQUENTIAL)
+			APPEND(", sequential %+d", p->port_step);
+		else if (p->allocation != NC_ALLOC_UNKNOWN)
+			APPEND(", %s", nc_alloc_name((enum nc_alloc)p->allocation));
+	}
+	if (p->lifetime_s)
+		APPEND(", %u s", p->lifetime_s);
+	if (p->hairpin != NC_TRI_UNKNOWN)
+		APPEND(", hairpin %s", tri_word(p->hairpin));
+	if (p->tcp_punchable != NC_TRI_UNKNOWN)
+		APPEND(", TCP punching %s", tri_word(p->tcp_punchable));
+	if (p->portmap != COORD_PM_NONE) {
+		char ip[NC_ADDR_STRLEN];
+
+		APPEND(", %s at %s", pm_name(p->portmap), nc_addr_ip_str(&p->portmap_ep, ip));
+	}
+#undef APPEND
+}
+
+/* --- local candidates ------------------------------------------------------------------- */
+
+size_t natprof_local_addrs(const char *skip_ifname, uint16_t port, struct nc_addr *out,
+			   size_t max)
+{
+	struct ifaddrs *ifs, *i;
+	size_t n = 0;
+
+	if (max == 0 || getifaddrs(&ifs) < 0)
+		return 0;
+	for (i = ifs; i && n < max; i = i->ifa_next) {
+		struct nc_addr a;
+		enum nc_addr_scope sc;
+		bool dup = false;
+
+		if (!i->ifa_addr || !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK))
+			continue;
+		if (skip_ifname && strcmp(i->ifa_name, skip_ifname) == 0)
+			continue;
+		if (nc_addr_from_sockaddr(&a, i->ifa_addr,
+					  i->ifa_addr->sa_family == AF_INET6
+						  ? sizeof(struct sockaddr_in6)
+						  : sizeof(struct sockaddr_in)) < 0)
+			continue;
+		sc = nc_addr_scope(&a);
+		if (!nc_addr_ip_is_unicast(&a) || sc == NC_SCOPE_LOOPBACK || sc == NC_SCOPE_LINKLOCAL)
+			continue;
+		a.port = port;
+		for (size_t k = 0; k < n && !dup; k++)
+			dup = nc_addr_eq(&out[k], &a);
+		if (!dup)
+			out[n++] = a;
+	}
+	freeifaddrs(ifs);
+	return n;
+}
+
+/* --- rtnetlink --------------------------------------------------------------------------- */
+
+/* Whether a batch of rtnetlink messages says that an address or a route changed on another
+ * interface than the tunnel's own (its address and routes come and go with the tunnel: they
+ * say nothing about the path to the internet). Walks the messages with the kernel's bounds
+ * checks (NLMSG_OK, RTA_OK); anything that does not decode counts as a change, so a message
+ * this code does not understand costs one measurement, never a missed one. */
+bool natprof_nl_changed(const void *buf, size_t len, int skip_ifindex)
+{
+	const struct nlmsghdr *h;
+	int rest = len > INT32_MAX ? INT32_MAX : (int)len;
+	bool changed = false;
+
+	for (h = buf; NLMSG_OK(h, rest); h = NLMSG_NEXT(h, rest)) {
+		int oif = 0;
+
+		if (h->nlmsg_type == NLMSG_ERROR || h->nlmsg_type == NLMSG_OVERRUN)
+			return true;
+		if (h->nlmsg_type == RTM_NEWADDR || h->nlmsg_type == RTM_DELADDR) {
+			const struct ifaddrmsg *ifa = NLMSG_DATA(h);
+
+			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)))
+				return true;
+			oif = (int)ifa->ifa_index;
+		} else if (h->nlmsg_type == RTM_NEWROUTE || h->nlmsg_type == RTM_DELROUTE) {
+			const struct rtmsg *rtm = NLMSG_DATA(h);
+			const struct rtattr *rta;
+			int alen;
+
+			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)))
+				return true;
+			/* Routing-cache clones are lookups, not changes. */
+			if (rtm->rtm_flags & RTM_F_CLONED)
+				continue;
+			alen = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*rtm));
+			for (rta = RTM_RTA(rtm); RTA_OK(rta, alen); rta = RTA_NEXT(rta, alen)) {
+				if (rta->rta_type == RTA_OIF && RTA_PAYLOAD(rta) >= sizeof(int))
+					memcpy(&oif, RTA_DATA(rta), sizeof(int));
+			}
+		} else {
+			continue; /* links, neighbours, NLMSG_DONE: not ours */
+		}
+		if (skip_ifindex > 0 && oif == skip_ifindex)
+			continue;
+		changed = true;
+	}
+	return changed;
+}
+
+static int nl_open(void)
+{
+	struct sockaddr_nl sa = {
+		.nl_family = AF_NETLINK,
+		.nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE |
+			     RTMGRP_IPV6_ROUTE,
+	};
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* Reads everything queued; true if any of it is a change worth a measurement. */
+static bool nl_drain(struct natprof *np)
+{
+	/* 8 KiB is what the kernel's own netlink users read with (NLMSG_GOODSIZE). */
+	char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+	int skip = np->skip_ifname[0] ? (int)if_nametoindex(np->skip_ifname) : 0;
+	bool changed = false;
+
+	for (;;) {
+		struct sockaddr_nl from;
+		struct iovec iov = {buf, sizeof(buf)};
+		struct msghdr msg = {.msg_name = &from, .msg_namelen = sizeof(from),
+				     .msg_iov = &iov, .msg_iovlen = 1};
+		ssize_t n = recvmsg(np->nl_fd, &msg, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			/* ENOBUFS: the kernel dropped events for us; assume the worst. */
+			if (errno == ENOBUFS)
+				changed = true;
+			return changed;
+		}
+		/* Only the kernel (port 0) speaks for the routing tables. */
+		if (msg.msg_namelen != sizeof(from) || from.nl_pid != 0)
+			continue;
+		if ((msg.msg_flags & MSG_TRUNC) || natprof_nl_changed(buf, (size_t)n, skip))
+			changed = true;
+	}
+}
+
+static void *watcher_main(void *arg)
+{
+	struct natprof *np = arg;
+	uint64_t first = 0, last = 0; /* the pending burst: its first and latest event */
+
+	for (;;) {
+		struct pollfd pfd[2] = {{.fd = np->stop_fd, .events = POLLIN},
+					{.fd = np->nl_fd, .events = POLLIN}};
+		int timeout = -1;
+		int rc;
+
+		if (last) {
+			uint64_t now = now_ms();
+			uint64_t due = last + NATPROF_DEBOUNCE_MS;
+
+			if (due > first + NATPROF_DEBOUNCE_MAX_MS)
+				due = first + NATPROF_DEBOUNCE_MAX_MS;
+			timeout = due > now ? (int)(due - now) : 0;
+		}
+		rc = poll(pfd, 2, timeout);
+		if (rc < 0 && errno != EINTR)
+			break;
+		if (rc > 0 && pfd[0].revents)
+			break;
+		if (rc > 0 && (pfd[1].revents & POLLIN) && nl_drain(np)) {
+			last = now_ms();
+			if (!first)
+				first = last;
+			continue;
+		}
+		if (rc > 0 && (pfd[1].revents & (POLLERR | POLLHUP)))
+			break;
+		if (rc == 0 && last) {
+			pthread_mutex_lock(&np->mu);
+			np->st.net_generation++;
+			np->want_measure = true; /* a running measurement is followed by another */
+			pthread_cond_signal(&np->cv);
+			pthread_mutex_unlock(&np->mu);
+			/* Now, not after the measurement: the device re-registers and re-punches
+			 * from its new addresses at once. */
+			signal_change(np);
+			first = last = 0;
+		}
+	}
+	return NULL;
+}
+
+/* --- the measurement --------------------------------------------------------------------- */
+
+static void *measurer_main(void *arg)
+{
+	struct natprof *np = arg;
+	struct nc_result *r = malloc(sizeof(*r));
+
+	for (;;) {
+		struct nc_run_cfg rc = {
+			.preset = NC_PRESET_FAST,
+			.server = np->cfg.stun,
+			.budget_ms = np->cfg.budget_ms ? np->cfg.budget_ms : NC_RUN_FAST_BUDGET_MS,
+			.no_portmap = !np->cfg.portmap,
+			.no_hairpin = true,
+			.no_topology = true,
+			.cancel = np->cancel,
+		};
+		struct coord_profile prof;
+		char summary[sizeof(np->st.summary)];
+		uint64_t t0;
+		int err;
+
+		pthread_mutex_lock(&np->mu);
+		while (!np->want_measure && !np->stopping)
+			pthread_cond_wait(&np->cv, &np->mu);
+		if (np->stopping) {
+			pthread_mutex_unlock(&np->mu);
+			break;
+		}
+		np->want_measure = false;
+		np->st.measuring = true;
+		pthread_mutex_unlock(&np->mu);
+
+		t0 = now_ms();
+		err = r ? nc_run(&rc, r) : -NC_E_NOMEM;
+		if (err == -NC_E_CANCELLED)
+			break; /* natprof_stop: nobody reads the state any more */
+		if (err == 0) {
+			natprof_from_result(r, &prof);
+			natprof_describe(&prof, summary, sizeof(summary));
+		} else {
+			memset(&prof, 0, sizeof(prof));
+			snprintf(summary, sizeof(summary), "not measured: %s", nc_strerror(err));
+		}
+		pthread_mutex_lock(&np->mu);
+		np->st.prof = prof;
+		memcpy(np->st.summary, summary, sizeof(summary));
+		np->st.measured_at_ms = now_ms();
+		np->st.took_ms = (unsigned)(np->st.measured_at_ms - t0);
+		np->st.generation++;
+		np->st.measuring = false;
+		pthread_mutex_unlock(&np->mu);
+		signal_change(np);
+	}
+	free(r);
+	return NULL;
+}
+
+static void natprof_free(struct natprof *np)
+{
+	if (np->change_fd >= 0)
+		close(np->change_fd);
+	if (np->stop_fd >= 0)
+		close(np->stop_fd);
+	if (np->nl_fd >= 0)
+		close(np->nl_fd);
+	nc_cancel_free(np->cancel);
+	pthread_cond_destroy(&np->cv);
+	pthread_mutex_destroy(&np->mu);
+	free(np);
+}
+
+/* Threads start with every signal blocked, so the program's signals reach its own threads
+ * (nc_run's workers do the same). */
+static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return -rc;
+}
+
+int natprof_start(struct natprof **out, const struct natprof_cfg *cfg)
+{
+	struct natprof *np;
+	int err;
+
+	*out = NULL;
+	if (!cfg || !nc_addr_is_set(&cfg->stun) ||
+	    (cfg->skip_ifname && strlen(cfg->skip_ifname) >= IF_NAMESIZE))
+		return -NC_E_INVALID;
+	np = calloc(1, sizeof(*np));
+	if (!np)
+		return -NC_E_NOMEM;
+	np->cfg = *cfg;
+	if (cfg->skip_ifname)
+		snprintf(np->skip_ifname, sizeof(np->skip_ifname), "%s", cfg->skip_ifname);
+	np->cfg.skip_ifname = np->skip_ifname;
+	pthread_mutex_init(&np->mu, NULL);
+	pthread_cond_init(&np->cv, NULL);
+	np->stop_fd = np->nl_fd = -1;
+	snprintf(np->st.summary, sizeof(np->st.summary), "not measured yet");
+	np->want_measure = true;
+	np->change_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	np->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (np->change_fd < 0 || np->stop_fd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	np->nl_fd = nl_open();
+	if (np->nl_fd < 0) {
+		err = np->nl_fd;
+		goto fail;
+	}
+	np->cancel = nc_cancel_new();
+	if (!np->cancel) {
+		err = -NC_E_NOMEM;
+		goto fail;
+	}
+	err = start_thread(&np->watcher, watcher_main, np);
+	if (err < 0)
+		goto fail;
+	np->watcher_up = true;
+	err = start_thread(&np->measurer, measurer_main, np);
+	if (err < 0)
+		goto fail;
+	np->measurer_up = true;
+	*out = np;
+	return 0;
+fail:
+	natprof_stop(np);
+	return err;
+}
+
+int natprof_fd(const struct natprof *np)
+{
+	return np ? np->change_fd : -1;
+}
+
+void natprof_state(struct natprof *np, struct natprof_state *out)
+{
+	uint64_t v;
+
+	/* Drain first: a change published after this read signals again. */
+	while (read(np->change_fd, &v, sizeof(v)) < 0 && errno == EINTR)
+		;
+	pthread_mutex_lock(&np->mu);
+	*out = np->st;
+	pthread_mutex_unlock(&np->mu);
+}
+
+void natprof_stop(struct natprof *np)
+{
+	uint64_t one = 1;
+
+	if (!np)
+		return;
+	pthread_mutex_lock(&np->mu);
+	np->stopping = true;
+	pthread_cond_broadcast(&np->cv);
+	pthread_mutex_unlock(&np->mu);
+	if (np->cancel)
+		nc_cancel_fire(np->cancel);
+	if (np->stop_fd >= 0 && write(np->stop_fd, &one, sizeof(one)) < 0) {
+		/* an eventfd write fails only on overflow: the watcher is already woken */
+	}
+	if (np->watcher_up)
+		pthread_join(np->watcher, NULL);
+	if (np->measurer_up)
+		pthread_join(np->measurer, NULL);
+	natprof_free(np);
+}

@@ -1,0 +1,96 @@
+/* The path to one peer: direct at an endpoint, through punchvpnd's relay, or none yet. A pure
+ * state machine over a caller's clock (unit-tested with a fake one); the device keeps one per
+ * peer under the peer's lock.
+ *
+ *   no server, no Endpoint      NONE   (waits for the peer to reach us)
+ *   Endpoint = in the config    DIRECT at it, for good (roams on authenticated packets)
+ *   INTRO from punchvpnd        RELAY at once (the peer's relay id), punching every candidate:
+ *                               every PATH_PUNCH_FAST_MS for PATH_PUNCH_FAST_FOR_MS, then
+ *                               backing off to PATH_PUNCH_MAX_MS, for PATH_PUNCH_GIVEUP_MS
+ *   authenticated packet        DIRECT at its source, whether or not it was a candidate
+ *   arriving directly           (peer-reflexive: a symmetric peer's new mapping is learnt)
+ *   direct silent               RELAY (NONE without a relay) and punching again
+ *   (PATH_SILENCE_MS without an authenticated direct packet; both ends send a keepalive on a
+ *   punched path every PATH_KEEPALIVE_MS, so silence means the path is gone)
+ *   network changed             RELAY and punching again (the old mapping is likely dead) */
+#ifndef VPN_PATH_H
+#define VPN_PATH_H
+
+#include <natcheck/addr.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coord.h"
+
+#define PATH_MAX_CANDS (2 + COORD_MAX_LOCAL)
+#define PATH_PUNCH_FAST_MS 100
+#define PATH_PUNCH_FAST_FOR_MS 1000
+#define PATH_PUNCH_MAX_MS 5000
+#define PATH_PUNCH_GIVEUP_MS 30000
+#define PATH_KEEPALIVE_MS 2000
+#define PATH_SILENCE_MS (2 * PATH_KEEPALIVE_MS + 1000)
+
+enum path_kind { PATH_NONE, PATH_RELAY, PATH_DIRECT };
+
+/* Why the path is what it is; the words are status's. */
+#define PATH_WHY_TABLE(X)                                                                   \
+	X(NO_INTRO, "no introduction yet")                                                  \
+	X(STATIC, "static endpoint")                                                        \
+	X(PUNCHING, "relay while punching")                                                 \
+	X(PROVEN, "authenticated packet from a candidate")                                  \
+	X(REFLEXIVE, "authenticated packet from a peer-reflexive endpoint")                 \
+	X(LEARNED, "authenticated packet (the peer reached us)")                            \
+	X(SILENT, "direct path went silent")                                                \
+	X(NET_CHANGE, "network changed")                                                    \
+	X(NO_DIRECT, "punching found no direct path")
+
+enum path_why {
+#define PATH_WHY_ENUM_(n, s) PATH_WHY_##n,
+	PATH_WHY_TABLE(PATH_WHY_ENUM_)
+#undef PATH_WHY_ENUM_
+};
+
+struct path {
+	bool fixed;            /* a static Endpoint: always direct there */
+	enum path_kind kind;
+	enum path_why why;
+	struct nc_addr ep;     /* the direct endpoint (static, or proven) */
+	bool relay;            /* an introduction gave a relay id */
+	uint32_t relay_id;
+	struct nc_addr cand[PATH_MAX_CANDS];
+	size_t n_cand;
+	uint64_t intro_ms;          /* the first introduction since the last (re)start of punching */
+	uint64_t first_direct_ms;   /* first authenticated direct packet after it; 0 = none yet */
+	uint64_t last_direct_rx_ms;
+	bool punching;
+	uint64_t punch_start_ms, next_punch_ms;
+	unsigned switches;          /* relay <-> direct changes, for status and tests */
+};
+
+void path_init(struct path *p, const struct nc_addr *static_ep);
+/* An introduction: the peer's relay id, its observed endpoint and local endpoints. Candidates
+ * are the observed one first, then the local ones (deduplicated, unset and port 0 dropped).
+ * Starts punching unless a direct path is alive; a path that was NONE becomes RELAY. */
+void path_intro(struct path *p, uint32_t relay_id, const struct nc_addr *observed,
+		const struct nc_addr *local, size_t n_local, uint64_t now);
+/* An authenticated packet from the peer; relayed = it came through punchvpnd. Returns true
+ * when it newly made the path direct (the caller answers at once, so the peer learns it
+ * too). */
+bool path_rx(struct path *p, const struct nc_addr *from, bool relayed, uint64_t now);
+/* Where to send now: the kind, with the endpoint (DIRECT) or relay id (RELAY). */
+enum path_kind path_route(const struct path *p, struct nc_addr *ep, uint32_t *relay_id);
+/* The candidates to probe now (at most max), or 0 when no round is due. */
+size_t path_punch_due(struct path *p, uint64_t now, struct nc_addr *out, size_t max);
+/* Timers: a silent direct path falls back. Returns true when the path changed. */
+bool path_tick(struct path *p, uint64_t now);
+/* The host's addresses or routes changed: fall back to the relay and punch again. */
+void path_net_change(struct path *p, uint64_t now);
+/* Milliseconds from the introduction to the first direct packet; -1 when there is none. */
+int64_t path_intro_to_direct_ms(const struct path *p);
+
+const char *path_kind_name(enum path_kind k);
+const char *path_why_text(enum path_why w);
+
+#endif

@@ -1,0 +1,83 @@
+/* The rendezvous client: registration with punchvpnd from the tunnel's own UDP socket (so the
+ * server observes the mapping the tunnel uses), with a fallback to TCP on the same server port
+ * when UDP goes unanswered, and the relay's transport (UDP datagrams to the server, or frames
+ * of a 2-byte length + datagram on the TCP connection). See coord.h for the messages.
+ *
+ *   UDP: a round of REGISTERs (one per COORD_MAX_WANTS wanted peers) every keepalive the
+ *        server gives; unanswered, again every RDV_RETRY_MS; after RDV_UDP_TRIES unanswered
+ *        rounds the server counts as unreachable over UDP:
+ *   TCP: connect to the same address and port (bounded by RDV_CONNECT_MS), register over it,
+ *        relay over it; when it closes or fails, back to UDP.
+ *
+ * Thread safety: one lock; the TX and RX threads call rdv_mode and rdv_tcp_send, the main
+ * thread the rest. */
+#ifndef VPN_RDV_H
+#define VPN_RDV_H
+
+#include <natcheck/addr.h>
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coord.h"
+#include "udp.h"
+
+#define RDV_RETRY_MS 1000
+#define RDV_UDP_TRIES 3
+#define RDV_CONNECT_MS 3000
+#define RDV_TCP_OUT_MAX (256 * 1024)
+
+enum rdv_mode { RDV_OFF, RDV_UDP, RDV_TCP };
+
+struct rdv {
+	pthread_mutex_t lock;
+	enum rdv_mode mode;
+	struct nc_addr server;
+	uint8_t key[32]; /* the box key between our static key and the server's */
+	uint8_t pub[VPN_KEY_LEN];
+	bool registered;
+	struct nc_addr observed;
+	uint32_t relay_id;
+	uint16_t keepalive_s;
+	uint64_t last_ts, round_ts;     /* REGISTER timestamps: the latest, the round's first */
+	uint64_t last_round_ms, last_ack_ms, registered_at_ms;
+	unsigned unanswered;            /* rounds sent since the last REGISTERED */
+	unsigned n_acks, n_intros, n_tcp_fallbacks;
+	bool force;
+	int tcp_fd;
+	bool tcp_up;
+	uint64_t tcp_start_ms;
+	uint8_t *tcp_in, *tcp_out;
+	size_t tcp_in_len, tcp_out_len;
+};
+
+/* With server unset the client stays off (every call is a no-op). */
+int rdv_init(struct rdv *r, const struct nc_addr *server, const uint8_t server_pub[VPN_KEY_LEN],
+	     const uint8_t priv[VPN_KEY_LEN], const uint8_t pub[VPN_KEY_LEN]);
+void rdv_free(struct rdv *r);
+
+/* Whether a registration round is due now (it also drives the UDP -> TCP fallback and the TCP
+ * connect). */
+bool rdv_due(struct rdv *r, struct udp *u, uint64_t now);
+/* Registers now at the next rdv_due (a network change, a new profile). */
+void rdv_force(struct rdv *r);
+/* Sends one round of REGISTERs. Returns 0 or a negative code. */
+int rdv_register(struct rdv *r, struct udp *u, const struct coord_profile *prof,
+		 const struct nc_addr *local, size_t n_local, const uint8_t (*wants)[VPN_KEY_LEN],
+		 size_t n_wants, uint64_t now);
+/* A coordination datagram (type 5) from the server: 0 and *m for an INTRO the caller handles
+ * (a REGISTERED is taken here: returns 1); negative when it does not open or is stale. */
+int rdv_input(struct rdv *r, const uint8_t *buf, size_t len, uint64_t now, struct coord_msg *m);
+
+enum rdv_mode rdv_mode(struct rdv *r);
+/* One datagram to the server over the current transport (UDP, or a TCP frame). */
+int rdv_send(struct rdv *r, struct udp *u, const uint8_t *buf, size_t len);
+/* TCP: the socket to poll (-1 without one), and reading what arrived: every whole frame is
+ * handed to fn. Returns false when the connection closed (back to UDP). */
+int rdv_tcp_fd(struct rdv *r);
+bool rdv_tcp_read(struct rdv *r, void (*fn)(void *ctx, const uint8_t *dgram, size_t len),
+		  void *ctx);
+
+#endif
