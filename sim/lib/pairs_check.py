@@ -83,6 +83,7 @@ def side(doc, err):
     method = find(p, METHOD_KEYS)
     intro = find(p, INTRO_KEYS)
     return {"path": path_kind(p.get("path")), "path_text": p.get("path"),
+            "path_reason": p.get("path_reason"),
             "method": method if isinstance(method, str) else None,
             "endpoint": p.get("endpoint"),
             "intro_direct_ms": intro if isinstance(intro, (int, float)) else None,
