@@ -107,6 +107,7 @@ pair_side_up() {
 	profile_source "$prof"
 	[ "${3:-}" = 2 ] && HOSTS=2
 	SIDE_UPSTREAM[$side]=$UPSTREAM
+	SIDE_ROUTED[$side]=$ROUTED
 	mkdir -p "$PDIR/$side"
 	profile_up "$PP-$side" "$PDIR/$side"
 	# nslab_up made NSLAB_DIR and installed its own traps: the case's teardown owns both sides.
@@ -305,7 +306,7 @@ run_pair() (
 	PAIR_SAME=0
 	[ "$b" = same ] && PAIR_SAME=1
 	# Globals of this subshell: the EXIT trap (pair_down) reads them after the body ends.
-	declare -gA SIDE_DIR=() SIDE_WAN=() SIDE_NATBOX=() SIDE_UPSTREAM=() SIDE_PROFILE=([a]=$a [b]=$b)
+	declare -gA SIDE_DIR=() SIDE_WAN=() SIDE_NATBOX=() SIDE_UPSTREAM=() SIDE_ROUTED=([a]=0 [b]=0) SIDE_PROFILE=([a]=$a [b]=$b)
 	rm -rf "$PDIR"
 	mkdir -p "$PDIR"
 	: >"$PDIR/errors"
@@ -327,6 +328,13 @@ run_pair() (
 	for h in A B; do
 		pair_reach "$(pair_host_ns "$h")" || echo "host $h reaches $NSLAB_A1 neither by ping nor by STUN" >>"$PDIR/errors"
 	done
+	# A side without NAT is public: the other host reaches its host directly.
+	if [ "$PAIR_SAME" = 0 ]; then
+		[ "${SIDE_ROUTED[a]}" = 1 ] && { ip netns exec "$(pair_host_ns B)" ping -n -q -c 1 -W 2 10.1.0.2 >/dev/null 2>&1 ||
+			echo "host B cannot ping host A (10.1.0.2, no NAT)" >>"$PDIR/errors"; }
+		[ "${SIDE_ROUTED[b]}" = 1 ] && { ip netns exec "$(pair_host_ns A)" ping -n -q -c 1 -W 2 10.2.0.2 >/dev/null 2>&1 ||
+			echo "host A cannot ping host B (10.2.0.2, no NAT)" >>"$PDIR/errors"; }
+	fi
 	if [ "$VERIFY_SIDES" = 1 ]; then
 		pair_verify_side a "$(pair_host_ns A)" A
 		if [ "$PAIR_SAME" = 1 ]; then pair_verify_side a "$(pair_host_ns B)" B; else pair_verify_side b "$(pair_host_ns B)" B; fi
