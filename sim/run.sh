@@ -62,7 +62,7 @@ source "$SIM/lib/rules.sh"
 source "$SIM/lib/truth.sh"
 
 PAIRS='' PAIR_PICK=() VERIFY_SIDES=0 TOPOLOGY_ONLY=0 GATED=0 JOBS=4 RUNS=1 KEEP=0 REPORT=0 SUBMIT='' REPLAY='' OUT='' MEASURE=natcheck EXTRA_ARGS='' REFLECTOR_ARGS='' OVERRIDES=() NEW_OVERRIDES=() PROFILES=()
-usage() { sed -n '2,45p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,48p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--list)
