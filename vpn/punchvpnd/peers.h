@@ -19,6 +19,10 @@
 #include "pvd.h"
 
 #define PVD_MAX_WANTS 256 /* a peer's live wants, over all its REGISTER messages */
+/* Keys cost nothing to make, so anyone can fill the table with peers that each want
+ * PVD_MAX_WANTS others: all wants together are held to this many per table slot (65536 slots:
+ * about 60 MB of wants at most, instead of 900 MB). */
+#define PVD_WANTS_PER_SLOT 16
 #define PVD_NONE UINT32_MAX
 
 struct pvd_want {
@@ -62,6 +66,7 @@ struct pvd_peers {
 	uint32_t nb; /* buckets per index, a power of two */
 	uint32_t *h_pub, *h_id, *h_ep;
 	uint32_t lru_old, lru_new; /* least and most recently registered */
+	size_t wants_total, wants_budget;
 	uint8_t hkey[16], idkey[16];
 };
 
@@ -89,9 +94,11 @@ uint32_t pvd_peer_index(const struct pvd_peers *t, const struct pvd_peer *p);
 /* p's live want for pub, or NULL. */
 struct pvd_want *pvd_want_find(struct pvd_peer *p, const uint8_t pub[VPN_KEY_LEN], uint64_t now_ms);
 /* Adds or refreshes p's want for pub until now + ttl. At PVD_MAX_WANTS the entry closest to
- * expiry is replaced (*dropped set). NULL only when out of memory. */
-struct pvd_want *pvd_want_refresh(struct pvd_peer *p, const uint8_t pub[VPN_KEY_LEN],
-				  uint64_t now_ms, uint64_t ttl_ms, bool *dropped);
+ * expiry is replaced (*dropped set: a live one was). NULL when the table's want budget is
+ * spent and p has no expired entry to reuse, or out of memory. */
+struct pvd_want *pvd_want_refresh(struct pvd_peers *t, struct pvd_peer *p,
+				  const uint8_t pub[VPN_KEY_LEN], uint64_t now_ms, uint64_t ttl_ms,
+				  bool *dropped);
 
 /* Whether a lists b and b lists a, both live registrations with live wants. */
 bool pvd_mutual(struct pvd_peer *a, struct pvd_peer *b, uint64_t now_ms);

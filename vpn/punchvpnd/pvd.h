@@ -65,7 +65,7 @@ bool pvd_bucket_take(struct pvd_bucket *b, unsigned rate, uint64_t cost, uint64_
 	X(new_peers)         /* first registration of a key (or after it expired) */       \
 	X(expired)           /* registrations that ran out (COORD_WANT_TTL_S) */           \
 	X(evicted)           /* table full: least recently registered key dropped */       \
-	X(wants_dropped)     /* a peer's wants over PVD_MAX_WANTS: the oldest replaced */  \
+	X(wants_dropped)     /* over PVD_MAX_WANTS or the table's budget: not kept */       \
 	X(intros)            /* INTRO messages sent */                                     \
 	X(relayed)           /* relay datagrams forwarded */                               \
 	X(relayed_bytes)                                                                   \

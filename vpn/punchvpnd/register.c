@@ -139,9 +139,8 @@ static struct pvd_peer *commit(struct pvd_server *s, const struct pvd_src *src, 
 	for (size_t i = 0; i < r->n_wants; i++) {
 		if (memcmp(r->wants[i], pub, VPN_KEY_LEN) == 0)
 			continue;
-		if (!pvd_want_refresh(p, r->wants[i], s->now_ms, COORD_WANT_TTL_S * 1000ull, &dropped))
-			break;
-		if (dropped)
+		if (!pvd_want_refresh(&s->peers, p, r->wants[i], s->now_ms, COORD_WANT_TTL_S * 1000ull,
+				      &dropped) || dropped)
 			s->ctr.wants_dropped++;
 	}
 	return p;
