@@ -80,7 +80,8 @@ static void maybe_introduce(struct pvd_server *s, struct pvd_peer *p, struct pvd
 	    s->now_ms - wp->intro_ms < PVD_INTRO_MIN_MS)
 		return;
 	if (!wp->intro_ms || !wq->intro_ms)
-		nc_log_info("introducing %s and %s", key_str(p->pub, a), key_str(q->pub, b));
+		pvd_event(s, PVD_LOG_INTRODUCED, "introducing %s and %s", key_str(p->pub, a),
+			  key_str(q->pub, b));
 	send_intro(s, p, q);
 	send_intro(s, q, p);
 	wp->intro_ms = wq->intro_ms = s->now_ms;
@@ -108,8 +109,8 @@ static struct pvd_peer *commit(struct pvd_server *s, const struct pvd_src *src, 
 	if (!p->registered) {
 		s->ctr.new_peers++;
 		s->live++;
-		nc_log_info("peer %s registered from %s%s", key_str(pub, k), nc_addr_str(&src->addr, e),
-			    src->conn >= 0 ? " (tcp)" : "");
+		pvd_event(s, PVD_LOG_REGISTERED, "peer %s registered from %s%s", key_str(pub, k),
+			  nc_addr_str(&src->addr, e), src->conn >= 0 ? " (tcp)" : "");
 	}
 	changed = !p->registered || !prof_eq(&p->prof, &r->prof) || !locals_eq(p, r) ||
 		  p->last_tcp != (src->conn >= 0);

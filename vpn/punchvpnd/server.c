@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,24 @@ void pvd_counters_format(const struct pvd_counters *c, size_t peers_live, char *
 					(unsigned long long)c->name);
 	PVD_COUNTERS(PVD_CTR_FMT_)
 #undef PVD_CTR_FMT_
+}
+
+void pvd_event(struct pvd_server *s, enum pvd_event c, const char *fmt, ...)
+{
+	static const char *const names[PVD_LOG_N] = {"registration", "introduction", "expiry"};
+	char line[512];
+	uint64_t closed;
+	bool take = nc_log_limit_take(&s->log_limit[c], s->now_ms * 1000, NC_LOG_LIMIT_PER_SEC, &closed);
+	va_list ap;
+
+	if (closed)
+		nc_log_info("%llu %s lines suppressed", (unsigned long long)closed, names[c]);
+	if (!take)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	nc_log_info("%s", line);
 }
 
 int pvd_send_src(struct pvd_server *s, const struct pvd_src *to, const uint8_t *buf, size_t len)
@@ -132,7 +151,8 @@ static void sweep(struct pvd_server *s)
 			continue;
 		if (s->now_ms - p->last_reg_ms >= ttl) {
 			vpn_key_to_b64(k, p->pub);
-			nc_log_info("peer %s expired (no registration for %u s)", k, COORD_WANT_TTL_S);
+			pvd_event(s, PVD_LOG_EXPIRED, "peer %s expired (no registration for %u s)", k,
+				  COORD_WANT_TTL_S);
 			pvd_peer_unregister(&s->peers, p);
 			s->ctr.expired++;
 			continue;

@@ -2,6 +2,8 @@
 #ifndef PVD_SRV_H
 #define PVD_SRV_H
 
+#include <natcheck/log.h>
+
 #include "peers.h"
 #include "pvd.h"
 
@@ -25,6 +27,10 @@ struct pvd_conn {
 	uint32_t peer_idx, peer_gen; /* the peer that registered over it last (PVD_NONE: none) */
 };
 
+/* Per-peer events logged at info level, each class held to NC_LOG_LIMIT_PER_SEC lines a
+ * second (anyone can make keys: a flood of new keys must not become a flood of lines). */
+enum pvd_event { PVD_LOG_REGISTERED, PVD_LOG_INTRODUCED, PVD_LOG_EXPIRED, PVD_LOG_N };
+
 struct pvd_listen {
 	struct nc_addr addr;
 	int udp_fd, tcp_fd;
@@ -44,8 +50,12 @@ struct pvd_server {
 	uint64_t wall_ms;       /* Unix ms, likewise */
 	uint64_t start_wall_ms; /* registrations sealed before the start are refused */
 	size_t live;            /* registered peers */
+	struct nc_log_limit log_limit[PVD_LOG_N];
 	bool stop;
 };
+
+void pvd_event(struct pvd_server *s, enum pvd_event c, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Where a datagram came from, and so where its answer goes. */
 struct pvd_src {
