@@ -97,19 +97,19 @@ server_start() {
 
 # client NAME NS ARGS...: pvcoord reading commands from a FIFO, JSON lines to $W/NAME.out.
 client() {
-	local n=$1 ns=$2
+	local n=$1 ns=$2 fd
 	shift 2
 	mkfifo "$W/$n.in"
 	: >"$W/$n.out"
 	ip netns exec "$NSLAB_P-$ns" "$PVC" --key "$W/$n.key" "$@" <"$W/$n.in" >"$W/$n.out" 2>&1 &
-	exec {FD[$n]}>"$W/$n.in"
+	exec {fd}>"$W/$n.in"
+	FD[$n]=$fd
 }
 say() { echo "$2" >&"${FD[$1]}"; } 2>/dev/null
 count() { grep -c -- "$2" "$W/$1.out"; }
 # wait_for NAME PATTERN N: until NAME's output has N lines matching (5 s at most).
 wait_for() {
-	local i
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		[ "$(count "$1" "$2")" -ge "$3" ] && return 0
 		sleep 0.05
 	done
@@ -128,10 +128,10 @@ register() {
 }
 # counter NAME: the daemon's counter, from a fresh SIGUSR1 line.
 counter() {
-	local before i
+	local before
 	before=$(grep -c 'counters:' "$W/punchvpnd.log")
 	kill -USR1 "$SPID"
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		[ "$(grep -c 'counters:' "$W/punchvpnd.log")" -gt "$before" ] && break
 		sleep 0.05
 	done
@@ -294,7 +294,7 @@ register G
 check_equal "IPv6 registration sees its endpoint" "[fd18::3]:40000" "$(field G registered observed)"
 
 # ---- idle and slow TCP connections, connection cap ----
-for i in $(seq 40); do
+for _ in $(seq 40); do
 	[ "$(counter tcp_closed_slow)" -ge 1 ] && [ "$(counter tcp_closed_idle)" -ge 1 ] && break
 	register D # as a real client does every keepalive: D must not idle out
 	sleep 0.5
