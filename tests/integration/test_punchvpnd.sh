@@ -92,7 +92,7 @@ server_start() {
 	nslab_wait_udp inet $SRV || { cat "$W/punchvpnd.log"; exit 1; }
 	SPID=$(cat "$W/punchvpnd.pid")
 	# "ready" follows the privilege drop.
-	for i in $(seq 100); do grep -q 'ready:' "$W/punchvpnd.log" && break; sleep 0.05; done
+	for _ in $(seq 100); do grep -q 'ready:' "$W/punchvpnd.log" && break; sleep 0.05; done
 }
 
 # client NAME NS ARGS...: pvcoord reading commands from a FIFO, JSON lines to $W/NAME.out.
