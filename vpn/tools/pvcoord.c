@@ -16,6 +16,7 @@
  *   flood N                  N registrations back to back (rate limits)
  *   relayflood ID N SIZE     N relay datagrams of SIZE payload bytes
  *   raw HEX                  any datagram (a replay of a "sent" line's hex)
+ *   pause                    stop reading the socket (a slow TCP reader; with --rcvbuf N)
  *   quit
  *
  *   {"event":"sent","kind":"register","ts":T,"hex":"..."}
@@ -41,6 +42,8 @@
 #include "key.h"
 
 struct client {
+	bool paused; /* "pause": the socket is not read (a slow reader) */
+	int rcvbuf;  /* --rcvbuf: SO_RCVBUF before connecting (0: the default) */
 	int fd;
 	bool tcp;
 	struct sockaddr_storage srv;
@@ -220,6 +223,8 @@ static void command(struct client *c, char *line, bool *quit)
 		size_t n = 0;
 		if (sodium_hex2bin(buf, sizeof(buf), a1, strlen(a1), NULL, &n, NULL) == 0)
 			send_dg(c, buf, n);
+	} else if (!strcmp(cmd, "pause")) {
+		c->paused = true;
 	} else if (!strcmp(cmd, "quit")) {
 		*quit = true;
 	} else {
@@ -243,6 +248,8 @@ static int open_socket(struct client *c, const char *server, const char *bind_to
 	if (c->fd < 0)
 		return -1;
 	setsockopt(c->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (c->rcvbuf)
+		setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &c->rcvbuf, sizeof(c->rcvbuf));
 	if (bind_to) {
 		if (nc_addr_parse(bind_to, 0, &b) != 0) {
 			fprintf(stderr, "pvcoord: --bind '%s' is not IP:PORT\n", bind_to);
@@ -265,15 +272,11 @@ int main(int argc, char **argv)
 {
 	static struct client c;
 	static const struct option longopts[] = {
-	    {"server", required_argument, NULL, 's'},
-	    {"server-key", required_argument, NULL, 'S'},
-	    {"key", required_argument, NULL, 'k'},
-	    {"tcp", no_argument, NULL, 't'},
-	    {"bind", required_argument, NULL, 'b'},
-	    {"want", required_argument, NULL, 'w'},
-	    {"local", required_argument, NULL, 'l'},
-	    {"every", required_argument, NULL, 'e'},
-	    {NULL, 0, NULL, 0},
+	    {"server", required_argument, NULL, 's'}, {"server-key", required_argument, NULL, 'S'},
+	    {"key", required_argument, NULL, 'k'},    {"tcp", no_argument, NULL, 't'},
+	    {"bind", required_argument, NULL, 'b'},   {"want", required_argument, NULL, 'w'},
+	    {"local", required_argument, NULL, 'l'},  {"every", required_argument, NULL, 'e'},
+	    {"rcvbuf", required_argument, NULL, 'r'}, {NULL, 0, NULL, 0},
 	};
 	const char *server = NULL, *skey = NULL, *keyfile = NULL, *bind_to = NULL;
 	char err[512] = "", kb[VPN_KEY_B64_LEN + 1];
@@ -300,6 +303,9 @@ int main(int argc, char **argv)
 			break;
 		case 'b':
 			bind_to = optarg;
+			break;
+		case 'r':
+			c.rcvbuf = atoi(optarg);
 			break;
 		case 'e':
 			every_ms = atoi(optarg) * 1000;
@@ -340,7 +346,8 @@ int main(int argc, char **argv)
 	vpn_key_to_b64(kb, c.pub);
 	printf("{\"event\":\"ready\",\"pub\":\"%s\"}\n", kb);
 	while (!quit) {
-		struct pollfd p[2] = {{.fd = 0, .events = POLLIN}, {.fd = c.fd, .events = POLLIN}};
+		struct pollfd p[2] = {{.fd = 0, .events = POLLIN},
+				      {.fd = c.paused ? -1 : c.fd, .events = POLLIN}};
 		int r = poll(p, 2, every_ms);
 		if (r < 0 && errno != EINTR)
 			break;
