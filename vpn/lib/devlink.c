@@ -197,7 +197,7 @@ void dev_nat_event(struct dev *d)
 			path_net_change(&p->path, now);
 			pthread_mutex_unlock(&p->lock);
 		}
-		rdv_force(&d->rdv);
+		rdv_net_change(&d->rdv);
 	}
 	if (st.generation != d->nat.generation) {
 		nc_log_info("NAT profile: %s", st.summary);
