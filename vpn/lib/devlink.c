@@ -126,7 +126,9 @@ void dev_link_tick(struct dev *d, uint64_t now)
 			continue;
 		pthread_mutex_lock(&p->lock);
 		changed = path_tick(&p->path, now);
-		n = path_punch_due(&p->path, now, cand, PATH_MAX_CANDS + 1);
+		/* Probes need a session: without one the round waits (the handshake's end kicks
+		 * the main loop, so it goes at once then). */
+		n = p->cur ? path_punch_due(&p->path, now, cand, PATH_MAX_CANDS + 1) : 0;
 		dev_peer_route(p, &rt);
 		snap = p->path;
 		pthread_mutex_unlock(&p->lock);
