@@ -599,9 +599,14 @@ static void rx_data(struct dev_rx *x, const struct wire_msg *m, const uint8_t *d
 			p->prev = p->cur;
 			p->cur = s;
 			p->next = NULL;
+			/* The responder's RTT: its response out, the initiator's first packet in
+			 * (sent at once: staged packets or a keepalive). */
+			p->rtt_ms = (uint32_t)(now - s->s.birth_ms);
+			p->rtt_path = from->relayed ? PATH_RELAY : PATH_DIRECT;
 			pthread_mutex_unlock(&p->lock);
 			dev_sess_put(old);
 			flush_staged(d, p);
+			dev_kick(d); /* a punch round waiting for a session goes now */
 		} else {
 			pthread_mutex_unlock(&p->lock);
 		}
@@ -703,6 +708,7 @@ static void rx_handshake(struct dev_rx *x, const struct wire_msg *m, const uint8
 	p->hs_attempts = 0;
 	pthread_mutex_unlock(&d->hs_lock);
 	flush_staged(d, p);
+	dev_kick(d); /* a punch round waiting for a session goes now */
 }
 
 static void rx_datagram(struct dev_rx *x, const uint8_t *dgram, size_t len,

@@ -126,7 +126,9 @@ void dev_link_tick(struct dev *d, uint64_t now)
 			continue;
 		pthread_mutex_lock(&p->lock);
 		changed = path_tick(&p->path, now);
-		n = path_punch_due(&p->path, now, cand, PATH_MAX_CANDS + 1);
+		/* Probes need a session: without one the round waits (the handshake's end kicks
+		 * the main loop, so it goes at once then). */
+		n = p->cur ? path_punch_due(&p->path, now, cand, PATH_MAX_CANDS + 1) : 0;
 		dev_peer_route(p, &rt);
 		snap = p->path;
 		pthread_mutex_unlock(&p->lock);
@@ -197,7 +199,7 @@ void dev_nat_event(struct dev *d)
 			path_net_change(&p->path, now);
 			pthread_mutex_unlock(&p->lock);
 		}
-		rdv_force(&d->rdv);
+		rdv_net_change(&d->rdv);
 	}
 	if (st.generation != d->nat.generation) {
 		nc_log_info("NAT profile: %s", st.summary);

@@ -170,6 +170,16 @@ void rdv_force(struct rdv *r)
 	pthread_mutex_unlock(&r->lock);
 }
 
+void rdv_net_change(struct rdv *r)
+{
+	pthread_mutex_lock(&r->lock);
+	if (r->mode == RDV_TCP)
+		to_udp(r);
+	r->force = r->mode != RDV_OFF;
+	r->unanswered = 0;
+	pthread_mutex_unlock(&r->lock);
+}
+
 enum rdv_mode rdv_mode(struct rdv *r)
 {
 	enum rdv_mode m;

@@ -63,6 +63,9 @@ void rdv_free(struct rdv *r);
 bool rdv_due(struct rdv *r, struct udp *u, uint64_t now);
 /* Registers now at the next rdv_due (a network change, a new profile). */
 void rdv_force(struct rdv *r);
+/* The host's network changed: register at once, and over UDP again (a TCP connection from an
+ * old address is dead, and the new network may pass UDP). */
+void rdv_net_change(struct rdv *r);
 /* Sends one round of REGISTERs. Returns 0 or a negative code. */
 int rdv_register(struct rdv *r, struct udp *u, const struct coord_profile *prof,
 		 const struct nc_addr *local, size_t n_local, const uint8_t (*wants)[VPN_KEY_LEN],

@@ -58,6 +58,7 @@ int pvd_peers_init(struct pvd_peers *t, uint32_t cap)
 	memset(t->h_id, 0xff, t->nb * sizeof(uint32_t));
 	memset(t->h_ep, 0xff, t->nb * sizeof(uint32_t));
 	t->cap = cap;
+	t->wants_budget = (size_t)cap * PVD_WANTS_PER_SLOT;
 	for (uint32_t i = 0; i < cap; i++)
 		t->p[i].next_pub = i + 1 < cap ? i + 1 : PVD_NONE; /* the free list */
 	t->free_head = 0;
@@ -170,7 +171,8 @@ void pvd_peer_set_udp(struct pvd_peers *t, struct pvd_peer *p, const struct nc_a
 	if (nc_addr_eq(&p->udp_ep, ep) && p->udp_ep.family == ep->family)
 		return;
 	if (p->udp_ep.family)
-		chain_del(t, &t->h_ep[ep_bucket(t, &p->udp_ep)], i, offsetof(struct pvd_peer, next_ep));
+		chain_del(t, &t->h_ep[ep_bucket(t, &p->udp_ep)], i,
+			  offsetof(struct pvd_peer, next_ep));
 	memset(&p->udp_ep, 0, sizeof(p->udp_ep));
 	if (!ep->family)
 		return;
@@ -190,6 +192,7 @@ void pvd_peer_unregister(struct pvd_peers *t, struct pvd_peer *p)
 	static const struct nc_addr none;
 
 	pvd_peer_set_udp(t, p, &none);
+	t->wants_total -= p->n_wants;
 	free(p->wants);
 	p->wants = NULL;
 	p->n_wants = p->cap_wants = 0;
@@ -258,13 +261,15 @@ struct pvd_peer *pvd_peer_add(struct pvd_peers *t, const uint8_t pub[VPN_KEY_LEN
 struct pvd_want *pvd_want_find(struct pvd_peer *p, const uint8_t pub[VPN_KEY_LEN], uint64_t now_ms)
 {
 	for (size_t i = 0; i < p->n_wants; i++)
-		if (p->wants[i].expires_ms > now_ms && memcmp(p->wants[i].pub, pub, VPN_KEY_LEN) == 0)
+		if (p->wants[i].expires_ms > now_ms &&
+		    memcmp(p->wants[i].pub, pub, VPN_KEY_LEN) == 0)
 			return &p->wants[i];
 	return NULL;
 }
 
-struct pvd_want *pvd_want_refresh(struct pvd_peer *p, const uint8_t pub[VPN_KEY_LEN],
-				  uint64_t now_ms, uint64_t ttl_ms, bool *dropped)
+struct pvd_want *pvd_want_refresh(struct pvd_peers *t, struct pvd_peer *p,
+				  const uint8_t pub[VPN_KEY_LEN], uint64_t now_ms, uint64_t ttl_ms,
+				  bool *dropped)
 {
 	struct pvd_want *w = NULL;
 	size_t oldest = 0;
@@ -279,18 +284,24 @@ struct pvd_want *pvd_want_refresh(struct pvd_peer *p, const uint8_t pub[VPN_KEY_
 			oldest = i;
 	}
 	if (!w) {
-		if (p->n_wants == p->cap_wants && p->cap_wants < PVD_MAX_WANTS) {
+		bool budget = t->wants_total < t->wants_budget;
+		if (!budget && (p->n_wants == 0 || p->wants[oldest].expires_ms > now_ms))
+			return NULL; /* nothing of its own to reuse either */
+		if (budget && p->n_wants == p->cap_wants && p->cap_wants < PVD_MAX_WANTS) {
 			size_t cap = p->cap_wants ? p->cap_wants * 2 : 4;
-			struct pvd_want *nw = realloc(p->wants, (cap > PVD_MAX_WANTS ? PVD_MAX_WANTS : cap) * sizeof(*nw));
+			struct pvd_want *nw = realloc(
+			    p->wants, (cap > PVD_MAX_WANTS ? PVD_MAX_WANTS : cap) * sizeof(*nw));
 			if (!nw)
 				return NULL;
 			p->wants = nw;
 			p->cap_wants = cap > PVD_MAX_WANTS ? PVD_MAX_WANTS : cap;
 		}
-		if (p->n_wants < p->cap_wants) {
+		if (budget && p->n_wants < p->cap_wants) {
 			w = &p->wants[p->n_wants++];
+			t->wants_total++;
 		} else {
-			/* Full: an expired entry if there is one, else the one closest to expiry. */
+			/* Full: an expired entry if there is one, else the one closest to expiry.
+			 */
 			w = &p->wants[oldest];
 			if (w->expires_ms > now_ms)
 				*dropped = true;
@@ -306,4 +317,21 @@ bool pvd_mutual(struct pvd_peer *a, struct pvd_peer *b, uint64_t now_ms)
 {
 	return a->registered && b->registered && a != b && pvd_want_find(a, b->pub, now_ms) &&
 	       pvd_want_find(b, a->pub, now_ms);
+}
+
+bool pvd_bucket_take(struct pvd_bucket *b, unsigned rate, uint64_t cost, uint64_t now_ms)
+{
+	uint64_t cap = (uint64_t)rate * 1000, add;
+
+	if (b->last_ms == 0) { /* a new bucket starts full */
+		b->milli = cap;
+		b->last_ms = now_ms;
+	}
+	add = (now_ms - b->last_ms) * rate; /* rate per second = rate milli-tokens per ms */
+	b->milli = b->milli + add > cap ? cap : b->milli + add;
+	b->last_ms = now_ms;
+	if (b->milli < cost * 1000)
+		return false;
+	b->milli -= cost * 1000;
+	return true;
 }

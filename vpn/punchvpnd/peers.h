@@ -19,15 +19,19 @@
 #include "pvd.h"
 
 #define PVD_MAX_WANTS 256 /* a peer's live wants, over all its REGISTER messages */
-#define PVD_NONE UINT32_MAX
+/* Keys cost nothing to make, so anyone can fill the table with peers that each want
+ * PVD_MAX_WANTS others: all wants together are held to this many per table slot (65536 slots:
+ * about 60 MB of wants at most, instead of 900 MB). */
+#define PVD_WANTS_PER_SLOT 16
+#define PVD_NONE	   UINT32_MAX
 
 struct pvd_want {
 	uint8_t pub[VPN_KEY_LEN];
 	uint64_t expires_ms;
 	/* Introduction state of the pair (kept on both sides' want entries alike). */
-	uint64_t intro_ms;  /* last INTRO of the pair, 0 = never */
-	uint32_t gen_me;    /* this peer's info generation at that INTRO */
-	uint32_t gen_them;  /* the other's */
+	uint64_t intro_ms; /* last INTRO of the pair, 0 = never */
+	uint32_t gen_me;   /* this peer's info generation at that INTRO */
+	uint32_t gen_them; /* the other's */
 };
 
 struct pvd_peer {
@@ -37,15 +41,15 @@ struct pvd_peer {
 	bool registered;   /* a registration younger than COORD_WANT_TTL_S */
 	uint32_t slot_gen; /* bumped whenever the slot changes hands */
 	uint32_t relay_id;
-	uint32_t gen;      /* bumped when what an INTRO says about the peer changes */
-	uint64_t last_ts;  /* the client timestamp of its last accepted REGISTER */
+	uint32_t gen;	  /* bumped when what an INTRO says about the peer changes */
+	uint64_t last_ts; /* the client timestamp of its last accepted REGISTER */
 	uint64_t last_reg_ms;
 	struct nc_addr udp_ep; /* where its last UDP registration came from (family 0: none) */
-	int udp_lidx;          /* on which listening socket */
-	int tcp_idx;           /* its TCP connection (-1: none) and that connection's gen */
+	int udp_lidx;	       /* on which listening socket */
+	int tcp_idx;	       /* its TCP connection (-1: none) and that connection's gen */
 	uint32_t tcp_gen;
 	struct nc_addr tcp_ep;
-	bool last_tcp;         /* its last registration came over TCP */
+	bool last_tcp; /* its last registration came over TCP */
 	struct coord_profile prof;
 	struct nc_addr local[COORD_MAX_LOCAL];
 	size_t n_local;
@@ -62,6 +66,7 @@ struct pvd_peers {
 	uint32_t nb; /* buckets per index, a power of two */
 	uint32_t *h_pub, *h_id, *h_ep;
 	uint32_t lru_old, lru_new; /* least and most recently registered */
+	size_t wants_total, wants_budget;
 	uint8_t hkey[16], idkey[16];
 };
 
@@ -89,9 +94,11 @@ uint32_t pvd_peer_index(const struct pvd_peers *t, const struct pvd_peer *p);
 /* p's live want for pub, or NULL. */
 struct pvd_want *pvd_want_find(struct pvd_peer *p, const uint8_t pub[VPN_KEY_LEN], uint64_t now_ms);
 /* Adds or refreshes p's want for pub until now + ttl. At PVD_MAX_WANTS the entry closest to
- * expiry is replaced (*dropped set). NULL only when out of memory. */
-struct pvd_want *pvd_want_refresh(struct pvd_peer *p, const uint8_t pub[VPN_KEY_LEN],
-				  uint64_t now_ms, uint64_t ttl_ms, bool *dropped);
+ * expiry is replaced (*dropped set: a live one was). NULL when the table's want budget is
+ * spent and p has no expired entry to reuse, or out of memory. */
+struct pvd_want *pvd_want_refresh(struct pvd_peers *t, struct pvd_peer *p,
+				  const uint8_t pub[VPN_KEY_LEN], uint64_t now_ms, uint64_t ttl_ms,
+				  bool *dropped);
 
 /* Whether a lists b and b lists a, both live registrations with live wants. */
 bool pvd_mutual(struct pvd_peer *a, struct pvd_peer *b, uint64_t now_ms);

@@ -11,23 +11,6 @@
 
 #include "srv.h"
 
-bool pvd_bucket_take(struct pvd_bucket *b, unsigned rate, uint64_t cost, uint64_t now_ms)
-{
-	uint64_t cap = (uint64_t)rate * 1000, add;
-
-	if (b->last_ms == 0) { /* a new bucket starts full */
-		b->milli = cap;
-		b->last_ms = now_ms;
-	}
-	add = (now_ms - b->last_ms) * rate; /* rate per second = rate milli-tokens per ms */
-	b->milli = b->milli + add > cap ? cap : b->milli + add;
-	b->last_ms = now_ms;
-	if (b->milli < cost * 1000)
-		return false;
-	b->milli -= cost * 1000;
-	return true;
-}
-
 /* The live peer a relay datagram comes from, or NULL. */
 static struct pvd_peer *source_peer(struct pvd_server *s, const struct pvd_src *src)
 {
