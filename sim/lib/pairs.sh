@@ -252,9 +252,11 @@ pair_vpn_run() {
 			return 1
 		fi
 	done
-	# First answer through the tunnel: ping every 50 ms until one reply, at most 20 s.
-	if ip netns exec "$(pair_host_ns A)" ping -n -q -c 1 -i 0.05 -w 20 "$PV_ADDR_B" >"$d/ping-first.txt" 2>&1; then
-		first=$(($(date +%s%3N) - t0))
+	# First answer through the tunnel: ping every 50 ms until one reply, at most 20 s; the
+	# time is the reply's own time stamp (-D) minus the second `up`'s start.
+	if ip netns exec "$(pair_host_ns A)" ping -n -D -c 1 -i 0.05 -w 20 "$PV_ADDR_B" >"$d/ping-first.txt" 2>&1; then
+		first=$(awk -v t0="$t0" '/bytes from/ { gsub(/[][]/, "", $1); printf "%d\n", $1 * 1000 - t0; exit }' "$d/ping-first.txt")
+		[ -n "$first" ] || first=$(($(date +%s%3N) - t0))
 	fi
 	ip netns exec "$(pair_host_ns A)" ping -n -c 10 -i 0.2 -W 2 "$PV_ADDR_B" >"$d/ping10.txt" 2>&1 || true
 	rx=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$d/ping10.txt")
