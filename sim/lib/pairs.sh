@@ -26,7 +26,9 @@
 # mapping). Files: $OUT/PAIR.pair.json (the case), PAIR.line, PAIR.work/ (kept on failure:
 # logs, configs without keys, status, rulesets).
 
+# shellcheck disable=SC2034 # read by sim/run.sh (--pair looks a pair up in both lists)
 PAIRS_DEFAULT_LIST=$SIM/pairs.list
+# shellcheck disable=SC2034
 PAIRS_FULL_LIST=$SIM/pairs-full.list
 PV_ADDR_A=10.100.0.1
 PV_ADDR_B=10.100.0.2
@@ -83,8 +85,8 @@ pair_ctx() {
 	NSLAB_P=$PP-$1
 	NSLAB_DIR=${SIDE_DIR[$1]}
 	NSLAB_WAN=${SIDE_WAN[$1]}
-	NSLAB_CLIENT=$NSLAB_LAN.2
-	W=$NSLAB_WAN
+	# shellcheck disable=SC2034 # read by nslab.sh and the profiles' hooks
+	NSLAB_CLIENT=$NSLAB_LAN.2 W=$NSLAB_WAN
 }
 
 # pair_inet_up: the shared internet: a bridge i0 with the servers' addresses, forwarding on.
@@ -105,8 +107,8 @@ pair_side_up() {
 	local side=$1 prof=$2
 	pair_side_env "$side"
 	profile_source "$prof"
+	# shellcheck disable=SC2034 # read by profile_up
 	[ "${3:-}" = 2 ] && HOSTS=2
-	SIDE_UPSTREAM[$side]=$UPSTREAM
 	SIDE_ROUTED[$side]=$ROUTED
 	mkdir -p "$PDIR/$side"
 	profile_up "$PP-$side" "$PDIR/$side"
@@ -269,7 +271,7 @@ pair_vpn_run() {
 	for h in A B; do
 		ifn=pv$(tr 'AB' 'ab' <<<"$h")
 		pair_pv "$h" down "$ifn" >"$d/down$h.log" 2>&1 || echo "punchvpn down on host $h failed: $(tail -n 1 "$d/down$h.log")" >>"$PDIR/errors"
-		for i in $(seq 100); do
+		for _ in $(seq 100); do
 			kill -0 "$(cat "$d/up$h.pid")" 2>/dev/null || break
 			sleep 0.05
 		done
@@ -308,7 +310,7 @@ run_pair() (
 	PAIR_SAME=0
 	[ "$b" = same ] && PAIR_SAME=1
 	# Globals of this subshell: the EXIT trap (pair_down) reads them after the body ends.
-	declare -gA SIDE_DIR=() SIDE_WAN=() SIDE_NATBOX=() SIDE_UPSTREAM=() SIDE_ROUTED=([a]=0 [b]=0) SIDE_PROFILE=([a]=$a [b]=$b)
+	declare -gA SIDE_DIR=() SIDE_WAN=() SIDE_NATBOX=() SIDE_ROUTED=([a]=0 [b]=0) SIDE_PROFILE=([a]=$a [b]=$b)
 	rm -rf "$PDIR"
 	mkdir -p "$PDIR"
 	: >"$PDIR/errors"
@@ -353,9 +355,11 @@ run_pair() (
 			fi
 		done
 	fi
+	local topo=()
+	[ "$TOPOLOGY_ONLY" = 1 ] && topo=(--topology-only)
 	python3 "$SIM/lib/pairs_check.py" --name "$name" --a "$a" --b "$b" --path "$path" \
 		${method:+--method "$method"} --limits "${rest:-}" --dir "$PDIR" \
-		--ms $(($(date +%s%3N) - t0)) $([ "$TOPOLOGY_ONLY" = 1 ] && echo --topology-only) \
+		--ms $(($(date +%s%3N) - t0)) ${topo[@]+"${topo[@]}"} \
 		--out "$OUT/$name.pair.json" >"$OUT/$name.line"
 	status=$(cut -f2 "$OUT/$name.line")
 	[ "$status" = PASS ] || pair_save_failure
