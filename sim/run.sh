@@ -39,8 +39,8 @@
 #                                   punchvpnd; path and time to a working tunnel are checked
 #                                   against the list (default sim/pairs.list: issue 10's pairs)
 #   sim/run.sh --pairs-full         the pair matrix of issue 11 (sim/pairs-full.list, 78 pairs)
-#   sim/run.sh --pair A:B[:PATH]    only this pair (repeatable; its line from the list, else
-#                                   PATH or "any"); B = same: both hosts behind A's router
+#   sim/run.sh --pair A:B[:PATH]    only this pair (repeatable; its line from the lists, A:B or
+#                                   B:A, else PATH or "any"); B = same: both hosts behind A's router
 #   sim/run.sh --verify-sides       pairs: each host first measures its NAT with natcheck and
 #                                   must get its profile's verdict
 #   sim/run.sh --topology-only      pairs: build, check and remove the labs, no VPN
@@ -118,7 +118,7 @@ if [ -n "$PAIRS" ] || [ ${#PAIR_PICK[@]} -gt 0 ]; then
 			[ -n "$pa" ] && [ -n "$pb" ] || { echo "sim/run.sh: --pair: invalid value '$pick' (A:B[:PATH])" >&2; exit 2; }
 			line=''
 			for f in ${PAIRS:-$PAIRS_DEFAULT_LIST $PAIRS_FULL_LIST}; do
-				line=$(pairs_read "$f" | awk -v a="$pa" -v b="$pb" '$1 == a && $2 == b { print; exit }')
+				line=$(pairs_read "$f" | awk -v a="$pa" -v b="$pb" '($1 == a && $2 == b) || ($1 == b && $2 == a) { print; exit }')
 				[ -n "$line" ] && break
 			done
 			[ -n "$ppath" ] && line="$pa $pb $ppath"
