@@ -167,6 +167,42 @@ pair_reach() {
 		python3 -c 'import json, sys; sys.exit(0 if any(json.loads(l).get("t_ms") is not None for l in sys.stdin if l.strip()) else 1)'
 }
 
+# pair_reach_host FROM TO TO-ADDR: host FROM pings host TO, or (routers that translate only UDP
+# and TCP) gets a UDP echo from it: a one-datagram responder on TO-ADDR:40999.
+pair_reach_host() {
+	local from to=$2 addr=$3 pid rc
+	from=$(pair_host_ns "$1")
+	ip netns exec "$from" ping -n -q -c 1 -W 2 "$addr" >/dev/null 2>&1 && return 0
+	ip netns exec "$(pair_host_ns "$to")" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 40999))
+s.settimeout(5)
+d, a = s.recvfrom(64)
+s.sendto(d, a)' "$addr" 2>/dev/null &
+	pid=$!
+	for _ in $(seq 40); do
+		ip netns exec "$(pair_host_ns "$to")" ss -Hlun | grep -q " $addr:40999 " && break
+		sleep 0.05
+	done
+	ip netns exec "$from" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.5)
+for _ in range(6):
+    s.sendto(b"pair", (sys.argv[1], 40999))
+    try:
+        if s.recvfrom(64)[0] == b"pair":
+            sys.exit(0)
+    except socket.timeout:
+        pass
+sys.exit(1)' "$addr"
+	rc=$?
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return "$rc"
+}
+
 # pair_verify_side SIDE HOSTNS NAME: natcheck from that host through its own router must give
 # the side's profile's verdict.
 pair_verify_side() {
@@ -334,10 +370,12 @@ run_pair() (
 	done
 	# A side without NAT is public: the other host reaches its host directly.
 	if [ "$PAIR_SAME" = 0 ]; then
-		[ "${SIDE_ROUTED[a]}" = 1 ] && { ip netns exec "$(pair_host_ns B)" ping -n -q -c 1 -W 2 10.1.0.2 >/dev/null 2>&1 ||
-			echo "host B cannot ping host A (10.1.0.2, no NAT)" >>"$PDIR/errors"; }
-		[ "${SIDE_ROUTED[b]}" = 1 ] && { ip netns exec "$(pair_host_ns A)" ping -n -q -c 1 -W 2 10.2.0.2 >/dev/null 2>&1 ||
-			echo "host A cannot ping host B (10.2.0.2, no NAT)" >>"$PDIR/errors"; }
+		if [ "${SIDE_ROUTED[a]}" = 1 ]; then
+			pair_reach_host B A 10.1.0.2 || echo "host B reaches host A (10.1.0.2, no NAT) neither by ping nor by UDP" >>"$PDIR/errors"
+		fi
+		if [ "${SIDE_ROUTED[b]}" = 1 ]; then
+			pair_reach_host A B 10.2.0.2 || echo "host A reaches host B (10.2.0.2, no NAT) neither by ping nor by UDP" >>"$PDIR/errors"
+		fi
 	fi
 	if [ "$VERIFY_SIDES" = 1 ]; then
 		pair_verify_side a "$(pair_host_ns A)" A
