@@ -247,11 +247,24 @@ size_t natprof_local_addrs(const char *skip_ifname, uint16_t port, struct nc_add
 
 /* --- rtnetlink --------------------------------------------------------------------------- */
 
-/* Whether a batch of rtnetlink messages says that an address or a route changed on another
- * interface than the tunnel's own (its address and routes come and go with the tunnel: they
- * say nothing about the path to the internet). Walks the messages with the kernel's bounds
- * checks (NLMSG_OK, RTA_OK); anything that does not decode counts as a change, so a message
- * this code does not understand costs one measurement, never a missed one. */
+/* A route toward fe80::/10 or ff00::/8: IPv6's per-link routes, there on every interface. */
+static bool v6_link_route(const struct rtmsg *rtm, const struct rtattr *dst)
+{
+	const uint8_t *a;
+
+	if (rtm->rtm_family != AF_INET6 || !dst || RTA_PAYLOAD(dst) < 16)
+		return false;
+	a = RTA_DATA(dst);
+	return (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) || a[0] == 0xff;
+}
+
+/* Whether a batch of rtnetlink messages says that the path to the internet may have changed:
+ * an address or a route on another interface than the tunnel's own (its address and routes
+ * come and go with the tunnel). Link-scoped addresses (IPv6 link-local, which appear a moment
+ * after any link comes up) and the routes the kernel derives from addresses (local,
+ * broadcast, anycast, multicast, IPv6 per-link) say nothing the address itself does not.
+ * Walks the messages with the kernel's bounds checks (NLMSG_OK, RTA_OK); a message whose body
+ * is shorter than its header counts as a change: one measurement too many, never one missed. */
 bool natprof_nl_changed(const void *buf, size_t len, int skip_ifindex)
 {
 	const struct nlmsghdr *h;
@@ -268,22 +281,30 @@ bool natprof_nl_changed(const void *buf, size_t len, int skip_ifindex)
 
 			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)))
 				return true;
+			if (ifa->ifa_scope >= RT_SCOPE_LINK)
+				continue;
 			oif = (int)ifa->ifa_index;
 		} else if (h->nlmsg_type == RTM_NEWROUTE || h->nlmsg_type == RTM_DELROUTE) {
 			const struct rtmsg *rtm = NLMSG_DATA(h);
-			const struct rtattr *rta;
+			const struct rtattr *rta, *dst = NULL;
 			int alen;
 
 			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)))
 				return true;
 			/* Routing-cache clones are lookups, not changes. */
-			if (rtm->rtm_flags & RTM_F_CLONED)
+			if ((rtm->rtm_flags & RTM_F_CLONED) || rtm->rtm_type == RTN_LOCAL ||
+			    rtm->rtm_type == RTN_BROADCAST || rtm->rtm_type == RTN_ANYCAST ||
+			    rtm->rtm_type == RTN_MULTICAST)
 				continue;
 			alen = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*rtm));
 			for (rta = RTM_RTA(rtm); RTA_OK(rta, alen); rta = RTA_NEXT(rta, alen)) {
 				if (rta->rta_type == RTA_OIF && RTA_PAYLOAD(rta) >= sizeof(int))
 					memcpy(&oif, RTA_DATA(rta), sizeof(int));
+				else if (rta->rta_type == RTA_DST)
+					dst = rta;
 			}
+			if (v6_link_route(rtm, dst))
+				continue;
 		} else {
 			continue; /* links, neighbours, NLMSG_DONE: not ours */
 		}

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# punchvpn's NAT profile (vpn/lib/natprof.c, through vpn/tools/pvnatprof) in the lab: behind a
+# Linux masquerade router with natcheck-reflector on the internet side, the fast measurement
+# is in within its budget and says EIM + APDF; an address added to the tunnel's own interface
+# changes nothing; an address (and its route) added to the LAN interface bumps net_generation
+# once for the whole burst and brings a second measurement; an address removed, a third.
+set -u
+NC_SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+NC_BUILD=${NC_BUILD:-$NC_SRC/build}
+PVNATPROF=$NC_BUILD/vpn/pvnatprof
+REFLECTOR=$NC_BUILD/reflector/natcheck-reflector
+# shellcheck source=../lib/nslab.sh
+. "$NC_SRC/tests/lib/nslab.sh"
+need_root
+need_tool jq
+for b in "$PVNATPROF" "$REFLECTOR"; do
+	[ -x "$b" ] || { echo "FAIL: not built: $b"; exit 1; }
+done
+
+nslab_up "pvnp$$"
+nslab_nat 'oifname "wan" masquerade'
+nslab_daemon refl inet "$REFLECTOR" --primary "$NSLAB_A1" --alternate "$NSLAB_A2"
+nslab_wait_udp inet "$NSLAB_A2:3479" || exit 1
+# The tunnel's interface stand-in: a veth whose peer stays in the client namespace.
+nslab_exec client ip link add pv0 type veth peer name pv0p
+nslab_exec client ip link set pv0 up
+
+t0=$(date +%s%N)
+nslab_daemon natprof client "$PVNATPROF" --stun "$NSLAB_A1" --skip pv0 --timeout-ms 60000
+# pvnatprof's stdout is natprof.log (nslab_daemon); its lines are JSON.
+OUT=$NSLAB_DIR/natprof.log
+
+# wait_for JQ_FILTER [TIMEOUT_S]: until a line satisfies the filter; prints that line.
+wait_for() {
+	local i line n=$((${2:-5} * 20))
+	for i in $(seq "$n"); do
+		line=$(grep '^{' "$OUT" 2>/dev/null | jq -c "select($1)" 2>/dev/null | head -n1)
+		[ -n "$line" ] && { echo "$line"; return 0; }
+		sleep 0.05
+	done
+	return 1
+}
+
+# 1. The first measurement: within the fast budget (1 s), EIM + APDF behind masquerade.
+if first=$(wait_for '.generation == 1' 5); then
+	t1=$(date +%s%N)
+	check_pass "first measurement in ($(((t1 - t0) / 1000000)) ms after start, took $(jq .took_ms <<<"$first") ms)"
+	took=$(jq .took_ms <<<"$first")
+	[ "$took" -le 1000 ] && check_pass "within the fast budget: $took ms <= 1000 ms" ||
+		check_fail "over the fast budget: $took ms"
+	check_equal "mapping" endpoint-independent "$(jq -r .profile.mapping <<<"$first")"
+	check_equal "filtering" address-and-port-dependent "$(jq -r .profile.filtering <<<"$first")"
+	check_equal "UDP blocked" false "$(jq -r .profile.udp_blocked <<<"$first")"
+	check_equal "summary" "EI mapping, APD filtering, preserving" "$(jq -r .summary <<<"$first")"
+	check_equal "net_generation before any change" 0 "$(jq .net_generation <<<"$first")"
+	check_equal "local candidates (the tunnel's interface skipped)" '["10.1.0.2:51900"]' \
+		"$(jq -c .local <<<"$first")"
+else
+	check_fail "no measurement within 5 s" "$(cat "$OUT")"
+fi
+
+# 2. The tunnel's own interface changes: not a network change.
+nslab_exec client ip addr add 10.100.0.1/24 dev pv0
+nslab_exec client ip route add 10.200.0.0/16 dev pv0
+if line=$(wait_for '.net_generation >= 1' 1); then
+	check_fail "an address on the tunnel's interface counted as a network change" "$line"
+else
+	check_pass "the tunnel's own address and route are not a network change"
+fi
+
+# 3. A burst on the LAN interface (an address, its prefix route, a host route): one
+# net_generation bump, signalled before the new measurement, then generation 2.
+nslab_exec client ip addr add 10.1.0.50/24 dev c0
+nslab_exec client ip route add 198.18.99.0/24 via 10.1.0.1
+if line=$(wait_for '.net_generation == 1' 3); then
+	check_pass "the LAN change bumped net_generation"
+	check_equal "signalled at once, before the new measurement" 1 "$(jq .generation <<<"$line")"
+else
+	check_fail "no net_generation bump within 3 s" "$(cat "$OUT")"
+fi
+if second=$(wait_for '.generation == 2' 5); then
+	check_pass "a second measurement followed"
+	check_equal "its mapping" endpoint-independent "$(jq -r .profile.mapping <<<"$second")"
+	check_equal "one bump for the whole burst" 1 "$(jq .net_generation <<<"$second")"
+	check_equal "the new address is a local candidate" true \
+		"$(jq 'any(.local[]; . == "10.1.0.50:51900")' <<<"$second")"
+else
+	check_fail "no second measurement within 5 s" "$(cat "$OUT")"
+fi
+
+# 4. An address removed: another change, another measurement.
+nslab_exec client ip addr del 10.1.0.50/24 dev c0
+if third=$(wait_for '.generation == 3' 5); then
+	check_equal "net_generation after the removal" 2 "$(jq .net_generation <<<"$third")"
+else
+	check_fail "no third measurement after the address went away" "$(cat "$OUT")"
+fi
+
+# 5. Stops on SIGTERM, promptly.
+pid=$(cat "$NSLAB_DIR/natprof.pid")
+kill -TERM "$pid"
+for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+if kill -0 "$pid" 2>/dev/null; then
+	check_fail "pvnatprof still runs 2 s after SIGTERM"
+else
+	check_pass "stopped on SIGTERM"
+	rm -f "$NSLAB_DIR/natprof.pid"
+fi
+
+# 6. A change while a measurement runs: signalled at once, and the measurement is run again
+# once the running one ends. A server address where nobody answers keeps the first
+# measurement busy for most of a second (its retransmissions); the change comes as soon as
+# the first line says the watcher is subscribed.
+OUT=$NSLAB_DIR/slow.log
+nslab_daemon slow client "$PVNATPROF" --stun 198.18.1.9 --budget-ms 1500 --timeout-ms 20000
+if wait_for '.generation == 0' 2 >/dev/null; then
+	nslab_exec client ip addr add 10.1.0.60/24 dev c0
+	if line=$(wait_for '.net_generation == 1' 3); then
+		check_equal "a change during a measurement: signalled while it runs (generation)" 0 \
+			"$(jq .generation <<<"$line")"
+	else
+		check_fail "no net_generation bump during the measurement" "$(cat "$OUT")"
+	fi
+	if line=$(wait_for '.generation == 2' 6); then
+		check_pass "the measurement ran again after the one the change interrupted"
+		check_equal "that one says UDP does not get through" "UDP blocked, TCP punching unknown" \
+			"$(jq -r .summary <<<"$line")"
+	else
+		check_fail "no second measurement after a change during the first" "$(cat "$OUT")"
+	fi
+else
+	check_fail "pvnatprof (slow server) never reported a running measurement" "$(cat "$OUT")"
+fi
+checks_verdict
