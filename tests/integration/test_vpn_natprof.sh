@@ -3,7 +3,9 @@
 # Linux masquerade router with natcheck-reflector on the internet side, the fast measurement
 # is in within its budget and says EIM + APDF; an address added to the tunnel's own interface
 # changes nothing; an address (and its route) added to the LAN interface bumps net_generation
-# once for the whole burst and brings a second measurement; an address removed, a third.
+# once for the whole burst and brings a second measurement; an address removed, a third; a
+# change during a measurement brings another after it; the lifetime stage measures 5 s behind
+# 5 s conntrack timeouts (keepalive 2 s), and a network change cancels it.
 set -u
 NC_SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 NC_BUILD=${NC_BUILD:-$NC_SRC/build}
@@ -130,5 +132,45 @@ if wait_for '.generation == 0' 2 >/dev/null; then
 	fi
 else
 	check_fail "pvnatprof (slow server) never reported a running measurement" "$(cat "$OUT")"
+fi
+kill "$(cat "$NSLAB_DIR/slow.pid")" 2>/dev/null
+
+# 7. The binding lifetime, measured after the fast profile, behind 5 s UDP conntrack
+# timeouts (the lab's short-lifetime profile): one more generation with the lifetime, and the
+# keepalive follows it (5 s / 2.5 = 2 s). About 26 s.
+nslab_exec router sysctl -qw net.netfilter.nf_conntrack_udp_timeout=5 \
+	net.netfilter.nf_conntrack_udp_timeout_stream=5
+OUT=$NSLAB_DIR/life.log
+nslab_daemon life client "$PVNATPROF" --stun "$NSLAB_A1" --lifetime --lifetime-max 20 \
+	--generations 2 --timeout-ms 90000
+if line=$(wait_for '.generation == 2' 90); then
+	life=$(jq .profile.lifetime_s <<<"$line")
+	if [ "$life" -ge 4 ] && [ "$life" -le 6 ]; then
+		check_pass "lifetime measured after the fast profile: $life s (conntrack: 5 s), took $(jq .took_ms <<<"$line") ms"
+	else
+		check_fail "lifetime $life s behind a 5 s conntrack timeout" "$line"
+	fi
+	check_equal "keepalive from the lifetime" "$((life * 1000 * 2 / 5))" "$(jq .keepalive_ms <<<"$line")"
+	check_equal "its summary" "EI mapping, APD filtering, preserving, $life s" "$(jq -r .summary <<<"$line")"
+	check_equal "no network change meanwhile" 0 "$(jq .net_generation <<<"$line")"
+else
+	check_fail "no lifetime measurement within 90 s" "$(cat "$OUT")"
+fi
+
+# 8. A network change cancels a running lifetime measurement: the fast profile of the new
+# network comes within a second or two, not after the lifetime run (which would take 25 s).
+OUT=$NSLAB_DIR/life2.log
+nslab_daemon life2 client "$PVNATPROF" --stun "$NSLAB_A1" --lifetime --lifetime-max 20 \
+	--timeout-ms 60000
+if wait_for '.generation == 1' 5 >/dev/null; then
+	nslab_exec client ip addr add 10.1.0.70/24 dev c0
+	if line=$(wait_for '.generation == 2' 4); then
+		check_equal "after a change during the lifetime run: the new fast profile" \
+			"1 0" "$(jq -r '"\(.net_generation) \(.profile.lifetime_s)"' <<<"$line")"
+	else
+		check_fail "the lifetime run was not cancelled by a network change" "$(cat "$OUT")"
+	fi
+else
+	check_fail "pvnatprof --lifetime: no first measurement" "$(cat "$OUT")"
 fi
 checks_verdict

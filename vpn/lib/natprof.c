@@ -44,6 +44,7 @@ struct natprof {
 	int stop_fd;               /* eventfd: the watcher stops */
 	int nl_fd;                 /* rtnetlink subscription */
 	struct nc_cancel *cancel;  /* fired once, by natprof_stop: ends a running nc_run */
+	struct nc_cancel *life_cancel; /* under mu: the running lifetime measurement's */
 	pthread_t measurer, watcher;
 	bool measurer_up, watcher_up;
 };
@@ -402,6 +403,9 @@ static void *watcher_main(void *arg)
 			pthread_mutex_lock(&np->mu);
 			np->st.net_generation++;
 			np->want_measure = true; /* a running measurement is followed by another */
+			/* A lifetime measured on the old network means nothing on the new one. */
+			if (np->life_cancel)
+				nc_cancel_fire(np->life_cancel);
 			pthread_cond_signal(&np->cv);
 			pthread_mutex_unlock(&np->mu);
 			/* Now, not after the measurement: the device re-registers and re-punches
@@ -414,6 +418,84 @@ static void *watcher_main(void *arg)
 }
 
 /* --- the measurement --------------------------------------------------------------------- */
+
+#define NATPROF_LIFETIME_MAX_S 60
+
+/* Publishes a finished measurement: one more generation, and the eventfd. summary NULL = the
+ * profile's description. */
+static void publish(struct natprof *np, const struct coord_profile *prof, uint64_t t0,
+		    const char *why)
+{
+	char summary[sizeof(np->st.summary)];
+
+	if (why)
+		snprintf(summary, sizeof(summary), "%s", why);
+	else
+		natprof_describe(prof, summary, sizeof(summary));
+	pthread_mutex_lock(&np->mu);
+	np->st.measuring = false;
+	np->st.prof = *prof;
+	memcpy(np->st.summary, summary, sizeof(summary));
+	np->st.measured_at_ms = now_ms();
+	np->st.took_ms = (unsigned)(np->st.measured_at_ms - t0);
+	np->st.generation++;
+	pthread_mutex_unlock(&np->mu);
+	signal_change(np);
+}
+
+/* The binding lifetime, after a fast measurement that reached the server. Runs under a
+ * cancel handle of its own that a network change fires (natprof_stop fires both). Returns
+ * false when natprof is stopping. */
+static bool measure_lifetime(struct natprof *np, struct nc_result *r, struct coord_profile prof,
+			     uint64_t net_gen)
+{
+	struct nc_run_cfg rc = {
+		.preset = NC_PRESET_FULL,
+		.server = np->cfg.stun,
+		.no_portmap = true,
+		.no_hairpin = true,
+		.no_topology = true,
+		.lifetime = true,
+		.lifetime_max = np->cfg.lifetime_max_s ? np->cfg.lifetime_max_s
+						       : NATPROF_LIFETIME_MAX_S,
+	};
+	struct nc_cancel *c = nc_cancel_new();
+	uint64_t t0 = now_ms();
+	bool current, stopping;
+	int err;
+
+	if (!c)
+		return true;
+	rc.cancel = c;
+	pthread_mutex_lock(&np->mu);
+	if (np->stopping || np->want_measure || np->st.net_generation != net_gen) {
+		stopping = np->stopping;
+		pthread_mutex_unlock(&np->mu);
+		nc_cancel_free(c);
+		return !stopping;
+	}
+	np->life_cancel = c;
+	np->st.measuring = true;
+	pthread_mutex_unlock(&np->mu);
+
+	err = nc_run(&rc, r);
+
+	pthread_mutex_lock(&np->mu);
+	np->life_cancel = NULL;
+	np->st.measuring = false;
+	stopping = np->stopping;
+	current = np->st.net_generation == net_gen;
+	pthread_mutex_unlock(&np->mu);
+	nc_cancel_free(c);
+	if (stopping)
+		return false;
+	if (err == 0 && current && r->udp.lifetime_s > 0) {
+		prof.lifetime_s = r->udp.lifetime_s > UINT16_MAX ? UINT16_MAX
+								 : (uint16_t)r->udp.lifetime_s;
+		publish(np, &prof, t0, NULL);
+	}
+	return true;
+}
 
 static void *measurer_main(void *arg)
 {
@@ -431,8 +513,7 @@ static void *measurer_main(void *arg)
 			.cancel = np->cancel,
 		};
 		struct coord_profile prof;
-		char summary[sizeof(np->st.summary)];
-		uint64_t t0;
+		uint64_t t0, net_gen;
 		int err;
 
 		pthread_mutex_lock(&np->mu);
@@ -444,6 +525,7 @@ static void *measurer_main(void *arg)
 		}
 		np->want_measure = false;
 		np->st.measuring = true;
+		net_gen = np->st.net_generation;
 		pthread_mutex_unlock(&np->mu);
 
 		t0 = now_ms();
@@ -452,20 +534,17 @@ static void *measurer_main(void *arg)
 			break; /* natprof_stop: nobody reads the state any more */
 		if (err == 0) {
 			natprof_from_result(r, &prof);
-			natprof_describe(&prof, summary, sizeof(summary));
+			publish(np, &prof, t0, NULL);
 		} else {
+			char why[sizeof(np->st.summary)];
+
 			memset(&prof, 0, sizeof(prof));
-			snprintf(summary, sizeof(summary), "not measured: %s", nc_strerror(err));
+			snprintf(why, sizeof(why), "not measured: %s", nc_strerror(err));
+			publish(np, &prof, t0, why);
 		}
-		pthread_mutex_lock(&np->mu);
-		np->st.prof = prof;
-		memcpy(np->st.summary, summary, sizeof(summary));
-		np->st.measured_at_ms = now_ms();
-		np->st.took_ms = (unsigned)(np->st.measured_at_ms - t0);
-		np->st.generation++;
-		np->st.measuring = false;
-		pthread_mutex_unlock(&np->mu);
-		signal_change(np);
+		if (err == 0 && np->cfg.lifetime && prof.udp_blocked == NC_TRI_NO &&
+		    !measure_lifetime(np, r, prof, net_gen))
+			break;
 	}
 	free(r);
 	return NULL;
@@ -577,6 +656,8 @@ void natprof_stop(struct natprof *np)
 	pthread_mutex_lock(&np->mu);
 	np->stopping = true;
 	pthread_cond_broadcast(&np->cv);
+	if (np->life_cancel)
+		nc_cancel_fire(np->life_cancel);
 	pthread_mutex_unlock(&np->mu);
 	if (np->cancel)
 		nc_cancel_fire(np->cancel);

@@ -3,7 +3,7 @@
  * tests/integration/test_vpn_natprof.sh.
  *
  *   pvnatprof --stun IP:PORT [--skip IFNAME] [--budget-ms N] [--portmap]
- *             [--generations N] [--timeout-ms N]
+ *             [--lifetime [--lifetime-max S]] [--generations N] [--timeout-ms N]
  *
  * Exits 0 once N measurements are in (default: runs until SIGINT/SIGTERM), 1 when
  * --timeout-ms passes first, 2 on a usage error. Test tool only: never installed. */
@@ -84,7 +84,8 @@ static int usage(const char *msg, const char *arg)
 		fprintf(stderr, "pvnatprof: %s%s%s%s\n", msg, arg ? " '" : "", arg ? arg : "",
 			arg ? "'" : "");
 	fprintf(stderr, "usage: pvnatprof --stun IP:PORT [--skip IFNAME] [--budget-ms N] "
-			"[--portmap] [--generations N] [--timeout-ms N]\n");
+			"[--portmap] [--lifetime [--lifetime-max S]] [--generations N] "
+			"[--timeout-ms N]\n");
 	return 2;
 }
 
@@ -99,7 +100,7 @@ static uint64_t ms_now(void)
 int main(int argc, char **argv)
 {
 	struct natprof_cfg cfg = {0};
-	double gens = 0, timeout = 0, budget = 0;
+	double gens = 0, timeout = 0, budget = 0, lmax = 0;
 	struct sigaction sa = {.sa_handler = on_signal};
 	struct natprof *np;
 	struct natprof_state st;
@@ -111,6 +112,10 @@ int main(int argc, char **argv)
 
 		if (strcmp(a, "--portmap") == 0) {
 			cfg.portmap = true;
+			continue;
+		}
+		if (strcmp(a, "--lifetime") == 0) {
+			cfg.lifetime = true;
 			continue;
 		}
 		if (!v)
@@ -125,6 +130,10 @@ int main(int argc, char **argv)
 			if (nc_parse_number(v, 1, 60000, true, &budget) != 0)
 				return usage("--budget-ms: not a number in 1-60000:", v);
 			cfg.budget_ms = (unsigned)budget;
+		} else if (strcmp(a, "--lifetime-max") == 0) {
+			if (nc_parse_number(v, 1, 600, true, &lmax) != 0)
+				return usage("--lifetime-max: not a number in 1-600:", v);
+			cfg.lifetime_max_s = (unsigned)lmax;
 		} else if (strcmp(a, "--generations") == 0) {
 			if (nc_parse_number(v, 1, 1000, true, &gens) != 0)
 				return usage("--generations: not a number in 1-1000:", v);
