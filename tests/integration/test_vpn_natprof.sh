@@ -98,6 +98,22 @@ else
 	check_fail "no third measurement after the address went away" "$(cat "$OUT")"
 fi
 
+# 4b. Changes that never pause (one every ~0.1 s for 3 s): measured 2 s after the stream
+# began, not only once it ends (two bumps, not one).
+before=$(grep '^{' "$OUT" | tail -n1 | jq .net_generation)
+for _ in $(seq 15); do
+	nslab_exec client ip addr add 10.1.0.90/24 dev c0
+	sleep 0.1
+	nslab_exec client ip addr del 10.1.0.90/24 dev c0
+	sleep 0.1
+done
+if wait_for ".net_generation >= $before + 2" 3 >/dev/null; then
+	check_pass "a change stream of ~3 s: measured during it and after it"
+else
+	check_fail "a change stream of ~3 s: not measured while it lasted" \
+		"$(grep '^{' "$OUT" | jq -c '[.net_generation, .generation]' | tail -n5)"
+fi
+
 # 5. Stops on SIGTERM, promptly.
 pid=$(cat "$NSLAB_DIR/natprof.pid")
 kill -TERM "$pid"

@@ -56,9 +56,9 @@ static void signal_change(struct natprof *np)
 {
 	uint64_t one = 1;
 
-	/* A full counter (EAGAIN) is still readable: nothing is lost. */
-	if (write(np->change_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		return;
+	if (write(np->change_fd, &one, sizeof(one)) < 0) {
+		/* EAGAIN only, at the counter's limit: it is readable anyway, nothing is lost. */
+	}
 }
 
 /* --- rtnetlink (natprof_nl_changed, in natprof_util.c, decides what counts) ------------- */
@@ -114,6 +114,14 @@ static bool nl_drain(struct natprof *np)
 	}
 }
 
+/* When a burst of changes that began at first and last saw an event at last is measured. */
+static uint64_t burst_due(uint64_t first, uint64_t last)
+{
+	uint64_t due = last + NATPROF_DEBOUNCE_MS;
+
+	return due < first + NATPROF_DEBOUNCE_MAX_MS ? due : first + NATPROF_DEBOUNCE_MAX_MS;
+}
+
 static void *watcher_main(void *arg)
 {
 	struct natprof *np = arg;
@@ -122,15 +130,13 @@ static void *watcher_main(void *arg)
 	for (;;) {
 		struct pollfd pfd[2] = {{.fd = np->stop_fd, .events = POLLIN},
 					{.fd = np->nl_fd, .events = POLLIN}};
+		uint64_t now, due = 0;
 		int timeout = -1;
 		int rc;
 
 		if (last) {
-			uint64_t now = now_ms();
-			uint64_t due = last + NATPROF_DEBOUNCE_MS;
-
-			if (due > first + NATPROF_DEBOUNCE_MAX_MS)
-				due = first + NATPROF_DEBOUNCE_MAX_MS;
+			now = now_ms();
+			due = burst_due(first, last);
 			timeout = due > now ? (int)(due - now) : 0;
 		}
 		rc = poll(pfd, 2, timeout);
@@ -138,15 +144,19 @@ static void *watcher_main(void *arg)
 			break;
 		if (rc > 0 && pfd[0].revents)
 			break;
-		if (rc > 0 && (pfd[1].revents & POLLIN) && nl_drain(np)) {
-			last = now_ms();
+		if (rc > 0 && (pfd[1].revents & POLLNVAL))
+			break;
+		now = now_ms();
+		/* POLLERR is how an overrun (ENOBUFS) shows: reading clears it, and nl_drain
+		 * counts it as a change. */
+		if (rc > 0 && (pfd[1].revents & (POLLIN | POLLERR)) && nl_drain(np)) {
+			last = now;
 			if (!first)
 				first = last;
-			continue;
 		}
-		if (rc > 0 && (pfd[1].revents & (POLLERR | POLLHUP)))
-			break;
-		if (rc == 0 && last) {
+		/* Checked after every wake-up, not only on a timeout: a stream of events that never
+		 * pauses still gets measured NATPROF_DEBOUNCE_MAX_MS after it began. */
+		if (last && now >= burst_due(first, last)) {
 			pthread_mutex_lock(&np->mu);
 			np->st.net_generation++;
 			np->want_measure = true; /* a running measurement is followed by another */
