@@ -5,7 +5,8 @@
 # changes nothing; an address (and its route) added to the LAN interface bumps net_generation
 # once for the whole burst and brings a second measurement; an address removed, a third; a
 # change during a measurement brings another after it; the lifetime stage measures 5 s behind
-# 5 s conntrack timeouts (keepalive 2 s), and a network change cancels it.
+# 5 s conntrack timeouts (keepalive 2 s), and a network change cancels it; behind miniupnpd
+# the gateway's mapping protocol is advertised only while its address is the observed one.
 set -u
 NC_SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 NC_BUILD=${NC_BUILD:-$NC_SRC/build}
@@ -188,5 +189,77 @@ if wait_for '.generation == 1' 5 >/dev/null; then
 	fi
 else
 	check_fail "pvnatprof --lifetime: no first measurement" "$(cat "$OUT")"
+fi
+
+# 9. Port mapping (--portmap): a home router with miniupnpd (NAT-PMP, PCP, UPnP-IGD) whose
+# external address 2.1.1.1 is the one the reflector sees: advertised. The same gateway when
+# the router's source NAT uses another address (as behind a second NAT): not advertised.
+# (The upnp-gateway lab profile, sim-recipes §7: 2.1.1.1 is outside miniupnpd's reserved list.)
+MINIUPNPD=${MINIUPNPD:-/usr/sbin/miniupnpd}
+if [ -x "$MINIUPNPD" ]; then
+	nslab_down
+	nslab_up "pvnm$$"
+	nslab_exec router ip addr add 2.1.1.1/24 dev wan
+	nslab_exec inet ip addr add 2.1.1.2/24 dev i0
+	nslab_ruleset 'table inet filter {
+ chain forward {
+  type filter hook forward priority 0; policy drop
+  jump miniupnpd
+  ct state established,related accept
+  iifname "lan" oifname "wan" accept
+ }
+ chain miniupnpd {
+ }
+ chain prerouting {
+  type nat hook prerouting priority -100; policy accept
+  jump prerouting_miniupnpd
+ }
+ chain postrouting {
+  type nat hook postrouting priority 100; policy accept
+  jump postrouting_miniupnpd
+ }
+ chain prerouting_miniupnpd {
+ }
+ chain postrouting_miniupnpd {
+ }
+}'
+	nslab_nat 'oifname "wan" snat ip to 2.1.1.1'
+	cat >"$NSLAB_DIR/miniupnpd.conf" <<CONF
+ext_ifname=wan
+ext_ip=2.1.1.1
+listening_ip=lan
+http_port=5000
+enable_natpmp=yes
+enable_upnp=yes
+secure_mode=yes
+uuid=3d3cec3a-8cf0-11e0-98ee-001a6bd2d07c
+lease_file=$NSLAB_DIR/miniupnpd.leases
+allow 1024-65535 10.1.0.0/24 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+CONF
+	nslab_daemon refl inet "$REFLECTOR" --primary "$NSLAB_A1" --alternate "$NSLAB_A2"
+	nslab_daemon upnpd router "$MINIUPNPD" -f "$NSLAB_DIR/miniupnpd.conf" -d \
+		-P "$NSLAB_DIR/miniupnpd-own.pid"
+	if nslab_wait_udp inet "$NSLAB_A2:3479" && nslab_wait_udp router "10.1.0.1:5351"; then
+		line=$(nslab_exec client "$PVNATPROF" --stun "$NSLAB_A1" --portmap --generations 1 \
+			--timeout-ms 10000 | grep '^{' | tail -n1)
+		check_equal "miniupnpd at the observed address: advertised" "1 2.1.1.1" \
+			"$(jq -r '"\(.profile.portmap) \(.profile.portmap_ep)"' <<<"$line")"
+		check_equal "its summary" "EI mapping, APD filtering, preserving, NAT-PMP at 2.1.1.1" \
+			"$(jq -r .summary <<<"$line")"
+		# The router now leaves through 198.18.10.1 while miniupnpd still claims 2.1.1.1.
+		nslab_exec router nft flush table ip nslabnat
+		nslab_nat 'oifname "wan" snat ip to 198.18.10.1'
+		line=$(nslab_exec client "$PVNATPROF" --stun "$NSLAB_A1" --portmap --generations 1 \
+			--timeout-ms 10000 | grep '^{' | tail -n1)
+		check_equal "miniupnpd claiming another address than the observed one: not advertised" \
+			"0 null" "$(jq -r '"\(.profile.portmap) \(.profile.portmap_ep)"' <<<"$line")"
+	else
+		check_fail "miniupnpd or the reflector did not start" \
+			"$(cat "$NSLAB_DIR/upnpd.log" "$NSLAB_DIR/refl.log" 2>/dev/null | tail -n 20)"
+	fi
+	nslab_exec router nft delete table inet filter 2>/dev/null
+else
+	echo "  (not run: port mapping, $MINIUPNPD is not installed)"
 fi
 checks_verdict
