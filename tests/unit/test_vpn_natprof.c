@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "coord.h"
+#include "key.h"
 #include "natprof.h"
 #include "strategy.h"
 
@@ -222,6 +224,57 @@ static void test_from_built_results(void **state)
 	natprof_from_result(NULL, &p);
 	assert_false(p.measured);
 	free(r);
+}
+
+static void prof_equal(const struct coord_profile *a, const struct coord_profile *b)
+{
+	assert_int_equal(a->measured, b->measured);
+	assert_int_equal(a->mapping, b->mapping);
+	assert_int_equal(a->filtering, b->filtering);
+	assert_int_equal(a->allocation, b->allocation);
+	assert_int_equal(a->port_step, b->port_step);
+	assert_int_equal(a->lifetime_s, b->lifetime_s);
+	assert_int_equal(a->udp_blocked, b->udp_blocked);
+	assert_int_equal(a->tcp_punchable, b->tcp_punchable);
+	assert_int_equal(a->hairpin, b->hairpin);
+	assert_int_equal(a->portmap, b->portmap);
+	assert_true(nc_addr_eq(&a->portmap_ep, &b->portmap_ep));
+	assert_int_equal(a->portmap_ep.family, b->portmap_ep.family);
+}
+
+/* What natprof makes, punchvpnd's codec carries: a REGISTER with the profile of every saved
+ * result seals and opens to the same profile (port mapping endpoint with port 0 included). */
+static void test_profile_through_coord(void **state)
+{
+	static const char *const files[] = {
+		NC_TEST_DATA "/result-rev1/open-internet.json",
+		NC_TEST_DATA "/result-rev1/port-restricted-cone.json",
+		NC_TEST_DATA "/result-rev1/symmetric.json",
+		NC_TEST_DATA "/../../results/schema/examples/port-restricted-cone.json",
+	};
+	uint8_t priv[VPN_KEY_LEN], pub[VPN_KEY_LEN], spriv[VPN_KEY_LEN], spub[VPN_KEY_LEN];
+	uint8_t ck[32], sk[32], buf[COORD_MAX_DATAGRAM];
+	(void)state;
+
+	vpn_key_generate(priv);
+	vpn_key_generate(spriv);
+	assert_int_equal(vpn_key_public(pub, priv), 0);
+	assert_int_equal(vpn_key_public(spub, spriv), 0);
+	assert_int_equal(coord_shared_key(ck, priv, spub), 0);
+	assert_int_equal(coord_shared_key(sk, spriv, pub), 0);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		struct nc_result *r = read_result(files[i]);
+		struct coord_msg m = {.kind = COORD_REGISTER, .ts_ms = 1}, got;
+		int n;
+
+		natprof_from_result(r, &m.u.reg.prof);
+		m.u.reg.n_local = natprof_local_addrs(NULL, 51900, m.u.reg.local, COORD_MAX_LOCAL);
+		n = coord_seal(ck, pub, &m, buf, sizeof(buf));
+		assert_true(n > 0);
+		assert_int_equal(coord_unseal(sk, buf, (size_t)n, &got), 0);
+		prof_equal(&got.u.reg.prof, &m.u.reg.prof);
+		free(r);
+	}
 }
 
 static void test_describe_bounds(void **state)
@@ -464,6 +517,7 @@ int main(void)
 		cmocka_unit_test(test_from_saved_results),
 		cmocka_unit_test(test_from_example_with_tcp),
 		cmocka_unit_test(test_from_built_results),
+		cmocka_unit_test(test_profile_through_coord),
 		cmocka_unit_test(test_describe_bounds),
 		cmocka_unit_test(test_netlink_filter),
 		cmocka_unit_test(test_thread_no_server),
