@@ -7,7 +7,7 @@
 #
 # Peers: A (client, UDP) and B (client2, UDP) list each other; C (inet) lists A, who does not
 # list C; D (client, TCP) and B list each other later; E seals under a wrong server key; F
-# floods; G registers over IPv6.
+# floods; G registers over IPv6; H (client, TCP) stops reading.
 #
 # Checks: bad command lines and key files get one clear message and a non-zero exit; the
 # daemon drops to --user; REGISTERED shows the NAT's mapping; INTROs go to both mutual peers
@@ -15,8 +15,8 @@
 # relay forwards between mutual peers only, and not from unregistered sources; a replayed
 # registration, one under a wrong server key and one with a skewed clock get no answer and
 # are counted; the per-IP registration rate and the per-peer relay rate hold; TCP framing
-# (register over TCP, relay TCP<->UDP), bad frames, idle and slow connections, the connection
-# cap; IPv6; SIGTERM exits 0 with the counters; after a restart re-registration restores
+# (register over TCP, relay TCP<->UDP), bad frames, idle and slow connections (a partial
+# frame; a reader that stops), the connection cap; IPv6; SIGTERM exits 0 with the counters; after a restart re-registration restores
 # introductions and relaying.
 # Exit 77 (skip) when not root or without namespaces.
 set -u
@@ -52,7 +52,7 @@ SRV6='[fd18::1]:51901'
 SP=$("$PV" pubkey <"$W/server.key")
 OTHER=$("$PV" pubkey <"$W/other.key")
 declare -A PUB FD
-for n in A B C D E F G; do
+for n in A B C D E F G H; do
 	"$PV" genkey >"$W/$n.key"
 	PUB[$n]=$("$PV" pubkey <"$W/$n.key")
 done
@@ -92,24 +92,24 @@ server_start() {
 	nslab_wait_udp inet $SRV || { cat "$W/punchvpnd.log"; exit 1; }
 	SPID=$(cat "$W/punchvpnd.pid")
 	# "ready" follows the privilege drop.
-	for i in $(seq 100); do grep -q 'ready:' "$W/punchvpnd.log" && break; sleep 0.05; done
+	for _ in $(seq 100); do grep -q 'ready:' "$W/punchvpnd.log" && break; sleep 0.05; done
 }
 
 # client NAME NS ARGS...: pvcoord reading commands from a FIFO, JSON lines to $W/NAME.out.
 client() {
-	local n=$1 ns=$2
+	local n=$1 ns=$2 fd
 	shift 2
 	mkfifo "$W/$n.in"
 	: >"$W/$n.out"
 	ip netns exec "$NSLAB_P-$ns" "$PVC" --key "$W/$n.key" "$@" <"$W/$n.in" >"$W/$n.out" 2>&1 &
-	exec {FD[$n]}>"$W/$n.in"
+	exec {fd}>"$W/$n.in"
+	FD[$n]=$fd
 }
 say() { echo "$2" >&"${FD[$1]}"; } 2>/dev/null
 count() { grep -c -- "$2" "$W/$1.out"; }
 # wait_for NAME PATTERN N: until NAME's output has N lines matching (5 s at most).
 wait_for() {
-	local i
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		[ "$(count "$1" "$2")" -ge "$3" ] && return 0
 		sleep 0.05
 	done
@@ -128,10 +128,10 @@ register() {
 }
 # counter NAME: the daemon's counter, from a fresh SIGUSR1 line.
 counter() {
-	local before i
+	local before
 	before=$(grep -c 'counters:' "$W/punchvpnd.log")
 	kill -USR1 "$SPID"
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		[ "$(grep -c 'counters:' "$W/punchvpnd.log")" -gt "$before" ] && break
 		sleep 0.05
 	done
@@ -294,7 +294,7 @@ register G
 check_equal "IPv6 registration sees its endpoint" "[fd18::3]:40000" "$(field G registered observed)"
 
 # ---- idle and slow TCP connections, connection cap ----
-for i in $(seq 40); do
+for _ in $(seq 40); do
 	[ "$(counter tcp_closed_slow)" -ge 1 ] && [ "$(counter tcp_closed_idle)" -ge 1 ] && break
 	register D # as a real client does every keepalive: D must not idle out
 	sleep 0.5
@@ -321,6 +321,29 @@ assert closed >= 1, closed
 check_status "over --max-tcp 4 a new connection is closed at once" $?
 check_status "and counted" "$([ "$(counter tcp_refused)" -gt "$tr0" ] && echo 0 || echo 1)"
 
+# A TCP peer that stops reading: what does not fit its 64 KiB is dropped (counted), and after
+# 10 s of a full buffer the connection is closed. H lists B, B lists H; B relays 4000-byte
+# datagrams to H at B's 50/s, about 200 KB/s, for 3 s.
+client H client --tcp --server $SRV --server-key "$SP" --want "${PUB[B]}" --every 2 --rcvbuf 4096
+register H
+HID=$(field H registered relay_id)
+say B "want ${PUB[H]}"
+register B
+say H pause
+ru0=$(counter relay_unreachable)
+cs0=$(counter tcp_closed_slow)
+for _ in 1 2 3; do
+	say B "relayflood $HID 50 4000"
+	sleep 1
+done
+check_status "frames for a TCP peer that does not read are dropped once its buffer is full" \
+	"$([ "$(counter relay_unreachable)" -gt "$ru0" ] && echo 0 || echo 1)"
+for _ in $(seq 30); do
+	[ "$(counter tcp_closed_slow)" -gt "$cs0" ] && break
+	sleep 0.5
+done
+check_equal "and its connection is closed as slow" $((cs0 + 1)) "$(counter tcp_closed_slow)"
+
 # ---- SIGTERM, restart, re-registration ----
 kill -TERM "$SPID"
 wait "$SPID"
@@ -341,5 +364,5 @@ say A "relay $BID2 after-restart"
 wait_for B "$(hex after-restart)" 1
 check_equal "and relaying resumes" "$AID2 $(hex after-restart)" "$(field B relay from) $(field B relay hex)"
 
-for n in A B C D E F G; do say "$n" quit; done
+for n in A B C D E F G H; do say "$n" quit; done
 checks_verdict

@@ -236,9 +236,9 @@ static void test_bucket(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_lookup_and_ids), cmocka_unit_test(test_eviction),
-		cmocka_unit_test(test_endpoints),      cmocka_unit_test(test_wants),
-		cmocka_unit_test(test_want_budget),    cmocka_unit_test(test_bucket),
+	    cmocka_unit_test(test_lookup_and_ids), cmocka_unit_test(test_eviction),
+	    cmocka_unit_test(test_endpoints),	   cmocka_unit_test(test_wants),
+	    cmocka_unit_test(test_want_budget),	   cmocka_unit_test(test_bucket),
 	};
 
 	if (sodium_init() < 0)

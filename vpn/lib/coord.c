@@ -14,8 +14,8 @@
 #include "cursor.h"
 
 /* The largest body any kind can carry: REGISTER with every count at its maximum. */
-#define COORD_MAX_BODY                                                                     \
-	(COORD_BODY_HDR_LEN + COORD_PROFILE_LEN + COORD_MAX_LOCAL * COORD_EP_LEN +          \
+#define COORD_MAX_BODY                                                                             \
+	(COORD_BODY_HDR_LEN + COORD_PROFILE_LEN + COORD_MAX_LOCAL * COORD_EP_LEN +                 \
 	 COORD_MAX_WANTS * VPN_KEY_LEN)
 
 _Static_assert(crypto_box_NONCEBYTES == 24, "coord.h's nonce is 24 bytes");

@@ -171,7 +171,8 @@ void pvd_peer_set_udp(struct pvd_peers *t, struct pvd_peer *p, const struct nc_a
 	if (nc_addr_eq(&p->udp_ep, ep) && p->udp_ep.family == ep->family)
 		return;
 	if (p->udp_ep.family)
-		chain_del(t, &t->h_ep[ep_bucket(t, &p->udp_ep)], i, offsetof(struct pvd_peer, next_ep));
+		chain_del(t, &t->h_ep[ep_bucket(t, &p->udp_ep)], i,
+			  offsetof(struct pvd_peer, next_ep));
 	memset(&p->udp_ep, 0, sizeof(p->udp_ep));
 	if (!ep->family)
 		return;
@@ -260,7 +261,8 @@ struct pvd_peer *pvd_peer_add(struct pvd_peers *t, const uint8_t pub[VPN_KEY_LEN
 struct pvd_want *pvd_want_find(struct pvd_peer *p, const uint8_t pub[VPN_KEY_LEN], uint64_t now_ms)
 {
 	for (size_t i = 0; i < p->n_wants; i++)
-		if (p->wants[i].expires_ms > now_ms && memcmp(p->wants[i].pub, pub, VPN_KEY_LEN) == 0)
+		if (p->wants[i].expires_ms > now_ms &&
+		    memcmp(p->wants[i].pub, pub, VPN_KEY_LEN) == 0)
 			return &p->wants[i];
 	return NULL;
 }
@@ -287,7 +289,8 @@ struct pvd_want *pvd_want_refresh(struct pvd_peers *t, struct pvd_peer *p,
 			return NULL; /* nothing of its own to reuse either */
 		if (budget && p->n_wants == p->cap_wants && p->cap_wants < PVD_MAX_WANTS) {
 			size_t cap = p->cap_wants ? p->cap_wants * 2 : 4;
-			struct pvd_want *nw = realloc(p->wants, (cap > PVD_MAX_WANTS ? PVD_MAX_WANTS : cap) * sizeof(*nw));
+			struct pvd_want *nw = realloc(
+			    p->wants, (cap > PVD_MAX_WANTS ? PVD_MAX_WANTS : cap) * sizeof(*nw));
 			if (!nw)
 				return NULL;
 			p->wants = nw;
@@ -297,7 +300,8 @@ struct pvd_want *pvd_want_refresh(struct pvd_peers *t, struct pvd_peer *p,
 			w = &p->wants[p->n_wants++];
 			t->wants_total++;
 		} else {
-			/* Full: an expired entry if there is one, else the one closest to expiry. */
+			/* Full: an expired entry if there is one, else the one closest to expiry.
+			 */
 			w = &p->wants[oldest];
 			if (w->expires_ms > now_ms)
 				*dropped = true;

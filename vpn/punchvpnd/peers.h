@@ -23,15 +23,15 @@
  * PVD_MAX_WANTS others: all wants together are held to this many per table slot (65536 slots:
  * about 60 MB of wants at most, instead of 900 MB). */
 #define PVD_WANTS_PER_SLOT 16
-#define PVD_NONE UINT32_MAX
+#define PVD_NONE	   UINT32_MAX
 
 struct pvd_want {
 	uint8_t pub[VPN_KEY_LEN];
 	uint64_t expires_ms;
 	/* Introduction state of the pair (kept on both sides' want entries alike). */
-	uint64_t intro_ms;  /* last INTRO of the pair, 0 = never */
-	uint32_t gen_me;    /* this peer's info generation at that INTRO */
-	uint32_t gen_them;  /* the other's */
+	uint64_t intro_ms; /* last INTRO of the pair, 0 = never */
+	uint32_t gen_me;   /* this peer's info generation at that INTRO */
+	uint32_t gen_them; /* the other's */
 };
 
 struct pvd_peer {
@@ -41,15 +41,15 @@ struct pvd_peer {
 	bool registered;   /* a registration younger than COORD_WANT_TTL_S */
 	uint32_t slot_gen; /* bumped whenever the slot changes hands */
 	uint32_t relay_id;
-	uint32_t gen;      /* bumped when what an INTRO says about the peer changes */
-	uint64_t last_ts;  /* the client timestamp of its last accepted REGISTER */
+	uint32_t gen;	  /* bumped when what an INTRO says about the peer changes */
+	uint64_t last_ts; /* the client timestamp of its last accepted REGISTER */
 	uint64_t last_reg_ms;
 	struct nc_addr udp_ep; /* where its last UDP registration came from (family 0: none) */
-	int udp_lidx;          /* on which listening socket */
-	int tcp_idx;           /* its TCP connection (-1: none) and that connection's gen */
+	int udp_lidx;	       /* on which listening socket */
+	int tcp_idx;	       /* its TCP connection (-1: none) and that connection's gen */
 	uint32_t tcp_gen;
 	struct nc_addr tcp_ep;
-	bool last_tcp;         /* its last registration came over TCP */
+	bool last_tcp; /* its last registration came over TCP */
 	struct coord_profile prof;
 	struct nc_addr local[COORD_MAX_LOCAL];
 	size_t n_local;

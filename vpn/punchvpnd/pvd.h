@@ -31,8 +31,8 @@ struct pvd_cfg {
 	size_t n_listen;
 	uint8_t priv[VPN_KEY_LEN]; /* the server's static key (wiped by pvd_server_free) */
 	uint8_t pub[VPN_KEY_LEN];
-	unsigned max_peers;   /* registration table size */
-	unsigned reg_rate;    /* coordination datagrams per second per source IP */
+	unsigned max_peers; /* registration table size */
+	unsigned reg_rate;  /* coordination datagrams per second per source IP */
 	unsigned reg_burst;
 	unsigned relay_pps;   /* relayed packets per second per source peer (bucket: one second) */
 	unsigned relay_bps;   /* relayed bytes per second per source peer */
@@ -51,35 +51,35 @@ struct pvd_bucket {
 bool pvd_bucket_take(struct pvd_bucket *b, unsigned rate, uint64_t cost, uint64_t now_ms);
 
 /* Every event class the server counts; printed as one line (SIGUSR1 and at exit). */
-#define PVD_COUNTERS(X)                                                                    \
-	X(rx_datagrams)      /* UDP datagrams and TCP frames received */                   \
-	X(unknown_type)      /* neither coordination nor relay: dropped */                 \
-	X(malformed)         /* coordination or relay datagram that does not decode */     \
-	X(rate_limited)      /* coordination datagram over its source IP's rate, before DH */\
-	X(dh)                /* X25519 computations (once per key in the table) */         \
-	X(auth_failed)       /* box does not open: wrong server key, modified, unknown */  \
-	X(not_register)      /* a kind a server does not take (REGISTERED, INTRO) */       \
-	X(replayed)          /* timestamp not above the key's last (or the server's start) */\
-	X(clock_skew)        /* timestamp further than COORD_CLOCK_SKEW_MS from our clock */ \
-	X(registered)        /* REGISTER accepted and answered */                          \
-	X(new_peers)         /* first registration of a key (or after it expired) */       \
-	X(expired)           /* registrations that ran out (COORD_WANT_TTL_S) */           \
-	X(evicted)           /* table full: least recently registered key dropped */       \
-	X(wants_dropped)     /* over PVD_MAX_WANTS or the table's budget: not kept */       \
-	X(intros)            /* INTRO messages sent */                                     \
-	X(relayed)           /* relay datagrams forwarded */                               \
-	X(relayed_bytes)                                                                   \
-	X(relay_unregistered)/* from an endpoint or connection no live peer registered */  \
-	X(relay_no_peer)     /* destination relay id unknown or expired */                 \
-	X(relay_not_mutual)  /* the two peers do not both list each other */               \
-	X(relay_rate)        /* over the source peer's packet or byte rate */              \
-	X(relay_unreachable) /* destination's TCP connection gone or full */               \
-	X(send_failed)       /* sendto / TCP buffer failures */                            \
-	X(tcp_accepted)                                                                    \
-	X(tcp_refused)       /* over --max-tcp */                                          \
-	X(tcp_closed_idle)                                                                 \
-	X(tcp_closed_slow)   /* partial frame or unsent data stuck too long */             \
-	X(tcp_closed_bad)    /* frame length 0 or over COORD_MAX_DATAGRAM + relay room */
+#define PVD_COUNTERS(X)                                                                            \
+	X(rx_datagrams)	 /* UDP datagrams and TCP frames received */                               \
+	X(unknown_type)	 /* neither coordination nor relay: dropped */                             \
+	X(malformed)	 /* coordination or relay datagram that does not decode */                 \
+	X(rate_limited)	 /* coordination datagram over its source IP's rate, before DH */          \
+	X(dh)		 /* X25519 computations (once per key in the table) */                     \
+	X(auth_failed)	 /* box does not open: wrong server key, modified, unknown */              \
+	X(not_register)	 /* a kind a server does not take (REGISTERED, INTRO) */                   \
+	X(replayed)	 /* timestamp not above the key's last (or the server's start) */          \
+	X(clock_skew)	 /* timestamp further than COORD_CLOCK_SKEW_MS from our clock */           \
+	X(registered)	 /* REGISTER accepted and answered */                                      \
+	X(new_peers)	 /* first registration of a key (or after it expired) */                   \
+	X(expired)	 /* registrations that ran out (COORD_WANT_TTL_S) */                       \
+	X(evicted)	 /* table full: least recently registered key dropped */                   \
+	X(wants_dropped) /* over PVD_MAX_WANTS or the table's budget: not kept */                  \
+	X(intros)	 /* INTRO messages sent */                                                 \
+	X(relayed)	 /* relay datagrams forwarded */                                           \
+	X(relayed_bytes)                                                                           \
+	X(relay_unregistered) /* from an endpoint or connection no live peer registered */         \
+	X(relay_no_peer)      /* destination relay id unknown or expired */                        \
+	X(relay_not_mutual)   /* the two peers do not both list each other */                      \
+	X(relay_rate)	      /* over the source peer's packet or byte rate */                     \
+	X(relay_unreachable)  /* destination's TCP connection gone or full */                      \
+	X(send_failed)	      /* sendto / TCP buffer failures */                                   \
+	X(tcp_accepted)                                                                            \
+	X(tcp_refused) /* over --max-tcp */                                                        \
+	X(tcp_closed_idle)                                                                         \
+	X(tcp_closed_slow) /* partial frame or unsent data stuck too long */                       \
+	X(tcp_closed_bad)  /* frame length 0 or over PVD_MAX_FRAME (4096) */
 
 struct pvd_counters {
 #define PVD_CTR_FIELD_(name) uint64_t name;

@@ -19,7 +19,8 @@ static bool prof_eq(const struct coord_profile *a, const struct coord_profile *b
 	       a->port_step == b->port_step && a->lifetime_s == b->lifetime_s &&
 	       a->udp_blocked == b->udp_blocked && a->tcp_punchable == b->tcp_punchable &&
 	       a->hairpin == b->hairpin && a->portmap == b->portmap &&
-	       a->portmap_ep.family == b->portmap_ep.family && nc_addr_eq(&a->portmap_ep, &b->portmap_ep);
+	       a->portmap_ep.family == b->portmap_ep.family &&
+	       nc_addr_eq(&a->portmap_ep, &b->portmap_ep);
 }
 
 static bool locals_eq(const struct pvd_peer *p, const struct coord_register *r)
@@ -27,7 +28,8 @@ static bool locals_eq(const struct pvd_peer *p, const struct coord_register *r)
 	if (p->n_local != r->n_local)
 		return false;
 	for (size_t i = 0; i < r->n_local; i++)
-		if (p->local[i].family != r->local[i].family || !nc_addr_eq(&p->local[i], &r->local[i]))
+		if (p->local[i].family != r->local[i].family ||
+		    !nc_addr_eq(&p->local[i], &r->local[i]))
 			return false;
 	return true;
 }
@@ -80,7 +82,8 @@ static void maybe_introduce(struct pvd_server *s, struct pvd_peer *p, struct pvd
 	    s->now_ms - wp->intro_ms < PVD_INTRO_MIN_MS)
 		return;
 	if (!wp->intro_ms || !wq->intro_ms)
-		nc_log_info("introducing %s and %s", key_str(p->pub, a), key_str(q->pub, b));
+		pvd_event(s, PVD_LOG_INTRODUCED, "introducing %s and %s", key_str(p->pub, a),
+			  key_str(q->pub, b));
 	send_intro(s, p, q);
 	send_intro(s, q, p);
 	wp->intro_ms = wq->intro_ms = s->now_ms;
@@ -101,20 +104,21 @@ static struct pvd_peer *commit(struct pvd_server *s, const struct pvd_src *src, 
 		p = pvd_peer_add(&s->peers, pub, key, &evicted);
 		if (evicted) {
 			s->ctr.evicted++; /* s->live is recounted at the next sweep */
-			nc_log_debug_limited("table full (%u): least recently registered key evicted",
-					     s->peers.cap);
+			nc_log_debug_limited(
+			    "table full (%u): least recently registered key evicted", s->peers.cap);
 		}
 	}
 	if (!p->registered) {
 		s->ctr.new_peers++;
 		s->live++;
-		nc_log_info("peer %s registered from %s%s", key_str(pub, k), nc_addr_str(&src->addr, e),
-			    src->conn >= 0 ? " (tcp)" : "");
+		pvd_event(s, PVD_LOG_REGISTERED, "peer %s registered from %s%s", key_str(pub, k),
+			  nc_addr_str(&src->addr, e), src->conn >= 0 ? " (tcp)" : "");
 	}
 	changed = !p->registered || !prof_eq(&p->prof, &r->prof) || !locals_eq(p, r) ||
 		  p->last_tcp != (src->conn >= 0);
 	if (src->conn < 0) {
-		changed |= !nc_addr_eq(&p->udp_ep, &src->addr) || p->udp_ep.family != src->addr.family;
+		changed |=
+		    !nc_addr_eq(&p->udp_ep, &src->addr) || p->udp_ep.family != src->addr.family;
 		pvd_peer_set_udp(&s->peers, p, &src->addr);
 		p->udp_lidx = src->lidx;
 		p->last_tcp = false;
@@ -139,14 +143,16 @@ static struct pvd_peer *commit(struct pvd_server *s, const struct pvd_src *src, 
 	for (size_t i = 0; i < r->n_wants; i++) {
 		if (memcmp(r->wants[i], pub, VPN_KEY_LEN) == 0)
 			continue;
-		if (!pvd_want_refresh(&s->peers, p, r->wants[i], s->now_ms, COORD_WANT_TTL_S * 1000ull,
-				      &dropped) || dropped)
+		if (!pvd_want_refresh(&s->peers, p, r->wants[i], s->now_ms,
+				      COORD_WANT_TTL_S * 1000ull, &dropped) ||
+		    dropped)
 			s->ctr.wants_dropped++;
 	}
 	return p;
 }
 
-void pvd_handle_coord(struct pvd_server *s, const struct pvd_src *src, const uint8_t *buf, size_t len)
+void pvd_handle_coord(struct pvd_server *s, const struct pvd_src *src, const uint8_t *buf,
+		      size_t len)
 {
 	uint8_t pub[VPN_KEY_LEN], fresh[32], dg[COORD_MAX_DATAGRAM];
 	const uint8_t *key;
@@ -155,14 +161,16 @@ void pvd_handle_coord(struct pvd_server *s, const struct pvd_src *src, const uin
 	char a[NC_ADDR_STRLEN];
 	int rc, n;
 
-	if (coord_peek_sender(buf, len, pub) != 0 || sodium_memcmp(pub, s->cfg.pub, VPN_KEY_LEN) == 0) {
+	if (coord_peek_sender(buf, len, pub) != 0 ||
+	    sodium_memcmp(pub, s->cfg.pub, VPN_KEY_LEN) == 0) {
 		s->ctr.malformed++;
 		return;
 	}
 	/* Before any X25519 or Poly1305: each source IP gets a small rate. */
 	if (!hsrl_allow(&s->rl, &src->addr, s->now_ms)) {
 		s->ctr.rate_limited++;
-		nc_log_debug_limited("coordination from %s over its rate", nc_addr_ip_str(&src->addr, a));
+		nc_log_debug_limited("coordination from %s over its rate",
+				     nc_addr_ip_str(&src->addr, a));
 		return;
 	}
 	p = pvd_peer_by_pub(&s->peers, pub);
@@ -190,10 +198,11 @@ void pvd_handle_coord(struct pvd_server *s, const struct pvd_src *src, const uin
 		s->ctr.not_register++;
 		goto out;
 	}
-	if (m.ts_ms > s->wall_ms + COORD_CLOCK_SKEW_MS || m.ts_ms + COORD_CLOCK_SKEW_MS < s->wall_ms) {
+	if (m.ts_ms > s->wall_ms + COORD_CLOCK_SKEW_MS ||
+	    m.ts_ms + COORD_CLOCK_SKEW_MS < s->wall_ms) {
 		s->ctr.clock_skew++;
-		nc_log_debug_limited("registration from %s: clock %+lld ms from ours", nc_addr_str(&src->addr, a),
-				     (long long)(m.ts_ms - s->wall_ms));
+		nc_log_debug_limited("registration from %s: clock %+lld ms from ours",
+				     nc_addr_str(&src->addr, a), (long long)(m.ts_ms - s->wall_ms));
 		goto out;
 	}
 	/* Strictly growing per key, and never older than this server: a registration captured

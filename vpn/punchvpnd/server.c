@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,12 +40,31 @@ void pvd_counters_format(const struct pvd_counters *c, size_t peers_live, char *
 {
 	size_t off = (size_t)snprintf(buf, len, "peers=%zu", peers_live);
 
-#define PVD_CTR_FMT_(name)                                                                 \
-	if (off < len)                                                                     \
-		off += (size_t)snprintf(buf + off, len - off, " " #name "=%llu",            \
+#define PVD_CTR_FMT_(name)                                                                         \
+	if (off < len)                                                                             \
+		off += (size_t)snprintf(buf + off, len - off, " " #name "=%llu",                   \
 					(unsigned long long)c->name);
 	PVD_COUNTERS(PVD_CTR_FMT_)
 #undef PVD_CTR_FMT_
+}
+
+void pvd_event(struct pvd_server *s, enum pvd_event c, const char *fmt, ...)
+{
+	static const char *const names[PVD_LOG_N] = {"registration", "introduction", "expiry"};
+	char line[512];
+	uint64_t closed;
+	bool take =
+	    nc_log_limit_take(&s->log_limit[c], s->now_ms * 1000, NC_LOG_LIMIT_PER_SEC, &closed);
+	va_list ap;
+
+	if (closed)
+		nc_log_info("%llu %s lines suppressed", (unsigned long long)closed, names[c]);
+	if (!take)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	nc_log_info("%s", line);
 }
 
 int pvd_send_src(struct pvd_server *s, const struct pvd_src *to, const uint8_t *buf, size_t len)
@@ -95,8 +115,10 @@ static void udp_readable(struct pvd_server *s, int lidx)
 
 		for (int i = 0; i < PVD_BATCH; i++) {
 			iov[i] = (struct iovec){bufs[i], sizeof(bufs[i])};
-			msgs[i].msg_hdr = (struct msghdr){.msg_name = &from[i], .msg_namelen = sizeof(from[i]),
-							  .msg_iov = &iov[i], .msg_iovlen = 1};
+			msgs[i].msg_hdr = (struct msghdr){.msg_name = &from[i],
+							  .msg_namelen = sizeof(from[i]),
+							  .msg_iov = &iov[i],
+							  .msg_iovlen = 1};
 		}
 		n = recvmmsg(s->l[lidx].udp_fd, msgs, PVD_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
@@ -132,7 +154,8 @@ static void sweep(struct pvd_server *s)
 			continue;
 		if (s->now_ms - p->last_reg_ms >= ttl) {
 			vpn_key_to_b64(k, p->pub);
-			nc_log_info("peer %s expired (no registration for %u s)", k, COORD_WANT_TTL_S);
+			pvd_event(s, PVD_LOG_EXPIRED, "peer %s expired (no registration for %u s)",
+				  k, COORD_WANT_TTL_S);
 			pvd_peer_unregister(&s->peers, p);
 			s->ctr.expired++;
 			continue;
@@ -170,8 +193,8 @@ static int open_listen(struct pvd_server *s, size_t i, char *err, size_t errlen)
 	setsockopt(l->tcp_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	/* A relay burst should queue, not drop, while the loop serves TCP. */
 	setsockopt(l->udp_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	if (bind(l->udp_fd, (struct sockaddr *)&ss, sl) != 0 || bind(l->tcp_fd, (struct sockaddr *)&ss, sl) != 0 ||
-	    listen(l->tcp_fd, 128) != 0)
+	if (bind(l->udp_fd, (struct sockaddr *)&ss, sl) != 0 ||
+	    bind(l->tcp_fd, (struct sockaddr *)&ss, sl) != 0 || listen(l->tcp_fd, 128) != 0)
 		goto fail;
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = PVD_TAG(PVD_EV_UDP, i)};
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, l->udp_fd, &ev) != 0)
@@ -205,7 +228,8 @@ int pvd_server_open(struct pvd_server **out, const struct pvd_cfg *cfg, char *er
 	s->start_wall_ms = s->wall_ms;
 	hsrl_init(&s->rl, cfg->reg_rate, cfg->reg_burst);
 	if ((rc = pvd_peers_init(&s->peers, cfg->max_peers)) != 0 || (rc = pvd_tcp_init(s)) != 0) {
-		snprintf(err, errlen, "registration table of %u peers: %s", cfg->max_peers, nc_strerror(rc));
+		snprintf(err, errlen, "registration table of %u peers: %s", cfg->max_peers,
+			 nc_strerror(rc));
 		goto fail;
 	}
 	sigemptyset(&mask);
@@ -215,7 +239,8 @@ int pvd_server_open(struct pvd_server **out, const struct pvd_cfg *cfg, char *er
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	s->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (s->epfd < 0 || s->sigfd < 0 || s->timerfd < 0 || timerfd_settime(s->timerfd, 0, &its, NULL) != 0) {
+	if (s->epfd < 0 || s->sigfd < 0 || s->timerfd < 0 ||
+	    timerfd_settime(s->timerfd, 0, &its, NULL) != 0) {
 		rc = -errno;
 		snprintf(err, errlen, "event loop setup: %s", strerror(errno));
 		goto fail;
@@ -250,7 +275,8 @@ int pvd_server_run(struct pvd_server *s)
 			return -errno;
 		tick_clocks(s);
 		for (int i = 0; i < n && !s->stop; i++) {
-			uint32_t kind = (uint32_t)(evs[i].data.u64 >> 32), idx = (uint32_t)evs[i].data.u64;
+			uint32_t kind = (uint32_t)(evs[i].data.u64 >> 32),
+				 idx = (uint32_t)evs[i].data.u64;
 			switch (kind) {
 			case PVD_EV_UDP:
 				udp_readable(s, (int)idx);

@@ -248,7 +248,8 @@ void pvd_tcp_sweep(struct pvd_server *s)
 			conn_close(s, i, &s->ctr.send_failed);
 		else if (s->now_ms - c->last_rx_ms >= idle)
 			conn_close(s, i, &s->ctr.tcp_closed_idle);
-		else if ((c->partial_since_ms && s->now_ms - c->partial_since_ms >= PVD_TCP_SLOW_MS) ||
+		else if ((c->partial_since_ms &&
+			  s->now_ms - c->partial_since_ms >= PVD_TCP_SLOW_MS) ||
 			 (c->stuck_since_ms && s->now_ms - c->stuck_since_ms >= PVD_TCP_SLOW_MS))
 			conn_close(s, i, &s->ctr.tcp_closed_slow);
 	}

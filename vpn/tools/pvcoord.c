@@ -16,6 +16,7 @@
  *   flood N                  N registrations back to back (rate limits)
  *   relayflood ID N SIZE     N relay datagrams of SIZE payload bytes
  *   raw HEX                  any datagram (a replay of a "sent" line's hex)
+ *   pause                    stop reading the socket (a slow TCP reader; with --rcvbuf N)
  *   quit
  *
  *   {"event":"sent","kind":"register","ts":T,"hex":"..."}
@@ -41,6 +42,8 @@
 #include "key.h"
 
 struct client {
+	bool paused; /* "pause": the socket is not read (a slow reader) */
+	int rcvbuf;  /* --rcvbuf: SO_RCVBUF before connecting (0: the default) */
 	int fd;
 	bool tcp;
 	struct sockaddr_storage srv;
@@ -89,12 +92,14 @@ static void do_register(struct client *c, long long offset, bool quiet)
 	m.u.reg = c->reg;
 	n = coord_seal(c->key, c->pub, &m, dg, sizeof(dg));
 	if (n < 0 || send_dg(c, dg, (size_t)n) != 0) {
-		printf("{\"event\":\"error\",\"what\":\"register: %s\"}\n", n < 0 ? nc_strerror(n) : strerror(errno));
+		printf("{\"event\":\"error\",\"what\":\"register: %s\"}\n",
+		       n < 0 ? nc_strerror(n) : strerror(errno));
 		return;
 	}
 	if (quiet)
 		return;
-	printf("{\"event\":\"sent\",\"kind\":\"register\",\"ts\":%llu,\"hex\":\"", (unsigned long long)m.ts_ms);
+	printf("{\"event\":\"sent\",\"kind\":\"register\",\"ts\":%llu,\"hex\":\"",
+	       (unsigned long long)m.ts_ms);
 	print_hex(dg, (size_t)n);
 	printf("\"}\n");
 }
@@ -129,19 +134,21 @@ static void received(struct client *c, const uint8_t *buf, size_t len)
 		if (m.kind == COORD_REGISTERED) {
 			printf("{\"event\":\"registered\",\"observed\":\"%s\",\"relay_id\":%u,"
 			       "\"keepalive\":%u,\"ts\":%llu}\n",
-			       nc_addr_str(&m.u.ack.observed, a), m.u.ack.relay_id, m.u.ack.keepalive_s,
-			       (unsigned long long)m.ts_ms);
+			       nc_addr_str(&m.u.ack.observed, a), m.u.ack.relay_id,
+			       m.u.ack.keepalive_s, (unsigned long long)m.ts_ms);
 			return;
 		}
 		if (m.kind == COORD_INTRO) {
 			vpn_key_to_b64(k, m.u.intro.peer);
-			printf("{\"event\":\"intro\",\"peer\":\"%s\",\"relay_id\":%u,\"observed\":\"%s\","
+			printf("{\"event\":\"intro\",\"peer\":\"%s\",\"relay_id\":%u,\"observed\":"
+			       "\"%s\","
 			       "\"mapping\":%u,\"measured\":%s,\"local\":[",
 			       k, m.u.intro.relay_id,
 			       m.u.intro.observed.family ? nc_addr_str(&m.u.intro.observed, a) : "",
 			       m.u.intro.prof.mapping, m.u.intro.prof.measured ? "true" : "false");
 			for (size_t i = 0; i < m.u.intro.n_local; i++)
-				printf("%s\"%s\"", i ? "," : "", nc_addr_str(&m.u.intro.local[i], a));
+				printf("%s\"%s\"", i ? "," : "",
+				       nc_addr_str(&m.u.intro.local[i], a));
 			printf("]}\n");
 			return;
 		}
@@ -181,8 +188,8 @@ static int readable(struct client *c)
 
 static void command(struct client *c, char *line, bool *quit)
 {
-	char *cmd = strtok(line, " \t\r\n"), *a1 = strtok(NULL, " \t\r\n"), *a2 = strtok(NULL, " \t\r\n"),
-	     *a3 = strtok(NULL, " \t\r\n");
+	char *cmd = strtok(line, " \t\r\n"), *a1 = strtok(NULL, " \t\r\n"),
+	     *a2 = strtok(NULL, " \t\r\n"), *a3 = strtok(NULL, " \t\r\n");
 	struct nc_addr ep;
 
 	if (!cmd)
@@ -216,6 +223,8 @@ static void command(struct client *c, char *line, bool *quit)
 		size_t n = 0;
 		if (sodium_hex2bin(buf, sizeof(buf), a1, strlen(a1), NULL, &n, NULL) == 0)
 			send_dg(c, buf, n);
+	} else if (!strcmp(cmd, "pause")) {
+		c->paused = true;
 	} else if (!strcmp(cmd, "quit")) {
 		*quit = true;
 	} else {
@@ -239,6 +248,8 @@ static int open_socket(struct client *c, const char *server, const char *bind_to
 	if (c->fd < 0)
 		return -1;
 	setsockopt(c->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (c->rcvbuf)
+		setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &c->rcvbuf, sizeof(c->rcvbuf));
 	if (bind_to) {
 		if (nc_addr_parse(bind_to, 0, &b) != 0) {
 			fprintf(stderr, "pvcoord: --bind '%s' is not IP:PORT\n", bind_to);
@@ -261,11 +272,11 @@ int main(int argc, char **argv)
 {
 	static struct client c;
 	static const struct option longopts[] = {
-		{"server", required_argument, NULL, 's'}, {"server-key", required_argument, NULL, 'S'},
-		{"key", required_argument, NULL, 'k'},    {"tcp", no_argument, NULL, 't'},
-		{"bind", required_argument, NULL, 'b'},   {"want", required_argument, NULL, 'w'},
-		{"local", required_argument, NULL, 'l'},  {"every", required_argument, NULL, 'e'},
-		{NULL, 0, NULL, 0},
+	    {"server", required_argument, NULL, 's'}, {"server-key", required_argument, NULL, 'S'},
+	    {"key", required_argument, NULL, 'k'},    {"tcp", no_argument, NULL, 't'},
+	    {"bind", required_argument, NULL, 'b'},   {"want", required_argument, NULL, 'w'},
+	    {"local", required_argument, NULL, 'l'},  {"every", required_argument, NULL, 'e'},
+	    {"rcvbuf", required_argument, NULL, 'r'}, {NULL, 0, NULL, 0},
 	};
 	const char *server = NULL, *skey = NULL, *keyfile = NULL, *bind_to = NULL;
 	char err[512] = "", kb[VPN_KEY_B64_LEN + 1];
@@ -278,33 +289,53 @@ int main(int argc, char **argv)
 		return 1;
 	while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (o) {
-		case 's': server = optarg; break;
-		case 'S': skey = optarg; break;
-		case 'k': keyfile = optarg; break;
-		case 't': c.tcp = true; break;
-		case 'b': bind_to = optarg; break;
-		case 'e': every_ms = atoi(optarg) * 1000; break;
+		case 's':
+			server = optarg;
+			break;
+		case 'S':
+			skey = optarg;
+			break;
+		case 'k':
+			keyfile = optarg;
+			break;
+		case 't':
+			c.tcp = true;
+			break;
+		case 'b':
+			bind_to = optarg;
+			break;
+		case 'r':
+			c.rcvbuf = atoi(optarg);
+			break;
+		case 'e':
+			every_ms = atoi(optarg) * 1000;
+			break;
 		case 'w':
-			if (c.reg.n_wants == COORD_MAX_WANTS || vpn_key_from_b64(c.reg.wants[c.reg.n_wants++], optarg) != 0) {
+			if (c.reg.n_wants == COORD_MAX_WANTS ||
+			    vpn_key_from_b64(c.reg.wants[c.reg.n_wants++], optarg) != 0) {
 				fprintf(stderr, "pvcoord: --want: bad key\n");
 				return 2;
 			}
 			break;
 		case 'l':
-			if (c.reg.n_local == COORD_MAX_LOCAL || nc_addr_parse(optarg, 0, &c.reg.local[c.reg.n_local++]) != 0) {
+			if (c.reg.n_local == COORD_MAX_LOCAL ||
+			    nc_addr_parse(optarg, 0, &c.reg.local[c.reg.n_local++]) != 0) {
 				fprintf(stderr, "pvcoord: --local: bad endpoint\n");
 				return 2;
 			}
 			break;
-		default: return 2;
+		default:
+			return 2;
 		}
 	}
 	if (!server || !skey || !keyfile) {
-		fprintf(stderr, "usage: pvcoord --server IP:PORT --server-key B64 --key FILE [--tcp] "
-				"[--bind IP:PORT] [--want B64]... [--local IP:PORT]...\n");
+		fprintf(stderr,
+			"usage: pvcoord --server IP:PORT --server-key B64 --key FILE [--tcp] "
+			"[--bind IP:PORT] [--want B64]... [--local IP:PORT]...\n");
 		return 2;
 	}
-	if (vpn_key_from_b64(c.spub, skey) != 0 || vpn_key_load_file(c.priv, keyfile, err, sizeof(err)) != 0 ||
+	if (vpn_key_from_b64(c.spub, skey) != 0 ||
+	    vpn_key_load_file(c.priv, keyfile, err, sizeof(err)) != 0 ||
 	    vpn_key_public(c.pub, c.priv) != 0 || coord_shared_key(c.key, c.priv, c.spub) != 0) {
 		fprintf(stderr, "pvcoord: bad key: %s\n", err);
 		return 2;
@@ -315,11 +346,13 @@ int main(int argc, char **argv)
 	vpn_key_to_b64(kb, c.pub);
 	printf("{\"event\":\"ready\",\"pub\":\"%s\"}\n", kb);
 	while (!quit) {
-		struct pollfd p[2] = {{.fd = 0, .events = POLLIN}, {.fd = c.fd, .events = POLLIN}};
+		struct pollfd p[2] = {{.fd = 0, .events = POLLIN},
+				      {.fd = c.paused ? -1 : c.fd, .events = POLLIN}};
 		int r = poll(p, 2, every_ms);
 		if (r < 0 && errno != EINTR)
 			break;
-		if (r == 0) { /* --every: time to re-register (approximately: any input delays it) */
+		if (r ==
+		    0) { /* --every: time to re-register (approximately: any input delays it) */
 			do_register(&c, 0, true);
 			continue;
 		}
