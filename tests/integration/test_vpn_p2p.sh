@@ -125,11 +125,13 @@ check_status "no secret in status or logs" \
 	"$(cat "$WORK/A.log" "$WORK/B.log" <(echo "$text$json") | grep -qF -e "$KA" -e "$KB" && echo 1 || echo 0)"
 
 # --- hostile packets: capture a real transport packet from A, replay it, modify it ---
-ip netns exec "$B" tcpdump -i vB -U -w "$WORK/cap.pcap" "udp and src host 10.99.0.1 and dst port 51900" \
-	>/dev/null 2>&1 &
+ip netns exec "$B" tcpdump -i vB -U --immediate-mode -w "$WORK/cap.pcap" "udp and src host 10.99.0.1 and dst port 51900" \
+	>"$WORK/tcpdump.out" 2>&1 &
 TD=$!
 PIDS+=($TD)
-sleep 0.5
+# Capturing once tcpdump says so, in immediate mode: without it libpcap holds packets in its
+# ring until a 1 s block timeout, and the kill below can come first (a flaky capture).
+for _ in $(seq 100); do grep -q "listening on" "$WORK/tcpdump.out" && break; sleep 0.05; done
 ip netns exec "$A" ping -c 3 -i 0.1 10.100.0.2 >/dev/null 2>&1
 sleep 0.3
 kill "$TD"

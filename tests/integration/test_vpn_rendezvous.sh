@@ -164,6 +164,15 @@ s.sendall(open('$WORK/blob', 'rb').read()); s.close()" 2>&1
 	wait "$rp"
 	cat "$WORK/bulk.out"
 }
+# --- bad input: a server that never answers (nothing on that port, UDP or TCP) ---
+conf A 10.100.0.1 "$PB" 10.100.0.2 | sed 's/:51901/:51999/' > "$WORK/pvX.conf"
+t0=$(date +%s)
+out=$(timeout 20 ip netns exec "$A" "$PV" up "$WORK/pvX.conf" 2>&1); rc=$?
+check_status "unreachable server: exit 1 with one clear message within 10 s" \
+	"$([ $rc -eq 1 ] && [ $(($(date +%s) - t0)) -le 10 ] && [ "$(echo "$out" | grep -c 'is unreachable')" -eq 1 ] && echo 0 || echo 1)" "$out"
+check_equal "unreachable server: no interface or socket left" "0 0" \
+	"$(ip -n "$A" -o link show | grep -c ': pvX') $(ls "$PUNCHVPN_RUN_DIR" 2>/dev/null | wc -l)"
+
 # --- up: both register, the server introduces, the first ping goes through at once ---
 ip netns exec "$A" "$PV" up "$WORK/pvA.conf" > "$WORK/A.log" 2>&1 &
 PIDS+=($!)

@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "coord.h"
+#include "key.h"
 #include "natprof.h"
 #include "strategy.h"
 
@@ -224,6 +226,57 @@ static void test_from_built_results(void **state)
 	free(r);
 }
 
+static void prof_equal(const struct coord_profile *a, const struct coord_profile *b)
+{
+	assert_int_equal(a->measured, b->measured);
+	assert_int_equal(a->mapping, b->mapping);
+	assert_int_equal(a->filtering, b->filtering);
+	assert_int_equal(a->allocation, b->allocation);
+	assert_int_equal(a->port_step, b->port_step);
+	assert_int_equal(a->lifetime_s, b->lifetime_s);
+	assert_int_equal(a->udp_blocked, b->udp_blocked);
+	assert_int_equal(a->tcp_punchable, b->tcp_punchable);
+	assert_int_equal(a->hairpin, b->hairpin);
+	assert_int_equal(a->portmap, b->portmap);
+	assert_true(nc_addr_eq(&a->portmap_ep, &b->portmap_ep));
+	assert_int_equal(a->portmap_ep.family, b->portmap_ep.family);
+}
+
+/* What natprof makes, punchvpnd's codec carries: a REGISTER with the profile of every saved
+ * result seals and opens to the same profile (port mapping endpoint with port 0 included). */
+static void test_profile_through_coord(void **state)
+{
+	static const char *const files[] = {
+		NC_TEST_DATA "/result-rev1/open-internet.json",
+		NC_TEST_DATA "/result-rev1/port-restricted-cone.json",
+		NC_TEST_DATA "/result-rev1/symmetric.json",
+		NC_TEST_DATA "/../../results/schema/examples/port-restricted-cone.json",
+	};
+	uint8_t priv[VPN_KEY_LEN], pub[VPN_KEY_LEN], spriv[VPN_KEY_LEN], spub[VPN_KEY_LEN];
+	uint8_t ck[32], sk[32], buf[COORD_MAX_DATAGRAM];
+	(void)state;
+
+	vpn_key_generate(priv);
+	vpn_key_generate(spriv);
+	assert_int_equal(vpn_key_public(pub, priv), 0);
+	assert_int_equal(vpn_key_public(spub, spriv), 0);
+	assert_int_equal(coord_shared_key(ck, priv, spub), 0);
+	assert_int_equal(coord_shared_key(sk, spriv, pub), 0);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		struct nc_result *r = read_result(files[i]);
+		struct coord_msg m = {.kind = COORD_REGISTER, .ts_ms = 1}, got;
+		int n;
+
+		natprof_from_result(r, &m.u.reg.prof);
+		m.u.reg.n_local = natprof_local_addrs(NULL, 51900, m.u.reg.local, COORD_MAX_LOCAL);
+		n = coord_seal(ck, pub, &m, buf, sizeof(buf));
+		assert_true(n > 0);
+		assert_int_equal(coord_unseal(sk, buf, (size_t)n, &got), 0);
+		prof_equal(&got.u.reg.prof, &m.u.reg.prof);
+		free(r);
+	}
+}
+
 static void test_describe_bounds(void **state)
 {
 	struct coord_profile p = {.measured = true, .udp_blocked = NC_TRI_NO, .mapping = NC_BEH_EI,
@@ -248,7 +301,7 @@ struct nlbuf {
 	size_t len;
 };
 
-static void nl_addr(struct nlbuf *nb, uint16_t type, int ifindex)
+static void nl_addr_scoped(struct nlbuf *nb, uint16_t type, int ifindex, uint8_t scope)
 {
 	struct nlmsghdr *h = (struct nlmsghdr *)(nb->b + nb->len);
 	struct ifaddrmsg *ifa;
@@ -259,29 +312,52 @@ static void nl_addr(struct nlbuf *nb, uint16_t type, int ifindex)
 	ifa = NLMSG_DATA(h);
 	ifa->ifa_family = AF_INET;
 	ifa->ifa_index = (unsigned)ifindex;
+	ifa->ifa_scope = scope;
+	nb->len += NLMSG_ALIGN(h->nlmsg_len);
+}
+
+static void nl_addr(struct nlbuf *nb, uint16_t type, int ifindex)
+{
+	nl_addr_scoped(nb, type, ifindex, RT_SCOPE_UNIVERSE);
+}
+
+static void nl_rta(struct nlmsghdr *h, uint16_t type, const void *data, size_t len)
+{
+	struct rtattr *rta = (struct rtattr *)((char *)h + NLMSG_ALIGN(h->nlmsg_len));
+
+	rta->rta_type = type;
+	rta->rta_len = (unsigned short)RTA_LENGTH(len);
+	memcpy(RTA_DATA(rta), data, len);
+	h->nlmsg_len = NLMSG_ALIGN(h->nlmsg_len) + RTA_ALIGN(rta->rta_len);
+}
+
+/* A route message: family, type, flags, and RTA_DST (dst != NULL) and RTA_OIF (oif != 0). */
+static void nl_route6(struct nlbuf *nb, uint16_t type, int family, uint8_t rtype, int oif,
+		      unsigned flags, const char *dst)
+{
+	struct nlmsghdr *h = (struct nlmsghdr *)(nb->b + nb->len);
+	struct rtmsg *rtm;
+	uint8_t a[16];
+
+	memset(h, 0, NLMSG_SPACE(sizeof(*rtm) + 2 * RTA_SPACE(16)));
+	h->nlmsg_len = NLMSG_LENGTH(sizeof(*rtm));
+	h->nlmsg_type = type;
+	rtm = NLMSG_DATA(h);
+	rtm->rtm_family = (uint8_t)family;
+	rtm->rtm_type = rtype;
+	rtm->rtm_flags = flags;
+	if (dst) {
+		assert_int_equal(inet_pton(family, dst, a), 1);
+		nl_rta(h, RTA_DST, a, family == AF_INET ? 4 : 16);
+	}
+	if (oif)
+		nl_rta(h, RTA_OIF, &oif, sizeof(oif));
 	nb->len += NLMSG_ALIGN(h->nlmsg_len);
 }
 
 static void nl_route(struct nlbuf *nb, uint16_t type, int oif, unsigned flags)
 {
-	struct nlmsghdr *h = (struct nlmsghdr *)(nb->b + nb->len);
-	struct rtmsg *rtm;
-	struct rtattr *rta;
-
-	memset(h, 0, NLMSG_SPACE(sizeof(*rtm) + RTA_SPACE(sizeof(int))));
-	h->nlmsg_len = NLMSG_LENGTH(sizeof(*rtm));
-	h->nlmsg_type = type;
-	rtm = NLMSG_DATA(h);
-	rtm->rtm_family = AF_INET;
-	rtm->rtm_flags = flags;
-	if (oif) {
-		rta = (struct rtattr *)((char *)h + NLMSG_ALIGN(h->nlmsg_len));
-		rta->rta_type = RTA_OIF;
-		rta->rta_len = RTA_LENGTH(sizeof(int));
-		memcpy(RTA_DATA(rta), &oif, sizeof(int));
-		h->nlmsg_len = NLMSG_ALIGN(h->nlmsg_len) + RTA_ALIGN(rta->rta_len);
-	}
-	nb->len += NLMSG_ALIGN(h->nlmsg_len);
+	nl_route6(nb, type, AF_INET, RTN_UNICAST, oif, flags, "10.200.0.0");
 }
 
 static void test_netlink_filter(void **state)
@@ -303,6 +379,25 @@ static void test_netlink_filter(void **state)
 	nb.len = 0;
 	nl_route(&nb, RTM_NEWROUTE, 0, 0); /* no RTA_OIF (a blackhole, a multipath route) */
 	assert_true(natprof_nl_changed(nb.b, nb.len, 7));
+
+	/* What the kernel derives by itself: a link-local address appearing after a link came
+	 * up, its fe80::/64 and ff00::/8 routes, and the local and broadcast routes of an
+	 * address. None of them is a change on its own. */
+	nb.len = 0;
+	nl_addr_scoped(&nb, RTM_NEWADDR, 2, RT_SCOPE_LINK);
+	nl_route6(&nb, RTM_NEWROUTE, AF_INET6, RTN_UNICAST, 2, 0, "fe80::");
+	nl_route6(&nb, RTM_NEWROUTE, AF_INET6, RTN_MULTICAST, 2, 0, "ff00::");
+	nl_route6(&nb, RTM_NEWROUTE, AF_INET6, RTN_LOCAL, 2, 0, "fe80::1");
+	nl_route6(&nb, RTM_NEWROUTE, AF_INET, RTN_BROADCAST, 2, 0, "10.1.0.255");
+	nl_route6(&nb, RTM_NEWROUTE, AF_INET, RTN_LOCAL, 2, 0, "10.1.0.2");
+	assert_false(natprof_nl_changed(nb.b, nb.len, 0));
+	/* A global IPv6 prefix route is one. */
+	nl_route6(&nb, RTM_NEWROUTE, AF_INET6, RTN_UNICAST, 2, 0, "2001:db8:1::");
+	assert_true(natprof_nl_changed(nb.b, nb.len, 0));
+	/* So is a default route with no destination attribute at all. */
+	nb.len = 0;
+	nl_route6(&nb, RTM_DELROUTE, AF_INET6, RTN_UNICAST, 2, 0, NULL);
+	assert_true(natprof_nl_changed(nb.b, nb.len, 0));
 
 	nb.len = 0;
 	nl_addr(&nb, RTM_NEWLINK, 2); /* not subscribed to, not ours */
@@ -422,6 +517,7 @@ int main(void)
 		cmocka_unit_test(test_from_saved_results),
 		cmocka_unit_test(test_from_example_with_tcp),
 		cmocka_unit_test(test_from_built_results),
+		cmocka_unit_test(test_profile_through_coord),
 		cmocka_unit_test(test_describe_bounds),
 		cmocka_unit_test(test_netlink_filter),
 		cmocka_unit_test(test_thread_no_server),

@@ -320,6 +320,31 @@ static void test_keepalive(void **state)
 	assert_int_equal(strategy_keepalive_ms(&b, NULL), 25000);
 }
 
+static void test_json(void **state)
+{
+	struct coord_profile port = prof(C_PORT), rnd = prof(C_RAND);
+	struct strat_side sp = side(&port, "198.51.100.1"), sr = side(&rnd, "203.0.113.9");
+	struct strat_plan p;
+	json_t *j, *order;
+	(void)state;
+
+	strategy_plan(&sp, &sr, &p);
+	j = strategy_plan_json(&p);
+	assert_non_null(j);
+	order = json_object_get(j, "order");
+	assert_int_equal(json_array_size(order), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(order, 0), "method")),
+			    "birthday");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(order, 0), "at")),
+			    "peer");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(order, 1), "method")),
+			    "relay");
+	assert_int_equal(json_object_size(json_object_get(j, "skipped")), STRAT_METHOD_COUNT - 2);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "skipped"), "punch")),
+			    p.skipped[STRAT_PUNCH]);
+	json_decref(j);
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -338,6 +363,7 @@ int main(void)
 		cmocka_unit_test(test_same_lan),
 		cmocka_unit_test(test_unmeasured_and_tcp),
 		cmocka_unit_test(test_keepalive),
+		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_names),
 	};
 

@@ -701,12 +701,12 @@ static void rx_handshake(struct dev_rx *x, const struct wire_msg *m, const uint8
 	p->rtt_ms = (uint32_t)(now - sent);
 	p->rtt_path = from->relayed ? PATH_RELAY : PATH_DIRECT;
 	pthread_mutex_unlock(&p->lock);
-	dev_peer_rx(d, p, from, now);
 	atomic_store(&p->last_hs_ms, now);
 	atomic_store(&p->want_hs, false);
 	pthread_mutex_lock(&d->hs_lock);
 	p->hs_attempts = 0;
 	pthread_mutex_unlock(&d->hs_lock);
+	dev_peer_rx(d, p, from, now); /* after want_hs: it may ask for a handshake */
 	flush_staged(d, p);
 	dev_kick(d); /* a punch round waiting for a session goes now */
 }

@@ -146,6 +146,8 @@ void dev_nat_event(struct dev *d);
 /* The relay's TCP connection (-1 without one; it changes: poll it anew after each event) and
  * its input. */
 int dev_tcp_fd(struct dev *d);
+/* A condition that ends `up` (the server never answered at start): true, with the message. */
+bool dev_failed(struct dev *d, char *err, size_t errlen);
 void dev_tcp_input(struct dev *d);
 
 json_t *dev_status_json(struct dev *d);

@@ -49,11 +49,12 @@ static void log_path(const struct dev_peer *p, const struct path *path)
 void dev_peer_rx(struct dev *d, struct dev_peer *p, const struct dev_from *src, uint64_t now)
 {
 	struct path snap;
-	bool newly;
+	bool newly, relay_rtt;
 
 	pthread_mutex_lock(&p->lock);
 	newly = path_rx(&p->path, &src->addr, src->relayed, now);
 	snap = p->path;
+	relay_rtt = p->rtt_path != PATH_DIRECT;
 	pthread_mutex_unlock(&p->lock);
 	if (!newly)
 		return;
@@ -61,8 +62,9 @@ void dev_peer_rx(struct dev *d, struct dev_peer *p, const struct dev_from *src, 
 	/* Answer on the new path at once: the peer proves it too, one packet later. */
 	dev_keepalive(d, p, NULL);
 	/* The lower key re-handshakes over the direct path: fresh keys, and an RTT of the path
-	 * that carries the traffic (the first handshake went through the relay). */
-	if (memcmp(d->hs.pub, p->cfg->pub, 32) < 0 && !atomic_exchange(&p->want_hs, true))
+	 * that carries the traffic (when the latest handshake went through the relay). */
+	if (relay_rtt && memcmp(d->hs.pub, p->cfg->pub, 32) < 0 &&
+	    !atomic_exchange(&p->want_hs, true))
 		dev_kick(d);
 }
 
@@ -172,6 +174,11 @@ void dev_link_stop(struct dev *d)
 	if (d->np)
 		natprof_stop(d->np);
 	d->np = NULL;
+}
+
+bool dev_failed(struct dev *d, char *err, size_t errlen)
+{
+	return rdv_unreachable(&d->rdv, err, errlen);
 }
 
 int dev_nat_fd(struct dev *d)

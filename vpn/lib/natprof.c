@@ -12,11 +12,9 @@
 #include "netutil.h" /* nc_now_us: CLOCK_MONOTONIC */
 
 #include <errno.h>
-#include <ifaddrs.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -44,6 +42,7 @@ struct natprof {
 	int stop_fd;               /* eventfd: the watcher stops */
 	int nl_fd;                 /* rtnetlink subscription */
 	struct nc_cancel *cancel;  /* fired once, by natprof_stop: ends a running nc_run */
+	struct nc_cancel *life_cancel; /* under mu: the running lifetime measurement's */
 	pthread_t measurer, watcher;
 	bool measurer_up, watcher_up;
 };
@@ -57,242 +56,12 @@ static void signal_change(struct natprof *np)
 {
 	uint64_t one = 1;
 
-	/* A full counter (EAGAIN) is still readable: nothing is lost. */
-	if (write(np->change_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		return;
-}
-
-/* --- natcheck's result in short ---------------------------------------------------------- */
-
-static uint8_t tcp_punchable(const struct nc_tcp_result *t)
-{
-	if (!t->tested)
-		return NC_TRI_UNKNOWN;
-	/* Ford §5: TCP hole punching needs a consistent (endpoint-independent) mapping and a
-	 * simultaneous open the NAT lets through. */
-	if (t->simultaneous_open == NC_TRI_NO || t->consistent == NC_TRI_NO ||
-	    t->mapping == NC_BEH_AD || t->mapping == NC_BEH_APD)
-		return NC_TRI_NO;
-	if (t->simultaneous_open == NC_TRI_YES &&
-	    (t->consistent == NC_TRI_YES || t->mapping == NC_BEH_EI || t->mapping == NC_BEH_NONE))
-		return NC_TRI_YES;
-	return NC_TRI_UNKNOWN;
-}
-
-/* The port-mapping protocol to advertise, in the order the strategy prefers (the simplest
- * exchange first). A gateway whose claimed external address is not the address the reflector
- * saw sits behind another NAT (CGNAT, double NAT): a mapping there is not reachable from
- * outside, so it is not advertised (issue 11 §2). */
-static void pick_portmap(const struct nc_result *r, struct coord_profile *out)
-{
-	static const struct {
-		enum nc_pm_proto proto;
-		enum coord_pm pm;
-	} order[] = {
-		{NC_PM_NATPMP, COORD_PM_NATPMP},
-		{NC_PM_PCP, COORD_PM_PCP},
-		{NC_PM_UPNP, COORD_PM_UPNP},
-	};
-
-	if (!nc_addr_is_set(&r->udp.public_ep))
-		return;
-	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		const struct nc_portmap_result *pm = &r->portmap[order[i].proto];
-
-		if (!pm->tested || pm->present != NC_TRI_YES || !nc_addr_is_set(&pm->external) ||
-		    !nc_addr_ip_eq(&pm->external, &r->udp.public_ep))
-			continue;
-		out->portmap = (uint8_t)order[i].pm;
-		/* The address only: the port is the device's, once it holds a mapping. */
-		out->portmap_ep = pm->external;
-		out->portmap_ep.port = 0;
-		return;
+	if (write(np->change_fd, &one, sizeof(one)) < 0) {
+		/* EAGAIN only, at the counter's limit: it is readable anyway, nothing is lost. */
 	}
 }
 
-void natprof_from_result(const struct nc_result *r, struct coord_profile *out)
-{
-	memset(out, 0, sizeof(*out));
-	if (!r)
-		return;
-	out->udp_blocked = r->udp.reachable == NC_TRI_YES  ? NC_TRI_NO
-			   : r->udp.reachable == NC_TRI_NO ? NC_TRI_YES
-							   : NC_TRI_UNKNOWN;
-	out->tcp_punchable = tcp_punchable(&r->tcp);
-	/* "measured": the run reached the server or found that UDP does not reach it. */
-	out->measured = out->udp_blocked != NC_TRI_UNKNOWN;
-	if (out->udp_blocked != NC_TRI_NO)
-		return;
-	out->mapping = (uint8_t)r->udp.mapping;
-	out->filtering = (uint8_t)r->udp.filtering;
-	out->allocation = (uint8_t)r->udp.alloc.pattern;
-	if (r->udp.alloc.pattern == NC_ALLOC_SEQUENTIAL && r->udp.alloc.delta >= INT16_MIN &&
-	    r->udp.alloc.delta <= INT16_MAX)
-		out->port_step = (int16_t)r->udp.alloc.delta;
-	else if (r->udp.alloc.pattern == NC_ALLOC_SEQUENTIAL)
-		out->allocation = NC_ALLOC_RANDOM; /* a step no window of guesses can follow */
-	out->lifetime_s = r->udp.lifetime_s > UINT16_MAX ? UINT16_MAX : (uint16_t)r->udp.lifetime_s;
-	out->hairpin = (uint8_t)r->udp.hairpin;
-	pick_portmap(r, out);
-}
-
-static const char *beh_short(uint8_t b)
-{
-	switch (b) {
-	case NC_BEH_NONE: return "no";
-	case NC_BEH_EI: return "EI";
-	case NC_BEH_AD: return "AD";
-	case NC_BEH_APD: return "APD";
-	default: return "unknown";
-	}
-}
-
-static const char *tri_word(uint8_t t)
-{
-	return t == NC_TRI_YES ? "yes" : t == NC_TRI_NO ? "no" : "unknown";
-}
-
-static const char *pm_name(uint8_t pm)
-{
-	switch (pm) {
-	case COORD_PM_NATPMP: return "NAT-PMP";
-	case COORD_PM_PCP: return "PCP";
-	case COORD_PM_UPNP: return "UPnP-IGD";
-	default: return "none";
-	}
-}
-
-void natprof_describe(const struct coord_profile *p, char *out, size_t len)
-{
-	size_t n = 0;
-
-#define APPEND(...)                                                                          \
-	do {                                                                                 \
-		int w_ = snprintf(out + n, len - n, __VA_ARGS__);                            \
-		if (w_ < 0 || (size_t)w_ >= len - n)                                         \
-			return;                                                              \
-		n += (size_t)w_;                                                             \
-	} while (0)
-
-	if (!out || len == 0)
-		return;
-	out[0] = '\0';
-	if (!p || !p->measured) {
-		APPEND("not measured");
-		return;
-	}
-	if (p->udp_blocked == NC_TRI_YES) {
-		APPEND("UDP blocked, TCP punching %s", tri_word(p->tcp_punchable));
-		return;
-	}
-	if (p->mapping == NC_BEH_NONE) {
-		APPEND("no NAT, %s filtering", beh_short(p->filtering));
-	} else {
-		APPEND("%s mapping, %s filtering", beh_short(p->mapping), beh_short(p->filtering));
-		if (p->allocation == NC_ALLOC_SEQUENTIAL)
-			APPEND(", sequential %+d", p->port_step);
-		else if (p->allocation != NC_ALLOC_UNKNOWN)
-			APPEND(", %s", nc_alloc_name((enum nc_alloc)p->allocation));
-	}
-	if (p->lifetime_s)
-		APPEND(", %u s", p->lifetime_s);
-	if (p->hairpin != NC_TRI_UNKNOWN)
-		APPEND(", hairpin %s", tri_word(p->hairpin));
-	if (p->tcp_punchable != NC_TRI_UNKNOWN)
-		APPEND(", TCP punching %s", tri_word(p->tcp_punchable));
-	if (p->portmap != COORD_PM_NONE) {
-		char ip[NC_ADDR_STRLEN];
-
-		APPEND(", %s at %s", pm_name(p->portmap), nc_addr_ip_str(&p->portmap_ep, ip));
-	}
-#undef APPEND
-}
-
-/* --- local candidates ------------------------------------------------------------------- */
-
-size_t natprof_local_addrs(const char *skip_ifname, uint16_t port, struct nc_addr *out,
-			   size_t max)
-{
-	struct ifaddrs *ifs, *i;
-	size_t n = 0;
-
-	if (max == 0 || getifaddrs(&ifs) < 0)
-		return 0;
-	for (i = ifs; i && n < max; i = i->ifa_next) {
-		struct nc_addr a;
-		enum nc_addr_scope sc;
-		bool dup = false;
-
-		if (!i->ifa_addr || !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK))
-			continue;
-		if (skip_ifname && strcmp(i->ifa_name, skip_ifname) == 0)
-			continue;
-		if (nc_addr_from_sockaddr(&a, i->ifa_addr,
-					  i->ifa_addr->sa_family == AF_INET6
-						  ? sizeof(struct sockaddr_in6)
-						  : sizeof(struct sockaddr_in)) < 0)
-			continue;
-		sc = nc_addr_scope(&a);
-		if (!nc_addr_ip_is_unicast(&a) || sc == NC_SCOPE_LOOPBACK || sc == NC_SCOPE_LINKLOCAL)
-			continue;
-		a.port = port;
-		for (size_t k = 0; k < n && !dup; k++)
-			dup = nc_addr_eq(&out[k], &a);
-		if (!dup)
-			out[n++] = a;
-	}
-	freeifaddrs(ifs);
-	return n;
-}
-
-/* --- rtnetlink --------------------------------------------------------------------------- */
-
-/* Whether a batch of rtnetlink messages says that an address or a route changed on another
- * interface than the tunnel's own (its address and routes come and go with the tunnel: they
- * say nothing about the path to the internet). Walks the messages with the kernel's bounds
- * checks (NLMSG_OK, RTA_OK); anything that does not decode counts as a change, so a message
- * this code does not understand costs one measurement, never a missed one. */
-bool natprof_nl_changed(const void *buf, size_t len, int skip_ifindex)
-{
-	const struct nlmsghdr *h;
-	int rest = len > INT32_MAX ? INT32_MAX : (int)len;
-	bool changed = false;
-
-	for (h = buf; NLMSG_OK(h, rest); h = NLMSG_NEXT(h, rest)) {
-		int oif = 0;
-
-		if (h->nlmsg_type == NLMSG_ERROR || h->nlmsg_type == NLMSG_OVERRUN)
-			return true;
-		if (h->nlmsg_type == RTM_NEWADDR || h->nlmsg_type == RTM_DELADDR) {
-			const struct ifaddrmsg *ifa = NLMSG_DATA(h);
-
-			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)))
-				return true;
-			oif = (int)ifa->ifa_index;
-		} else if (h->nlmsg_type == RTM_NEWROUTE || h->nlmsg_type == RTM_DELROUTE) {
-			const struct rtmsg *rtm = NLMSG_DATA(h);
-			const struct rtattr *rta;
-			int alen;
-
-			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)))
-				return true;
-			/* Routing-cache clones are lookups, not changes. */
-			if (rtm->rtm_flags & RTM_F_CLONED)
-				continue;
-			alen = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*rtm));
-			for (rta = RTM_RTA(rtm); RTA_OK(rta, alen); rta = RTA_NEXT(rta, alen)) {
-				if (rta->rta_type == RTA_OIF && RTA_PAYLOAD(rta) >= sizeof(int))
-					memcpy(&oif, RTA_DATA(rta), sizeof(int));
-			}
-		} else {
-			continue; /* links, neighbours, NLMSG_DONE: not ours */
-		}
-		if (skip_ifindex > 0 && oif == skip_ifindex)
-			continue;
-		changed = true;
-	}
-	return changed;
-}
+/* --- rtnetlink (natprof_nl_changed, in natprof_util.c, decides what counts) ------------- */
 
 static int nl_open(void)
 {
@@ -345,6 +114,14 @@ static bool nl_drain(struct natprof *np)
 	}
 }
 
+/* When a burst of changes that began at first and last saw an event at last is measured. */
+static uint64_t burst_due(uint64_t first, uint64_t last)
+{
+	uint64_t due = last + NATPROF_DEBOUNCE_MS;
+
+	return due < first + NATPROF_DEBOUNCE_MAX_MS ? due : first + NATPROF_DEBOUNCE_MAX_MS;
+}
+
 static void *watcher_main(void *arg)
 {
 	struct natprof *np = arg;
@@ -353,15 +130,13 @@ static void *watcher_main(void *arg)
 	for (;;) {
 		struct pollfd pfd[2] = {{.fd = np->stop_fd, .events = POLLIN},
 					{.fd = np->nl_fd, .events = POLLIN}};
+		uint64_t now, due = 0;
 		int timeout = -1;
 		int rc;
 
 		if (last) {
-			uint64_t now = now_ms();
-			uint64_t due = last + NATPROF_DEBOUNCE_MS;
-
-			if (due > first + NATPROF_DEBOUNCE_MAX_MS)
-				due = first + NATPROF_DEBOUNCE_MAX_MS;
+			now = now_ms();
+			due = burst_due(first, last);
 			timeout = due > now ? (int)(due - now) : 0;
 		}
 		rc = poll(pfd, 2, timeout);
@@ -369,18 +144,25 @@ static void *watcher_main(void *arg)
 			break;
 		if (rc > 0 && pfd[0].revents)
 			break;
-		if (rc > 0 && (pfd[1].revents & POLLIN) && nl_drain(np)) {
-			last = now_ms();
+		if (rc > 0 && (pfd[1].revents & POLLNVAL))
+			break;
+		now = now_ms();
+		/* POLLERR is how an overrun (ENOBUFS) shows: reading clears it, and nl_drain
+		 * counts it as a change. */
+		if (rc > 0 && (pfd[1].revents & (POLLIN | POLLERR)) && nl_drain(np)) {
+			last = now;
 			if (!first)
 				first = last;
-			continue;
 		}
-		if (rc > 0 && (pfd[1].revents & (POLLERR | POLLHUP)))
-			break;
-		if (rc == 0 && last) {
+		/* Checked after every wake-up, not only on a timeout: a stream of events that never
+		 * pauses still gets measured NATPROF_DEBOUNCE_MAX_MS after it began. */
+		if (last && now >= burst_due(first, last)) {
 			pthread_mutex_lock(&np->mu);
 			np->st.net_generation++;
 			np->want_measure = true; /* a running measurement is followed by another */
+			/* A lifetime measured on the old network means nothing on the new one. */
+			if (np->life_cancel)
+				nc_cancel_fire(np->life_cancel);
 			pthread_cond_signal(&np->cv);
 			pthread_mutex_unlock(&np->mu);
 			/* Now, not after the measurement: the device re-registers and re-punches
@@ -393,6 +175,84 @@ static void *watcher_main(void *arg)
 }
 
 /* --- the measurement --------------------------------------------------------------------- */
+
+#define NATPROF_LIFETIME_MAX_S 60
+
+/* Publishes a finished measurement: one more generation, and the eventfd. summary NULL = the
+ * profile's description. */
+static void publish(struct natprof *np, const struct coord_profile *prof, uint64_t t0,
+		    const char *why)
+{
+	char summary[sizeof(np->st.summary)];
+
+	if (why)
+		snprintf(summary, sizeof(summary), "%s", why);
+	else
+		natprof_describe(prof, summary, sizeof(summary));
+	pthread_mutex_lock(&np->mu);
+	np->st.measuring = false;
+	np->st.prof = *prof;
+	memcpy(np->st.summary, summary, sizeof(summary));
+	np->st.measured_at_ms = now_ms();
+	np->st.took_ms = (unsigned)(np->st.measured_at_ms - t0);
+	np->st.generation++;
+	pthread_mutex_unlock(&np->mu);
+	signal_change(np);
+}
+
+/* The binding lifetime, after a fast measurement that reached the server. Runs under a
+ * cancel handle of its own that a network change fires (natprof_stop fires both). Returns
+ * false when natprof is stopping. */
+static bool measure_lifetime(struct natprof *np, struct nc_result *r, struct coord_profile prof,
+			     uint64_t net_gen)
+{
+	struct nc_run_cfg rc = {
+		.preset = NC_PRESET_FULL,
+		.server = np->cfg.stun,
+		.no_portmap = true,
+		.no_hairpin = true,
+		.no_topology = true,
+		.lifetime = true,
+		.lifetime_max = np->cfg.lifetime_max_s ? np->cfg.lifetime_max_s
+						       : NATPROF_LIFETIME_MAX_S,
+	};
+	struct nc_cancel *c = nc_cancel_new();
+	uint64_t t0 = now_ms();
+	bool current, stopping;
+	int err;
+
+	if (!c)
+		return true;
+	rc.cancel = c;
+	pthread_mutex_lock(&np->mu);
+	if (np->stopping || np->want_measure || np->st.net_generation != net_gen) {
+		stopping = np->stopping;
+		pthread_mutex_unlock(&np->mu);
+		nc_cancel_free(c);
+		return !stopping;
+	}
+	np->life_cancel = c;
+	np->st.measuring = true;
+	pthread_mutex_unlock(&np->mu);
+
+	err = nc_run(&rc, r);
+
+	pthread_mutex_lock(&np->mu);
+	np->life_cancel = NULL;
+	np->st.measuring = false;
+	stopping = np->stopping;
+	current = np->st.net_generation == net_gen;
+	pthread_mutex_unlock(&np->mu);
+	nc_cancel_free(c);
+	if (stopping)
+		return false;
+	if (err == 0 && current && r->udp.lifetime_s > 0) {
+		prof.lifetime_s = r->udp.lifetime_s > UINT16_MAX ? UINT16_MAX
+								 : (uint16_t)r->udp.lifetime_s;
+		publish(np, &prof, t0, NULL);
+	}
+	return true;
+}
 
 static void *measurer_main(void *arg)
 {
@@ -410,8 +270,7 @@ static void *measurer_main(void *arg)
 			.cancel = np->cancel,
 		};
 		struct coord_profile prof;
-		char summary[sizeof(np->st.summary)];
-		uint64_t t0;
+		uint64_t t0, net_gen;
 		int err;
 
 		pthread_mutex_lock(&np->mu);
@@ -423,6 +282,7 @@ static void *measurer_main(void *arg)
 		}
 		np->want_measure = false;
 		np->st.measuring = true;
+		net_gen = np->st.net_generation;
 		pthread_mutex_unlock(&np->mu);
 
 		t0 = now_ms();
@@ -431,20 +291,17 @@ static void *measurer_main(void *arg)
 			break; /* natprof_stop: nobody reads the state any more */
 		if (err == 0) {
 			natprof_from_result(r, &prof);
-			natprof_describe(&prof, summary, sizeof(summary));
+			publish(np, &prof, t0, NULL);
 		} else {
+			char why[sizeof(np->st.summary)];
+
 			memset(&prof, 0, sizeof(prof));
-			snprintf(summary, sizeof(summary), "not measured: %s", nc_strerror(err));
+			snprintf(why, sizeof(why), "not measured: %s", nc_strerror(err));
+			publish(np, &prof, t0, why);
 		}
-		pthread_mutex_lock(&np->mu);
-		np->st.prof = prof;
-		memcpy(np->st.summary, summary, sizeof(summary));
-		np->st.measured_at_ms = now_ms();
-		np->st.took_ms = (unsigned)(np->st.measured_at_ms - t0);
-		np->st.generation++;
-		np->st.measuring = false;
-		pthread_mutex_unlock(&np->mu);
-		signal_change(np);
+		if (err == 0 && np->cfg.lifetime && prof.udp_blocked == NC_TRI_NO &&
+		    !measure_lifetime(np, r, prof, net_gen))
+			break;
 	}
 	free(r);
 	return NULL;
@@ -556,6 +413,8 @@ void natprof_stop(struct natprof *np)
 	pthread_mutex_lock(&np->mu);
 	np->stopping = true;
 	pthread_cond_broadcast(&np->cv);
+	if (np->life_cancel)
+		nc_cancel_fire(np->life_cancel);
 	pthread_mutex_unlock(&np->mu);
 	if (np->cancel)
 		nc_cancel_fire(np->cancel);

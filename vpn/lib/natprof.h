@@ -24,6 +24,12 @@ struct natprof_cfg {
 	const char *skip_ifname;  /* the tunnel's own interface: not a local candidate */
 	unsigned budget_ms;       /* per measurement; 0 = NC_RUN_FAST_BUDGET_MS */
 	bool portmap;             /* also probe NAT-PMP/PCP/UPnP (strategy issue) */
+	/* After each fast measurement that reached the server, measure the binding lifetime too
+	 * (nc_run with lifetime; about 5x the lifetime, in the background: 26 s for 5 s), so the
+	 * keepalive can follow it (strategy_keepalive_ms). Its result is one more generation;
+	 * a network change cancels it and starts over with the fast measurement. */
+	bool lifetime;
+	unsigned lifetime_max_s;  /* longest idle time tried; 0 = 60 */
 };
 
 struct natprof_state {

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,9 +80,13 @@ static void tcp_start(struct rdv *r, uint64_t now)
 	r->mode = RDV_TCP;
 	r->tcp_start_ms = now;
 	r->n_tcp_fallbacks++;
-	if (fd < 0)
+	r->tcp_err = 0;
+	if (fd < 0) {
+		r->tcp_err = errno;
 		return;
+	}
 	if (connect(fd, (struct sockaddr *)&ss, sl) != 0 && errno != EINPROGRESS) {
+		r->tcp_err = errno;
 		close(fd);
 		return;
 	}
@@ -99,8 +104,10 @@ static int tcp_check(struct rdv *r)
 		return -1;
 	if (poll(&pfd, 1, 0) <= 0)
 		return 0;
-	if (getsockopt(r->tcp_fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0)
+	if (getsockopt(r->tcp_fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0) {
+		r->tcp_err = err ? err : errno;
 		return -1;
+	}
 	return 1;
 }
 
@@ -132,6 +139,8 @@ bool rdv_due(struct rdv *r, struct udp *u, uint64_t now)
 			r->unanswered = 0;
 			due = true;
 		} else if (c < 0 || now - r->tcp_start_ms > RDV_CONNECT_MS) {
+			if (!r->n_acks)
+				r->unreachable = true;
 			to_udp(r);
 			due = true;
 			r->force = false;
@@ -178,6 +187,23 @@ void rdv_net_change(struct rdv *r)
 	r->force = r->mode != RDV_OFF;
 	r->unanswered = 0;
 	pthread_mutex_unlock(&r->lock);
+}
+
+bool rdv_unreachable(struct rdv *r, char *why, size_t len)
+{
+	char a[NC_ADDR_STRLEN];
+	bool u;
+
+	pthread_mutex_lock(&r->lock);
+	u = r->unreachable;
+	if (u)
+		snprintf(why, len,
+			 "punchvpnd at %s is unreachable: no answer to %d registrations over UDP, "
+			 "and TCP: %s (check Server, ServerPublicKey and the server)",
+			 nc_addr_str(&r->server, a), RDV_UDP_TRIES,
+			 r->tcp_err ? strerror(r->tcp_err) : "no connection within 3 s");
+	pthread_mutex_unlock(&r->lock);
+	return u;
 }
 
 enum rdv_mode rdv_mode(struct rdv *r)

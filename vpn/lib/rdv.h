@@ -45,6 +45,8 @@ struct rdv {
 	uint64_t last_round_ms, last_ack_ms, registered_at_ms;
 	unsigned unanswered;            /* rounds sent since the last REGISTERED */
 	unsigned n_acks, n_intros, n_tcp_fallbacks;
+	bool unreachable;               /* never registered, and neither UDP nor TCP answered */
+	int tcp_err;                    /* why the latest TCP attempt failed (errno, 0 = timeout) */
 	bool force;
 	int tcp_fd;
 	bool tcp_up;
@@ -73,6 +75,11 @@ int rdv_register(struct rdv *r, struct udp *u, const struct coord_profile *prof,
 /* A coordination datagram (type 5) from the server: 0 and *m for an INTRO the caller handles
  * (a REGISTERED is taken here: returns 1); negative when it does not open or is stale. */
 int rdv_input(struct rdv *r, const uint8_t *buf, size_t len, uint64_t now, struct coord_msg *m);
+
+/* At start, the server answered neither over UDP (RDV_UDP_TRIES rounds) nor over TCP: true,
+ * with the reason in words (`up` stops with it: a server that never answered is a
+ * configuration error; one that answered once and went away is waited for). */
+bool rdv_unreachable(struct rdv *r, char *why, size_t len);
 
 enum rdv_mode rdv_mode(struct rdv *r);
 /* One datagram to the server over the current transport (UDP, or a TCP frame). */

@@ -8,6 +8,7 @@
 
 #include <natcheck/result.h>
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -277,6 +278,42 @@ const char *strategy_at_name(enum strat_at a)
 	static const char *const names[] = {"none", "peer", "me", "both"};
 
 	return (unsigned)a < sizeof(names) / sizeof(names[0]) ? names[a] : "unknown";
+}
+
+json_t *strategy_plan_json(const struct strat_plan *p)
+{
+	json_t *o = json_object(), *order = json_array(), *skipped = json_object();
+
+	if (!o || !order || !skipped)
+		goto fail;
+	for (size_t i = 0; i < p->n; i++) {
+		json_t *s = json_pack("{s:s, s:s, s:s}", "method",
+				      strategy_method_name(p->step[i].method), "at",
+				      strategy_at_name(p->step[i].at), "why", p->step[i].why);
+
+		if (!s || json_array_append_new(order, s) < 0)
+			goto fail;
+	}
+	for (int m = 0; m < STRAT_METHOD_COUNT; m++)
+		if (p->skipped[m] &&
+		    json_object_set_new(skipped, strategy_method_name((enum strat_method)m),
+					json_string(p->skipped[m])) < 0)
+			goto fail;
+	if (json_object_set_new(o, "order", order) < 0) {
+		order = NULL;
+		goto fail;
+	}
+	order = NULL;
+	if (json_object_set_new(o, "skipped", skipped) < 0) {
+		skipped = NULL;
+		goto fail;
+	}
+	return o;
+fail:
+	json_decref(order);
+	json_decref(skipped);
+	json_decref(o);
+	return NULL;
 }
 
 unsigned strategy_keepalive_ms(const struct coord_profile *mine, const struct coord_profile *peer)

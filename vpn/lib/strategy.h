@@ -10,6 +10,7 @@
 
 #include <natcheck/addr.h>
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,6 +70,10 @@ enum strat_method strategy_first_direct(const struct strat_plan *p);
 const char *strategy_method_name(enum strat_method m);
 /* "none", "peer", "me", "both". */
 const char *strategy_at_name(enum strat_at a);
+
+/* The plan for `status --json`: {"order": [{"method", "at", "why"}, ...], "skipped":
+ * {"<method>": "why", ...}}. NULL when out of memory. */
+json_t *strategy_plan_json(const struct strat_plan *p);
 
 /* Keepalive interval (ms) that keeps both sides' NAT bindings alive, from the measured binding
  * lifetimes (either profile may be NULL): with L the shortest lifetime measured,

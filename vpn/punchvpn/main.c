@@ -170,7 +170,7 @@ static int cmd_up(int argc, char **argv)
 	struct itimerspec its = {.it_interval = {0, 100000000}, .it_value = {0, 100000000}};
 	sigset_t mask;
 	int ep = -1, sfd = -1, tfd = -1, lfd = -1, nfd, cfd = -1, rc;
-	bool stop = false;
+	bool stop = false, failed = false;
 
 	if (argc != 2 && !(argc == 3 && strcmp(argv[2], "--foreground") == 0))
 		return usage(stderr);
@@ -269,8 +269,12 @@ static int cmd_up(int argc, char **argv)
 				dev_tick(&d);
 			}
 		}
+		if (dev_failed(&d, err, sizeof(err))) {
+			nc_log_error("%s", err);
+			stop = failed = true;
+		}
 	}
-	rc = 0;
+	rc = failed;
 	nc_log_info("%s down", name);
 out:
 	dev_stop(&d); /* closing the TUN descriptor removes the interface, addresses and routes */
