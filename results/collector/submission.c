@@ -51,7 +51,7 @@ int col_submission_parse(const char *body, size_t len, const char *header_id,
 	json_error_t jerr;
 	json_t *doc, *v, *res;
 	const char *schema;
-	char *rtext = NULL, rerr[200];
+	char rerr[200];
 	int rc = -NC_E_SCHEMA;
 
 	err[0] = '\0';
@@ -105,14 +105,13 @@ int col_submission_parse(const char *body, size_t len, const char *header_id,
 		}
 		strcpy(tmp->sub_id, header_id);
 	}
-	rtext = json_dumps(res, JSON_COMPACT);
-	if (!rtext) {
-		rc = -NC_E_NOMEM;
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	rc = nc_result_from_json(rtext, strlen(rtext), &out->result, rerr, sizeof(rerr));
+	/* The result member is read where it lies: one parse of the body, no re-serialising. */
+	rc = nc_result_from_json_value(res, &out->result, rerr, sizeof(rerr));
 	if (rc < 0) {
+		if (rc == -NC_E_NOMEM) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
 		snprintf(err, errlen, "%s%s", res == doc ? "" : "result.", rerr);
 		rc = -NC_E_SCHEMA;
 		goto out;
@@ -123,13 +122,28 @@ int col_submission_parse(const char *body, size_t len, const char *header_id,
 	memcpy(out->note, m.note, sizeof(out->note));
 	rc = 0;
 out:
-	free(rtext);
 	json_decref(doc);
 	return rc;
 }
 
 char *col_submission_result_json(struct col_submission *s)
 {
+	json_malloc_t jmalloc;
+	json_free_t jfree;
+	char *text, *copy;
+	size_t n;
+
 	nc_result_anonymise(&s->result);
-	return nc_result_to_json(&s->result, false);
+	text = nc_result_to_json(&s->result, false);
+	if (!text)
+		return NULL;
+	/* The writer's string is jansson's (the collector's request arena, jarena.h): returned
+	 * as a malloc'd copy that outlives the request, and given back to jansson's own free. */
+	n = strlen(text);
+	copy = malloc(n + 1);
+	if (copy)
+		memcpy(copy, text, n + 1);
+	json_get_alloc_funcs(&jmalloc, &jfree);
+	jfree(text);
+	return copy;
 }

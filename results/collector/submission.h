@@ -25,7 +25,8 @@ int col_submission_parse(const char *body, size_t len, const char *header_id,
 			 struct col_submission *out, char *err, size_t errlen);
 
 /* The document to store: s's result anonymised again, in place (the collector keeps no more
- * than a natcheck client would send), written compactly by libnatcheck's writer. malloc'd. */
+ * than a natcheck client would send), written compactly by libnatcheck's writer. malloc'd
+ * (free()), also when jansson allocates from the collector's request arena. */
 char *col_submission_result_json(struct col_submission *s);
 
 #endif
