@@ -3,6 +3,7 @@
 #include "submission.h"
 
 #include <natcheck/error.h>
+#include <natcheck/outcome.h>
 #include <natcheck/submit.h>
 
 #include <jansson.h>
@@ -126,19 +127,17 @@ out:
 	return rc;
 }
 
-char *col_submission_result_json(struct col_submission *s)
+/* A string jansson allocated (maybe in the collector's request arena, jarena.h), as a malloc'd
+ * copy that outlives the request; the original goes back to jansson's own free. */
+static char *copy_out(char *text)
 {
 	json_malloc_t jmalloc;
 	json_free_t jfree;
-	char *text, *copy;
+	char *copy;
 	size_t n;
 
-	nc_result_anonymise(&s->result);
-	text = nc_result_to_json(&s->result, false);
 	if (!text)
 		return NULL;
-	/* The writer's string is jansson's (the collector's request arena, jarena.h): returned
-	 * as a malloc'd copy that outlives the request, and given back to jansson's own free. */
 	n = strlen(text);
 	copy = malloc(n + 1);
 	if (copy)
@@ -146,4 +145,43 @@ char *col_submission_result_json(struct col_submission *s)
 	json_get_alloc_funcs(&jmalloc, &jfree);
 	jfree(text);
 	return copy;
+}
+
+char *col_submission_result_json(struct col_submission *s)
+{
+	nc_result_anonymise(&s->result);
+	return copy_out(nc_result_to_json(&s->result, false));
+}
+
+int col_outcome_parse(const char *body, size_t len, const char *header_id,
+		      char sub_id[RS_SUBID_MAX + 1], char **json, char *err, size_t errlen)
+{
+	struct nc_punch_outcome o;
+	json_error_t jerr;
+	json_t *doc;
+	int rc;
+
+	err[0] = '\0';
+	if (header_id && !rs_subid_valid(header_id)) {
+		snprintf(err, errlen, "Idempotency-Key: must be 8 to 64 of [A-Za-z0-9_-]");
+		return -NC_E_SCHEMA;
+	}
+	doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!doc) {
+		snprintf(err, errlen, "not JSON: %s (line %d)", jerr.text, jerr.line);
+		return -NC_E_PARSE;
+	}
+	rc = nc_punch_outcome_from_json_value(doc, &o, err, errlen);
+	json_decref(doc);
+	if (rc < 0)
+		return rc == -NC_E_NOMEM ? rc : -NC_E_SCHEMA;
+	/* What is stored is the writer's document: keys this collector does not know are not
+	 * kept (they could carry what the schema keeps out). */
+	*json = copy_out(nc_punch_outcome_to_json(&o, false));
+	if (!*json) {
+		snprintf(err, errlen, "out of memory");
+		return -NC_E_NOMEM;
+	}
+	snprintf(sub_id, RS_SUBID_MAX + 1, "%s", header_id ? header_id : "");
+	return 0;
 }
