@@ -225,8 +225,8 @@ static enum MHD_Result post_finish(struct app *a, struct conn *c)
 
 	if (c->kind == RS_OUTCOME) {
 		s.vendor[0] = s.model[0] = s.note[0] = '\0'; /* outcomes have no metadata */
-		rc = col_outcome_parse(c->buf ? c->buf : "", c->len, hdr, s.sub_id, &c->result,
-				       err, sizeof(err));
+		rc = col_outcome_parse(c->buf ? c->buf : "", c->len, hdr, s.sub_id, &c->result, err,
+				       sizeof(err));
 	} else {
 		rc = col_submission_parse(c->buf ? c->buf : "", c->len, hdr, &s, err, sizeof(err));
 		if (rc == 0 && !(c->result = col_submission_result_json(&s)))
@@ -342,10 +342,10 @@ static enum MHD_Result get_export(struct app *a, struct MHD_Connection *mc, enum
 	if (!e.f)
 		return reply_error(a, mc, 503, C_BUSY, "out of memory", 1);
 	pthread_mutex_lock(&a->reader_lock);
-	rc = kind == RS_OUTCOME ? rs_export_outcomes(a->reader, since, (size_t)limit, export_row,
-						     &e, err, sizeof(err))
-				: rs_export(a->reader, since, (size_t)limit, export_row, &e, err,
-					    sizeof(err));
+	rc = kind == RS_OUTCOME
+		 ? rs_export_outcomes(a->reader, since, (size_t)limit, export_row, &e, err,
+				      sizeof(err))
+		 : rs_export(a->reader, since, (size_t)limit, export_row, &e, err, sizeof(err));
 	pthread_mutex_unlock(&a->reader_lock);
 	fclose(e.f);
 	if (rc != 0) {
@@ -762,13 +762,14 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	d = MHD_start_daemon(
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO, 0, NULL,
-	    NULL, handler, &a, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
-	    a.o.threads, MHD_OPTION_CONNECTION_LIMIT, a.o.connections,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, a.o.per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
-	    a.o.timeout_s, MHD_OPTION_NOTIFY_COMPLETED, completed, &a, MHD_OPTION_EXTERNAL_LOGGER,
-	    mhd_log, &a, MHD_OPTION_END);
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+				 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO,
+			     0, NULL, NULL, handler, &a, MHD_OPTION_LISTEN_SOCKET, fd,
+			     MHD_OPTION_THREAD_POOL_SIZE, a.o.threads, MHD_OPTION_CONNECTION_LIMIT,
+			     a.o.connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, a.o.per_ip,
+			     MHD_OPTION_CONNECTION_TIMEOUT, a.o.timeout_s,
+			     MHD_OPTION_NOTIFY_COMPLETED, completed, &a, MHD_OPTION_EXTERNAL_LOGGER,
+			     mhd_log, &a, MHD_OPTION_END);
 	if (!d) {
 		nc_log_error("the HTTP server did not start");
 		return 1;

@@ -1,5 +1,6 @@
 /* The submission body parsers (results and punch outcomes): the collector's only readers of
- * untrusted bytes (with libnatcheck's result and outcome readers under them). Pure: no I/O, no global state. */
+ * untrusted bytes (with libnatcheck's result and outcome readers under them). Pure: no I/O, no
+ * global state. */
 #ifndef COL_SUBMISSION_H
 #define COL_SUBMISSION_H
 

@@ -135,7 +135,8 @@ void rp_write_punch_markdown(const struct rp_stats *st, FILE *f)
 		}
 	fprintf(f, "| **All pairs** | **%u** |", st->outcomes);
 	for (int k = 0; k < nm; k++)
-		fprintf(f, " **%s** |", cell_or_dash(method_total(st, meth[k]), cell, sizeof(cell)));
+		fprintf(f, " **%s** |",
+			cell_or_dash(method_total(st, meth[k]), cell, sizeof(cell)));
 	fputc('\n', f);
 }
 
@@ -165,16 +166,19 @@ void rp_write_punch_html(const struct rp_stats *st, FILE *f)
 				continue;
 			class_label((unsigned)i, a, sizeof(a));
 			class_label((unsigned)j, b, sizeof(b));
-			fprintf(f, "<tr class=\"pair\"><td>%s &#215; %s</td><td class=\"n\">%u</td>",
+			fprintf(f,
+				"<tr class=\"pair\"><td>%s &#215; %s</td><td class=\"n\">%u</td>",
 				a, b, t);
 			for (int k = 0; k < nm; k++) {
 				struct rp_cell c = st->punch[i][j][meth[k]];
 				/* Green to red by success rate, so the table reads at a glance. */
 				if (c.m)
 					fprintf(f,
-						"<td class=\"n\" style=\"background:hsl(%u,60%%,85%%)\">"
+						"<td class=\"n\" "
+						"style=\"background:hsl(%u,60%%,85%%)\">"
 						"%s</td>",
-						c.n * 120 / c.m, rp_cell_str(c, cell, sizeof(cell)));
+						c.n * 120 / c.m,
+						rp_cell_str(c, cell, sizeof(cell)));
 				else
 					fputs("<td class=\"n\">-</td>", f);
 			}

@@ -41,11 +41,13 @@
 
 /* Statement slots, the same on both backends: per kind, insert / lookup / export / count. */
 enum { RS_ST_INSERT, RS_ST_LOOKUP, RS_ST_EXPORT, RS_ST_COUNT, RS_ST_PER_KIND };
-#define RS_ST(kind, which) ((kind) * RS_ST_PER_KIND + (which))
+#define RS_ST(kind, which) ((kind)*RS_ST_PER_KIND + (which))
 #define RS_NSTMT	   (2 * RS_ST_PER_KIND)
 #define RS_SQL_STATEMENTS                                                                          \
-	{RS_SQL_INSERT,     RS_SQL_LOOKUP,     RS_SQL_EXPORT,     RS_SQL_COUNT,                    \
-	 RS_SQL_OUT_INSERT, RS_SQL_OUT_LOOKUP, RS_SQL_OUT_EXPORT, RS_SQL_OUT_COUNT}
+	{                                                                                          \
+		RS_SQL_INSERT, RS_SQL_LOOKUP, RS_SQL_EXPORT, RS_SQL_COUNT, RS_SQL_OUT_INSERT,      \
+		    RS_SQL_OUT_LOOKUP, RS_SQL_OUT_EXPORT, RS_SQL_OUT_COUNT                         \
+	}
 
 struct rs_ops {
 	const char *name;

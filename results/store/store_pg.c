@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const pg_name[RS_NSTMT] = {"nc_ins",     "nc_look",     "nc_export",
-						"nc_count",   "nc_out_ins",  "nc_out_look",
-						"nc_out_exp", "nc_out_count"};
+static const char *const pg_name[RS_NSTMT] = {"nc_ins",	    "nc_look",	   "nc_export",
+					      "nc_count",   "nc_out_ins",  "nc_out_look",
+					      "nc_out_exp", "nc_out_count"};
 
 static int pg_prepare(PGconn *c, char *err, size_t errlen)
 {
@@ -152,7 +152,8 @@ static int pg_try_put(PGconn *c, struct rs_sub *subs, const size_t *order, size_
 		const char *v[1] = {sb->sub_id};
 		if (!sb->dup)
 			continue;
-		res = PQexecPrepared(c, pg_name[RS_ST(sb->kind, RS_ST_LOOKUP)], 1, v, NULL, NULL, 0);
+		res =
+		    PQexecPrepared(c, pg_name[RS_ST(sb->kind, RS_ST_LOOKUP)], 1, v, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 			goto bad;
 		sb->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);

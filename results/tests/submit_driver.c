@@ -35,7 +35,8 @@ static int check_outcomes(int n, char **files)
 			fclose(f);
 		if (len < 0) {
 			printf("refused: cannot read %s\n", files[i]);
-		} else if (nc_punch_outcome_from_json(text, (size_t)len, &o, err, sizeof(err)) < 0) {
+		} else if (nc_punch_outcome_from_json(text, (size_t)len, &o, err, sizeof(err)) <
+			   0) {
 			printf("refused: %s\n", err);
 		} else {
 			printf("ok\n");

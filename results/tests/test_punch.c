@@ -16,10 +16,10 @@
 
 #include <cmocka.h>
 
-static const struct nc_nat_class eim_apdf = {NC_BEH_EI, NC_BEH_APD, NC_ALLOC_PRESERVING,
-					     NC_TRI_NO, NC_TRI_NO};
-static const struct nc_nat_class apdm_apdf = {NC_BEH_APD, NC_BEH_APD, NC_ALLOC_RANDOM,
-					      NC_TRI_NO, NC_TRI_NO};
+static const struct nc_nat_class eim_apdf = {NC_BEH_EI, NC_BEH_APD, NC_ALLOC_PRESERVING, NC_TRI_NO,
+					     NC_TRI_NO};
+static const struct nc_nat_class apdm_apdf = {NC_BEH_APD, NC_BEH_APD, NC_ALLOC_RANDOM, NC_TRI_NO,
+					      NC_TRI_NO};
 static const struct nc_nat_class apdm_apdf_seq = {NC_BEH_APD, NC_BEH_APD, NC_ALLOC_SEQUENTIAL,
 						  NC_TRI_YES, NC_TRI_NO};
 
@@ -94,8 +94,8 @@ static void test_cells(void **state)
 	assert_non_null(strstr(md, "| Class pair | Attempts | udp-punch | birthday | relay |\n"));
 	assert_non_null(strstr(md, "| EIM+APDF x APDM+APDF | 4 | 0/1 (0%) | 2/3 (67%) | - |\n"));
 	assert_non_null(strstr(md, "| APDM+APDF x APDM+APDF | 1 | - | - | 1/1 (100%) |\n"));
-	assert_non_null(
-	    strstr(md, "| **All pairs** | **5** | **0/1 (0%)** | **2/3 (67%)** | **1/1 (100%)** |"));
+	assert_non_null(strstr(
+	    md, "| **All pairs** | **5** | **0/1 (0%)** | **2/3 (67%)** | **1/1 (100%)** |"));
 	html = render(st, true);
 	assert_non_null(strstr(html, "<span id=\"outcomes\">5</span>"));
 	assert_non_null(strstr(html, "<th>udp-punch</th><th>birthday</th><th>relay</th>"));
@@ -160,7 +160,8 @@ static void test_from_store(void **state)
 	docs[1] = outcome_json(apdm_apdf, eim_apdf, NC_METHOD_PREDICTION, false);
 	docs[2] = outcome_json(eim_apdf, eim_apdf, NC_METHOD_UDP_PUNCH, true);
 	for (int i = 0; i < 3; i++) {
-		snprintf(ids[i], sizeof(ids[i]), "punch%ldx%d", (long)getpid() * 1000 + time(NULL) % 1000, i);
+		snprintf(ids[i], sizeof(ids[i]), "punch%ldx%d",
+			 (long)getpid() * 1000 + time(NULL) % 1000, i);
 		subs[i] = (struct rs_sub){.kind = RS_OUTCOME, .sub_id = ids[i], .result = docs[i]};
 	}
 	assert_int_equal(rs_put(s, subs, 3, err, sizeof(err)), 0);

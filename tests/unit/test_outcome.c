@@ -24,10 +24,10 @@ static struct nc_punch_outcome sample(void)
 	nc_punch_outcome_init(&o, 1796558405); /* 2026-12-06T12:00:05Z */
 	snprintf(o.tool_name, sizeof(o.tool_name), "punchvpn");
 	snprintf(o.tool_version, sizeof(o.tool_version), "0.1.0");
-	o.local = (struct nc_nat_class){NC_BEH_APD, NC_BEH_APD, NC_ALLOC_RANDOM, NC_TRI_NO,
-					NC_TRI_NO};
-	o.peer = (struct nc_nat_class){NC_BEH_EI, NC_BEH_APD, NC_ALLOC_PRESERVING,
-				       NC_TRI_UNKNOWN, NC_TRI_NO};
+	o.local =
+	    (struct nc_nat_class){NC_BEH_APD, NC_BEH_APD, NC_ALLOC_RANDOM, NC_TRI_NO, NC_TRI_NO};
+	o.peer = (struct nc_nat_class){NC_BEH_EI, NC_BEH_APD, NC_ALLOC_PRESERVING, NC_TRI_UNKNOWN,
+				       NC_TRI_NO};
 	o.method = NC_METHOD_BIRTHDAY;
 	o.success = true;
 	o.first_packet_ms = 812;
@@ -143,8 +143,8 @@ static void test_examples(void **state)
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(path, sizeof(path), "%s/results/schema/examples/%s", NC_SRC_DIR, names[i]);
 		text = slurp(path);
-		assert_int_equal(nc_punch_outcome_from_json(text, strlen(text), &o, err, sizeof(err)),
-				 0);
+		assert_int_equal(
+		    nc_punch_outcome_from_json(text, strlen(text), &o, err, sizeof(err)), 0);
 		again = nc_punch_outcome_to_json(&o, true);
 		assert_non_null(again);
 		assert_int_equal(strncmp(text, again, strlen(again)), 0);
@@ -155,7 +155,7 @@ static void test_examples(void **state)
 
 /* Each case: a change to the sample document, and the start of the message it must give. */
 struct refusal {
-	const char *path; /* "a.b": the member to set; "-a.b": to delete */
+	const char *path;  /* "a.b": the member to set; "-a.b": to delete */
 	const char *value; /* JSON */
 	const char *msg;
 };
@@ -273,11 +273,9 @@ static void test_not_json(void **state)
 		assert_int_equal(
 		    nc_punch_outcome_from_json(bodies[i], strlen(bodies[i]), &o, err, sizeof(err)),
 		    -NC_E_PARSE);
-	assert_int_equal(nc_punch_outcome_from_json("[1]", 3, &o, err, sizeof(err)),
-			 -NC_E_SCHEMA);
+	assert_int_equal(nc_punch_outcome_from_json("[1]", 3, &o, err, sizeof(err)), -NC_E_SCHEMA);
 	assert_string_equal(err, "$: the document must be a JSON object");
-	assert_int_equal(nc_punch_outcome_from_json(NULL, 0, &o, err, sizeof(err)),
-			 -NC_E_INVALID);
+	assert_int_equal(nc_punch_outcome_from_json(NULL, 0, &o, err, sizeof(err)), -NC_E_INVALID);
 }
 
 /* Forward compatibility: keys this version does not know are ignored everywhere, and the

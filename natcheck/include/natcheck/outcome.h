@@ -28,8 +28,8 @@
 #include <stdint.h>
 #include <time.h>
 
-#define NC_OUTCOME_SCHEMA  "punch-outcome"
-#define NC_OUTCOME_VERSION 1
+#define NC_OUTCOME_SCHEMA   "punch-outcome"
+#define NC_OUTCOME_VERSION  1
 #define NC_OUTCOME_TOOL_LEN 32 /* tool name and version, with NUL */
 
 /* How a connection attempt tried to reach the peer (issue 11's candidate paths). The JSON
@@ -48,18 +48,18 @@ enum nc_punch_method {
 
 /* One side's NAT, in the words of the natcheck-result schema. */
 struct nc_nat_class {
-	enum nc_beh mapping;	   /* RFC 4787 §4.1; NC_BEH_NONE: no NAT */
-	enum nc_beh filtering;	   /* RFC 4787 §5 */
-	enum nc_alloc allocation;  /* port allocation pattern */
-	enum nc_tri port_mapping;  /* a NAT-PMP / PCP / UPnP-IGD mapping could be made */
-	enum nc_tri udp_blocked;   /* no UDP reached the STUN server */
+	enum nc_beh mapping;	  /* RFC 4787 §4.1; NC_BEH_NONE: no NAT */
+	enum nc_beh filtering;	  /* RFC 4787 §5 */
+	enum nc_alloc allocation; /* port allocation pattern */
+	enum nc_tri port_mapping; /* a NAT-PMP / PCP / UPnP-IGD mapping could be made */
+	enum nc_tri udp_blocked;  /* no UDP reached the STUN server */
 };
 
 struct nc_punch_outcome {
 	char tool_name[NC_OUTCOME_TOOL_LEN];	/* "" = not given; [A-Za-z0-9._+-] only */
 	char tool_version[NC_OUTCOME_TOOL_LEN]; /* "" = not given; same characters */
-	char started[24];	  /* "YYYY-MM-DDT00:00:00Z" (a day) or "" (unknown) */
-	struct nc_nat_class local; /* the side that wrote the document */
+	char started[24];			/* "YYYY-MM-DDT00:00:00Z" (a day) or "" (unknown) */
+	struct nc_nat_class local;		/* the side that wrote the document */
 	struct nc_nat_class peer;
 	enum nc_punch_method method;
 	bool success;		 /* the method carried a packet from the peer */
@@ -89,10 +89,10 @@ char *nc_punch_outcome_to_json(const struct nc_punch_outcome *o, bool pretty);
  * \"cone\""), -NC_E_NOMEM; *o is untouched on error. Unknown keys are ignored (forward
  * compatibility within version 1); a newer version is refused with a message that says so. */
 int nc_punch_outcome_from_json(const char *text, size_t len, struct nc_punch_outcome *o, char *err,
-			 size_t errlen);
+			       size_t errlen);
 /* The same for a document jansson already parsed (with JSON_REJECT_DUPLICATES). */
 struct json_t;
 int nc_punch_outcome_from_json_value(struct json_t *doc, struct nc_punch_outcome *o, char *err,
-			       size_t errlen);
+				     size_t errlen);
 
 #endif

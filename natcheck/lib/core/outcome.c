@@ -15,8 +15,8 @@
 #include <string.h>
 
 static const char *const method_names[NC_METHOD_COUNT] = {
-    "same-lan",	       "public-address", "port-mapping", "udp-punch", "port-prediction",
-    "birthday", "tcp-simultaneous-open", "relay",
+    "same-lan",	       "public-address", "port-mapping",	  "udp-punch",
+    "port-prediction", "birthday",	 "tcp-simultaneous-open", "relay",
 };
 
 const char *nc_punch_method_name(enum nc_punch_method m)
@@ -37,9 +37,8 @@ void nc_punch_outcome_init(struct nc_punch_outcome *o, time_t when)
 	struct tm tm;
 
 	memset(o, 0, sizeof(*o));
-	o->local = o->peer = (struct nc_nat_class){NC_BEH_UNKNOWN, NC_BEH_UNKNOWN,
-						   NC_ALLOC_UNKNOWN, NC_TRI_UNKNOWN,
-						   NC_TRI_UNKNOWN};
+	o->local = o->peer = (struct nc_nat_class){NC_BEH_UNKNOWN, NC_BEH_UNKNOWN, NC_ALLOC_UNKNOWN,
+						   NC_TRI_UNKNOWN, NC_TRI_UNKNOWN};
 	o->method = NC_METHOD_UDP_PUNCH;
 	o->first_packet_ms = -1;
 	/* The day only: enough to follow NATs over time, too coarse to tie a document to a
@@ -65,10 +64,8 @@ void nc_nat_class_from_result(const struct nc_result *r, struct nc_nat_class *ou
 		else if (pm->present == NC_TRI_UNKNOWN)
 			maybe = true;
 	}
-	out->port_mapping = yes ? NC_TRI_YES
-			    : (tested && !maybe) ? NC_TRI_NO
-						 : NC_TRI_UNKNOWN;
-	out->udp_blocked = r->udp.reachable == NC_TRI_NO	? NC_TRI_YES
+	out->port_mapping = yes ? NC_TRI_YES : (tested && !maybe) ? NC_TRI_NO : NC_TRI_UNKNOWN;
+	out->udp_blocked = r->udp.reachable == NC_TRI_NO    ? NC_TRI_YES
 			   : r->udp.reachable == NC_TRI_YES ? NC_TRI_NO
 							    : NC_TRI_UNKNOWN;
 }
@@ -127,8 +124,8 @@ static json_t *class_json(const struct nc_nat_class *c)
 {
 	return json_pack("{s:s, s:s, s:s, s:o, s:o}", "mapping", nc_names_beh.v[c->mapping],
 			 "filtering", nc_names_beh.v[c->filtering], "allocation",
-			 nc_names_alloc.v[c->allocation], "port_mapping",
-			 tri_json(c->port_mapping), "udp_blocked", tri_json(c->udp_blocked));
+			 nc_names_alloc.v[c->allocation], "port_mapping", tri_json(c->port_mapping),
+			 "udp_blocked", tri_json(c->udp_blocked));
 }
 
 char *nc_punch_outcome_to_json(const struct nc_punch_outcome *o, bool pretty)
@@ -152,9 +149,9 @@ char *nc_punch_outcome_to_json(const struct nc_punch_outcome *o, bool pretty)
 	 * unknown in natcheck's documents. */
 	doc = json_pack("{s:s, s:i, s:o*, s:o, s:o, s:o, s:s, s:b, s:o}", "schema",
 			NC_OUTCOME_SCHEMA, "version", NC_OUTCOME_VERSION, "tool", tool, "started",
-			o->started[0] ? json_string(o->started) : json_null(), "local", class_json(&o->local), "peer",
-			class_json(&o->peer), "method", method_names[o->method], "success",
-			o->success, "first_packet_ms",
+			o->started[0] ? json_string(o->started) : json_null(), "local",
+			class_json(&o->local), "peer", class_json(&o->peer), "method",
+			method_names[o->method], "success", o->success, "first_packet_ms",
 			o->first_packet_ms < 0 ? json_null()
 					       : json_integer((json_int_t)o->first_packet_ms));
 	if (!doc)
@@ -173,7 +170,7 @@ struct ord {
 };
 
 static void bad(struct ord *d, const char *path, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static void bad(struct ord *d, const char *path, const char *key, const char *fmt, ...)
 {
@@ -232,8 +229,7 @@ static void rd_word(struct ord *d, json_t *obj, const char *path, const char *ke
 	*out = (unsigned)i;
 }
 
-static void rd_tri(struct ord *d, json_t *obj, const char *path, const char *key,
-		   enum nc_tri *out)
+static void rd_tri(struct ord *d, json_t *obj, const char *path, const char *key, enum nc_tri *out)
 {
 	json_t *v = member(d, obj, path, key, false, true);
 
@@ -374,7 +370,7 @@ static void rd_doc(struct ord *d, json_t *doc, struct nc_punch_outcome *o)
 }
 
 int nc_punch_outcome_from_json_value(struct json_t *doc, struct nc_punch_outcome *o, char *err,
-			       size_t errlen)
+				     size_t errlen)
 {
 	struct ord d = {.err = err, .errlen = errlen};
 	struct nc_punch_outcome tmp;
@@ -395,7 +391,7 @@ int nc_punch_outcome_from_json_value(struct json_t *doc, struct nc_punch_outcome
 }
 
 int nc_punch_outcome_from_json(const char *text, size_t len, struct nc_punch_outcome *o, char *err,
-			 size_t errlen)
+			       size_t errlen)
 {
 	json_error_t jerr;
 	json_t *doc;
