@@ -79,6 +79,47 @@ static struct stun_msg decoded(const struct stun_txn *t, uint8_t cls)
 	return m;
 }
 
+/* Once the run has an RTT sample the interval is the RTO, every time; without one the backoff
+ * stops at four initial RTOs. */
+static void test_backoff_only_before_a_sample(void **state)
+{
+	struct pair p;
+	struct stun_txn t;
+	struct stun_rtt rtt = {.initial_us = 10000};
+	uint64_t now = 1000000;
+
+	(void)state;
+	pair_open(&p);
+	assert_int_equal(stun_txn_init(&t, &p.server_ep, 0, 0, 7), 0);
+	for (unsigned i = 0, wait[] = {10000, 20000, 40000, 40000, 40000}; i < 5; i++) {
+		assert_int_equal(stun_txn_tick(&t, p.client, &rtt, now), 1);
+		assert_int_equal(stun_txn_next(&t, &rtt), now + wait[i]);
+		now += wait[i];
+	}
+	stun_rtt_sample(&rtt, 5000); /* another transaction of the run got an answer */
+	assert_int_equal(stun_txn_tick(&t, p.client, &rtt, now), 1);
+	assert_int_equal(stun_txn_next(&t, &rtt), now + stun_rtt_rto(&rtt));
+	assert_int_equal(drain(p.server), 6);
+
+	/* A server 1.5 s away, with the default RTO: its answer to the first request still finds
+	 * the transaction waiting (with a fixed 100 ms RTO it had given up after 0.8 s). */
+	struct stun_rtt fresh = {0};
+	struct stun_msg m;
+	uint64_t start = now = 5000000;
+
+	assert_int_equal(stun_txn_init(&t, &p.server_ep, 0, 0, 7), 0);
+	while (now < start + 1500000) {
+		stun_txn_tick(&t, p.client, &fresh, now);
+		now += 1000;
+	}
+	assert_int_equal(t.state, STUN_TXN_PENDING);
+	assert_int_equal(t.attempts, 5); /* at 0, 0.1, 0.3, 0.7 and 1.1 s */
+	m = decoded(&t, STUN_CLASS_SUCCESS);
+	assert_int_equal(stun_txn_accept(&t, &fresh, &m, &p.server_ep, now), STUN_TXN_MATCHED);
+	drain(p.server);
+	pair_close(&p);
+}
+
 static void test_rto_estimator(void **state)
 {
 	struct stun_rtt e = {0};
@@ -110,14 +151,17 @@ static void test_retransmits_then_expires(void **state)
 	assert_int_equal(stun_txn_tick(&t, p.client, &rtt, now), 1);
 	assert_int_equal(stun_txn_tick(&t, p.client, &rtt, now + 5000), 0); /* not due yet */
 	assert_int_equal(stun_txn_next(&t, &rtt), now + 10000);
+	/* No RTT sample yet: each wait doubles (RFC 8489 §6.2.1), up to 4 initial RTOs. */
 	assert_int_equal(stun_txn_tick(&t, p.client, &rtt, now + 10000), 1);
-	assert_int_equal(stun_txn_tick(&t, p.client, &rtt, now + 20000), 1);
+	assert_int_equal(stun_txn_next(&t, &rtt), now + 10000 + 20000);
+	assert_int_equal(stun_txn_tick(&t, p.client, &rtt, now + 29999), 0);
+	assert_int_equal(stun_txn_tick(&t, p.client, &rtt, now + 30000), 1);
 	assert_int_equal(t.attempts, 3);
-	/* The last attempt waits two RTOs, then the transaction is over. */
-	assert_int_equal(stun_txn_next(&t, &rtt), now + 20000 + 20000);
-	assert_int_equal(stun_txn_tick(&t, p.client, &rtt, now + 39999), 0);
+	/* The last attempt waits two of its intervals (2 x 40 ms), then the transaction is over. */
+	assert_int_equal(stun_txn_next(&t, &rtt), now + 30000 + 80000);
+	assert_int_equal(stun_txn_tick(&t, p.client, &rtt, now + 109999), 0);
 	assert_int_equal(t.state, STUN_TXN_PENDING);
-	assert_int_equal(stun_txn_tick(&t, p.client, &rtt, now + 40000), 0);
+	assert_int_equal(stun_txn_tick(&t, p.client, &rtt, now + 110000), 0);
 	assert_int_equal(t.state, STUN_TXN_EXPIRED);
 	assert_int_equal(stun_txn_next(&t, &rtt), 0);
 	assert_int_equal(drain(p.server), 3);
@@ -328,6 +372,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rto_estimator),
+		cmocka_unit_test(test_backoff_only_before_a_sample),
 		cmocka_unit_test(test_retransmits_then_expires),
 		cmocka_unit_test(test_match_by_id_and_source),
 		cmocka_unit_test(test_run_answered),

@@ -66,6 +66,9 @@ enum stun_txn_verdict {
 };
 
 #define STUN_TXN_PKT_MAX 64
+/* Before the run has an RTT sample, retransmissions back off up to this multiple of the
+ * initial RTO (see stun_txn.c). */
+#define STUN_TXN_BACKOFF_MAX 4
 
 struct stun_txn {
 	uint8_t tid[STUN_TID_LEN];
@@ -75,6 +78,7 @@ struct stun_txn {
 	struct nc_addr expect;     /* where the answer must come from; unset = from anywhere */
 	unsigned max_attempts;     /* transmissions, the first included */
 	unsigned attempts;
+	unsigned rounds;           /* scheduled transmissions (attempts less resend copies) */
 	uint64_t linger_us;        /* wait after the last attempt; 0 = 2 RTOs */
 	uint64_t first_us, last_us, next_us; /* first and last transmission, next action */
 	uint64_t answered_us;
