@@ -17,7 +17,7 @@ DRIVER=$NC_BUILD/results/tests/submit_driver
 W=$(mktemp -d /tmp/nc-outcome-schema.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 SCHEMA=$NC_SRC/results/schema/punch-outcome.v1.schema.json
-EX=("$NC_SRC"/results/schema/examples/punch-outcome-*.json)
+EX=("$NC_SRC"/results/schema/examples/punch-outcome/*.json)
 
 "$PY" -c 'import json,sys,jsonschema; jsonschema.Draft202012Validator.check_schema(json.load(open(sys.argv[1])))' "$SCHEMA" && rc=0 || rc=$?
 check_status "the schema is a valid draft 2020-12 schema" $rc

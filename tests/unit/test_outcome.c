@@ -134,8 +134,8 @@ static char *slurp(const char *path)
 /* The published examples read, and the pretty writer prints them back byte for byte. */
 static void test_examples(void **state)
 {
-	static const char *const names[] = {"punch-outcome-birthday.json",
-					    "punch-outcome-relay.json"};
+	static const char *const names[] = {"punch-outcome/birthday.json",
+					    "punch-outcome/relay.json"};
 	char path[512], err[200], *text, *again;
 	struct nc_punch_outcome o;
 
