@@ -3,6 +3,7 @@
 # PostgreSQL side by side, with 100 concurrent keep-alive clients (wrk), and p99 latency.
 #
 #   scripts/bench_collector.sh [-c CLIENTS] [-d SECONDS] [-t WRK_THREADS] [-r RUNS] [--sqlite-only]
+#                              [--same-session]
 #
 # -r RUNS repeats each backend RUNS times (a fresh collector and store each time) and prints
 # the spread: on a shared machine one run says little.
@@ -13,7 +14,7 @@
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 NC_BUILD=${NC_BUILD:-$SRC/build}
-CLIENTS=100 DURATION=10 THREADS=1 SQLITE_ONLY=0 RUNS=1
+CLIENTS=100 DURATION=10 THREADS=1 SQLITE_ONLY=0 RUNS=1 SESSION=setsid
 while [ $# -gt 0 ]; do
 	case $1 in
 	-c) CLIENTS=$2; shift ;;
@@ -21,7 +22,8 @@ while [ $# -gt 0 ]; do
 	-t) THREADS=$2; shift ;;
 	-r) RUNS=$2; shift ;;
 	--sqlite-only) SQLITE_ONLY=1 ;;
-	-h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--same-session) SESSION='' ;;
+	-h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench_collector: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 	shift
@@ -77,7 +79,11 @@ run_one() {
 	# A fresh store per run, so the rows counted are this run's.
 	rm -f "$WORK/port" "$WORK"/bench.db*
 	[ "$name" = postgresql ] && PGOPTIONS='-c client_min_messages=warning' psql -q "$store" -c 'DROP TABLE IF EXISTS nc_submission, nc_outcome' >/dev/null
-	"$COLLECTOR" --store "$store" --listen 127.0.0.1:0 --port-file "$WORK/port" --rate 0 \
+	# The collector runs in a session of its own, as under systemd (a service has its own
+	# cgroup): with the kernel's autogroup scheduling, CPU is shared per session, and the
+	# collector would otherwise share one session's share with its own load generator.
+	# --same-session keeps it in the caller's.
+	$SESSION "$COLLECTOR" --store "$store" --listen 127.0.0.1:0 --port-file "$WORK/port" --rate 0 \
 		--per-ip-connections 1000 --threads 2 --log-interval 3600 2>"$WORK/$name.log" &
 	CPID=$!
 	for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
@@ -112,7 +118,9 @@ spread() {
 			NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2, v[NR] }'
 }
 
-echo "natcheck-collector: $CLIENTS keep-alive clients, $THREADS wrk thread(s), ${DURATION}s, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+WHERE="the caller's"
+[ -n "$SESSION" ] && WHERE="its own"
+echo "natcheck-collector: $CLIENTS keep-alive clients, $THREADS wrk thread(s), ${DURATION}s, $(nproc) CPUs, collector in $WHERE session, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 PG_OK=0
 if [ "$SQLITE_ONLY" = 0 ]; then
 	if pg_start "$WORK/pg"; then PG_OK=1; else echo "postgresql  skipped: $PG_WHY"; fi
