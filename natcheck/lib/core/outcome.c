@@ -8,7 +8,6 @@
 #include <natcheck/error.h>
 
 #include <jansson.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -278,7 +277,8 @@ static bool whole(json_t *v, double lo, double hi, long long *out)
 	if (!json_is_real(v))
 		return false;
 	x = json_real_value(v);
-	if (x != floor(x) || x < lo || x > hi)
+	/* In range first: only then is the cast to long long defined (the result reader's test). */
+	if (!(x >= lo && x <= hi) || x != (double)(long long)x)
 		return false;
 	*out = (long long)x;
 	return true;
