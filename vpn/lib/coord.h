@@ -40,7 +40,10 @@
  *    version (1, = 1) | measured (1) | mapping (1, enum nc_beh) | filtering (1, enum nc_beh) |
  *    allocation (1, enum nc_alloc) | port step (2, signed) | lifetime s (2, 0 unknown) |
  *    udp blocked (1, enum nc_tri) | tcp punchable (1, enum nc_tri) | hairpin (1, enum nc_tri) |
- *    port mapping (1, enum coord_pm) | reserved (1) | mapping endpoint (COORD_EP_LEN)
+ *    port mapping (1, enum coord_pm) | mapping endpoint (COORD_EP_LEN)
+ *  (13 + 19 = 32 bytes: no reserved byte. Decoding refuses a version other than 1, measured
+ *  other than 0/1, and enum values past their last name, so what a peer receives in an INTRO
+ *  is always in range.)
  *
  * Relay (type 6):
  *  +-------+-------+-------+-------+
@@ -139,7 +142,8 @@ int coord_shared_key(uint8_t key[32], const uint8_t my_priv[VPN_KEY_LEN],
 		     const uint8_t their_pub[VPN_KEY_LEN]);
 
 /* Encodes and seals m from sender_pub under key into out. Returns the datagram's length, or
- * -NC_E_RANGE when cap is too small or a count is over its maximum. */
+ * -NC_E_RANGE when cap is too small or a count is over its maximum, -NC_E_INVALID for a value
+ * coord_unseal would refuse (unknown kind, endpoint family, profile enum): what seals opens. */
 int coord_seal(const uint8_t key[32], const uint8_t sender_pub[VPN_KEY_LEN],
 	       const struct coord_msg *m, uint8_t *out, size_t cap);
 
@@ -148,11 +152,12 @@ int coord_seal(const uint8_t key[32], const uint8_t sender_pub[VPN_KEY_LEN],
  * bytes set). */
 int coord_peek_sender(const uint8_t *buf, size_t len, uint8_t sender_pub[VPN_KEY_LEN]);
 
-/* Opens and decodes a coordination datagram. Returns 0; -NC_E_AUTH (the box does not open:
+/* Opens and decodes a coordination datagram. (Not "coord_open": the reflector's coord module
+ * has that name, and test binaries link both cores.) Returns 0; -NC_E_AUTH (the box does not open:
  * wrong key, modified); -NC_E_TRUNCATED / -NC_E_MALFORMED (a body that does not decode:
  * unknown kind, counts over their maximum, length not matching the counts, bad endpoint
  * family, reserved bytes set). m is only written on success. */
-int coord_open(const uint8_t key[32], const uint8_t *buf, size_t len, struct coord_msg *m);
+int coord_unseal(const uint8_t key[32], const uint8_t *buf, size_t len, struct coord_msg *m);
 
 /* Relay header: writes the 8 bytes (type 6, relay id). */
 void coord_put_relay_hdr(uint8_t out[COORD_RELAY_HDR_LEN], uint32_t relay_id);
