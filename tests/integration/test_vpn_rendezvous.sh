@@ -213,6 +213,11 @@ check_status "status --json: direct at B's endpoint, why, RTT, intro-to-direct, 
 	"$(js "$A" pvA "0 if (lambda p: p['path']=='direct' and p['endpoint'] in ('10.98.0.2:51900', '[fd98::2]:51900') and p['path_reason'].startswith('authenticated') and p['rtt_ms'] is not None and p['intro_to_direct_ms'] is not None and p['rx_bytes']>0 and p['tx_bytes']>0)(d['peers'][0]) else 1")" "$p"
 echo "    A: intro to first direct packet $(js "$A" pvA "d['peers'][0]['intro_to_direct_ms']") ms, rtt $(js "$A" pvA "d['peers'][0]['rtt_ms']") ms ($(js "$A" pvA "d['peers'][0]['rtt_path']"))"
 check_equal "B's path to A is direct too" direct "$(js "$B" pvB "d['peers'][0]['path']")"
+wait_until 3 is "$A" pvA "d['peers'][0]['rtt_path'] + d['peers'][0]['rtt_path']" directdirect >/dev/null
+check_equal "the RTT is the direct path's (a handshake over it), on both ends" "direct direct" \
+	"$(js "$A" pvA "d['peers'][0]['rtt_path']") $(js "$B" pvB "d['peers'][0]['rtt_path']")"
+check_equal "punching and relaying cost no drops on either end" "0 0" \
+	"$(js "$A" pvA "sum(d['peers'][0]['drops'].values())") $(js "$B" pvB "sum(d['peers'][0]['drops'].values())")"
 check_equal "3 MB over TCP on the direct path arrive intact" "$want" "$(bulk "$A" "$B" 10.100.0.2)"
 wait_until 10 is "$A" pvA "d['nat']['measured']" True >/dev/null
 check_status "NAT profile measured and shown" \
