@@ -163,7 +163,7 @@ int dev_link_start(struct dev *d, char *err, size_t errlen)
 
 	(void)err;
 	(void)errlen;
-	if (d->rdv.mode == RDV_OFF)
+	if (!nc_addr_is_set(&d->rdv.server)) /* no Server: no rendezvous, no profile */
 		return 0;
 	nc.stun = d->cfg->natcheck;
 	/* The measurement runs on its own thread and sockets: the tunnel works without it. */
