@@ -5,9 +5,11 @@
 # other does not list. No NAT here (the NAT pairs live in sim/): four namespaces on a bridge.
 #
 #   [S] br0 10.98.0.254 (punchvpnd :51901 UDP+TCP), 10.98.0.253 (natcheck-reflector with .254)
-#    |-- [A] 10.98.0.1  pvA 10.100.0.1   lists B
-#    |-- [B] 10.98.0.2  pvB 10.100.0.2   lists A
-#    `-- [C] 10.98.0.3  pvC 10.100.0.3   lists B; B does not list C
+#    |-- [A] 10.98.0.1  fd98::1  pvA 10.100.0.1   lists B
+#    |-- [B] 10.98.0.2  fd98::2  pvB 10.100.0.2   lists A
+#    `-- [C] 10.98.0.3  fd98::3  pvC 10.100.0.3   lists B; B does not list C
+#
+# The IPv6 addresses are local candidates only (the server is reached over IPv4).
 #
 # Exit 77 (skip) when not root or without namespaces / TUN / nft.
 # Environment from ctest: NC_BUILD (build tree), NC_SRC (source tree).
@@ -62,6 +64,7 @@ for x in A B C; do
 	ip link add "v$x" netns "$ns" type veth peer name "s$x" netns "$S"
 	ip -n "$S" link set "s$x" master br0 up
 	ip -n "$ns" addr add "10.98.0.$n/24" dev "v$x"
+	ip -n "$ns" addr add "fd98::$n/64" dev "v$x" nodad
 	ip -n "$ns" link set "v$x" up
 	n=$((n + 1))
 done
@@ -131,11 +134,13 @@ pings() { # NS DST COUNT: received count
 	ip netns exec "$1" ping -c "$3" -i 0.2 -W 2 "$2" 2>&1 | sed -n 's/.* \([0-9]*\) received.*/\1/p'
 }
 ping1() { ip netns exec "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1; }
-block_direct() { # drops UDP between A and B in A (both ways)
+block_direct() { # drops UDP between A and B in A (both ways), IPv4 and IPv6 (v4only: IPv4)
+	local v6o="ip6 daddr fd98::2 udp dport 51900 drop;" v6i="ip6 saddr fd98::2 udp sport 51900 drop;"
+	[ "${1:-}" = v4only ] && v6o= && v6i=
 	ip netns exec "$A" nft -f - <<NFT
 table inet pvtest {
-	chain o { type filter hook output priority 0; ip daddr 10.98.0.2 udp dport 51900 drop; }
-	chain i { type filter hook input priority 0; ip saddr 10.98.0.2 udp sport 51900 drop; }
+	chain o { type filter hook output priority 0; ip daddr 10.98.0.2 udp dport 51900 drop; $v6o }
+	chain i { type filter hook input priority 0; ip saddr 10.98.0.2 udp sport 51900 drop; $v6i }
 }
 NFT
 }
@@ -205,9 +210,14 @@ wait_until 3 is "$B" pvB "d['peers'][0]['path']" direct >/dev/null
 check_equal "pings A -> B through the tunnel (direct)" 10 "$(pings "$A" 10.100.0.2 10)"
 p=$(js "$A" pvA "d['peers'][0]")
 check_status "status --json: direct at B's endpoint, why, RTT, intro-to-direct, bytes both ways" \
-	"$(js "$A" pvA "0 if (lambda p: p['path']=='direct' and p['endpoint']=='10.98.0.2:51900' and p['path_reason'].startswith('authenticated') and p['rtt_ms'] is not None and p['intro_to_direct_ms'] is not None and p['rx_bytes']>0 and p['tx_bytes']>0)(d['peers'][0]) else 1")" "$p"
+	"$(js "$A" pvA "0 if (lambda p: p['path']=='direct' and p['endpoint'] in ('10.98.0.2:51900', '[fd98::2]:51900') and p['path_reason'].startswith('authenticated') and p['rtt_ms'] is not None and p['intro_to_direct_ms'] is not None and p['rx_bytes']>0 and p['tx_bytes']>0)(d['peers'][0]) else 1")" "$p"
 echo "    A: intro to first direct packet $(js "$A" pvA "d['peers'][0]['intro_to_direct_ms']") ms, rtt $(js "$A" pvA "d['peers'][0]['rtt_ms']") ms ($(js "$A" pvA "d['peers'][0]['rtt_path']"))"
 check_equal "B's path to A is direct too" direct "$(js "$B" pvB "d['peers'][0]['path']")"
+wait_until 3 is "$A" pvA "d['peers'][0]['rtt_path'] + d['peers'][0]['rtt_path']" directdirect >/dev/null
+check_equal "the RTT is the direct path's (a handshake over it), on both ends" "direct direct" \
+	"$(js "$A" pvA "d['peers'][0]['rtt_path']") $(js "$B" pvB "d['peers'][0]['rtt_path']")"
+check_equal "punching and relaying cost no drops on either end" "0 0" \
+	"$(js "$A" pvA "sum(d['peers'][0]['drops'].values())") $(js "$B" pvB "sum(d['peers'][0]['drops'].values())")"
 check_equal "3 MB over TCP on the direct path arrive intact" "$want" "$(bulk "$A" "$B" 10.100.0.2)"
 wait_until 10 is "$A" pvA "d['nat']['measured']" True >/dev/null
 check_status "NAT profile measured and shown" \
@@ -281,6 +291,20 @@ check_status "the network change was seen" "$([ "$(js "$A" pvA "d['nat']['networ
 wait_until 5 is "$A" pvA "d['server']['observed']" 10.98.0.11:51900 >/dev/null
 check_equal "A re-registered from its new address" 10.98.0.11:51900 "$(js "$A" pvA "d['server']['observed']")"
 check_equal "pings after the address change" 10 "$(pings "$A" 10.100.0.2 10)"
+
+# --- IPv4 between A and B blocked, IPv6 open: direct over B's IPv6 local candidate ---
+check_status "B's IPv6 address is among A's candidates" \
+	"$(is "$A" pvA "'[fd98::2]:51900' in d['peers'][0]['candidates']" True && echo 0 || echo 1)" \
+	"$(js "$A" pvA "d['peers'][0]['candidates']")"
+block_direct v4only
+ms=$(wait_until 20 is "$A" pvA "d['peers'][0]['path'], d['peers'][0]['endpoint']" "direct [fd98::2]:51900")
+echo "    direct over IPv6 after $ms ms"
+check_status "direct over IPv6 when IPv4 is blocked" "$([ "$ms" -ge 0 ] && echo 0 || echo 1)" \
+	"$(js "$A" pvA "d['peers'][0]")"
+check_equal "pings over the IPv6 path" 10 "$(pings "$A" 10.100.0.2 10)"
+check_equal "still direct over IPv6" "direct [fd98::2]:51900" \
+	"$(js "$A" pvA "d['peers'][0]['path'], d['peers'][0]['endpoint']")"
+unblock
 
 # --- UDP to the server blocked: registration and relay over TCP ---
 block_direct

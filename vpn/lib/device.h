@@ -100,6 +100,7 @@ struct dev_peer {
 	struct path path;
 	uint32_t rtt_ms;             /* initiation to response, over rtt_path */
 	enum path_kind rtt_path;
+	bool rehs;                   /* a handshake over the new direct path is due */
 	uint8_t *staged[DEV_STAGED];
 	uint16_t staged_len[DEV_STAGED];
 	unsigned n_staged;

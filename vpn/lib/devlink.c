@@ -49,23 +49,23 @@ static void log_path(const struct dev_peer *p, const struct path *path)
 void dev_peer_rx(struct dev *d, struct dev_peer *p, const struct dev_from *src, uint64_t now)
 {
 	struct path snap;
-	bool newly, relay_rtt;
+	bool newly;
 
 	pthread_mutex_lock(&p->lock);
 	newly = path_rx(&p->path, &src->addr, src->relayed, now);
 	snap = p->path;
-	relay_rtt = p->rtt_path != PATH_DIRECT;
+	/* The lower key re-handshakes over the direct path: fresh keys, and an RTT of the path
+	 * that carries the traffic (when the latest handshake went through the relay). From
+	 * dev_link_tick, not now: the peer refuses initiations closer than
+	 * HS_MIN_INIT_INTERVAL_MS, and the last one may be that recent. */
+	if (newly && p->rtt_path != PATH_DIRECT && memcmp(d->hs.pub, p->cfg->pub, 32) < 0)
+		p->rehs = true;
 	pthread_mutex_unlock(&p->lock);
 	if (!newly)
 		return;
 	log_path(p, &snap);
 	/* Answer on the new path at once: the peer proves it too, one packet later. */
 	dev_keepalive(d, p, NULL);
-	/* The lower key re-handshakes over the direct path: fresh keys, and an RTT of the path
-	 * that carries the traffic (when the latest handshake went through the relay). */
-	if (relay_rtt && memcmp(d->hs.pub, p->cfg->pub, 32) < 0 &&
-	    !atomic_exchange(&p->want_hs, true))
-		dev_kick(d);
 }
 
 void dev_coord_input(struct dev *d, const uint8_t *buf, size_t len)
@@ -122,7 +122,7 @@ void dev_link_tick(struct dev *d, uint64_t now)
 		struct dev_route rt;
 		struct path snap;
 		size_t n;
-		bool changed;
+		bool changed, rehs = false;
 
 		if (p->path.fixed)
 			continue;
@@ -133,7 +133,14 @@ void dev_link_tick(struct dev *d, uint64_t now)
 		n = p->cur ? path_punch_due(&p->path, now, cand, PATH_MAX_CANDS + 1) : 0;
 		dev_peer_route(p, &rt);
 		snap = p->path;
+		if (p->rehs && rt.kind == PATH_DIRECT &&
+		    now - atomic_load(&p->last_hs_ms) >= 5 * HS_MIN_INIT_INTERVAL_MS) {
+			p->rehs = false;
+			rehs = true;
+		}
 		pthread_mutex_unlock(&p->lock);
+		if (rehs) /* the next dev_tick initiates */
+			atomic_store(&p->want_hs, true);
 		if (changed)
 			log_path(p, &snap);
 		/* Probes are authenticated keepalives on the current session: what arrives proves
@@ -156,7 +163,7 @@ int dev_link_start(struct dev *d, char *err, size_t errlen)
 
 	(void)err;
 	(void)errlen;
-	if (d->rdv.mode == RDV_OFF)
+	if (!nc_addr_is_set(&d->rdv.server)) /* no Server: no rendezvous, no profile */
 		return 0;
 	nc.stun = d->cfg->natcheck;
 	/* The measurement runs on its own thread and sockets: the tunnel works without it. */

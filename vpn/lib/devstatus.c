@@ -27,7 +27,8 @@ static json_t *server_json(struct dev *d)
 	struct rdv *r = &d->rdv;
 	json_t *o;
 
-	if (r->mode == RDV_OFF)
+	/* The server address is fixed from dev_init on; everything else under the lock. */
+	if (!nc_addr_is_set(&r->server))
 		return json_pack("{s:s}", "state", "off");
 	pthread_mutex_lock(&r->lock);
 	o = json_pack("{s:s,s:o,s:s,s:b,s:o,s:I,s:i,s:I,s:I,s:I}", "state",

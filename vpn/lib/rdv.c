@@ -276,7 +276,8 @@ int rdv_register(struct rdv *r, struct udp *u, const struct coord_profile *prof,
 	m.kind = COORD_REGISTER;
 	m.u.reg.prof = *prof;
 	m.u.reg.n_local = n_local < COORD_MAX_LOCAL ? n_local : COORD_MAX_LOCAL;
-	memcpy(m.u.reg.local, local, m.u.reg.n_local * sizeof(local[0]));
+	if (m.u.reg.n_local)
+		memcpy(m.u.reg.local, local, m.u.reg.n_local * sizeof(local[0]));
 	pthread_mutex_lock(&r->lock);
 	r->last_round_ms = now;
 	r->unanswered++;
