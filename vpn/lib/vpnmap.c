@@ -148,6 +148,7 @@ static bool differs(const struct vpnmap_state *a, const struct vpnmap_state *b)
 {
 	return a->status != b->status || a->proto != b->proto || a->advertise != b->advertise ||
 	       !nc_addr_eq(&a->external, &b->external) || !nc_addr_eq(&a->gateway, &b->gateway) ||
+	       !nc_addr_eq(&a->observed, &b->observed) ||
 	       a->lifetime_s != b->lifetime_s || a->refreshes != b->refreshes ||
 	       strcmp(a->why, b->why) != 0;
 }
