@@ -5,7 +5,7 @@
 # first lifetime (a mapping left unrefreshed lapses: the control), SIGTERM and SIGINT delete it,
 # PCP and UPnP-IGD work when asked, a network change re-acquires it, a gateway without NAT-PMP
 # and PCP falls back to UPnP-IGD, a gateway behind a second NAT gives advertise=false with the
-# reason, and neither a host without a default route nor a silent gateway produces error spam.
+# reason, and neither a host without a default route nor a gateway that refuses produces error spam.
 #
 #   lab A: client 10.1.0.2 -- router [miniupnpd, snat to 2.1.1.1] -- inet 198.18.1.1, 2.1.1.2
 #   lab B: client 10.1.0.2 -- router [miniupnpd, wan 2.1.1.2] -- outer [masquerade to
@@ -231,20 +231,20 @@ else
 	check_fail "control: an unrefreshed 4 s mapping is still listed after 15 s" "$(upnplab_list)"
 fi
 
-# --- a gateway that stops answering: clear state, no error spam, quick stop --------------------
+# --- a gateway that stops serving (ICMP port unreachable): clear state, no error spam --------------------
 upnplab_down
 wait_for 50 sh -c "! ip netns exec $NSLAB_P-router ss -Hlun | grep -q ':5351 '"
-pv_start silent 40400 --observed "$OBS" --hold 8 --lifetime 4 --protos nat-pmp,pcp
+pv_start refusing 40400 --observed "$OBS" --hold 8 --lifetime 4 --protos nat-pmp,pcp
 wait "$PV_PID"
 PV_RC=$?
 PV_PID=
-check_equal "silent gateway: state unavailable" unavailable "$(field silent state)"
-echo "        why: $(field silent why)"
-n=$(grep -c '"state"' "$W/silent.out")
-if [ "$n" -le 3 ] && [ ! -s "$W/silent.err" ] && [ "$PV_RC" = 0 ]; then
-	check_pass "silent gateway: $n state lines in 8 s, nothing on stderr, exit 0"
+check_equal "refusing gateway: state unavailable" unavailable "$(field refusing state)"
+echo "        why: $(field refusing why)"
+n=$(grep -c '"state"' "$W/refusing.out")
+if [ "$n" -le 3 ] && [ ! -s "$W/refusing.err" ] && [ "$PV_RC" = 0 ]; then
+	check_pass "refusing gateway: $n state lines in 8 s, nothing on stderr, exit 0"
 else
-	check_fail "silent gateway: $n state lines, rc $PV_RC" "$(show silent)"
+	check_fail "refusing gateway: $n state lines, rc $PV_RC" "$(show refusing)"
 fi
 nslab_down
 

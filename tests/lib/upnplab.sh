@@ -20,7 +20,7 @@
 UPNPLAB_MINIUPNPD=${MINIUPNPD:-/usr/sbin/miniupnpd}
 
 upnplab_up() {
-	local ext=$1 lan=${NSLAB_LAN:-10.1.0} i
+	local ext=$1 lan=${NSLAB_LAN:-10.1.0}
 	shift
 	printf '%s\n' \
 		'table inet filter {' \
@@ -60,7 +60,7 @@ upnplab_up() {
 	} >"$NSLAB_DIR/miniupnpd.conf"
 	nslab_daemon miniupnpd router "$UPNPLAB_MINIUPNPD" -f "$NSLAB_DIR/miniupnpd.conf" -d \
 		-P "$NSLAB_DIR/miniupnpd-own.pidfile"
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		if nslab_exec router ss -Hltn | grep -q ':5000 ' &&
 			nslab_exec router ss -Hlun | grep -q ':1900 '; then
 			# NAT-PMP/PCP's socket only when it is on

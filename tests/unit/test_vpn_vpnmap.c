@@ -212,7 +212,8 @@ static void test_judge(void **state)
 
 static void test_fill_profile(void **state)
 {
-	struct vpnmap_state st = {.status = VPNMAP_MAPPED, .proto = COORD_PM_PCP, .advertise = true};
+	struct vpnmap_state st = {
+	    .status = VPNMAP_MAPPED, .proto = COORD_PM_PCP, .advertise = true};
 	struct coord_profile p;
 
 	(void)state;
@@ -269,8 +270,7 @@ static void test_start_refuses_bad_config(void **state)
 }
 
 /* Waits (bounded) until the state is st; returns it in out. */
-static bool wait_state(struct vpnmap *vm, enum vpnmap_status want, struct vpnmap_state *out,
-		       int ms)
+static bool wait_state(struct vpnmap *vm, enum vpnmap_status want, struct vpnmap_state *out, int ms)
 {
 	uint64_t until = ms_now() + (uint64_t)ms;
 
@@ -325,8 +325,8 @@ static void test_refusing_gateway(void **state)
  * returns within its bound anyway. */
 static void test_stop_bounded_while_asking(void **state)
 {
-	struct vpnmap_cfg cfg = {.port = 40001, .protos = 1u << NC_PM_NATPMP,
-				 .map_timeout_ms = 10000};
+	struct vpnmap_cfg cfg = {
+	    .port = 40001, .protos = 1u << NC_PM_NATPMP, .map_timeout_ms = 10000};
 	struct vpnmap_state st;
 	struct vpnmap *vm;
 	uint64_t t;
@@ -350,18 +350,18 @@ static void test_stop_bounded_while_asking(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_first_attempt_at_once),
-		cmocka_unit_test(test_refresh_at_half_lifetime),
-		cmocka_unit_test(test_short_and_permanent_lifetimes),
-		cmocka_unit_test(test_refresh_backoff_stays_before_expiry),
-		cmocka_unit_test(test_attempt_backoff_and_cap),
-		cmocka_unit_test(test_network_change),
-		cmocka_unit_test(test_judge),
-		cmocka_unit_test(test_fill_profile),
-		cmocka_unit_test(test_names),
-		cmocka_unit_test(test_start_refuses_bad_config),
-		cmocka_unit_test(test_refusing_gateway),
-		cmocka_unit_test(test_stop_bounded_while_asking),
+	    cmocka_unit_test(test_first_attempt_at_once),
+	    cmocka_unit_test(test_refresh_at_half_lifetime),
+	    cmocka_unit_test(test_short_and_permanent_lifetimes),
+	    cmocka_unit_test(test_refresh_backoff_stays_before_expiry),
+	    cmocka_unit_test(test_attempt_backoff_and_cap),
+	    cmocka_unit_test(test_network_change),
+	    cmocka_unit_test(test_judge),
+	    cmocka_unit_test(test_fill_profile),
+	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_start_refuses_bad_config),
+	    cmocka_unit_test(test_refusing_gateway),
+	    cmocka_unit_test(test_stop_bounded_while_asking),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

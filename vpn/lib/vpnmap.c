@@ -111,7 +111,7 @@ static void compose(struct vpnmap *vm, struct vpnmap_state *st)
 		break;
 	case VPNMAP_SEARCHING:
 		say(st->why, sizeof(st->why), "asking the gateway for a mapping of UDP port %u",
-			 vm->cfg.port);
+		    vm->cfg.port);
 		break;
 	case VPNMAP_MAPPED:
 		st->proto = to_coord(vm->snap_map.proto);
@@ -120,8 +120,8 @@ static void compose(struct vpnmap *vm, struct vpnmap_state *st)
 		st->advertise = vpnmap_judge(&st->external, &vm->observed, j, sizeof(j));
 		nc_addr_str(&st->external, e);
 		say(st->why, sizeof(st->why), "%s at %s maps %s to port %u; %s%s%s",
-			 vpnmap_pm_name(st->proto), g, e, vm->cfg.port, j,
-			 sm->failures ? "; refresh failing: " : "", sm->failures ? vm->snap_err : "");
+		    vpnmap_pm_name(st->proto), g, e, vm->cfg.port, j,
+		    sm->failures ? "; refresh failing: " : "", sm->failures ? vm->snap_err : "");
 		break;
 	case VPNMAP_NO_GATEWAY:
 		say(st->why, sizeof(st->why), "no IPv4 default route: no gateway to ask%s%s%s",
@@ -129,14 +129,14 @@ static void compose(struct vpnmap *vm, struct vpnmap_state *st)
 		break;
 	case VPNMAP_UNAVAILABLE:
 		say(st->why, sizeof(st->why), "the gateway %s granted no mapping: %s", g,
-			 vm->snap_err);
+		    vm->snap_err);
 		break;
 	case VPNMAP_STOPPED:
 		if (vm->left > 0)
 			say(st->why, sizeof(st->why),
-				 "stopped; %d mapping(s) could not be deleted and lapse with their "
-				 "lifetime",
-				 vm->left);
+			    "stopped; %d mapping(s) could not be deleted and lapse with their "
+			    "lifetime",
+			    vm->left);
 		else
 			say(st->why, sizeof(st->why), "stopped; every mapping deleted");
 		break;
@@ -148,9 +148,8 @@ static bool differs(const struct vpnmap_state *a, const struct vpnmap_state *b)
 {
 	return a->status != b->status || a->proto != b->proto || a->advertise != b->advertise ||
 	       !nc_addr_eq(&a->external, &b->external) || !nc_addr_eq(&a->gateway, &b->gateway) ||
-	       !nc_addr_eq(&a->observed, &b->observed) ||
-	       a->lifetime_s != b->lifetime_s || a->refreshes != b->refreshes ||
-	       strcmp(a->why, b->why) != 0;
+	       !nc_addr_eq(&a->observed, &b->observed) || a->lifetime_s != b->lifetime_s ||
+	       a->refreshes != b->refreshes || strcmp(a->why, b->why) != 0;
 }
 
 /* Under mu: rebuilds pub and signals the device when something it cares about changed. */
@@ -232,16 +231,18 @@ static enum vpnmap_outcome acquire(struct vpnmap *vm)
 			return VPNMAP_OK;
 		}
 		if (cut_short(r) && order[i] != NC_PM_UPNP) {
-			/* The gateway may have made it before we stopped listening: deleted at stop.
-			 * (An abandoned UPnP worker deletes what it made itself.) */
+			/* The gateway may have made it before we stopped listening: deleted at
+			 * stop. (An abandoned UPnP worker deletes what it made itself.) */
 			vm->pending = m;
 			vm->have_pending = true;
 		}
 		if (!e[0])
-			snprintf(e, sizeof(e), "%s: %s", nc_pm_proto_name(order[i]), nc_strerror(r));
+			snprintf(e, sizeof(e), "%s: %s", nc_pm_proto_name(order[i]),
+				 nc_strerror(r));
 		n = snprintf(vm->err + used, sizeof(vm->err) - used, "%s%s", used ? "; " : "", e);
 		if (n > 0)
-			used += (size_t)n < sizeof(vm->err) - used ? (size_t)n : sizeof(vm->err) - used - 1;
+			used += (size_t)n < sizeof(vm->err) - used ? (size_t)n
+								   : sizeof(vm->err) - used - 1;
 		if (cut_short(r))
 			break;
 	}
@@ -326,7 +327,8 @@ static void *run(void *arg)
 			release(vm);
 			break;
 		}
-		vpnmap_sm_done(&vm->sm, act, out, out == VPNMAP_OK ? vm->cur.lifetime_s : 0, now_ms());
+		vpnmap_sm_done(&vm->sm, act, out, out == VPNMAP_OK ? vm->cur.lifetime_s : 0,
+			       now_ms());
 		if (act == VPNMAP_ACT_REFRESH && !vm->sm.mapped)
 			forget(vm);
 		publish(vm);
@@ -419,8 +421,8 @@ void vpnmap_state(struct vpnmap *vm, struct vpnmap_state *out)
 	*out = vm->pub;
 	if (vm->snap.status == VPNMAP_MAPPED && vm->snap.expires_ms != UINT64_MAX)
 		out->expires_in_s = vm->snap.expires_ms > now
-					    ? (uint32_t)((vm->snap.expires_ms - now + 999) / 1000)
-					    : 0;
+					? (uint32_t)((vm->snap.expires_ms - now + 999) / 1000)
+					: 0;
 	if (vm->snap.status != VPNMAP_STOPPED)
 		out->next_in_ms = vm->snap.due_ms > now ? (uint32_t)(vm->snap.due_ms - now) : 0;
 	pthread_mutex_unlock(&vm->mu);

@@ -30,44 +30,44 @@
 
 #include "coord.h"
 
-#define VPNMAP_LIFETIME_S 7200        /* asked for per mapping (RFC 6886 §3.3 recommends it) */
-#define VPNMAP_RETRY_MAX_S 300        /* longest wait between rounds when no gateway answers */
-#define VPNMAP_STOP_MS 3000           /* vpnmap_stop's bound when given 0 */
-#define VPNMAP_WHY_LEN 320
+#define VPNMAP_LIFETIME_S  7200 /* asked for per mapping (RFC 6886 §3.3 recommends it) */
+#define VPNMAP_RETRY_MAX_S 300	/* longest wait between rounds when no gateway answers */
+#define VPNMAP_STOP_MS	   3000 /* vpnmap_stop's bound when given 0 */
+#define VPNMAP_WHY_LEN	   320
 
 enum vpnmap_status {
 	VPNMAP_IDLE = 0,    /* not started */
 	VPNMAP_SEARCHING,   /* asking the gateway for a mapping */
-	VPNMAP_MAPPED,      /* holding one */
+	VPNMAP_MAPPED,	    /* holding one */
 	VPNMAP_NO_GATEWAY,  /* no IPv4 default route: nobody to ask (until the network changes) */
 	VPNMAP_UNAVAILABLE, /* the gateway granted no mapping by any protocol; asking again later */
-	VPNMAP_STOPPED,     /* vpnmap_stop ran (or is running): every mapping is being deleted */
+	VPNMAP_STOPPED,	    /* vpnmap_stop ran (or is running): every mapping is being deleted */
 };
 
 struct vpnmap_cfg {
-	uint16_t port;           /* the tunnel's UDP port: internal, and the external one asked */
-	uint32_t lifetime_s;     /* asked per mapping; 0: VPNMAP_LIFETIME_S */
-	unsigned protos;         /* bit (1u << enum nc_pm_proto) per protocol; 0: all three */
-	struct nc_addr gateway;  /* unset: the default route's, looked up on every round */
-	uint16_t pmp_port;       /* NAT-PMP/PCP server port; 0: 5351 */
+	uint16_t port;		 /* the tunnel's UDP port: internal, and the external one asked */
+	uint32_t lifetime_s;	 /* asked per mapping; 0: VPNMAP_LIFETIME_S */
+	unsigned protos;	 /* bit (1u << enum nc_pm_proto) per protocol; 0: all three */
+	struct nc_addr gateway;	 /* unset: the default route's, looked up on every round */
+	uint16_t pmp_port;	 /* NAT-PMP/PCP server port; 0: 5351 */
 	uint32_t map_timeout_ms; /* each exchange; 0: libnatcheck's (2 s) */
-	uint32_t retry_max_s;    /* 0: VPNMAP_RETRY_MAX_S */
+	uint32_t retry_max_s;	 /* 0: VPNMAP_RETRY_MAX_S */
 };
 
 struct vpnmap_state {
 	enum vpnmap_status status;
-	enum coord_pm proto;       /* COORD_PM_NONE unless MAPPED */
-	struct nc_addr gateway;    /* the gateway asked last (unset: none) */
-	struct nc_addr external;   /* the mapping's external ip:port, as the gateway claims it */
-	struct nc_addr observed;   /* the public address punchvpnd saw (unset: not told yet) */
-	bool advertise;            /* reachable from outside: put it in the profile */
-	char why[VPNMAP_WHY_LEN];  /* the state in words; why it is not advertised */
-	uint32_t lifetime_s;       /* granted (0 = permanent, UPnP only) */
-	uint32_t expires_in_s;     /* until the mapping lapses unless refreshed (0: none held) */
-	uint32_t next_in_ms;       /* until the next refresh or attempt */
-	unsigned failures;         /* consecutive failed attempts or refreshes */
-	uint64_t refreshes;        /* successful refreshes since the mapping was made */
-	uint64_t generation;       /* grows with every change vpnmap_fd reports */
+	enum coord_pm proto;	  /* COORD_PM_NONE unless MAPPED */
+	struct nc_addr gateway;	  /* the gateway asked last (unset: none) */
+	struct nc_addr external;  /* the mapping's external ip:port, as the gateway claims it */
+	struct nc_addr observed;  /* the public address punchvpnd saw (unset: not told yet) */
+	bool advertise;		  /* reachable from outside: put it in the profile */
+	char why[VPNMAP_WHY_LEN]; /* the state in words; why it is not advertised */
+	uint32_t lifetime_s;	  /* granted (0 = permanent, UPnP only) */
+	uint32_t expires_in_s;	  /* until the mapping lapses unless refreshed (0: none held) */
+	uint32_t next_in_ms;	  /* until the next refresh or attempt */
+	unsigned failures;	  /* consecutive failed attempts or refreshes */
+	uint64_t refreshes;	  /* successful refreshes since the mapping was made */
+	uint64_t generation;	  /* grows with every change vpnmap_fd reports */
 };
 
 struct vpnmap;
@@ -116,19 +116,19 @@ enum vpnmap_outcome { VPNMAP_OK = 0, VPNMAP_FAILED, VPNMAP_NO_GW };
 
 struct vpnmap_sm {
 	enum vpnmap_status status;
-	bool mapped;          /* a mapping is held (the gateway has it, as far as we know) */
-	bool net_changed;     /* a network change waits to be acted on */
-	uint64_t due_ms;      /* when the next attempt or refresh is due */
-	uint64_t expires_ms;  /* when the mapping held lapses (UINT64_MAX: permanent) */
-	uint32_t lifetime_s;  /* granted */
-	unsigned failures;    /* consecutive failures (of the attempt or refresh kind) */
+	bool mapped;	     /* a mapping is held (the gateway has it, as far as we know) */
+	bool net_changed;    /* a network change waits to be acted on */
+	uint64_t due_ms;     /* when the next attempt or refresh is due */
+	uint64_t expires_ms; /* when the mapping held lapses (UINT64_MAX: permanent) */
+	uint32_t lifetime_s; /* granted */
+	unsigned failures;   /* consecutive failures (of the attempt or refresh kind) */
 	uint64_t refreshes;
-	uint32_t ask_s;       /* lifetime asked for */
+	uint32_t ask_s; /* lifetime asked for */
 	uint32_t retry_max_ms;
 };
 
-#define VPNMAP_RETRY_FIRST_MS 1000u  /* first wait after a failure; doubles */
-#define VPNMAP_REFRESH_MIN_MS 500u   /* no refresh or retry comes sooner than this */
+#define VPNMAP_RETRY_FIRST_MS 1000u /* first wait after a failure; doubles */
+#define VPNMAP_REFRESH_MIN_MS 500u  /* no refresh or retry comes sooner than this */
 
 void vpnmap_sm_init(struct vpnmap_sm *sm, uint32_t ask_s, uint32_t retry_max_s, uint64_t now);
 /* What is due at now. */

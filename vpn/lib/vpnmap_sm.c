@@ -146,10 +146,11 @@ bool vpnmap_judge(const struct nc_addr *external, const struct nc_addr *observed
 	}
 	nc_addr_ip_str(observed, o);
 	if (!nc_addr_ip_eq(external, observed)) {
-		snprintf(why, len,
-			 "the gateway claims %s but punchvpnd observes %s: another NAT sits upstream "
-			 "(CGNAT or a second router), so the mapping is not reachable from outside",
-			 e, o);
+		snprintf(
+		    why, len,
+		    "the gateway claims %s but punchvpnd observes %s: another NAT sits upstream "
+		    "(CGNAT or a second router), so the mapping is not reachable from outside",
+		    e, o);
 		return false;
 	}
 	snprintf(why, len, "the gateway's external address %s is the one punchvpnd observes", e);
@@ -171,12 +172,18 @@ void vpnmap_fill_profile(const struct vpnmap_state *st, struct coord_profile *pr
 const char *vpnmap_status_name(enum vpnmap_status s)
 {
 	switch (s) {
-	case VPNMAP_IDLE: return "idle";
-	case VPNMAP_SEARCHING: return "searching";
-	case VPNMAP_MAPPED: return "mapped";
-	case VPNMAP_NO_GATEWAY: return "no-gateway";
-	case VPNMAP_UNAVAILABLE: return "unavailable";
-	case VPNMAP_STOPPED: return "stopped";
+	case VPNMAP_IDLE:
+		return "idle";
+	case VPNMAP_SEARCHING:
+		return "searching";
+	case VPNMAP_MAPPED:
+		return "mapped";
+	case VPNMAP_NO_GATEWAY:
+		return "no-gateway";
+	case VPNMAP_UNAVAILABLE:
+		return "unavailable";
+	case VPNMAP_STOPPED:
+		return "stopped";
 	}
 	return "unknown";
 }
@@ -184,10 +191,14 @@ const char *vpnmap_status_name(enum vpnmap_status s)
 const char *vpnmap_pm_name(enum coord_pm pm)
 {
 	switch (pm) {
-	case COORD_PM_NONE: return "none";
-	case COORD_PM_NATPMP: return "nat-pmp";
-	case COORD_PM_PCP: return "pcp";
-	case COORD_PM_UPNP: return "upnp-igd";
+	case COORD_PM_NONE:
+		return "none";
+	case COORD_PM_NATPMP:
+		return "nat-pmp";
+	case COORD_PM_PCP:
+		return "pcp";
+	case COORD_PM_UPNP:
+		return "upnp-igd";
 	}
 	return "unknown";
 }

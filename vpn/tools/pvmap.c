@@ -198,7 +198,8 @@ int main(int argc, char **argv)
 			if (nc_addr_parse_ip(val, &observed) < 0)
 				return usage("not an IP address:", val);
 		} else if (strcmp(a, "--gateway") == 0) {
-			if (nc_addr_parse_ip(val, &cfg.gateway) < 0 || cfg.gateway.family != AF_INET)
+			if (nc_addr_parse_ip(val, &cfg.gateway) < 0 ||
+			    cfg.gateway.family != AF_INET)
 				return usage("not an IPv4 address:", val);
 		} else if (strcmp(a, "--hold") == 0) {
 			if (nc_parse_number(val, 0, 86400, false, &hold) < 0)
