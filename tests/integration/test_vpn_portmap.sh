@@ -213,6 +213,8 @@ sys.exit(not (any(l["state"]=="searching" for l in seen) and seen[-1]["state"]==
 else
 	check_fail "network change: not re-acquired" "$(show refresh)"
 fi
+check_equal "network change: advertised again once the observed address is back" true \
+	"$(field refresh advertise)"
 check_equal "network change: one mapping listed afterwards" 1 \
 	"$(upnplab_list | grep -cE 'UDP +[0-9]+->')"
 

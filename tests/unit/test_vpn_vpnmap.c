@@ -199,6 +199,7 @@ static void test_judge(void **state)
 				 "another NAT sits upstream (CGNAT or a second router), so the "
 				 "mapping is not reachable from outside");
 	assert_false(vpnmap_judge(&ext, &v6, why, sizeof(why)));
+	assert_non_null(strstr(why, "of the other family"));
 	assert_false(vpnmap_judge(&ext, &unset, why, sizeof(why)));
 	assert_non_null(strstr(why, "not advertised until punchvpnd says"));
 	assert_false(vpnmap_judge(&ext, NULL, why, sizeof(why)));
@@ -316,6 +317,10 @@ static void test_refusing_gateway(void **state)
 	assert_true(st.generation > gen);
 	assert_true(nc_addr_ip_eq(&st.observed, &obs));
 	assert_false(st.advertise);
+	/* A network change forgets the observed address: the next REGISTERED brings it again. */
+	vpnmap_network_changed(vm);
+	vpnmap_state(vm, &st);
+	assert_false(nc_addr_is_set(&st.observed));
 	t = ms_now();
 	assert_int_equal(vpnmap_stop(vm, 0), 0);
 	assert_true(ms_now() - t < 1000);

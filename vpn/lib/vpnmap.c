@@ -443,6 +443,10 @@ void vpnmap_network_changed(struct vpnmap *vm)
 {
 	pthread_mutex_lock(&vm->mu);
 	vm->net_changed = true;
+	/* The public address may have changed with the network: nothing is advertised until the
+	 * next REGISTERED says what punchvpnd observes now. */
+	memset(&vm->observed, 0, sizeof(vm->observed));
+	republish(vm);
 	pthread_mutex_unlock(&vm->mu);
 	poke(vm->wakefd);
 }

@@ -82,7 +82,8 @@ void vpnmap_state(struct vpnmap *vm, struct vpnmap_state *out);
  * advertisement is judged again at once. */
 void vpnmap_set_observed(struct vpnmap *vm, const struct nc_addr *observed);
 /* The host's addresses or routes changed: the mapping (if any) is deleted, best effort and
- * bounded, and a new one asked for from the gateway the routes now name. */
+ * bounded, and a new one asked for from the gateway the routes now name. The observed address
+ * is forgotten too (it may have changed): call vpnmap_set_observed on the next REGISTERED. */
 void vpnmap_network_changed(struct vpnmap *vm);
 /* Stops the thread and deletes every mapping it made, all within within_ms (0:
  * VPNMAP_STOP_MS; an exchange under way is cancelled first, which takes up to about a second

@@ -145,6 +145,14 @@ bool vpnmap_judge(const struct nc_addr *external, const struct nc_addr *observed
 		return false;
 	}
 	nc_addr_ip_str(observed, o);
+	if (observed->family != external->family) {
+		snprintf(
+		    why, len,
+		    "the gateway claims %s; punchvpnd observes %s, of the other family, so the "
+		    "claim cannot be checked",
+		    e, o);
+		return false;
+	}
 	if (!nc_addr_ip_eq(external, observed)) {
 		snprintf(
 		    why, len,

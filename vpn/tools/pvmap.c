@@ -272,7 +272,11 @@ int main(int argc, char **argv)
 			if (read(sfd, &si, sizeof(si)) != sizeof(si))
 				continue;
 			if (si.ssi_signo == SIGHUP) {
+				/* As the device does: the change, then (at its next REGISTERED) the
+				 * observed address again. */
 				vpnmap_network_changed(vm);
+				if (nc_addr_is_set(&observed))
+					vpnmap_set_observed(vm, &observed);
 				continue;
 			}
 			break;
