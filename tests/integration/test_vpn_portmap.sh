@@ -233,6 +233,21 @@ else
 	check_fail "control: an unrefreshed 4 s mapping is still listed after 15 s" "$(upnplab_list)"
 fi
 
+# --- UPnP-IGD refreshes too (AddPortMapping again, with a 4 s lease) -----------------------------
+pv_start refresh_upnp 40350 --observed "$OBS" --lifetime 4 --protos upnp-igd
+wait_for 100 state_is refresh_upnp mapped || check_fail "UPnP refresh: no mapping" "$(show refresh_upnp)"
+if wait_for 120 refreshes_at_least refresh_upnp 3 && listed 40350; then
+	check_pass "UPnP refresh: refreshed 3 times, still listed past its 4 s lease ($(field refresh_upnp t_ms) ms)"
+else
+	check_fail "UPnP refresh: not kept alive" "$(show refresh_upnp; upnplab_list)"
+fi
+pv_stop INT refresh_upnp
+if [ "$PV_RC" = 0 ] && ! listed 40350; then
+	check_pass "UPnP refresh: SIGINT deleted it"
+else
+	check_fail "UPnP refresh: rc $PV_RC after SIGINT" "$(show refresh_upnp; upnplab_list)"
+fi
+
 # --- a gateway that stops serving (ICMP port unreachable): clear state, no error spam --------------------
 upnplab_down
 wait_for 50 sh -c "! ip netns exec $NSLAB_P-router ss -Hlun | grep -q ':5351 '"

@@ -326,6 +326,31 @@ static void test_refusing_gateway(void **state)
 	assert_true(ms_now() - t < 1000);
 }
 
+/* A gateway that drops everything: NAT-PMP's timeout does not stop PCP from being tried, and
+ * since nothing was cut short by a stop, the stop has nothing to clean up and is quick. */
+static void test_silent_gateway_tries_each(void **state)
+{
+	struct vpnmap_cfg cfg = {
+	    .port = 40002, .protos = 1u << NC_PM_NATPMP | 1u << NC_PM_PCP, .map_timeout_ms = 300};
+	struct vpnmap_state st;
+	struct vpnmap *vm;
+	uint64_t t;
+	int fd = silent_udp(&cfg.gateway);
+
+	(void)state;
+	cfg.pmp_port = cfg.gateway.port;
+	cfg.gateway.port = 0;
+	assert_int_equal(vpnmap_start(&vm, &cfg), 0);
+	assert_true(wait_state(vm, VPNMAP_UNAVAILABLE, &st, 5000));
+	assert_non_null(strstr(st.why, "NAT-PMP: no answer"));
+	assert_non_null(strstr(st.why, "; PCP"));
+	assert_int_equal(st.failures, 1);
+	t = ms_now();
+	assert_int_equal(vpnmap_stop(vm, 0), 0);
+	assert_true(ms_now() - t < 500);
+	close(fd);
+}
+
 /* A gateway that never answers, with a 10 s exchange timeout: stop cancels the exchange and
  * returns within its bound anyway. */
 static void test_stop_bounded_while_asking(void **state)

@@ -188,9 +188,11 @@ static void pm_cfg(const struct vpnmap *vm, struct nc_pm_cfg *c)
 	c->cancel = vm->cancel;
 }
 
-static bool cut_short(int r)
+/* An exchange vpnmap_stop cut short (not one that timed out on its own: a silent gateway is
+ * just absent, and the next protocol gets its turn). */
+static bool cut_short(const struct vpnmap *vm, int r)
 {
-	return r == -NC_E_CANCELLED || r == -NC_E_DEADLINE;
+	return r < 0 && nc_cancel_fired(vm->cancel);
 }
 
 /* NAT-PMP, then PCP, then UPnP-IGD: the first that grants a mapping. */
@@ -230,7 +232,7 @@ static enum vpnmap_outcome acquire(struct vpnmap *vm)
 			vm->err[0] = '\0';
 			return VPNMAP_OK;
 		}
-		if (cut_short(r) && order[i] != NC_PM_UPNP) {
+		if (cut_short(vm, r) && order[i] != NC_PM_UPNP) {
 			/* The gateway may have made it before we stopped listening: deleted at
 			 * stop. (An abandoned UPnP worker deletes what it made itself.) */
 			vm->pending = m;
@@ -243,7 +245,7 @@ static enum vpnmap_outcome acquire(struct vpnmap *vm)
 		if (n > 0)
 			used += (size_t)n < sizeof(vm->err) - used ? (size_t)n
 								   : sizeof(vm->err) - used - 1;
-		if (cut_short(r))
+		if (cut_short(vm, r))
 			break;
 	}
 	return VPNMAP_FAILED;
