@@ -391,6 +391,7 @@ int main(void)
 	    cmocka_unit_test(test_names),
 	    cmocka_unit_test(test_start_refuses_bad_config),
 	    cmocka_unit_test(test_refusing_gateway),
+	    cmocka_unit_test(test_silent_gateway_tries_each),
 	    cmocka_unit_test(test_stop_bounded_while_asking),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
