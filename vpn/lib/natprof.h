@@ -24,6 +24,12 @@ struct natprof_cfg {
 	const char *skip_ifname;  /* the tunnel's own interface: not a local candidate */
 	unsigned budget_ms;       /* per measurement; 0 = NC_RUN_FAST_BUDGET_MS */
 	bool portmap;             /* also probe NAT-PMP/PCP/UPnP (strategy issue) */
+	/* After each fast measurement that reached the server, measure the binding lifetime too
+	 * (nc_run with lifetime; about 5x the lifetime, in the background: 26 s for 5 s), so the
+	 * keepalive can follow it (strategy_keepalive_ms). Its result is one more generation;
+	 * a network change cancels it and starts over with the fast measurement. */
+	bool lifetime;
+	unsigned lifetime_max_s;  /* longest idle time tried; 0 = 60 */
 };
 
 struct natprof_state {
@@ -55,5 +61,10 @@ void natprof_describe(const struct coord_profile *p, char *out, size_t len);
  * and global IPv6, with port = port: the same-LAN candidates. Returns how many were written. */
 size_t natprof_local_addrs(const char *skip_ifname, uint16_t port, struct nc_addr *out,
 			   size_t max);
+
+/* Whether a batch of rtnetlink messages (as read from the subscription) reports an address
+ * or route change on another interface than skip_ifindex (0 = none). Bounds-checked; what
+ * does not decode counts as a change. Exposed for the unit test. */
+bool natprof_nl_changed(const void *buf, size_t len, int skip_ifindex);
 
 #endif

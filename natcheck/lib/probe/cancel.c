@@ -1,16 +1,21 @@
 /* nc_cancel: an eventfd plus a flag. The flag answers nc_cancel_fired() without a system
- * call; the eventfd wakes any poll or epoll that includes it. */
+ * call; the eventfd wakes any poll or epoll that includes it. The flag is a lock-free atomic:
+ * it is fired from signal handlers and from other threads alike (volatile sig_atomic_t covers
+ * only the first, and ThreadSanitizer rightly called the second a data race). */
 #include <natcheck/cancel.h>
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+/* Only a lock-free atomic may be stored from a signal handler. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic int must be lock-free");
+
 struct nc_cancel {
 	int fd;
-	volatile sig_atomic_t fired;
+	atomic_int fired;
 };
 
 struct nc_cancel *nc_cancel_new(void)
@@ -19,6 +24,7 @@ struct nc_cancel *nc_cancel_new(void)
 
 	if (!c)
 		return NULL;
+	atomic_init(&c->fired, 0);
 	c->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (c->fd < 0) {
 		free(c);
@@ -41,7 +47,7 @@ void nc_cancel_fire(struct nc_cancel *c)
 
 	if (!c)
 		return;
-	c->fired = 1;
+	atomic_store(&c->fired, 1);
 	/* Never drained: the descriptor stays readable for every poller from now on. */
 	if (write(c->fd, &one, sizeof(one)) < 0) {
 		/* Only EAGAIN at the counter's limit, which keeps it readable anyway. */
@@ -50,7 +56,7 @@ void nc_cancel_fire(struct nc_cancel *c)
 
 bool nc_cancel_fired(const struct nc_cancel *c)
 {
-	return c && c->fired;
+	return c && atomic_load(&c->fired);
 }
 
 int nc_cancel_fd(const struct nc_cancel *c)
