@@ -85,7 +85,7 @@ void vpnmap_set_observed(struct vpnmap *vm, const struct nc_addr *observed);
  * bounded, and a new one asked for from the gateway the routes now name. The observed address
  * is forgotten too (it may have changed): call vpnmap_set_observed on the next REGISTERED. */
 void vpnmap_network_changed(struct vpnmap *vm);
-/* Stops the thread and deletes every mapping it made, all within within_ms (0:
+/* Stops the thread and deletes every mapping it made, all within about within_ms (0:
  * VPNMAP_STOP_MS; an exchange under way is cancelled first, which takes up to about a second
  * of it). Frees vm (NULL is fine). Returns how many mappings could not be deleted (they expire
  * with their lifetime). Not async-signal-safe: call it from the device's teardown. */
