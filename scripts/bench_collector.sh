@@ -2,8 +2,11 @@
 # bench_collector.sh: acknowledged submissions per second of natcheck-collector, SQLite and
 # PostgreSQL side by side, with 100 concurrent keep-alive clients (wrk), and p99 latency.
 #
-#   scripts/bench_collector.sh [-c CLIENTS] [-d SECONDS] [-t WRK_THREADS] [--sqlite-only]
+#   scripts/bench_collector.sh [-c CLIENTS] [-d SECONDS] [-t WRK_THREADS] [-r RUNS] [--sqlite-only]
+#                              [--same-session]
 #
+# -r RUNS repeats each backend RUNS times (a fresh collector and store each time) and prints
+# the spread: on a shared machine one run says little.
 # Every request is a real submission, the document natcheck --submit sends (a schema example
 # through nc_submit_document: wrapper, vendor, anonymised result), with its own
 # Idempotency-Key, so every answer is a committed row; the rows are counted afterwards. Target (issue 12): >= 5000/s on SQLite, no failed request.
@@ -11,14 +14,16 @@
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 NC_BUILD=${NC_BUILD:-$SRC/build}
-CLIENTS=100 DURATION=10 THREADS=1 SQLITE_ONLY=0
+CLIENTS=100 DURATION=10 THREADS=1 SQLITE_ONLY=0 RUNS=1 SESSION=setsid
 while [ $# -gt 0 ]; do
 	case $1 in
 	-c) CLIENTS=$2; shift ;;
 	-d) DURATION=$2; shift ;;
 	-t) THREADS=$2; shift ;;
+	-r) RUNS=$2; shift ;;
 	--sqlite-only) SQLITE_ONLY=1 ;;
-	-h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--same-session) SESSION='' ;;
+	-h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench_collector: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 	shift
@@ -71,8 +76,14 @@ LUA
 # run_one NAME STORE_URI: prints "NAME req/s p99 rows"
 run_one() {
 	local name=$1 store=$2 port out rows
-	rm -f "$WORK/port"
-	"$COLLECTOR" --store "$store" --listen 127.0.0.1:0 --port-file "$WORK/port" --rate 0 \
+	# A fresh store per run, so the rows counted are this run's.
+	rm -f "$WORK/port" "$WORK"/bench.db*
+	[ "$name" = postgresql ] && PGOPTIONS='-c client_min_messages=warning' psql -q "$store" -c 'DROP TABLE IF EXISTS nc_submission, nc_outcome' >/dev/null
+	# The collector runs in a session of its own, as under systemd (a service has its own
+	# cgroup): with the kernel's autogroup scheduling, CPU is shared per session, and the
+	# collector would otherwise share one session's share with its own load generator.
+	# --same-session keeps it in the caller's.
+	$SESSION "$COLLECTOR" --store "$store" --listen 127.0.0.1:0 --port-file "$WORK/port" --rate 0 \
 		--per-ip-connections 1000 --threads 2 --log-interval 3600 2>"$WORK/$name.log" &
 	CPID=$!
 	for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
@@ -94,16 +105,31 @@ run_one() {
 	errs=$(awk '/Socket errors/ {print}' <<<"$out")
 	local cpu_us
 	cpu_us=$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v n="$rows" 'BEGIN {printf "%.0f", n ? t / hz * 1e6 / n : 0}')
-	printf '%-11s %10s req/s   p99 %8s   requests %8s   rows stored %8s   non-2xx %s   collector CPU %s us/submission %s\n' \
-		"$name" "$rps" "$p99" "$total" "$rows" "${bad:-0}" "$cpu_us" "${errs:+($errs)}"
+	printf '%-11s %10s req/s   p99 %8s   requests %8s   rows stored %8s   non-2xx %s   collector CPU %s us/submission   load %s %s\n' \
+		"$name" "$rps" "$p99" "$total" "$rows" "${bad:-0}" "$cpu_us" "$(cut -d' ' -f1 /proc/loadavg)" "${errs:+($errs)}"
+	echo "$rps" >>"$WORK/$name.rates"
 }
 
-echo "natcheck-collector: $CLIENTS keep-alive clients, $THREADS wrk thread(s), ${DURATION}s, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-run_one sqlite "sqlite:$WORK/bench.db"
+# spread NAME: min / median / max of NAME's runs
+spread() {
+	[ "$RUNS" -gt 1 ] || return 0
+	sort -n "$WORK/$1.rates" | awk -v n="$1" '{v[NR] = $1} END {
+		printf "%-11s %d runs: min %.0f, median %.0f, max %.0f req/s\n", n, NR, v[1],
+			NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2, v[NR] }'
+}
+
+WHERE="the caller's"
+[ -n "$SESSION" ] && WHERE="its own"
+echo "natcheck-collector: $CLIENTS keep-alive clients, $THREADS wrk thread(s), ${DURATION}s, $(nproc) CPUs, collector in $WHERE session, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+PG_OK=0
 if [ "$SQLITE_ONLY" = 0 ]; then
-	if pg_start "$WORK/pg"; then
-		run_one postgresql "$PG_URI"
-	else
-		echo "postgresql  skipped: $PG_WHY"
-	fi
+	if pg_start "$WORK/pg"; then PG_OK=1; else echo "postgresql  skipped: $PG_WHY"; fi
 fi
+# The backends alternate, so both meet the same moments of the machine's load.
+for _ in $(seq "$RUNS"); do
+	run_one sqlite "sqlite:$WORK/bench.db"
+	[ "$PG_OK" = 1 ] && run_one postgresql "$PG_URI"
+done
+spread sqlite
+[ "$PG_OK" = 1 ] && spread postgresql
+exit 0

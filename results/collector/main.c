@@ -6,6 +6,9 @@
  *                                 optional Idempotency-Key header. 201 {"id": N, ...} when
  *                                 stored, 200 with the same id for a repeated id.
  *   GET  /api/v1/results?since=ID&limit=N   stored rows as JSON lines (application/x-ndjson)
+ *   POST /api/v1/outcomes         a punch outcome document (natcheck/outcome.h), the same
+ *                                 limits, answers and Idempotency-Key; stored in its own table
+ *   GET  /api/v1/outcomes?since=ID&limit=N  stored outcomes as JSON lines
  *   GET  /                        the live report page (HTML, inline SVG)
  *   GET  /healthz                 "ok"
  *
@@ -16,6 +19,7 @@
  * one line per request class and interval, never one per bad request. */
 #include "../report/report.h"
 #include "../store/store.h"
+#include "jarena.h"
 #include "ratelimit.h"
 #include "submission.h"
 #include "writer.h"
@@ -99,6 +103,7 @@ struct conn {
 	struct MHD_Connection *mc;
 	char *buf;
 	size_t len, cap;
+	enum rs_kind kind; /* which document the POST carries */
 	bool queued;
 	atomic_bool done;
 	int64_t started_ms;
@@ -211,34 +216,42 @@ static void random_id(char out[33])
 
 static enum MHD_Result post_finish(struct app *a, struct conn *c)
 {
-	struct col_submission *s;
+	/* 27 KB, per HTTP thread and reused: no large malloc per request. */
+	static _Thread_local struct col_submission s;
+	bool arena = col_jarena_begin();
+	const char *hdr = c->hdr_id[0] ? c->hdr_id : NULL;
 	char err[240];
 	int rc;
 
-	s = malloc(sizeof(*s));
-	if (!s)
+	if (c->kind == RS_OUTCOME) {
+		s.vendor[0] = s.model[0] = s.note[0] = '\0'; /* outcomes have no metadata */
+		rc = col_outcome_parse(c->buf ? c->buf : "", c->len, hdr, s.sub_id, &c->result, err,
+				       sizeof(err));
+	} else {
+		rc = col_submission_parse(c->buf ? c->buf : "", c->len, hdr, &s, err, sizeof(err));
+		if (rc == 0 && !(c->result = col_submission_result_json(&s)))
+			rc = -NC_E_NOMEM;
+	}
+	if (arena)
+		col_jarena_end();
+	if (rc == -NC_E_NOMEM)
 		return reply_error(a, c->mc, 503, C_BUSY, "out of memory", 1);
-	rc = col_submission_parse(c->buf ? c->buf : "", c->len, c->hdr_id[0] ? c->hdr_id : NULL, s,
-				  err, sizeof(err));
-	if (rc < 0) {
-		free(s);
+	if (rc < 0)
 		return reply_error(a, c->mc, rc == -NC_E_PARSE ? 400 : 422,
 				   rc == -NC_E_PARSE ? C_BAD_JSON : C_INVALID, err, 0);
-	}
-	if (s->sub_id[0])
-		memcpy(c->sub_id, s->sub_id, sizeof(c->sub_id));
+	if (s.sub_id[0])
+		memcpy(c->sub_id, s.sub_id, sizeof(c->sub_id));
 	else
 		random_id(c->sub_id); /* no id, no idempotency: every retry is a new row */
-	memcpy(c->vendor, s->vendor, sizeof(c->vendor));
-	memcpy(c->model, s->model, sizeof(c->model));
-	memcpy(c->note, s->note, sizeof(c->note));
-	c->result = col_submission_result_json(s);
-	free(s);
+	memcpy(c->vendor, s.vendor, sizeof(c->vendor));
+	memcpy(c->model, s.model, sizeof(c->model));
+	memcpy(c->note, s.note, sizeof(c->note));
 	free(c->buf);
 	c->buf = NULL;
 	if (!c->result)
 		return reply_error(a, c->mc, 503, C_BUSY, "out of memory", 1);
 	c->job.sub = (struct rs_sub){
+	    .kind = c->kind,
 	    .sub_id = c->sub_id,
 	    .vendor = c->vendor[0] ? c->vendor : NULL,
 	    .model = c->model[0] ? c->model : NULL,
@@ -270,14 +283,18 @@ static enum MHD_Result post_answer(struct app *a, struct conn *c)
 
 struct export_ctx {
 	FILE *f;
+	enum rs_kind kind;
 };
 
 static int export_row(void *arg, const struct rs_row *row)
 {
 	struct export_ctx *e = arg;
-	json_t *m = json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:s?}", "id", (json_int_t)row->id,
-			      "submission_id", row->sub_id, "received", row->received, "vendor",
-			      row->vendor, "model", row->model, "note", row->note);
+	bool out = e->kind == RS_OUTCOME;
+	json_t *m = out ? json_pack("{s:I, s:s, s:s}", "id", (json_int_t)row->id, "submission_id",
+				    row->sub_id, "received", row->received)
+			: json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:s?}", "id", (json_int_t)row->id,
+				    "submission_id", row->sub_id, "received", row->received,
+				    "vendor", row->vendor, "model", row->model, "note", row->note);
 	char *text = m ? json_dumps(m, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	size_t n;
 
@@ -287,7 +304,7 @@ static int export_row(void *arg, const struct rs_row *row)
 	/* The stored result is libnatcheck's own compact output: spliced in as it is. */
 	n = strlen(text);
 	text[n - 1] = '\0';
-	fprintf(e->f, "%s,\"result\":%s}\n", text, row->result);
+	fprintf(e->f, "%s,\"%s\":%s}\n", text, out ? "outcome" : "result", row->result);
 	free(text);
 	return 0;
 }
@@ -307,7 +324,7 @@ static long long query_num(struct MHD_Connection *mc, const char *key, long long
 	return x;
 }
 
-static enum MHD_Result get_export(struct app *a, struct MHD_Connection *mc)
+static enum MHD_Result get_export(struct app *a, struct MHD_Connection *mc, enum rs_kind kind)
 {
 	bool ok = true;
 	long long since = query_num(mc, "since", 0, &ok);
@@ -320,11 +337,15 @@ static enum MHD_Result get_export(struct app *a, struct MHD_Connection *mc)
 	if (!ok || limit < 1 || limit > 100000)
 		return reply_error(a, mc, 400, C_BAD_JSON,
 				   "since and limit must be whole numbers (limit 1 to 100000)", 0);
+	e.kind = kind;
 	e.f = open_memstream(&buf, &len);
 	if (!e.f)
 		return reply_error(a, mc, 503, C_BUSY, "out of memory", 1);
 	pthread_mutex_lock(&a->reader_lock);
-	rc = rs_export(a->reader, since, (size_t)limit, export_row, &e, err, sizeof(err));
+	rc = kind == RS_OUTCOME
+		 ? rs_export_outcomes(a->reader, since, (size_t)limit, export_row, &e, err,
+				      sizeof(err))
+		 : rs_export(a->reader, since, (size_t)limit, export_row, &e, err, sizeof(err));
 	pthread_mutex_unlock(&a->reader_lock);
 	fclose(e.f);
 	if (rc != 0) {
@@ -387,9 +408,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *mc, const char 
 	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, "HEAD") == 0;
 
 	if (!c) {
-		if (strcmp(url, "/api/v1/results") == 0) {
+		enum rs_kind kind = RS_RESULT;
+		if (strcmp(url, "/api/v1/results") == 0 ||
+		    (strcmp(url, "/api/v1/outcomes") == 0 && (kind = RS_OUTCOME))) {
 			if (get)
-				return get_export(a, mc);
+				return get_export(a, mc, kind);
 			if (!post)
 				return reply_error(a, mc, 405, C_METHOD, "POST or GET", 0);
 		} else if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0) {
@@ -429,6 +452,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *mc, const char 
 			return MHD_NO;
 		c->app = a;
 		c->mc = mc;
+		c->kind = kind;
 		c->started_ms = now_ms();
 		if (key)
 			snprintf(c->hdr_id, sizeof(c->hdr_id), "%s", key);
@@ -711,6 +735,7 @@ int main(int argc, char **argv)
 	int fd, sig;
 
 	nc_log_init("natcheck-collector");
+	col_jarena_install();
 	if (parse_args(argc, argv, &a.o) < 0)
 		return 2;
 	pthread_mutex_init(&a.reader_lock, NULL);
@@ -737,13 +762,14 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	d = MHD_start_daemon(
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL,
-	    NULL, handler, &a, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
-	    a.o.threads, MHD_OPTION_CONNECTION_LIMIT, a.o.connections,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, a.o.per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
-	    a.o.timeout_s, MHD_OPTION_NOTIFY_COMPLETED, completed, &a, MHD_OPTION_EXTERNAL_LOGGER,
-	    mhd_log, &a, MHD_OPTION_END);
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+				 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO,
+			     0, NULL, NULL, handler, &a, MHD_OPTION_LISTEN_SOCKET, fd,
+			     MHD_OPTION_THREAD_POOL_SIZE, a.o.threads, MHD_OPTION_CONNECTION_LIMIT,
+			     a.o.connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, a.o.per_ip,
+			     MHD_OPTION_CONNECTION_TIMEOUT, a.o.timeout_s,
+			     MHD_OPTION_NOTIFY_COMPLETED, completed, &a, MHD_OPTION_EXTERNAL_LOGGER,
+			     mhd_log, &a, MHD_OPTION_END);
 	if (!d) {
 		nc_log_error("the HTTP server did not start");
 		return 1;

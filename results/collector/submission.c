@@ -3,6 +3,7 @@
 #include "submission.h"
 
 #include <natcheck/error.h>
+#include <natcheck/outcome.h>
 #include <natcheck/submit.h>
 
 #include <jansson.h>
@@ -51,7 +52,7 @@ int col_submission_parse(const char *body, size_t len, const char *header_id,
 	json_error_t jerr;
 	json_t *doc, *v, *res;
 	const char *schema;
-	char *rtext = NULL, rerr[200];
+	char rerr[200];
 	int rc = -NC_E_SCHEMA;
 
 	err[0] = '\0';
@@ -105,14 +106,13 @@ int col_submission_parse(const char *body, size_t len, const char *header_id,
 		}
 		strcpy(tmp->sub_id, header_id);
 	}
-	rtext = json_dumps(res, JSON_COMPACT);
-	if (!rtext) {
-		rc = -NC_E_NOMEM;
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	rc = nc_result_from_json(rtext, strlen(rtext), &out->result, rerr, sizeof(rerr));
+	/* The result member is read where it lies: one parse of the body, no re-serialising. */
+	rc = nc_result_from_json_value(res, &out->result, rerr, sizeof(rerr));
 	if (rc < 0) {
+		if (rc == -NC_E_NOMEM) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
 		snprintf(err, errlen, "%s%s", res == doc ? "" : "result.", rerr);
 		rc = -NC_E_SCHEMA;
 		goto out;
@@ -123,13 +123,65 @@ int col_submission_parse(const char *body, size_t len, const char *header_id,
 	memcpy(out->note, m.note, sizeof(out->note));
 	rc = 0;
 out:
-	free(rtext);
 	json_decref(doc);
 	return rc;
+}
+
+/* A string jansson allocated (maybe in the collector's request arena, jarena.h), as a malloc'd
+ * copy that outlives the request; the original goes back to jansson's own free. */
+static char *copy_out(char *text)
+{
+	json_malloc_t jmalloc;
+	json_free_t jfree;
+	char *copy;
+	size_t n;
+
+	if (!text)
+		return NULL;
+	n = strlen(text);
+	copy = malloc(n + 1);
+	if (copy)
+		memcpy(copy, text, n + 1);
+	json_get_alloc_funcs(&jmalloc, &jfree);
+	jfree(text);
+	return copy;
 }
 
 char *col_submission_result_json(struct col_submission *s)
 {
 	nc_result_anonymise(&s->result);
-	return nc_result_to_json(&s->result, false);
+	return copy_out(nc_result_to_json(&s->result, false));
+}
+
+int col_outcome_parse(const char *body, size_t len, const char *header_id,
+		      char sub_id[RS_SUBID_MAX + 1], char **json, char *err, size_t errlen)
+{
+	struct nc_punch_outcome o;
+	json_error_t jerr;
+	json_t *doc;
+	int rc;
+
+	err[0] = '\0';
+	if (header_id && !rs_subid_valid(header_id)) {
+		snprintf(err, errlen, "Idempotency-Key: must be 8 to 64 of [A-Za-z0-9_-]");
+		return -NC_E_SCHEMA;
+	}
+	doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!doc) {
+		snprintf(err, errlen, "not JSON: %s (line %d)", jerr.text, jerr.line);
+		return -NC_E_PARSE;
+	}
+	rc = nc_punch_outcome_from_json_value(doc, &o, err, errlen);
+	json_decref(doc);
+	if (rc < 0)
+		return rc == -NC_E_NOMEM ? rc : -NC_E_SCHEMA;
+	/* What is stored is the writer's document: keys this collector does not know are not
+	 * kept (they could carry what the schema keeps out). */
+	*json = copy_out(nc_punch_outcome_to_json(&o, false));
+	if (!*json) {
+		snprintf(err, errlen, "out of memory");
+		return -NC_E_NOMEM;
+	}
+	snprintf(sub_id, RS_SUBID_MAX + 1, "%s", header_id ? header_id : "");
+	return 0;
 }

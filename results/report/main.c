@@ -108,8 +108,8 @@ int main(int argc, char **argv)
 		rc = 1;
 	if (html && write_out(st, html, true, title, source) < 0)
 		rc = 1;
-	fprintf(stderr, "natcheck-report: %u reports%s\n", rp_total(st),
-		rp_skipped(st) ? " (some files skipped)" : "");
+	fprintf(stderr, "natcheck-report: %u reports, %u punch outcomes%s\n", rp_total(st),
+		rp_outcomes(st), rp_skipped(st) ? " (some files skipped)" : "");
 	rp_free(st);
 	return rc;
 }

@@ -196,8 +196,7 @@ int rp_write_markdown(struct rp_stats *st, FILE *f, const char *source)
 			fprintf(f, "| %s | %u |\n", ch[k].label[i], ch[k].v[i]);
 		fputc('\n', f);
 	}
-	fprintf(f, "## Hole punching per pair of NAT classes\n\nNo punch outcomes in these "
-		   "results yet (punchvpn will report them).\n");
+	rp_write_punch_markdown(st, f);
 	return ferror(f) ? -NC_E_NOSPACE : 0;
 }
 
@@ -375,8 +374,7 @@ int rp_write_html(struct rp_stats *st, FILE *f, const struct rp_html_opts *o)
 		svg_bars(f, &ch[k]);
 		fputs("</section>\n", f);
 	}
-	fputs("<section><h2>Hole punching per pair of NAT classes</h2><p>No punch outcomes in "
-	      "these results yet (punchvpn will report them).</p></section>\n</body></html>\n",
-	      f);
+	rp_write_punch_html(st, f);
+	fputs("</body></html>\n", f);
 	return ferror(f) ? -NC_E_NOSPACE : 0;
 }

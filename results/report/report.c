@@ -7,6 +7,7 @@
 #include <natcheck/error.h>
 
 #include <ctype.h>
+#include <jansson.h>
 #include <errno.h>
 #include <dirent.h>
 #include <stdlib.h>
@@ -184,9 +185,19 @@ int rp_add(struct rp_stats *st, const char *vendor, const struct nc_result *r)
 int rp_add_json(struct rp_stats *st, const char *vendor, const char *text, size_t len, char *err,
 		size_t errlen)
 {
-	struct col_submission *s = malloc(sizeof(*s));
+	struct col_submission *s;
+	json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+	const char *schema = json_string_value(json_object_get(doc, "schema"));
 	int rc;
 
+	if (schema && strcmp(schema, NC_OUTCOME_SCHEMA) == 0) {
+		struct nc_punch_outcome o;
+		rc = nc_punch_outcome_from_json_value(doc, &o, err, errlen);
+		json_decref(doc);
+		return rc < 0 ? rc : rp_add_outcome(st, &o);
+	}
+	json_decref(doc);
+	s = malloc(sizeof(*s));
 	if (!s)
 		return -NC_E_NOMEM;
 	rc = col_submission_parse(text, len, NULL, s, err, errlen);
@@ -215,6 +226,20 @@ static int load_row(void *arg, const struct rs_row *row)
 	return rp_add(c->st, row->vendor, c->r) < 0;
 }
 
+static int load_outcome_row(void *arg, const struct rs_row *row)
+{
+	struct load_ctx *c = arg;
+	struct nc_punch_outcome o;
+	char err[200];
+
+	if (nc_punch_outcome_from_json(row->result, strlen(row->result), &o, err, sizeof(err)) <
+	    0) {
+		c->st->skipped++;
+		return 0;
+	}
+	return rp_add_outcome(c->st, &o) < 0;
+}
+
 int rp_load_store(struct rp_stats *st, struct rs_store *s, char *err, size_t errlen)
 {
 	struct load_ctx c = {st, malloc(sizeof(struct nc_result))};
@@ -223,6 +248,8 @@ int rp_load_store(struct rp_stats *st, struct rs_store *s, char *err, size_t err
 	if (!c.r)
 		return -NC_E_NOMEM;
 	rc = rs_export(s, 0, 0, load_row, &c, err, errlen);
+	if (rc == 0)
+		rc = rs_export_outcomes(s, 0, 0, load_outcome_row, &c, err, errlen);
 	free(c.r);
 	if (rc > 0) {
 		snprintf(err, errlen, "out of memory");

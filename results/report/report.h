@@ -11,6 +11,7 @@
 
 #include "../store/store.h"
 
+#include <natcheck/outcome.h>
 #include <natcheck/result.h>
 
 #include <stdbool.h>
@@ -35,11 +36,18 @@ const char *rp_cell_str(struct rp_cell c, char *buf, size_t len);
 
 /* Adds one result; vendor NULL or "" groups under "(vendor not given)". */
 int rp_add(struct rp_stats *st, const char *vendor, const struct nc_result *r);
-/* Adds a body as the collector accepts it (submission wrapper or bare result); the wrapper's
- * vendor wins over vendor. */
+/* Adds one punch outcome to the per-class-pair table. */
+int rp_add_outcome(struct rp_stats *st, const struct nc_punch_outcome *o);
+/* Outcomes added, and the cell of one unordered class pair (mapping and filtering of x and y
+ * count; the rest of the class does not) and method. */
+unsigned rp_outcomes(const struct rp_stats *st);
+struct rp_cell rp_punch_cell(const struct rp_stats *st, const struct nc_nat_class *x,
+			     const struct nc_nat_class *y, enum nc_punch_method m);
+/* Adds a body as the collector accepts it (submission wrapper, bare result, or a punch outcome
+ * document); the wrapper's vendor wins over vendor. */
 int rp_add_json(struct rp_stats *st, const char *vendor, const char *text, size_t len, char *err,
 		size_t errlen);
-/* Every row of a store. */
+/* Every row of a store: results and punch outcomes. */
 int rp_load_store(struct rp_stats *st, struct rs_store *s, char *err, size_t errlen);
 /* Every *.json in dir (sorted); files that are not result documents are skipped and counted.
  * name_vendor: a file without vendor metadata is grouped under its file name (the lab's

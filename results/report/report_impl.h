@@ -8,6 +8,7 @@
 #define RP_NO_VENDOR "(vendor not given)"
 #define RP_NBEH	     5 /* enum nc_beh */
 #define RP_NCLASSIC  9
+#define RP_NCLASS    (RP_NBEH * RP_NBEH) /* mapping x filtering */
 #define RP_NLIFE     8 /* <30, 30-59, 60-119, 120-179, 180-299, 300-599, >=600 s, not measured */
 
 extern const char *const rp_classic_words[RP_NCLASSIC];
@@ -35,6 +36,13 @@ struct rp_stats {
 	unsigned life[RP_NLIFE];
 	unsigned hp_src[4]; /* enum nc_hairpin_src, of NAT reports that hairpin */
 	unsigned unsol[6];  /* dropped, rst, icmp, accepted, other, not tested */
+	/* Punch outcomes: [lower class][higher class][method], class = mapping * 5 + filtering. */
+	unsigned outcomes;
+	struct rp_cell punch[RP_NCLASS][RP_NCLASS][NC_METHOD_COUNT];
 };
+
+/* The punch outcome section (punch.c), for the two writers. */
+void rp_write_punch_markdown(const struct rp_stats *st, FILE *f);
+void rp_write_punch_html(const struct rp_stats *st, FILE *f);
 
 #endif

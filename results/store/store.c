@@ -65,7 +65,8 @@ int rs_put(struct rs_store *s, struct rs_sub *subs, size_t n, char *err, size_t 
 	if (n == 0)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
-		if (!rs_subid_valid(subs[i].sub_id) || !subs[i].result) {
+		if (!rs_subid_valid(subs[i].sub_id) || !subs[i].result ||
+		    (subs[i].kind != RS_RESULT && subs[i].kind != RS_OUTCOME)) {
 			snprintf(err, errlen, "submission %zu: invalid id or no result", i);
 			return -NC_E_INVALID;
 		}
@@ -78,13 +79,25 @@ int rs_put(struct rs_store *s, struct rs_sub *subs, size_t n, char *err, size_t 
 int rs_export(struct rs_store *s, int64_t since, size_t limit, rs_row_cb cb, void *ctx, char *err,
 	      size_t errlen)
 {
-	return s->ops->export_rows(s, since, limit ? (int64_t)limit : INT64_MAX, cb, ctx, err,
-				   errlen);
+	return s->ops->export_rows(s, RS_RESULT, since, limit ? (int64_t)limit : INT64_MAX, cb, ctx,
+				   err, errlen);
+}
+
+int rs_export_outcomes(struct rs_store *s, int64_t since, size_t limit, rs_row_cb cb, void *ctx,
+		       char *err, size_t errlen)
+{
+	return s->ops->export_rows(s, RS_OUTCOME, since, limit ? (int64_t)limit : INT64_MAX, cb,
+				   ctx, err, errlen);
 }
 
 int64_t rs_count(struct rs_store *s)
 {
-	return s->ops->count(s);
+	return s->ops->count(s, RS_RESULT);
+}
+
+int64_t rs_count_outcomes(struct rs_store *s)
+{
+	return s->ops->count(s, RS_OUTCOME);
 }
 
 const char *rs_backend(const struct rs_store *s)

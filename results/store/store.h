@@ -5,7 +5,8 @@
  *                                                     strips the prefix), for several
  *                                                     collector instances on one database
  *
- * A submission is a validated result document plus the metadata the submitter gave. Its
+ * A submission is a validated result document plus the metadata the submitter gave; a punch
+ * outcome (natcheck/outcome.h) is a document alone, in a table of its own. Its
  * submission id is chosen by the client: storing the same id twice stores it once (INSERT ...
  * ON CONFLICT DO NOTHING), so a retry after a lost answer is harmless, on either backend and
  * across collector instances. rs_put() stores a batch in one transaction (group commit) and
@@ -23,12 +24,18 @@
 
 struct rs_store;
 
+/* What a row holds: a natcheck result with its submission metadata (table nc_submission), or
+ * a punch outcome document (table nc_outcome; no metadata). Ids are unique per kind. */
+enum rs_kind { RS_RESULT = 0, RS_OUTCOME = 1 };
+
 struct rs_sub {
+	enum rs_kind kind;  /* RS_RESULT (the zero value) or RS_OUTCOME */
 	const char *sub_id; /* [A-Za-z0-9_-]{8,64} (rs_subid_valid) */
 	const char *vendor; /* NULL = not given */
 	const char *model;
 	const char *note;
-	const char *result; /* the result document, compact JSON */
+	const char *result; /* the result (or outcome) document, compact JSON; outcomes have
+			       no vendor, model or note */
 	int64_t id;	    /* out: the row id (the first one for a repeated sub_id) */
 	int dup;	    /* out: 1 when sub_id was already stored */
 };
@@ -56,8 +63,14 @@ int rs_put(struct rs_store *s, struct rs_sub *subs, size_t n, char *err, size_t 
  * early when cb returns nonzero (returned). */
 int rs_export(struct rs_store *s, int64_t since, size_t limit, rs_row_cb cb, void *ctx, char *err,
 	      size_t errlen);
-/* Number of stored rows, or a negative code. */
+/* The same for the punch outcomes (rs_row.result is the outcome document; vendor, model and
+ * note are NULL). */
+int rs_export_outcomes(struct rs_store *s, int64_t since, size_t limit, rs_row_cb cb, void *ctx,
+		       char *err, size_t errlen);
+/* Number of stored rows (results), or a negative code. */
 int64_t rs_count(struct rs_store *s);
+/* Number of stored punch outcomes, or a negative code. */
+int64_t rs_count_outcomes(struct rs_store *s);
 void rs_close(struct rs_store *s);
 /* "sqlite" or "postgresql". */
 const char *rs_backend(const struct rs_store *s);

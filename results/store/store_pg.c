@@ -9,33 +9,38 @@
 #include <natcheck/error.h>
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const pg_name[] = {"nc_ins", "nc_look", "nc_export", "nc_count"};
+static const char *const pg_name[RS_NSTMT] = {"nc_ins",	    "nc_look",	   "nc_export",
+					      "nc_count",   "nc_out_ins",  "nc_out_look",
+					      "nc_out_exp", "nc_out_count"};
 
 static int pg_prepare(PGconn *c, char *err, size_t errlen)
 {
-	static const char *const sql[] = {RS_SQL_INSERT, RS_SQL_LOOKUP, RS_SQL_EXPORT,
-					  RS_SQL_COUNT};
-	char create[512];
+	static const char *const sql[RS_NSTMT] = RS_SQL_STATEMENTS;
+	char create[2][512];
 	PGresult *res;
 
-	snprintf(create, sizeof(create), RS_SQL_CREATE, "BIGSERIAL");
-	res = PQexec(c, create);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		/* Two instances creating the table at once: the loser sees a unique violation on
-		 * the catalog; the table exists either way. */
-		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-		if (!state || strcmp(state, "23505") != 0) {
-			snprintf(err, errlen, "postgresql: create: %s", PQerrorMessage(c));
-			PQclear(res);
-			return -NC_E_PROTOCOL;
+	snprintf(create[0], sizeof(create[0]), RS_SQL_CREATE, "BIGSERIAL");
+	snprintf(create[1], sizeof(create[1]), RS_SQL_CREATE_OUTCOME, "BIGSERIAL");
+	for (size_t t = 0; t < 2; t++) {
+		res = PQexec(c, create[t]);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			/* Two instances creating the table at once: the loser sees a unique
+			 * violation on the catalog; the table exists either way. */
+			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+			if (!state || strcmp(state, "23505") != 0) {
+				snprintf(err, errlen, "postgresql: create: %s", PQerrorMessage(c));
+				PQclear(res);
+				return -NC_E_PROTOCOL;
+			}
 		}
+		PQclear(res);
 	}
-	PQclear(res);
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < RS_NSTMT; i++) {
 		res = PQprepare(c, pg_name[i], sql[i], 0, NULL);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			snprintf(err, errlen, "postgresql: prepare: %s", PQerrorMessage(c));
@@ -58,9 +63,13 @@ static int command(PGconn *c, const char *sql)
 
 static int by_subid(const void *a, const void *b, void *base)
 {
-	const struct rs_sub *subs = base;
+	const struct rs_sub *x = (const struct rs_sub *)base + *(const size_t *)a;
+	const struct rs_sub *y = (const struct rs_sub *)base + *(const size_t *)b;
 
-	return strcmp(subs[*(const size_t *)a].sub_id, subs[*(const size_t *)b].sub_id);
+	/* Table by table, each in sub_id order: every instance takes the locks in one order. */
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	return strcmp(x->sub_id, y->sub_id);
 }
 
 /* Inserts order[from..to) in pipeline mode: every INSERT is sent before any answer is read,
@@ -79,7 +88,10 @@ static int pg_insert_chunk(PGconn *c, struct rs_sub *subs, const size_t *order, 
 	for (size_t k = from; k < to; k++) {
 		struct rs_sub *sb = &subs[order[k]];
 		const char *v[6] = {sb->sub_id, now, sb->vendor, sb->model, sb->note, sb->result};
-		if (!PQsendQueryPrepared(c, pg_name[0], 6, v, NULL, NULL, 0)) {
+		const char *vo[3] = {sb->sub_id, now, sb->result};
+		bool out = sb->kind == RS_OUTCOME;
+		if (!PQsendQueryPrepared(c, pg_name[RS_ST(sb->kind, RS_ST_INSERT)], out ? 3 : 6,
+					 out ? vo : v, NULL, NULL, 0)) {
 			rc = -1;
 			break;
 		}
@@ -140,7 +152,8 @@ static int pg_try_put(PGconn *c, struct rs_sub *subs, const size_t *order, size_
 		const char *v[1] = {sb->sub_id};
 		if (!sb->dup)
 			continue;
-		res = PQexecPrepared(c, pg_name[1], 1, v, NULL, NULL, 0);
+		res =
+		    PQexecPrepared(c, pg_name[RS_ST(sb->kind, RS_ST_LOOKUP)], 1, v, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 			goto bad;
 		sb->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -192,8 +205,8 @@ static int pg_put(struct rs_store *s, struct rs_sub *subs, size_t n, const char 
 	return rc;
 }
 
-static int pg_export(struct rs_store *s, int64_t since, int64_t limit, rs_row_cb cb, void *ctx,
-		     char *err, size_t errlen)
+static int pg_export(struct rs_store *s, enum rs_kind kind, int64_t since, int64_t limit,
+		     rs_row_cb cb, void *ctx, char *err, size_t errlen)
 {
 	char a[24], b[24];
 	const char *v[2] = {a, b};
@@ -202,7 +215,7 @@ static int pg_export(struct rs_store *s, int64_t since, int64_t limit, rs_row_cb
 
 	snprintf(a, sizeof(a), "%lld", (long long)since);
 	snprintf(b, sizeof(b), "%lld", (long long)limit);
-	res = PQexecPrepared(s->db, pg_name[2], 2, v, NULL, NULL, 0);
+	res = PQexecPrepared(s->db, pg_name[RS_ST(kind, RS_ST_EXPORT)], 2, v, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		snprintf(err, errlen, "postgresql: export: %s", PQerrorMessage(s->db));
 		PQclear(res);
@@ -231,9 +244,10 @@ static int pg_export(struct rs_store *s, int64_t since, int64_t limit, rs_row_cb
 	return stop;
 }
 
-static int64_t pg_count(struct rs_store *s)
+static int64_t pg_count(struct rs_store *s, enum rs_kind kind)
 {
-	PGresult *res = PQexecPrepared(s->db, pg_name[3], 0, NULL, NULL, NULL, 0);
+	PGresult *res =
+	    PQexecPrepared(s->db, pg_name[RS_ST(kind, RS_ST_COUNT)], 0, NULL, NULL, NULL, 0);
 	int64_t n = -NC_E_PROTOCOL;
 
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)

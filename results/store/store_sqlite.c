@@ -12,8 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { ST_INSERT, ST_LOOKUP, ST_EXPORT, ST_COUNT };
-
 static int fail(sqlite3 *db, const char *what, char *err, size_t errlen)
 {
 	snprintf(err, errlen, "sqlite: %s: %s", what, sqlite3_errmsg(db));
@@ -32,19 +30,25 @@ static int sq_put(struct rs_store *s, struct rs_sub *subs, size_t n, const char 
 		  size_t errlen)
 {
 	sqlite3 *db = s->db;
-	sqlite3_stmt *ins = s->stmt[ST_INSERT], *look = s->stmt[ST_LOOKUP];
+	sqlite3_stmt *ins = NULL, *look;
 	int rc;
 
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return fail(db, "begin", err, errlen);
 	for (size_t i = 0; i < n; i++) {
+		ins = s->stmt[RS_ST(subs[i].kind, RS_ST_INSERT)];
+		look = s->stmt[RS_ST(subs[i].kind, RS_ST_LOOKUP)];
 		sqlite3_reset(ins);
 		bind_text(ins, 1, subs[i].sub_id);
 		bind_text(ins, 2, now);
-		bind_text(ins, 3, subs[i].vendor);
-		bind_text(ins, 4, subs[i].model);
-		bind_text(ins, 5, subs[i].note);
-		bind_text(ins, 6, subs[i].result);
+		if (subs[i].kind == RS_OUTCOME) {
+			bind_text(ins, 3, subs[i].result);
+		} else {
+			bind_text(ins, 3, subs[i].vendor);
+			bind_text(ins, 4, subs[i].model);
+			bind_text(ins, 5, subs[i].note);
+			bind_text(ins, 6, subs[i].result);
+		}
 		rc = sqlite3_step(ins);
 		if (rc == SQLITE_ROW) {
 			subs[i].id = sqlite3_column_int64(ins, 0);
@@ -66,16 +70,17 @@ static int sq_put(struct rs_store *s, struct rs_sub *subs, size_t n, const char 
 			fail(db, "insert", err, errlen);
 			goto rollback;
 		}
+		sqlite3_reset(ins);
+		sqlite3_clear_bindings(ins);
 	}
-	sqlite3_reset(ins);
-	sqlite3_clear_bindings(ins);
 	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		fail(db, "commit", err, errlen);
 		goto rollback;
 	}
 	return 0;
 rollback:
-	sqlite3_reset(ins);
+	if (ins)
+		sqlite3_reset(ins);
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	return -NC_E_PROTOCOL;
 }
@@ -85,10 +90,10 @@ static const char *col(sqlite3_stmt *st, int i)
 	return (const char *)sqlite3_column_text(st, i);
 }
 
-static int sq_export(struct rs_store *s, int64_t since, int64_t limit, rs_row_cb cb, void *ctx,
-		     char *err, size_t errlen)
+static int sq_export(struct rs_store *s, enum rs_kind kind, int64_t since, int64_t limit,
+		     rs_row_cb cb, void *ctx, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = s->stmt[ST_EXPORT];
+	sqlite3_stmt *st = s->stmt[RS_ST(kind, RS_ST_EXPORT)];
 	int rc, stop = 0;
 
 	sqlite3_reset(st);
@@ -115,9 +120,9 @@ static int sq_export(struct rs_store *s, int64_t since, int64_t limit, rs_row_cb
 	return stop;
 }
 
-static int64_t sq_count(struct rs_store *s)
+static int64_t sq_count(struct rs_store *s, enum rs_kind kind)
 {
-	sqlite3_stmt *st = s->stmt[ST_COUNT];
+	sqlite3_stmt *st = s->stmt[RS_ST(kind, RS_ST_COUNT)];
 	int64_t n = -NC_E_PROTOCOL;
 
 	sqlite3_reset(st);
@@ -138,9 +143,8 @@ static const struct rs_ops sq_ops = {"sqlite", sq_put, sq_export, sq_count, sq_c
 
 int rs_sqlite_open(const char *path, struct rs_store *s, char *err, size_t errlen)
 {
-	static const char *const sql[] = {RS_SQL_INSERT, RS_SQL_LOOKUP, RS_SQL_EXPORT,
-					  RS_SQL_COUNT};
-	char create[512];
+	static const char *const sql[RS_NSTMT] = RS_SQL_STATEMENTS;
+	char create[512], create_out[512];
 	sqlite3 *db = NULL;
 
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
@@ -154,9 +158,11 @@ int rs_sqlite_open(const char *path, struct rs_store *s, char *err, size_t errle
 	s->ops = &sq_ops;
 	sqlite3_busy_timeout(db, 10000);
 	snprintf(create, sizeof(create), RS_SQL_CREATE, "INTEGER");
+	snprintf(create_out, sizeof(create_out), RS_SQL_CREATE_OUTCOME, "INTEGER");
 	if (sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(db, create, NULL, NULL, NULL) != SQLITE_OK)
+	    sqlite3_exec(db, create, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(db, create_out, NULL, NULL, NULL) != SQLITE_OK)
 		goto bad;
 	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++)
 		if (sqlite3_prepare_v2(db, sql[i], -1, (sqlite3_stmt **)&s->stmt[i], NULL) !=

@@ -7,6 +7,7 @@
  *   submit_driver document RESULT.json [VENDOR]            prints the document (compact)
  * Retries are quick here (3 tries, 200 ms backoff) so tests stay short. */
 #include <natcheck/result.h>
+#include <natcheck/outcome.h>
 #include <natcheck/submit.h>
 
 #include <stdbool.h>
@@ -18,6 +19,31 @@ static void told(void *ctx, const char *file, int rc, const struct nc_submit_sta
 {
 	(void)ctx;
 	fprintf(stderr, "resend %s: %s\n", file, rc == 0 ? "stored" : st->message);
+}
+
+/* check-outcome FILE...: the outcome reader's verdict on each file, one line each ("ok" or
+ * "refused: MESSAGE"), for the schema agreement test. */
+static int check_outcomes(int n, char **files)
+{
+	for (int i = 0; i < n; i++) {
+		struct nc_punch_outcome o;
+		char *text = NULL, err[200];
+		size_t cap = 0;
+		FILE *f = fopen(files[i], "r");
+		ssize_t len = f ? getdelim(&text, &cap, '\0', f) : -1;
+		if (f)
+			fclose(f);
+		if (len < 0) {
+			printf("refused: cannot read %s\n", files[i]);
+		} else if (nc_punch_outcome_from_json(text, (size_t)len, &o, err, sizeof(err)) <
+			   0) {
+			printf("refused: %s\n", err);
+		} else {
+			printf("ok\n");
+		}
+		free(text);
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -37,6 +63,8 @@ int main(int argc, char **argv)
 		printf("left %d\n", left);
 		return left == 0 ? 0 : 1;
 	}
+	if (argc >= 3 && strcmp(argv[1], "check-outcome") == 0)
+		return check_outcomes(argc - 2, argv + 2);
 	bool document = argc >= 3 && strcmp(argv[1], "document") == 0;
 	if (!document && (argc < 5 || strcmp(argv[1], "submit") != 0)) {
 		fprintf(stderr, "usage: submit_driver submit URL RESULT.json OUTBOX [VENDOR]\n"

@@ -33,4 +33,7 @@ res_kill two
 rc=0
 NC_RESULTS_STORE=$STORE "$NC_BUILD/results/tests/results_test_store" >"$W/unit.out" 2>&1 || rc=$?
 check_status "the store's unit tests pass on PostgreSQL" $rc "$(cat "$W/unit.out")"
+rc=0
+NC_RESULTS_STORE=$STORE "$NC_BUILD/results/tests/results_test_punch" >"$W/punch.out" 2>&1 || rc=$?
+check_status "the report's punch outcome tests pass on PostgreSQL" $rc "$(cat "$W/punch.out")"
 checks_verdict

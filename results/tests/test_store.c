@@ -202,12 +202,73 @@ static void test_refusals(void **state)
 	assert_true(rs_subid_valid(long_id));
 }
 
+/* Punch outcomes live in their own table: a batch may mix both kinds, ids are unique per
+ * kind (the same id as a result and as an outcome are two rows), a repeated outcome id gets
+ * the first row, and each export sees only its own kind. */
+static int64_t last_outcome_id(struct rs_store *s)
+{
+	int64_t id = 0;
+	char err[256];
+
+	assert_true(rs_export_outcomes(s, 0, 0, last, &id, err, sizeof(err)) >= 0);
+	return id;
+}
+
+static void test_outcomes(void **state)
+{
+	struct rs_store *s;
+	char err[256];
+	int64_t r0, o0, start;
+	struct rs_sub b[4], again[2];
+	struct seen seen = {0};
+
+	(void)state;
+	make_ids();
+	b[0] = (struct rs_sub){.kind = RS_OUTCOME, .sub_id = ids[0], .result = "{\"o\":1}"};
+	b[1] = (struct rs_sub){.sub_id = ids[0], .vendor = "V", .result = "{\"r\":1}"};
+	b[2] = (struct rs_sub){.kind = RS_OUTCOME, .sub_id = ids[1], .result = "{\"o\":2}"};
+	b[3] = (struct rs_sub){.kind = RS_OUTCOME, .sub_id = ids[2], .result = "{\"o\":3}"};
+	again[0] = (struct rs_sub){.kind = RS_OUTCOME, .sub_id = ids[1], .result = "{}"};
+	again[1] = (struct rs_sub){.kind = RS_OUTCOME, .sub_id = ids[3], .result = "{\"o\":4}"};
+	assert_int_equal(rs_open(uri, &s, err, sizeof(err)), 0);
+	r0 = rs_count(s);
+	o0 = rs_count_outcomes(s);
+	start = last_outcome_id(s);
+	assert_int_equal(rs_put(s, b, 4, err, sizeof(err)), 0);
+	assert_int_equal(b[0].dup + b[1].dup + b[2].dup + b[3].dup, 0);
+	assert_true(b[0].id < b[2].id && b[2].id < b[3].id);
+	assert_int_equal(rs_put(s, again, 2, err, sizeof(err)), 0);
+	assert_int_equal(again[0].dup, 1);
+	assert_int_equal(again[0].id, b[2].id);
+	assert_int_equal(again[1].dup, 0);
+	assert_int_equal(rs_count(s), r0 + 1);
+	assert_int_equal(rs_count_outcomes(s), o0 + 4);
+	rs_close(s);
+
+	assert_int_equal(rs_open(uri, &s, err, sizeof(err)), 0);
+	assert_int_equal(rs_export_outcomes(s, start, 0, collect, &seen, err, sizeof(err)), 0);
+	assert_int_equal(seen.n, 4);
+	assert_string_equal(seen.subs[0], ids[0]);
+	assert_string_equal(seen.subs[3], ids[3]);
+	assert_string_equal(seen.vendor[0], "(null)"); /* outcomes carry no metadata */
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(rs_export_outcomes(s, b[2].id, 1, collect, &seen, err, sizeof(err)), 0);
+	assert_int_equal(seen.n, 1);
+	assert_string_equal(seen.subs[0], ids[2]);
+	/* A kind that does not exist is refused, and nothing of its batch is stored. */
+	b[0] = (struct rs_sub){.kind = (enum rs_kind)7, .sub_id = ids[4], .result = "{}"};
+	assert_int_equal(rs_put(s, b, 1, err, sizeof(err)), -NC_E_INVALID);
+	assert_int_equal(rs_count_outcomes(s), o0 + 4);
+	rs_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_put_export, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_batch_all_or_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_outcomes, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -376,5 +376,10 @@ void nc_result_classify(struct nc_result *r);
 char *nc_result_to_json(const struct nc_result *r, bool pretty);
 int nc_result_from_json(const char *text, size_t len, struct nc_result *r, char *err,
 			size_t errlen);
+/* The same reader for a document jansson has already parsed (a json_t *, e.g. a member of a
+ * larger document; parse it with JSON_REJECT_DUPLICATES as from_json does): no second parse.
+ * Same rules and results, except that it cannot return -NC_E_PARSE. doc is only read. */
+struct json_t;
+int nc_result_from_json_value(struct json_t *doc, struct nc_result *r, char *err, size_t errlen);
 
 #endif

@@ -711,12 +711,36 @@ static void rd_doc(struct rd *d, json_t *doc, struct nc_result *r)
 	rd_track(d, doc, &r->track);
 }
 
+/* Reads an already parsed document: the collector parses a submission wrapper once and hands
+ * its "result" member here, instead of printing it and parsing it again. */
+int nc_result_from_json_value(struct json_t *doc, struct nc_result *r, char *err, size_t errlen)
+{
+	struct rd d = {.err = err, .errlen = errlen};
+	struct nc_result *tmp;
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (!doc || !r) {
+		if (err && errlen)
+			snprintf(err, errlen, "no document");
+		return -NC_E_INVALID;
+	}
+	tmp = malloc(sizeof(*tmp));
+	if (!tmp)
+		return -NC_E_NOMEM;
+	nc_result_init(tmp);
+	rd_doc(&d, doc, tmp);
+	if (!d.failed) /* commit only a document that is valid as a whole */
+		memcpy(r, tmp, sizeof(*r));
+	free(tmp);
+	return d.failed ? -NC_E_SCHEMA : 0;
+}
+
 int nc_result_from_json(const char *text, size_t len, struct nc_result *r, char *err, size_t errlen)
 {
 	json_error_t jerr;
-	struct rd d = {.err = err, .errlen = errlen};
-	struct nc_result *tmp;
 	json_t *doc;
+	int rc;
 
 	if (err && errlen)
 		err[0] = '\0';
@@ -732,17 +756,7 @@ int nc_result_from_json(const char *text, size_t len, struct nc_result *r, char 
 				 jerr.text);
 		return -NC_E_PARSE;
 	}
-	tmp = malloc(sizeof(*tmp));
-	if (!tmp) {
-		json_decref(doc);
-		return -NC_E_NOMEM;
-	}
-	nc_result_init(tmp);
-	rd_doc(&d, doc, tmp);
+	rc = nc_result_from_json_value(doc, r, err, errlen);
 	json_decref(doc);
-	if (!d.failed) /* commit only a document that is valid as a whole */
-		memcpy(r, tmp, sizeof(*r));
-	free(tmp);
-	return d.failed ? -NC_E_SCHEMA : 0;
+	return rc;
 }
-
