@@ -287,6 +287,16 @@ static void test_method(void **state)
 	assert_true(path_rx(&p, &a, false, 10));
 	assert_string_equal(path_method(&p, &nat, &nat), "lan");
 
+	/* A predicted port of the peer's address is no LAN candidate. */
+	path_init(&p, NULL);
+	{
+		struct nc_addr obs = ep("203.0.113.5:40000"), pred = ep("203.0.113.5:40003");
+
+		path_intro(&p, 42, &obs, &pred, 1, 0);
+		assert_true(path_rx(&p, &pred, false, 10));
+		assert_string_equal(path_method(&p, &nat, &nat), "punch");
+	}
+
 	path_init(&p, NULL);
 	intro(&p, 0);
 	a = ep("203.0.113.5:61234"); /* peer-reflexive */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "coord.h"
+#include "strategy.h"
 
 int dev_send_dgram(struct dev *d, const struct dev_route *rt, const uint8_t *buf, size_t len)
 {
@@ -68,6 +69,35 @@ void dev_peer_rx(struct dev *d, struct dev_peer *p, const struct dev_from *src, 
 	dev_keepalive(d, p, NULL);
 }
 
+/* Port prediction: when the strategy table puts it first among the direct methods (a
+ * sequential, endpoint-dependent peer against our endpoint-independent mapping), the peer's
+ * next mappings are at its observed port plus k times the measured step. Our probes to them
+ * open our own filter for the peer's new mapping toward us, whose packets then get in. */
+static size_t predict_cands(struct dev *d, const struct coord_intro *in, struct nc_addr *out,
+			    size_t max)
+{
+	struct coord_profile mine;
+	struct strat_side me = {.prof = dev_my_profile(d, &mine) ? &mine : NULL};
+	struct strat_side peer = {.prof = in->prof.measured ? &in->prof : NULL,
+				  .observed = in->observed, .n_local = in->n_local};
+	struct strat_plan plan;
+	size_t n = 0;
+
+	strategy_plan(&me, &peer, &plan);
+	if (strategy_first_direct(&plan) != STRAT_PREDICT || !in->prof.port_step ||
+	    !nc_addr_is_set(&in->observed))
+		return 0;
+	for (long k = 1; n < max && k <= (long)max; k++) {
+		long port = (long)in->observed.port + k * in->prof.port_step;
+
+		if (port < 1 || port > 65535)
+			break;
+		out[n] = in->observed;
+		out[n++].port = (uint16_t)port;
+	}
+	return n;
+}
+
 void dev_coord_input(struct dev *d, const uint8_t *buf, size_t len)
 {
 	struct coord_msg m;
@@ -94,13 +124,16 @@ void dev_coord_input(struct dev *d, const uint8_t *buf, size_t len)
 	p = dev_peer_by_key(d, m.u.intro.peer);
 	if (!p || p->path.fixed)
 		return;
-	/* A gateway mapping the peer advertises is a candidate like its local endpoints. */
-	struct nc_addr cands[COORD_MAX_LOCAL + 1];
+	/* A gateway mapping the peer advertises is a candidate like its local endpoints, and so
+	 * are the ports a sequential allocator will give the peer's next mappings (the strategy
+	 * table's prediction). */
+	struct nc_addr cands[COORD_MAX_LOCAL + 1 + PATH_PREDICT_WINDOW];
 	size_t n = m.u.intro.n_local;
 
 	memcpy(cands, m.u.intro.local, n * sizeof(cands[0]));
 	if (m.u.intro.prof.portmap != COORD_PM_NONE && nc_addr_is_set(&m.u.intro.prof.portmap_ep))
 		cands[n++] = m.u.intro.prof.portmap_ep;
+	n += predict_cands(d, &m.u.intro, cands + n, PATH_PREDICT_WINDOW);
 	pthread_mutex_lock(&p->lock);
 	p->peer_prof = m.u.intro.prof;
 	path_intro(&p->path, m.u.intro.relay_id, &m.u.intro.observed, cands, n, now);

@@ -209,7 +209,9 @@ const char *path_method(const struct path *p, const struct coord_profile *mine,
 		return NULL;
 	if (p->fixed)
 		return "static";
-	if (!nc_addr_eq(&p->ep, &p->observed) && is_cand(p, &p->ep) &&
+	/* A local candidate has another address than the observed one (a predicted port has the
+	 * same address). */
+	if (!nc_addr_ip_eq(&p->ep, &p->observed) && is_cand(p, &p->ep) &&
 	    !(mapped(peer) && nc_addr_eq(&p->ep, &peer->portmap_ep)))
 		return "lan";
 	if (no_nat(mine) || no_nat(peer))

@@ -24,7 +24,11 @@
 
 #include "coord.h"
 
-#define PATH_MAX_CANDS (2 + COORD_MAX_LOCAL)
+/* Guesses at a sequential allocator's next ports. Wide enough for what the peer itself
+ * allocates between its registration and its first packet to us: its own fast measurement
+ * opens some 20 sockets, and each of its probes to another candidate takes a port too. */
+#define PATH_PREDICT_WINDOW 32
+#define PATH_MAX_CANDS (2 + COORD_MAX_LOCAL + PATH_PREDICT_WINDOW)
 #define PATH_PUNCH_FAST_MS 100
 #define PATH_PUNCH_FAST_FOR_MS 1000
 #define PATH_PUNCH_MAX_MS 5000
