@@ -26,7 +26,7 @@
 #include "udp.h"
 
 #define RDV_RETRY_MS 1000
-#define RDV_START_RETRY_MS 150 /* until the server has answered once */
+#define RDV_START_RETRY_MS 100 /* until the server has answered once */
 #define RDV_UDP_TRIES 3
 #define RDV_CONNECT_MS 3000
 #define RDV_TCP_OUT_MAX (256 * 1024)
