@@ -34,6 +34,16 @@
 #                                   profile is the vendor); a failed one fails the case
 #   sim/run.sh --gated              also run the profiles gated by NEEDS= (behaviours natcheck
 #                                   does not report yet; skipped otherwise, also when named)
+#   sim/run.sh --pairs [LIST]       pair cases instead of the matrix (sim/lib/pairs.sh): two
+#                                   hosts behind two profiles' routers bring punchvpn up through
+#                                   punchvpnd; path and time to a working tunnel are checked
+#                                   against the list (default sim/pairs.list: issue 10's pairs)
+#   sim/run.sh --pairs-full         the pair matrix of issue 11 (sim/pairs-full.list, 78 pairs)
+#   sim/run.sh --pair A:B[:PATH]    only this pair (repeatable; its line from the lists, A:B or
+#                                   B:A, else PATH or "any"); B = same: both hosts behind A's router
+#   sim/run.sh --verify-sides       pairs: each host first measures its NAT with natcheck and
+#                                   must get its profile's verdict
+#   sim/run.sh --topology-only      pairs: build, check and remove the labs, no VPN
 # Exit status: 0 all cases match, 1 a mismatch or a case that could not run, 2 usage,
 # 77 not root / no namespaces.
 set -euo pipefail
@@ -51,8 +61,8 @@ source "$SIM/lib/rules.sh"
 # shellcheck source=sim/lib/truth.sh
 source "$SIM/lib/truth.sh"
 
-GATED=0 JOBS=4 RUNS=1 KEEP=0 REPORT=0 SUBMIT='' REPLAY='' OUT='' MEASURE=natcheck EXTRA_ARGS='' REFLECTOR_ARGS='' OVERRIDES=() NEW_OVERRIDES=() PROFILES=()
-usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; }
+PAIRS='' PAIR_PICK=() VERIFY_SIDES=0 TOPOLOGY_ONLY=0 GATED=0 JOBS=4 RUNS=1 KEEP=0 REPORT=0 SUBMIT='' REPLAY='' OUT='' MEASURE=natcheck EXTRA_ARGS='' REFLECTOR_ARGS='' OVERRIDES=() NEW_OVERRIDES=() PROFILES=()
+usage() { sed -n '2,48p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--list)
@@ -75,6 +85,13 @@ while [ $# -gt 0 ]; do
 	--out) OUT=${2:?--out needs a directory}; shift ;;
 	--gated) GATED=1 ;;
 	--submit) SUBMIT=${2:?--submit needs a collector URL}; shift ;;
+	--pairs)
+		PAIRS=$SIM/pairs.list
+		case ${2:-} in '' | -*) ;; *) PAIRS=$2; shift ;; esac ;;
+	--pairs-full) PAIRS=$SIM/pairs-full.list ;;
+	--pair) PAIR_PICK+=("${2:?--pair needs A:B}"); shift ;;
+	--verify-sides) VERIFY_SIDES=1 ;;
+	--topology-only) TOPOLOGY_ONLY=1 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "sim/run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
@@ -87,8 +104,45 @@ for o in ${OVERRIDES[@]+"${OVERRIDES[@]}"} ${NEW_OVERRIDES[@]+"${NEW_OVERRIDES[@
 	case $o in ?*=*) ;; *) echo "sim/run.sh: --expect-override / --expect-new: invalid value '$o' (FIELD=VALUE)" >&2; exit 2 ;; esac
 done
 [ -n "$REPLAY" ] && [ "$MEASURE" != natcheck ] && { echo "sim/run.sh: --replay measures with natcheck" >&2; exit 2; }
+# Pair mode: the pair lines to run (sim/lib/pairs.sh).
+PAIR_LINES=()
+if [ -n "$PAIRS" ] || [ ${#PAIR_PICK[@]} -gt 0 ]; then
+	# shellcheck source=sim/lib/pairs.sh
+	source "$SIM/lib/pairs.sh"
+	[ -z "$PAIRS" ] || [ -r "$PAIRS" ] || { echo "sim/run.sh: cannot read pair list '$PAIRS'" >&2; exit 2; }
+	if [ ${#PAIR_PICK[@]} -eq 0 ]; then
+		mapfile -t PAIR_LINES < <(pairs_read "$PAIRS")
+	else
+		for pick in "${PAIR_PICK[@]}"; do
+			IFS=: read -r pa pb ppath <<<"$pick"
+			[ -n "$pa" ] && [ -n "$pb" ] || { echo "sim/run.sh: --pair: invalid value '$pick' (A:B[:PATH])" >&2; exit 2; }
+			line=''
+			for f in ${PAIRS:-$PAIRS_DEFAULT_LIST $PAIRS_FULL_LIST}; do
+				line=$(pairs_read "$f" | awk -v a="$pa" -v b="$pb" '($1 == a && $2 == b) || ($1 == b && $2 == a) { print; exit }')
+				[ -n "$line" ] && break
+			done
+			[ -n "$ppath" ] && line="$pa $pb $ppath"
+			PAIR_LINES+=("${line:-$pa $pb any}")
+		done
+	fi
+	[ ${#PAIR_LINES[@]} -gt 0 ] || { echo "sim/run.sh: no pairs to run" >&2; exit 2; }
+	pairs_validate "${PAIR_LINES[@]}"
+fi
 nslab_need_root # exit 77 when not root or without namespaces
-if [ "$MEASURE" = natcheck ]; then
+if [ ${#PAIR_LINES[@]} -gt 0 ]; then
+	PV=$NC_BUILD/vpn/punchvpn PVD=$NC_BUILD/vpn/punchvpnd
+	bins=(reflector/natcheck-reflector)
+	[ "$VERIFY_SIDES" = 1 ] && bins+=(natcheck/natcheck)
+	[ "$TOPOLOGY_ONLY" = 0 ] && bins+=(vpn/punchvpn vpn/punchvpnd)
+	for bin in "${bins[@]}"; do
+		[ -x "$NC_BUILD/$bin" ] || { echo "sim/run.sh: $NC_BUILD/$bin is not built (build it, set NC_BUILD, or use --topology-only)" >&2; exit 2; }
+	done
+	[ "$TOPOLOGY_ONLY" = 1 ] || [ -c /dev/net/tun ] || { echo "sim/run.sh: pairs need /dev/net/tun" >&2; exit 77; }
+	MEASURE=natcheck
+fi
+if [ ${#PAIR_LINES[@]} -gt 0 ]; then
+	:
+elif [ "$MEASURE" = natcheck ]; then
 	for bin in natcheck/natcheck reflector/natcheck-reflector; do
 		[ -x "$NC_BUILD/$bin" ] || { echo "sim/run.sh: $NC_BUILD/$bin is not built (build it, set NC_BUILD, or use --measure vovida)" >&2; exit 2; }
 	done
@@ -109,7 +163,7 @@ fi
 for p in "${PROFILES[@]}"; do
 	[ "$p" = replay ] || [ -r "$PROFILE_DIR/$p.profile" ] || { echo "sim/run.sh: no profile '$p' (see --list)" >&2; exit 2; }
 done
-[ "$KEEP" -eq 1 ] && [ ${#PROFILES[@]} -ne 1 ] && { echo "sim/run.sh: --keep takes exactly one --profile" >&2; exit 2; }
+[ "$KEEP" -eq 1 ] && [ ${#PAIR_LINES[@]} -eq 0 ] && [ ${#PROFILES[@]} -ne 1 ] && { echo "sim/run.sh: --keep takes exactly one --profile" >&2; exit 2; }
 OUT=${OUT:-$SIM/out/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -194,52 +248,30 @@ save_failure() {
 	return 0
 }
 
-# run_case INDEX NAME: one lab, one measurement; writes $OUT/NAME.json, $OUT/NAME.line
-# (tab-separated: name, result, ms, expected, measured, details) and, on a mismatch,
-# $OUT/NAME.fail/ with the rulesets, conntrack tables, logs and the capture.
-run_case() (
-	local idx=$1 name=$2 dir t0 t1=0 t0run status=PASS partial=() new=() ne=() summary detail e
+# profile_reset: every profile variable back to its default, and no hook of a previous
+# profile left defined (a pair case loads two profiles in one shell).
+profile_reset() {
 	DESCRIPTION='' UPSTREAM='' ROUTED=0 NATBOX_ARGS='' SYSCTL='' NATCHECK_ARGS='' VOVIDA_ARGS='' EXPECT='' VOVIDA_EXPECT='' HOSTS=1 MEASURE_HOST=client NEEDS_NATCHECK=0
 	NEEDS='' EXPECT_NEW='' ICMP_RATELIMIT=
-	dir=$OUT/$name.work
-	mkdir -p "$dir"
-	if [ "$name" = replay ]; then
-		# natbox models NATs; a result without one is a plain router, and "UDP blocked" a
-		# router that drops UDP.
-		case $(python3 -c 'import json,sys; u=json.load(open(sys.argv[1]))["udp"]; print(u.get("reachable"), u.get("nat"))' "$REPLAY") in
-		"False "*)
-			DESCRIPTION="UDP blocked, as $(basename "$REPLAY") says"
-			router_rules() { fwdrule 'meta l4proto udp drop'; natrule 'oifname "wan" masquerade'; } ;;
-		"True False")
-			DESCRIPTION="no NAT, as $(basename "$REPLAY") says"
-			ROUTED=1 ;;
-		*)
-			DESCRIPTION="natbox replaying $(basename "$REPLAY")"
-			NATBOX_ARGS="--from-result $REPLAY" ;;
-		esac
-	else
-		# shellcheck disable=SC1090
-		. "$PROFILE_DIR/$name.profile"
-	fi
-	if [ "$MEASURE" = vovida ] && [ "$NEEDS_NATCHECK" = 1 ]; then
-		printf '%s\tSKIP\t-\t-\t-\tthis case runs natcheck itself\n' "$name" >"$OUT/$name.line"
-		rm -rf "$dir"
-		return 0
-	fi
-	# Gated: natcheck cannot report this behaviour yet (its expectations would fail, or pass
-	# for the wrong reason). The lead removes NEEDS= when the natcheck side lands.
-	if [ -n "$NEEDS" ] && [ "$GATED" = 0 ] && [ "$MEASURE" = natcheck ]; then
-		printf '%s\tSKIP\t-\t-\t-\tgated: needs %s (run with --gated)\n' "$name" "$NEEDS" >"$OUT/$name.line"
-		rm -rf "$dir"
-		return 0
-	fi
-	read -ra ne <<<"$EXPECT_NEW" # no globbing: values may hold [ ]
-	for e in ${ne[@]+"${ne[@]}"} ${NEW_OVERRIDES[@]+"${NEW_OVERRIDES[@]}"}; do new+=(--new "$e"); done
-	# A profile may state where Vovida's RFC 3489 tests read the NAT differently.
-	[ "$MEASURE" = vovida ] && partial=(--partial) && EXPECT="$EXPECT $VOVIDA_EXPECT"
+	unset -f router_setup router_rules before_measure after_measure
+}
+
+# profile_source NAME: loads sim/profiles/NAME.profile over the defaults.
+profile_source() {
+	profile_reset
+	# shellcheck disable=SC1090
+	. "$PROFILE_DIR/$1.profile"
+}
+
+# profile_up PREFIX DIR: the loaded profile's lab, namespaces PREFIX-*: nslab_up, then the
+# router's addresses, rules, sysctls or natbox (its files in DIR/natbox). The one place a
+# profile becomes a router: the matrix builds one lab per case, a pair case one per side
+# (sim/lib/pairs.sh sets NSLAB_INET, NSLAB_LAN, NSLAB_WAN_ADDR, ... per side first).
+profile_up() {
+	local e
 	NSLAB_HOST2=
 	[ "$HOSTS" = 2 ] && NSLAB_HOST2=1
-	nslab_up "nc$$-$idx" "$UPSTREAM"
+	nslab_up "$1" "$UPSTREAM"
 	[ "$ROUTED" = 1 ] && nslab_route_lan
 	if [ "$ICMP_RATELIMIT" = default ]; then
 		# nslab_up turns the routers' ICMP rate limits off; these profiles keep the kernel's
@@ -261,8 +293,53 @@ run_case() (
 	[ -n "$SYSCTL" ] && nslab_exec router sysctl -qw $SYSCTL
 	if [ -n "$NATBOX_ARGS" ]; then
 		# shellcheck disable=SC2086
-		natbox_start "$NSLAB_P-router" lan wan "$NSLAB_WAN" "$dir/natbox" -- $NATBOX_ARGS >/dev/null
+		natbox_start "$NSLAB_P-router" lan wan "$NSLAB_WAN" "$2/natbox" -- $NATBOX_ARGS >/dev/null
 	fi
+	return 0
+}
+
+# run_case INDEX NAME: one lab, one measurement; writes $OUT/NAME.json, $OUT/NAME.line
+# (tab-separated: name, result, ms, expected, measured, details) and, on a mismatch,
+# $OUT/NAME.fail/ with the rulesets, conntrack tables, logs and the capture.
+run_case() (
+	local idx=$1 name=$2 dir t0 t1=0 t0run status=PASS partial=() new=() ne=() summary detail e
+	profile_reset
+	dir=$OUT/$name.work
+	mkdir -p "$dir"
+	if [ "$name" = replay ]; then
+		# natbox models NATs; a result without one is a plain router, and "UDP blocked" a
+		# router that drops UDP.
+		case $(python3 -c 'import json,sys; u=json.load(open(sys.argv[1]))["udp"]; print(u.get("reachable"), u.get("nat"))' "$REPLAY") in
+		"False "*)
+			DESCRIPTION="UDP blocked, as $(basename "$REPLAY") says"
+			router_rules() { fwdrule 'meta l4proto udp drop'; natrule 'oifname "wan" masquerade'; } ;;
+		"True False")
+			DESCRIPTION="no NAT, as $(basename "$REPLAY") says"
+			ROUTED=1 ;;
+		*)
+			DESCRIPTION="natbox replaying $(basename "$REPLAY")"
+			NATBOX_ARGS="--from-result $REPLAY" ;;
+		esac
+	else
+		profile_source "$name"
+	fi
+	if [ "$MEASURE" = vovida ] && [ "$NEEDS_NATCHECK" = 1 ]; then
+		printf '%s\tSKIP\t-\t-\t-\tthis case runs natcheck itself\n' "$name" >"$OUT/$name.line"
+		rm -rf "$dir"
+		return 0
+	fi
+	# Gated: natcheck cannot report this behaviour yet (its expectations would fail, or pass
+	# for the wrong reason). The lead removes NEEDS= when the natcheck side lands.
+	if [ -n "$NEEDS" ] && [ "$GATED" = 0 ] && [ "$MEASURE" = natcheck ]; then
+		printf '%s\tSKIP\t-\t-\t-\tgated: needs %s (run with --gated)\n' "$name" "$NEEDS" >"$OUT/$name.line"
+		rm -rf "$dir"
+		return 0
+	fi
+	read -ra ne <<<"$EXPECT_NEW" # no globbing: values may hold [ ]
+	for e in ${ne[@]+"${ne[@]}"} ${NEW_OVERRIDES[@]+"${NEW_OVERRIDES[@]}"}; do new+=(--new "$e"); done
+	# A profile may state where Vovida's RFC 3489 tests read the NAT differently.
+	[ "$MEASURE" = vovida ] && partial=(--partial) && EXPECT="$EXPECT $VOVIDA_EXPECT"
+	profile_up "nc$$-$idx" "$dir"
 	start_servers
 	if declare -F before_measure >/dev/null; then
 		before_measure
@@ -349,7 +426,8 @@ netns_pids() { local ns; for ns in $(our_netns); do ip netns pids "$ns" 2>/dev/n
 cleanup_all() {
 	local i ns p alive
 	set +e
-	[ "$KEEP" -eq 1 ] && return
+	# --keep leaves a matrix case's lab up; a pair case keeps only its files.
+	[ "$KEEP" -eq 1 ] && [ ${#PAIR_LINES[@]} -eq 0 ] && return
 	netns_pids | xargs -r kill 2>/dev/null
 	[ ${#CASE_PIDS[@]} -gt 0 ] && kill "${CASE_PIDS[@]}" 2>/dev/null
 	for i in $(seq 200); do # at most 10 s: natcheck may hold signals while it deletes mappings
@@ -367,6 +445,11 @@ cleanup_all() {
 CASE_PIDS=()
 trap cleanup_all EXIT
 trap 'echo "sim/run.sh: interrupted" >&2; exit 130' INT TERM
+
+if [ ${#PAIR_LINES[@]} -gt 0 ]; then
+	pairs_main "${PAIR_LINES[@]}" && exit 0
+	exit 1
+fi
 
 start=$(date +%s)
 idx=0

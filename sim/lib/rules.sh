@@ -85,7 +85,7 @@ NFT
 ADF_RULES=$'iifname "wan" ct state new ip daddr . udp dport . ip saddr @contacted accept\n  iifname "wan" ct state new drop'
 # R8: hairpinning through the cone map, with the sender's external address as source.
 hairpin_pre() { echo "iifname \"lan\" ip daddr $W udp dport @fc dnat ip to udp dport map @fc"; }
-hairpin_post() { echo "oifname \"lan\" ct status dnat ip saddr 10.1.0.0/24 snat ip to $W"; }
+hairpin_post() { echo "oifname \"lan\" ct status dnat ip saddr ${NSLAB_LAN:-10.1.0}.0/24 snat ip to $W"; }
 
 # poke_router_wan DPORT SRC:SPORT...: sends one unsolicited UDP datagram from each internet
 # endpoint SRC:SPORT (forged with a raw socket, so it works while the reflector owns that

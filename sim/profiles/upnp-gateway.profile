@@ -1,12 +1,15 @@
 DESCRIPTION="home router with miniupnpd: NAT-PMP, PCP and UPnP-IGD on, WAN 2.1.1.1 (sim-recipes §7)"
 # miniupnpd refuses reserved WAN addresses (198.18/15 included), so this router NATs to
-# 2.1.1.1, an address that exists only inside these namespaces.
+# 2.1.1.1, an address that exists only inside these namespaces. A pair case's second side
+# sets UPNP_WAN (2.1.2.1), so two such gateways can share one internet; LAN is its LAN prefix.
+: "${UPNP_WAN:=2.1.1.1}"
+LAN=${NSLAB_LAN:-10.1.0}
 router_setup() {
-	nslab_exec router ip addr add 2.1.1.1/24 dev wan
-	nslab_exec inet ip addr add 2.1.1.2/24 dev i0
+	nslab_exec router ip addr add "$UPNP_WAN/24" dev wan
+	nslab_exec inet ip addr add "${UPNP_WAN%.*}.2/24" dev i0
 	cat >"$NSLAB_DIR/miniupnpd.conf" <<CONF
 ext_ifname=wan
-ext_ip=2.1.1.1
+ext_ip=$UPNP_WAN
 listening_ip=lan
 http_port=5000
 enable_natpmp=yes
@@ -14,7 +17,7 @@ enable_upnp=yes
 secure_mode=yes
 uuid=3d3cec3a-8cf0-11e0-98ee-001a6bd2d07b
 lease_file=$NSLAB_DIR/miniupnpd.leases
-allow 1024-65535 10.1.0.0/24 1024-65535
+allow 1024-65535 $LAN.0/24 1024-65535
 deny 0-65535 0.0.0.0/0 0-65535
 CONF
 }
@@ -44,12 +47,12 @@ table inet filter {
  }
 }
 NFT
-	natrule 'oifname "wan" snat ip to 2.1.1.1'
+	natrule "oifname \"wan\" snat ip to $UPNP_WAN"
 }
 before_measure() {
 	nslab_daemon miniupnpd router /usr/sbin/miniupnpd -f "$NSLAB_DIR/miniupnpd.conf" -d -P "$NSLAB_DIR/miniupnpd-own.pid"
 	for _ in $(seq 100); do
-		nslab_exec router ss -Hlun | grep -q '10.1.0.1:5351 ' && nslab_exec router ss -Hltn | grep -q ':5000 ' && return 0
+		nslab_exec router ss -Hlun | grep -q "$LAN.1:5351 " && nslab_exec router ss -Hltn | grep -q ':5000 ' && return 0
 		sleep 0.05
 	done
 	echo "miniupnpd did not start:" >&2
@@ -62,8 +65,8 @@ after_measure() {
 	left=$(nslab_exec router nft list chain inet filter prerouting_miniupnpd | grep -c dnat || true)
 	[ "$left" -eq 0 ] || { echo "miniupnpd still holds $left mapping(s) after natcheck"; return 1; }
 }
-EXPECT="udp.mapping=endpoint-independent udp.public_addresses=[\"2.1.1.1\"]
-port_mapping.nat-pmp.present=true port_mapping.nat-pmp.external=2.1.1.1 port_mapping.nat-pmp.test_mapping=true port_mapping.nat-pmp.deleted=true
-port_mapping.pcp.present=true port_mapping.pcp.external=2.1.1.1 port_mapping.pcp.test_mapping=true port_mapping.pcp.deleted=true
-port_mapping.upnp-igd.present=true port_mapping.upnp-igd.external=2.1.1.1 port_mapping.upnp-igd.test_mapping=true port_mapping.upnp-igd.deleted=true
+EXPECT="udp.mapping=endpoint-independent udp.public_addresses=[\"$UPNP_WAN\"]
+port_mapping.nat-pmp.present=true port_mapping.nat-pmp.external=$UPNP_WAN port_mapping.nat-pmp.test_mapping=true port_mapping.nat-pmp.deleted=true
+port_mapping.pcp.present=true port_mapping.pcp.external=$UPNP_WAN port_mapping.pcp.test_mapping=true port_mapping.pcp.deleted=true
+port_mapping.upnp-igd.present=true port_mapping.upnp-igd.external=$UPNP_WAN port_mapping.upnp-igd.test_mapping=true port_mapping.upnp-igd.deleted=true
 topology.nat_layers=1 topology.cgnat=false"

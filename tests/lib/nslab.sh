@@ -10,6 +10,13 @@
 #
 # With NSLAB_HOST2=1 a second host, client2 (10.1.0.3), shares the LAN (a bridge named lan).
 #
+# Two labs can share one internet (sim/run.sh --pairs): set NSLAB_INET to the name of an
+# existing namespace holding a bridge "i0" (the caller makes it and the servers on it), and
+# give each lab its own NSLAB_LAN (first three octets, default 10.1.0), NSLAB_WAN_ADDR
+# (default 198.18.10.1) and NSLAB_OUTER_WAN (default 198.18.30.1); nslab_up then plugs the lab's
+# uplink into that bridge (port NSLAB_INET_PORT, default "u$$") instead of creating "inet", and
+# nslab_down leaves the shared namespace alone.
+#
 # Usage: source it, then `nslab_up PREFIX [NET]`, `nslab_nat 'nft statement'`, run things with
 # `nslab_exec client|router|inet CMD...`, start daemons with `nslab_daemon NAME inet CMD...`.
 # Everything is removed by `nslab_down` (installed as an EXIT/INT/TERM trap by nslab_up).
@@ -29,17 +36,23 @@ nslab_need_root() {
 	need_root
 }
 
+# nslab_ns NS: the namespace's full name ("inet" may be shared: NSLAB_INET).
+nslab_ns() {
+	if [ "$1" = inet ] && [ -n "${NSLAB_INET:-}" ]; then echo "$NSLAB_INET"; else echo "$NSLAB_P-$1"; fi
+}
+
 nslab_exec() {
-	local ns=$1
+	local ns
+	ns=$(nslab_ns "$1")
 	shift
-	ip netns exec "$NSLAB_P-$ns" "$@"
+	ip netns exec "$ns" "$@"
 }
 
 # nslab_daemon NAME NS CMD...: starts CMD in NS in the background and records its PID.
 nslab_daemon() {
 	local name=$1 ns=$2
 	shift 2
-	ip netns exec "$NSLAB_P-$ns" "$@" >"$NSLAB_DIR/$name.log" 2>&1 &
+	ip netns exec "$(nslab_ns "$ns")" "$@" >"$NSLAB_DIR/$name.log" 2>&1 &
 	echo $! >"$NSLAB_DIR/$name.pid"
 }
 
@@ -47,7 +60,7 @@ nslab_daemon() {
 nslab_wait_udp() {
 	local i
 	for i in $(seq 100); do
-		ip netns exec "$NSLAB_P-$1" ss -Hlun | grep -q " $2 " && return 0
+		ip netns exec "$(nslab_ns "$1")" ss -Hlun | grep -q " $2 " && return 0
 		sleep 0.05
 	done
 	echo "nslab: nothing listens on $2 in $1" >&2
@@ -71,13 +84,28 @@ nslab_down() {
 	NSLAB_DIR=
 }
 
+# nslab_uplink NS: the veth from NS's "wan" to the internet: "i0" in the lab's own inet, or a
+# port of the shared internet's bridge i0 (NSLAB_INET).
+nslab_uplink() {
+	if [ -z "${NSLAB_INET:-}" ]; then
+		ip link add wan netns "$NSLAB_P-$1" type veth peer name i0 netns "$NSLAB_P-inet"
+		return
+	fi
+	local port=${NSLAB_INET_PORT:-u$$}
+	ip link add wan netns "$NSLAB_P-$1" type veth peer name "$port" netns "$NSLAB_INET"
+	ip -n "$NSLAB_INET" link set "$port" master i0
+	ip -n "$NSLAB_INET" link set "$port" up
+}
+
 nslab_up() {
 	NSLAB_P=${1:-nslab$$}
-	local up=${2:-} ns
+	local up=${2:-} ns lan=${NSLAB_LAN:-10.1.0} inet=inet
 	NSLAB_DIR=$(mktemp -d)
+	NSLAB_CLIENT=$lan.2
 	trap nslab_down EXIT
 	trap 'nslab_down; exit 130' INT TERM
-	for ns in client router inet ${up:+outer} ${NSLAB_HOST2:+client2}; do
+	[ -n "${NSLAB_INET:-}" ] && inet=
+	for ns in client router $inet ${up:+outer} ${NSLAB_HOST2:+client2}; do
 		ip netns add "$NSLAB_P-$ns"
 		ip -n "$NSLAB_P-$ns" link set lo up
 	done
@@ -90,40 +118,42 @@ nslab_up() {
 			ip -n "$NSLAB_P-router" link set "$port" master lan
 			ip -n "$NSLAB_P-router" link set "$port" up
 		done
-		ip -n "$NSLAB_P-client2" addr add 10.1.0.3/24 dev c0
+		ip -n "$NSLAB_P-client2" addr add "$lan.3/24" dev c0
 		ip -n "$NSLAB_P-client2" link set c0 up
-		ip -n "$NSLAB_P-client2" route add default via 10.1.0.1
+		ip -n "$NSLAB_P-client2" route add default via "$lan.1"
 	else
 		ip link add c0 netns "$NSLAB_P-client" type veth peer name lan netns "$NSLAB_P-router"
 	fi
 	ip -n "$NSLAB_P-client" addr add "$NSLAB_CLIENT/24" dev c0
 	ip -n "$NSLAB_P-client" link set c0 up
-	ip -n "$NSLAB_P-client" route add default via 10.1.0.1
-	ip -n "$NSLAB_P-router" addr add 10.1.0.1/24 dev lan
+	ip -n "$NSLAB_P-client" route add default via "$lan.1"
+	ip -n "$NSLAB_P-router" addr add "$lan.1/24" dev lan
 	ip -n "$NSLAB_P-router" link set lan up
 	if [ -n "$up" ]; then
 		NSLAB_WAN=$up.2
 		ip link add wan netns "$NSLAB_P-router" type veth peer name lan netns "$NSLAB_P-outer"
-		ip link add wan netns "$NSLAB_P-outer" type veth peer name i0 netns "$NSLAB_P-inet"
+		nslab_uplink outer
 		ip -n "$NSLAB_P-router" addr add "$up.2/24" dev wan
 		ip -n "$NSLAB_P-router" link set wan up
 		ip -n "$NSLAB_P-router" route add default via "$up.1"
 		ip -n "$NSLAB_P-outer" addr add "$up.1/24" dev lan
-		ip -n "$NSLAB_P-outer" addr add 198.18.30.1/16 dev wan
+		ip -n "$NSLAB_P-outer" addr add "${NSLAB_OUTER_WAN:-198.18.30.1}/16" dev wan
 		ip -n "$NSLAB_P-outer" link set lan up
 		ip -n "$NSLAB_P-outer" link set wan up
 		ip netns exec "$NSLAB_P-outer" sysctl -qw net.ipv4.ip_forward=1
 		printf 'table ip outer {\n chain post {\n  type nat hook postrouting priority srcnat\n  oifname "wan" ip saddr %s.0/24 masquerade\n }\n chain filt_in {\n  type filter hook input priority filter; policy accept\n  iifname "wan" ct state new drop\n }\n}\n' "$up" |
 			ip netns exec "$NSLAB_P-outer" nft -f -
 	else
-		NSLAB_WAN=198.18.10.1
-		ip link add wan netns "$NSLAB_P-router" type veth peer name i0 netns "$NSLAB_P-inet"
+		NSLAB_WAN=${NSLAB_WAN_ADDR:-198.18.10.1}
+		nslab_uplink router
 		ip -n "$NSLAB_P-router" addr add "$NSLAB_WAN/16" dev wan
 		ip -n "$NSLAB_P-router" link set wan up
 	fi
-	ip -n "$NSLAB_P-inet" addr add "$NSLAB_A1/16" dev i0
-	ip -n "$NSLAB_P-inet" addr add "$NSLAB_A2/16" dev i0
-	ip -n "$NSLAB_P-inet" link set i0 up
+	if [ -z "${NSLAB_INET:-}" ]; then
+		ip -n "$NSLAB_P-inet" addr add "$NSLAB_A1/16" dev i0
+		ip -n "$NSLAB_P-inet" addr add "$NSLAB_A2/16" dev i0
+		ip -n "$NSLAB_P-inet" link set i0 up
+	fi
 	ip netns exec "$NSLAB_P-router" sysctl -qw net.ipv4.ip_forward=1
 	# Lab routers answer every TTL expiry: Linux's default ICMP rate limit (about one Time
 	# Exceeded a second per destination) would make back-to-back natcheck runs see silent
@@ -148,7 +178,7 @@ nslab_ruleset() {
 
 # nslab_route_lan: lets the internet reach the LAN directly (a router without NAT).
 nslab_route_lan() {
-	ip -n "$NSLAB_P-inet" route add 10.1.0.0/24 via "$NSLAB_WAN"
+	ip -n "$(nslab_ns inet)" route add "${NSLAB_LAN:-10.1.0}.0/24" via "$NSLAB_WAN"
 }
 
 # nslab_nat 'STATEMENT': the router's source NAT, e.g. 'oifname "wan" masquerade'.
