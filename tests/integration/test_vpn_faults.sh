@@ -35,7 +35,7 @@ faults_ping_stop() {
 
 # faults_measure FILE T_FAULT_MS: "lost=N gap_ms=G resume_ms=R replies=M": pings never answered
 # (up to the last answered one), the longest time between two answers, and the time from the
-# fault to the first answer after the longest gap when that gap spans the fault (else 0).
+# fault to the first answer after the longest gap when that gap ends after the fault (else 0).
 faults_measure() {
 	python3 - "$1" "$2" <<'PY'
 import re, sys
@@ -52,9 +52,9 @@ seqs = sorted(rep)
 lost = seqs[-1] - seqs[0] + 1 - len(seqs)
 ts = sorted(rep.values())
 gap, start, end = max((b - a, a, b) for a, b in zip(ts, ts[1:]))
-# Resumed at the end of the longest silence if that silence spans the fault (and is more
-# than a few ping intervals); answers went on through the fault otherwise.
-resume = end - t_fault if start <= t_fault < end and gap > 0.3 else 0
+# Resumed at the end of the longest silence if that ends after the fault (and is more than a
+# few ping intervals; it may start a moment after the time taken, as the fault's command runs).
+resume = end - t_fault if end > t_fault and gap > 0.3 else 0
 print("lost=%d gap_ms=%d resume_ms=%d replies=%d" % (lost, gap * 1000, resume * 1000, len(rep)))
 PY
 }
@@ -96,20 +96,27 @@ faults_pvd_restart() {
 	faults_now
 }
 
-# faults_wait_registered T_MS N0A N0B MAX_S: both hosts' registration counts grew past N0A/N0B
-# (answers from the restarted server); prints the time (ms) from T_MS, or -1.
+# faults_wait_registered T_MS N0A N0B MAX_S: until both hosts' registration counts grew past
+# N0A/N0B (answers from the restarted server); prints "A_MS B_MS BOTH_MS" from T_MS (-1: not
+# within MAX_S).
 faults_wait_registered() {
-	local t=$1 a=$2 b=$3 max=$4 na nb
+	local t=$1 a=$2 b=$3 max=$4 n ta=-1 tb=-1
 	while [ "$(faults_now)" -lt $((t + max * 1000)) ]; do
-		na=$(faults_status A 's["server"]["registrations"]')
-		nb=$(faults_status B 's["server"]["registrations"]')
-		if [ "${na:-0}" -gt "$a" ] && [ "${nb:-0}" -gt "$b" ]; then
-			echo $(($(faults_now) - t))
+		if [ "$ta" -lt 0 ]; then
+			n=$(faults_status A 's["server"]["registrations"]')
+			[ "${n:-0}" -gt "$a" ] && ta=$(($(faults_now) - t))
+		fi
+		if [ "$tb" -lt 0 ]; then
+			n=$(faults_status B 's["server"]["registrations"]')
+			[ "${n:-0}" -gt "$b" ] && tb=$(($(faults_now) - t))
+		fi
+		if [ "$ta" -ge 0 ] && [ "$tb" -ge 0 ]; then
+			echo "$ta $tb $((ta > tb ? ta : tb))"
 			return 0
 		fi
 		sleep 0.1
 	done
-	echo -1
+	echo "$ta $tb -1"
 }
 
 # faults_record KEY=VALUE...: the results the test reads.
@@ -139,7 +146,7 @@ faults_direct() {
 	r=$(faults_wait_registered "$t" "${regs_a:-0}" "${regs_b:-0}" $((${ka:-15} + 5)))
 	sleep 1
 	faults_ping_stop
-	faults_record "restart_direct=$(faults_measure "$f" "$t")" "restart_direct_reregistered_ms=$r" \
+	faults_record "restart_direct=$(faults_measure "$f" "$t")" "restart_direct_reregistered_ms=${r##* }" "restart_direct_registered_a_b_ms=${r% *}" \
 		"path_after_restart=$(faults_status A 's["peers"][0]["path"]')"
 	f=$PDIR/ping-addr.txt
 	hns=$(pair_host_ns A)
@@ -170,7 +177,7 @@ faults_relay() {
 	r=$(faults_wait_registered "$t" "${regs_a:-0}" "${regs_b:-0}" $((${ka:-15} + 10)))
 	faults_wait_replies "$f" "$t" 10 $((${ka:-15} + 10))
 	faults_ping_stop
-	faults_record "restart_relay=$(faults_measure "$f" "$t")" "restart_relay_reregistered_ms=$r" \
+	faults_record "restart_relay=$(faults_measure "$f" "$t")" "restart_relay_reregistered_ms=${r##* }" "restart_relay_registered_a_b_ms=${r% *}" \
 		"path_after_restart=$(faults_status A 's["peers"][0]["path"]')"
 	return 0
 }
@@ -239,7 +246,7 @@ for side in a b; do
 	[ "$(get direct "flush_$side" replies)" -ge 20 ]
 	check_status "(a) flush on $side-router: answers continued after the flush" $?
 done
-echo "    punchvpnd restart, direct: $(get direct restart_direct), both registered again $(get direct restart_direct_reregistered_ms) ms after the restart"
+echo "    punchvpnd restart, direct: $(get direct restart_direct), registered again (A B, ms after the restart): $(get direct restart_direct_registered_a_b_ms)"
 le "(b) direct tunnel during a punchvpnd restart: pings lost" "$(get direct restart_direct lost)" 1
 check_equal "(b) direct path after the restart" direct "$(get direct path_after_restart)"
 le "(b) both hosts registered again with the restarted punchvpnd within keepalive + 2 s (ms)" \
@@ -253,7 +260,7 @@ check_status "(c) answers continued after the address change" $?
 run relay relay port-restricted:symmetric-random
 ka=$(get relay keepalive_s)
 check_equal "relay: path before the restart" relay "$(get relay path_before)"
-echo "    punchvpnd restart, relayed: $(get relay restart_relay), both registered again $(get relay restart_relay_reregistered_ms) ms after the restart"
+echo "    punchvpnd restart, relayed: $(get relay restart_relay), registered again (A B, ms after the restart): $(get relay restart_relay_registered_a_b_ms)"
 le "(b) relayed pair: both hosts registered again within keepalive + 2 s (ms)" \
 	"$(get relay restart_relay_reregistered_ms)" $((ka * 1000 + 2000))
 le "(b) relayed pair: pings answered again after the restart within keepalive + 2 s (ms)" \
