@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The suite's main job on a fresh Debian 12 machine (as root): install, build, then show
-# natcheck measuring NATs in the built-in namespace lab (no network needed): first its report
-# behind four kinds of NAT, then the lab's whole regression matrix. With a network,
+# The suite's main job on a fresh Debian 12 machine (as root): install, build, then show, in the
+# built-in namespace lab (no network needed): natcheck's report behind four kinds of NAT, the
+# lab's whole regression matrix, punchvpn pairs connecting through two NATs with punchvpnd (the
+# path each pair took: direct or relay, and how fast), and the NAT Check report over the matrix. With a network,
 # build/natcheck/natcheck with no arguments measures your own NAT against public servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,13 @@ bash sim/run.sh --report --out "$out/report" --profile port-restricted \
 echo
 echo "== the whole lab matrix (sim/run.sh):"
 bash sim/run.sh --out "$out/matrix"
+
+echo
+echo "== punchvpn between two hosts, each behind its own NAT, introduced by punchvpnd: every"
+echo "   pair pings through the tunnel and shows the path it took (sim/run.sh --pairs;"
+echo "   a grid in build/demo-pairs.html):"
+bash sim/run.sh --pairs --out "$out/pairs"
+cp "$out/pairs/grid.html" build/demo-pairs.html
 
 echo
 echo "== the NAT Check report over the lab's results (natcheck-report; HTML with SVG charts"

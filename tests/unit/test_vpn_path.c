@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <natcheck/error.h>
+#include <natcheck/result.h>
 #include <string.h>
 
 #include "path.h"
@@ -284,6 +285,46 @@ static void test_peer_relays(void **state)
 	assert_true(nc_addr_eq(&p.ep, &got));
 }
 
+/* The method status names: from which candidate the proof came and both sides' profiles. */
+static void test_method(void **state)
+{
+	struct coord_profile nat = {.measured = true, .mapping = NC_BEH_EI, .filtering = NC_BEH_APD};
+	struct coord_profile open = {.measured = true, .mapping = NC_BEH_NONE, .filtering = NC_BEH_NONE};
+	struct coord_profile gw = nat;
+	struct nc_addr a;
+	struct path p;
+	(void)state;
+
+	path_init(&p, NULL);
+	assert_null(path_method(&p, NULL, NULL));
+	intro(&p, 0);
+	assert_string_equal(path_method(&p, &nat, &nat), "relay");
+	a = p.cand[0]; /* the observed endpoint */
+	assert_true(path_rx(&p, &a, false, 10));
+	assert_string_equal(path_method(&p, &nat, &nat), "punch");
+	assert_string_equal(path_method(&p, &nat, &open), "public");
+	assert_string_equal(path_method(&p, NULL, NULL), "punch");
+	gw.portmap = COORD_PM_NATPMP;
+	gw.portmap_ep = a;
+	assert_string_equal(path_method(&p, &nat, &gw), "port-mapping");
+
+	path_init(&p, NULL);
+	intro(&p, 0);
+	a = p.cand[1]; /* a local endpoint: same LAN */
+	assert_true(path_rx(&p, &a, false, 10));
+	assert_string_equal(path_method(&p, &nat, &nat), "lan");
+
+	path_init(&p, NULL);
+	intro(&p, 0);
+	a = ep("203.0.113.5:61234"); /* peer-reflexive */
+	assert_true(path_rx(&p, &a, false, 10));
+	assert_string_equal(path_method(&p, &nat, &nat), "punch");
+
+	a = ep("192.0.2.9:51900");
+	path_init(&p, &a);
+	assert_string_equal(path_method(&p, &nat, &nat), "static");
+}
+
 static void test_wire_types(void **state)
 {
 	uint8_t coord[COORD_HDR_LEN + COORD_TAG_LEN] = {COORD_TYPE}, relay[9] = {COORD_RELAY_TYPE};
@@ -314,6 +355,7 @@ int main(void)
 		cmocka_unit_test(test_silence_falls_back),
 		cmocka_unit_test(test_net_change),
 		cmocka_unit_test(test_peer_relays),
+		cmocka_unit_test(test_method),
 		cmocka_unit_test(test_wire_types),
 	};
 

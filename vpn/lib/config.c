@@ -28,7 +28,7 @@ struct parser {
 	char *err;
 	size_t errlen;
 	enum section sec;
-	bool have_priv, have_server, have_server_pub, have_mtu, have_natcheck;
+	bool have_priv, have_server, have_server_pub, have_mtu, have_natcheck, have_port_mapping;
 	unsigned natcheck_line;
 	bool peer_have_pub;
 };
@@ -189,6 +189,13 @@ static int parse_interface(struct parser *p, const char *k, char *v)
 		p->natcheck_line = p->line;
 		return parse_endpoint(p, v, &c->natcheck, k);
 	}
+	if (!strcasecmp(k, "PortMapping")) {
+		if (strcasecmp(v, "on") && strcasecmp(v, "off"))
+			return fail(p, -NC_E_PARSE, "PortMapping: '%s' is neither on nor off", v);
+		c->port_mapping = !strcasecmp(v, "on");
+		p->have_port_mapping = true;
+		return 0;
+	}
 	if (!strcasecmp(k, "ServerPublicKey")) {
 		p->have_server_pub = true;
 		return parse_key(p, v, c->server_pub, k, false);
@@ -333,6 +340,8 @@ static int finish(struct parser *p)
 			 p->name, p->natcheck_line);
 		return -NC_E_PARSE;
 	}
+	if (!p->have_port_mapping)
+		c->port_mapping = true;
 	if (p->have_server && !p->have_natcheck) {
 		/* natcheck-reflector beside punchvpnd, on STUN's port. */
 		c->natcheck = c->server;

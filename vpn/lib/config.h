@@ -58,6 +58,8 @@ struct vpn_cfg {
 	struct nc_addr server; /* unset without a rendezvous server */
 	uint8_t server_pub[VPN_KEY_LEN];
 	struct nc_addr natcheck; /* the reflector for the NAT profile (set with server) */
+	bool port_mapping;       /* PortMapping = on|off: map the tunnel's port at the gateway
+				  * (NAT-PMP, PCP, UPnP-IGD; with Server only; default on) */
 	struct vpn_peer_cfg *peers;
 	size_t n_peers;
 };

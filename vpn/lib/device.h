@@ -34,6 +34,7 @@
 #include "rdv.h"
 #include "transport.h"
 #include "tun.h"
+#include "vpnmap.h"
 #include "udp.h"
 
 #define DEV_STAGED 32              /* packets held per peer while its handshake runs */
@@ -98,6 +99,7 @@ struct dev_peer {
 	pthread_mutex_t lock;
 	struct dev_sess *cur, *prev, *next;
 	struct path path;
+	struct coord_profile peer_prof; /* from the latest INTRO (measured = false before) */
 	uint32_t rtt_ms;             /* initiation to response, over rtt_path */
 	enum path_kind rtt_path;
 	bool rehs;                   /* a handshake over the new direct path is due */
@@ -125,6 +127,8 @@ struct dev {
 	struct natprof *np;          /* the NAT profile (with Server) */
 	struct natprof_state nat;    /* its latest state, main thread */
 	char nat_err[96];            /* why there is no profile */
+	struct vpnmap *vm;           /* the gateway mapping of the tunnel's port (with Server) */
+	struct vpnmap_state map;     /* its latest state, main thread */
 	uint64_t net_changes;
 	struct dev_rx *mrx;          /* the main thread's receive context (relay over TCP) */
 	int stop_fd, kick_fd; /* eventfds: threads stop; main wakes for a handshake */
@@ -144,6 +148,11 @@ void dev_stop(struct dev *d);
  * change re-registers and re-punches at once, a new measurement re-registers. */
 int dev_nat_fd(struct dev *d);
 void dev_nat_event(struct dev *d);
+/* The gateway mapping's eventfd (-1 without one); on readable call dev_map_event: a mapping
+ * that came, went or changed is registered (advertised only when the gateway's external
+ * address is the one punchvpnd observes). */
+int dev_map_fd(struct dev *d);
+void dev_map_event(struct dev *d);
 /* The relay's TCP connection (-1 without one; it changes: poll it anew after each event) and
  * its input. */
 int dev_tcp_fd(struct dev *d);

@@ -79,6 +79,14 @@ void dev_coord_input(struct dev *d, const uint8_t *buf, size_t len)
 		atomic_fetch_add(&d->st.drop[rc == -NC_E_AUTH ? DEV_DROP_BAD_TAG : DEV_DROP_MALFORMED], 1);
 		return;
 	}
+	if (rc == 1 && d->vm) { /* REGISTERED: the observed address judges the gateway's claim */
+		struct nc_addr observed;
+
+		pthread_mutex_lock(&d->rdv.lock);
+		observed = d->rdv.observed;
+		pthread_mutex_unlock(&d->rdv.lock);
+		vpnmap_set_observed(d->vm, &observed);
+	}
 	if (rc == 1 || m.kind != COORD_INTRO)
 		return;
 	/* The server introduces only peers that list each other; we also act only on peers we
@@ -86,17 +94,34 @@ void dev_coord_input(struct dev *d, const uint8_t *buf, size_t len)
 	p = dev_peer_by_key(d, m.u.intro.peer);
 	if (!p || p->path.fixed)
 		return;
+	/* A gateway mapping the peer advertises is a candidate like its local endpoints. */
+	struct nc_addr cands[COORD_MAX_LOCAL + 1];
+	size_t n = m.u.intro.n_local;
+
+	memcpy(cands, m.u.intro.local, n * sizeof(cands[0]));
+	if (m.u.intro.prof.portmap != COORD_PM_NONE && nc_addr_is_set(&m.u.intro.prof.portmap_ep))
+		cands[n++] = m.u.intro.prof.portmap_ep;
 	pthread_mutex_lock(&p->lock);
-	path_intro(&p->path, m.u.intro.relay_id, &m.u.intro.observed, m.u.intro.local,
-		   m.u.intro.n_local, now);
+	p->peer_prof = m.u.intro.prof;
+	path_intro(&p->path, m.u.intro.relay_id, &m.u.intro.observed, cands, n, now);
 	pthread_mutex_unlock(&p->lock);
 	dev_kick(d); /* punch and handshake now, not at the next tick */
+}
+
+bool dev_my_profile(struct dev *d, struct coord_profile *prof)
+{
+	memset(prof, 0, sizeof(*prof));
+	if (d->np)
+		*prof = d->nat.prof;
+	if (d->vm) /* the real mapping replaces the measurement's address-only hint */
+		vpnmap_fill_profile(&d->map, prof);
+	return prof->measured;
 }
 
 static void register_round(struct dev *d, uint64_t now)
 {
 	struct nc_addr local[COORD_MAX_LOCAL];
-	struct coord_profile none = {0};
+	struct coord_profile prof = {0};
 	uint8_t (*wants)[VPN_KEY_LEN] = malloc((d->n_peers ? d->n_peers : 1) * VPN_KEY_LEN);
 	size_t n_local, n_wants = 0;
 
@@ -107,7 +132,8 @@ static void register_round(struct dev *d, uint64_t now)
 		if (!d->peers[i].path.fixed)
 			memcpy(wants[n_wants++], d->peers[i].cfg->pub, VPN_KEY_LEN);
 	n_local = natprof_local_addrs(d->tun.name, d->udp.port, local, COORD_MAX_LOCAL);
-	rdv_register(&d->rdv, &d->udp, d->np ? &d->nat.prof : &none, local, n_local,
+	dev_my_profile(d, &prof);
+	rdv_register(&d->rdv, &d->udp, &prof, local, n_local,
 		     (const uint8_t(*)[VPN_KEY_LEN])wants, n_wants, now);
 	free(wants);
 }
@@ -173,11 +199,23 @@ int dev_link_start(struct dev *d, char *err, size_t errlen)
 			 nc_addr_str(&nc.stun, a), nc_strerror(rc));
 		nc_log_warnx("NAT profile: %s", d->nat_err);
 	}
+	if (d->cfg->port_mapping) {
+		struct vpnmap_cfg mc = {.port = d->udp.port};
+
+		if ((rc = vpnmap_start(&d->vm, &mc)) != 0) {
+			d->vm = NULL;
+			nc_log_warnx("port mapping: not started (%s)", nc_strerror(rc));
+		}
+	}
 	return 0;
 }
 
 void dev_link_stop(struct dev *d)
 {
+	/* Every mapping made is deleted on the way down (down, SIGTERM, SIGINT). */
+	if (d->vm && vpnmap_stop(d->vm, 3000) != 0)
+		nc_log_warnx("port mapping: a mapping could not be deleted in time");
+	d->vm = NULL;
 	if (d->np)
 		natprof_stop(d->np);
 	d->np = NULL;
@@ -214,11 +252,41 @@ void dev_nat_event(struct dev *d)
 			pthread_mutex_unlock(&p->lock);
 		}
 		rdv_net_change(&d->rdv);
+		if (d->vm)
+			vpnmap_network_changed(d->vm);
 	}
 	if (st.generation != d->nat.generation) {
 		nc_log_info("NAT profile: %s", st.summary);
 		rdv_force(&d->rdv);
 	}
 	d->nat = st;
+	dev_kick(d);
+}
+
+int dev_map_fd(struct dev *d)
+{
+	return d->vm ? vpnmap_fd(d->vm) : -1;
+}
+
+void dev_map_event(struct dev *d)
+{
+	struct vpnmap_state st;
+	struct coord_profile before = {0}, after = {0};
+	char ext[NC_ADDR_STRLEN];
+
+	if (!d->vm)
+		return;
+	vpnmap_state(d->vm, &st);
+	vpnmap_fill_profile(&d->map, &before);
+	vpnmap_fill_profile(&st, &after);
+	d->map = st;
+	if (before.portmap == after.portmap && nc_addr_eq(&before.portmap_ep, &after.portmap_ep))
+		return;
+	if (after.portmap != COORD_PM_NONE)
+		nc_log_info("port mapping: %s %s advertised", vpnmap_pm_name(after.portmap),
+			    nc_addr_str(&after.portmap_ep, ext));
+	else
+		nc_log_info("port mapping: none advertised (%s)", st.why[0] ? st.why : vpnmap_status_name(st.status));
+	rdv_force(&d->rdv); /* register the change at once */
 	dev_kick(d);
 }

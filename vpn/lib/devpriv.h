@@ -15,6 +15,9 @@ void dev_keepalive(struct dev *d, struct dev_peer *p, const struct dev_route *rt
 
 /* devlink.c */
 /* One datagram along rt: to the endpoint, or wrapped for the relay. Returns 0 or negative. */
+/* This host's profile as registered: the measurement with the gateway mapping filled in.
+ * Returns whether it is measured. Main thread. */
+bool dev_my_profile(struct dev *d, struct coord_profile *prof);
 int dev_send_dgram(struct dev *d, const struct dev_route *rt, const uint8_t *buf, size_t len);
 /* An authenticated packet from p arrived (src): path bookkeeping; a newly proven direct path
  * is answered at once so the peer proves it too. */

@@ -1,6 +1,8 @@
 /* punchvpn status: the device's state as JSON (status --json, stable keys) and as text. */
 #include "devpriv.h"
 
+#include "strategy.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,8 +56,40 @@ static json_t *nat_json(struct dev *d)
 			 "took_ms", (int)n->took_ms, "network_changes", (json_int_t)d->net_changes);
 }
 
-static json_t *peer_json(struct dev_peer *p, uint64_t now)
+static json_t *map_json(struct dev *d)
 {
+	const struct vpnmap_state *m = &d->map;
+	char ext[NC_ADDR_STRLEN];
+
+	if (!d->vm)
+		return json_pack("{s:s}", "status", d->cfg->port_mapping ? "not started" : "off");
+	return json_pack("{s:s,s:s,s:s?,s:b,s:s,s:i}", "status", vpnmap_status_name(m->status),
+			 "protocol", vpnmap_pm_name(m->proto), "external",
+			 nc_addr_is_set(&m->external) ? nc_addr_str(&m->external, ext) : NULL,
+			 "advertised", m->advertise, "why", m->why, "expires_in_s",
+			 (int)m->expires_in_s);
+}
+
+/* The strategy table's plan for this pair, once both profiles are known. */
+static json_t *plan_json(struct dev *d, const struct path *path, const struct coord_profile *peer)
+{
+	struct coord_profile mine;
+	struct strat_side me = {.prof = dev_my_profile(d, &mine) ? &mine : NULL};
+	struct strat_side them = {.prof = peer->measured ? peer : NULL, .observed = path->observed,
+				  .n_local = path->n_cand ? path->n_cand - 1 : 0};
+	struct strat_plan plan;
+
+	pthread_mutex_lock(&d->rdv.lock);
+	me.observed = d->rdv.observed;
+	pthread_mutex_unlock(&d->rdv.lock);
+	strategy_plan(&me, &them, &plan);
+	return strategy_plan_json(&plan);
+}
+
+static json_t *peer_json(struct dev *d, struct dev_peer *p, uint64_t now)
+{
+	struct coord_profile peer_prof, mine;
+	const char *method;
 	json_t *o = json_object(), *cands = json_array();
 	uint64_t hs = atomic_load(&p->last_hs_ms);
 	const char *cipher = NULL;
@@ -66,6 +100,7 @@ static json_t *peer_json(struct dev_peer *p, uint64_t now)
 
 	pthread_mutex_lock(&p->lock);
 	path = p->path;
+	peer_prof = p->peer_prof;
 	rtt = p->rtt_ms;
 	rtt_path = p->rtt_path;
 	if (p->cur)
@@ -78,6 +113,11 @@ static json_t *peer_json(struct dev_peer *p, uint64_t now)
 	json_object_set_new(o, "endpoint", addr_json(&path.ep));
 	json_object_set_new(o, "path", json_string(path_kind_name(path.kind)));
 	json_object_set_new(o, "path_reason", json_string(path_why_text(path.why)));
+	method = path_method(&path, dev_my_profile(d, &mine) ? &mine : NULL,
+			     peer_prof.measured ? &peer_prof : NULL);
+	json_object_set_new(o, "method", method ? json_string(method) : json_null());
+	if (path.relay)
+		json_object_set_new(o, "strategy", plan_json(d, &path, &peer_prof));
 	json_object_set_new(o, "relay_id", path.relay ? json_integer(path.relay_id) : json_null());
 	json_object_set_new(o, "candidates", cands);
 	json_object_set_new(o, "punching", json_boolean(path.punching));
@@ -110,9 +150,10 @@ json_t *dev_status_json(struct dev *d)
 							 "udp_gso", d->udp.gso, "udp_gro", d->udp.gro));
 	json_object_set_new(root, "server", server_json(d));
 	json_object_set_new(root, "nat", nat_json(d));
+	json_object_set_new(root, "port_mapping", map_json(d));
 	json_object_set_new(root, "drops_unattributed", drops_json(&d->st));
 	for (size_t i = 0; i < d->n_peers; i++)
-		json_array_append_new(peers, peer_json(&d->peers[i], now));
+		json_array_append_new(peers, peer_json(d, &d->peers[i], now));
 	json_object_set_new(root, "peers", peers);
 	return root;
 }
@@ -165,7 +206,8 @@ static void peer_text(FILE *f, json_t *p)
 
 	fprintf(f, "\npeer: %s\n", str_or(p, "public_key", "?"));
 	fprintf(f, "  endpoint: %s\n", str_or(p, "endpoint", "(none)"));
-	fprintf(f, "  path: %s (%s)", str_or(p, "path", "?"), str_or(p, "path_reason", "?"));
+	fprintf(f, "  path: %s by %s (%s)", str_or(p, "path", "?"), str_or(p, "method", "-"),
+		str_or(p, "path_reason", "?"));
 	if (json_is_integer(v = json_object_get(p, "relay_id")))
 		fprintf(f, ", relay id %lld", (long long)json_integer_value(v));
 	fprintf(f, "\n");
@@ -178,6 +220,15 @@ static void peer_text(FILE *f, json_t *p)
 		fprintf(f, "  rtt: %lld ms (%s)\n", int_of(p, "rtt_ms"), str_or(p, "rtt_path", "?"));
 	} else {
 		fprintf(f, "  latest handshake: never\n");
+	}
+	if ((v = json_object_get(json_object_get(p, "strategy"), "order")) && json_is_array(v)) {
+		size_t i;
+		json_t *step;
+
+		fprintf(f, "  strategy:");
+		json_array_foreach(v, i, step)
+			fprintf(f, "%s %s", i ? "," : "", str_or(step, "method", "?"));
+		fprintf(f, "\n");
 	}
 	fprintf(f, "  transfer: %lld B received, %lld B sent\n", int_of(p, "rx_bytes"),
 		int_of(p, "tx_bytes"));
@@ -201,6 +252,17 @@ char *dev_status_text(struct dev *d)
 		int_of(j, "mtu"));
 	server_text(f, json_object_get(j, "server"));
 	fprintf(f, "  nat: %s\n", str_or(json_object_get(j, "nat"), "summary", "?"));
+	{
+		json_t *m = json_object_get(j, "port_mapping");
+
+		fprintf(f, "  port mapping: %s", str_or(m, "status", "?"));
+		if (json_is_string(json_object_get(m, "external")))
+			fprintf(f, " %s %s%s", str_or(m, "protocol", "?"), str_or(m, "external", "?"),
+				json_is_true(json_object_get(m, "advertised")) ? ", advertised" : "");
+		if (*str_or(m, "why", ""))
+			fprintf(f, " (%s)", str_or(m, "why", ""));
+		fprintf(f, "\n");
+	}
 	fprintf(f, "  offloads: tun tso %s, udp gso %s, udp gro %s\n", d->tun.offload ? "on" : "off",
 		d->udp.gso ? "on" : "off", d->udp.gro ? "on" : "off");
 	fprintf(f, "  drops (no peer): ");

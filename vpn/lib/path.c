@@ -1,5 +1,7 @@
 #include "path.h"
 
+#include <natcheck/result.h>
+
 #include <string.h>
 
 static const char *const why_text[] = {
@@ -67,6 +69,7 @@ void path_intro(struct path *p, uint32_t relay_id, const struct nc_addr *observe
 	p->relay = true;
 	p->relay_id = relay_id;
 	p->n_cand = 0;
+	p->observed = *observed;
 	add_cand(p, observed);
 	for (size_t i = 0; i < n_local; i++)
 		add_cand(p, &local[i]);
@@ -194,4 +197,33 @@ int64_t path_intro_to_direct_ms(const struct path *p)
 	if (!p->intro_ms || !p->first_direct_ms)
 		return -1;
 	return (int64_t)(p->first_direct_ms - p->intro_ms);
+}
+
+static bool no_nat(const struct coord_profile *c)
+{
+	return c && c->measured && c->mapping == NC_BEH_NONE;
+}
+
+static bool mapped(const struct coord_profile *c)
+{
+	return c && c->portmap != COORD_PM_NONE;
+}
+
+const char *path_method(const struct path *p, const struct coord_profile *mine,
+			const struct coord_profile *peer)
+{
+	if (p->kind == PATH_RELAY)
+		return "relay";
+	if (p->kind != PATH_DIRECT)
+		return NULL;
+	if (p->fixed)
+		return "static";
+	if (!nc_addr_eq(&p->ep, &p->observed) && is_cand(p, &p->ep) &&
+	    !(mapped(peer) && nc_addr_eq(&p->ep, &peer->portmap_ep)))
+		return "lan";
+	if (no_nat(mine) || no_nat(peer))
+		return "public";
+	if ((mapped(peer) && nc_addr_eq(&p->ep, &peer->portmap_ep)) || mapped(mine))
+		return "port-mapping";
+	return "punch";
 }

@@ -62,6 +62,7 @@ struct path {
 	enum path_kind kind;
 	enum path_why why;
 	struct nc_addr ep;     /* the direct endpoint (static, or proven) */
+	struct nc_addr observed; /* the peer's endpoint as punchvpnd saw it (last INTRO) */
 	bool relay;            /* an introduction gave a relay id */
 	uint32_t relay_id;
 	struct nc_addr cand[PATH_MAX_CANDS];
@@ -92,6 +93,12 @@ size_t path_punch_due(struct path *p, uint64_t now, struct nc_addr *out, size_t 
 bool path_tick(struct path *p, uint64_t now);
 /* The host's addresses or routes changed: fall back to the relay and punch again. */
 void path_net_change(struct path *p, uint64_t now);
+/* The method that made the path what it is, in strategy.h's words: "relay", "static", "lan"
+ * (a local candidate), "public" (a side without NAT), "port-mapping" (a side's advertised
+ * gateway mapping), "punch" (simultaneous punching, peer-reflexive learning included); NULL
+ * while there is no path. Profiles may be NULL (not known yet). */
+const char *path_method(const struct path *p, const struct coord_profile *mine,
+			const struct coord_profile *peer);
 /* Milliseconds from the introduction to the first direct packet; -1 when there is none. */
 int64_t path_intro_to_direct_ms(const struct path *p);
 

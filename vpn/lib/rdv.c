@@ -152,8 +152,9 @@ bool rdv_due(struct rdv *r, struct udp *u, uint64_t now)
 		due = true;
 	else if (r->registered && r->unanswered == 0)
 		due = now - r->last_round_ms >= r->keepalive_s * 1000ull;
-	else
-		due = now - r->last_round_ms >= RDV_RETRY_MS;
+	else /* before the first answer ever, retry fast: a UDP-blocked network reaches TCP
+	      * within half a second, so the first packet through the relay is not late */
+		due = now - r->last_round_ms >= (r->n_acks ? RDV_RETRY_MS : RDV_START_RETRY_MS);
 	r->force = false;
 	if (due && r->unanswered >= RDV_UDP_TRIES) {
 		/* The server is unreachable over this transport: UDP tries TCP on the same port

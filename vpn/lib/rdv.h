@@ -4,7 +4,8 @@
  * of a 2-byte length + datagram on the TCP connection). See coord.h for the messages.
  *
  *   UDP: a round of REGISTERs (one per COORD_MAX_WANTS wanted peers) every keepalive the
- *        server gives; unanswered, again every RDV_RETRY_MS; after RDV_UDP_TRIES unanswered
+ *        server gives; unanswered, again every RDV_RETRY_MS (RDV_START_RETRY_MS before the
+ *        server's first answer); after RDV_UDP_TRIES unanswered
  *        rounds the server counts as unreachable over UDP:
  *   TCP: connect to the same address and port (bounded by RDV_CONNECT_MS), register over it,
  *        relay over it; when it closes or fails, back to UDP.
@@ -25,6 +26,7 @@
 #include "udp.h"
 
 #define RDV_RETRY_MS 1000
+#define RDV_START_RETRY_MS 150 /* until the server has answered once */
 #define RDV_UDP_TRIES 3
 #define RDV_CONNECT_MS 3000
 #define RDV_TCP_OUT_MAX (256 * 1024)

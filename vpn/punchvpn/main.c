@@ -169,7 +169,7 @@ static int cmd_up(int argc, char **argv)
 	struct epoll_event ev;
 	struct itimerspec its = {.it_interval = {0, 100000000}, .it_value = {0, 100000000}};
 	sigset_t mask;
-	int ep = -1, sfd = -1, tfd = -1, lfd = -1, nfd, cfd = -1, rc;
+	int ep = -1, sfd = -1, tfd = -1, lfd = -1, nfd, mfd, cfd = -1, rc;
 	bool stop = false, failed = false;
 
 	if (argc != 2 && !(argc == 3 && strcmp(argv[2], "--foreground") == 0))
@@ -217,7 +217,8 @@ static int cmd_up(int argc, char **argv)
 		goto out;
 	}
 	nfd = dev_nat_fd(&d);
-	int fds[] = {sfd, tfd, lfd, d.kick_fd, nfd};
+	mfd = dev_map_fd(&d);
+	int fds[] = {sfd, tfd, lfd, d.kick_fd, nfd, mfd};
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (fds[i] < 0)
 			continue;
@@ -263,6 +264,8 @@ static int cmd_up(int argc, char **argv)
 				serve_ctl(lfd, &d, &stop);
 			} else if (fd == nfd) {
 				dev_nat_event(&d);
+			} else if (fd == mfd) {
+				dev_map_event(&d);
 			} else if (fd == cfd) {
 				dev_tcp_input(&d);
 			} else {

@@ -3,6 +3,7 @@
  * are the natcheck-result schema's own (result_names.h), so both documents speak one language. */
 #include <natcheck/outcome.h>
 
+#include "jsonrd.h"
 #include "result_names.h"
 
 #include <natcheck/error.h>
@@ -162,94 +163,35 @@ char *nc_punch_outcome_to_json(const struct nc_punch_outcome *o, bool pretty)
 
 /* --- reader -------------------------------------------------------------------------------- */
 
-struct ord {
-	char *err;
-	size_t errlen;
-	bool failed;
-};
-
-static void bad(struct ord *d, const char *path, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void bad(struct ord *d, const char *path, const char *key, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (d->failed)
-		return;
-	d->failed = true;
-	if (!d->err || d->errlen == 0)
-		return;
-	n = snprintf(d->err, d->errlen, "%s%s%s: ", path, *path && key ? "." : "", key ? key : "");
-	if (n < 0 || (size_t)n >= d->errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(d->err + n, d->errlen - (size_t)n, fmt, ap);
-	va_end(ap);
-}
-
-/* The member; NULL when absent (an error if required) or null (an error unless nullable). */
-static json_t *member(struct ord *d, json_t *obj, const char *path, const char *key, bool req,
-		      bool nullable)
-{
-	json_t *v = json_object_get(obj, key);
-
-	if (!v) {
-		if (req)
-			bad(d, path, key, "required, but missing");
-		return NULL;
-	}
-	if (json_is_null(v)) {
-		if (!nullable)
-			bad(d, path, key, "must not be null");
-		return NULL;
-	}
-	return v;
-}
-
-static void rd_word(struct ord *d, json_t *obj, const char *path, const char *key,
+static void rd_word(struct nc_jrd *d, json_t *obj, const char *path, const char *key,
 		    const struct nc_names *t, unsigned *out)
 {
-	json_t *v = member(d, obj, path, key, false, false);
+	json_t *v = nc_jrd_member(d, obj, path, key, NC_JRD_OPT);
 	int i;
 
 	if (!v)
 		return;
 	if (!json_is_string(v)) {
-		bad(d, path, key, "must be a string");
+		nc_jrd_bad(d, path, key, "must be a string");
 		return;
 	}
 	i = nc_names_index(t, json_string_value(v));
 	if (i < 0) {
-		bad(d, path, key, "unknown value \"%.40s\"", json_string_value(v));
+		nc_jrd_bad(d, path, key, "unknown value \"%.40s\"", json_string_value(v));
 		return;
 	}
 	*out = (unsigned)i;
 }
 
-static void rd_tri(struct ord *d, json_t *obj, const char *path, const char *key, enum nc_tri *out)
+static void rd_class(struct nc_jrd *d, json_t *doc, const char *key, struct nc_nat_class *c)
 {
-	json_t *v = member(d, obj, path, key, false, true);
-
-	if (!v)
-		return;
-	if (!json_is_boolean(v)) {
-		bad(d, path, key, "must be true, false or null");
-		return;
-	}
-	*out = json_is_true(v) ? NC_TRI_YES : NC_TRI_NO;
-}
-
-static void rd_class(struct ord *d, json_t *doc, const char *key, struct nc_nat_class *c)
-{
-	json_t *o = member(d, doc, "", key, true, false);
+	json_t *o = nc_jrd_member(d, doc, "", key, NC_JRD_REQ);
 	unsigned m = NC_BEH_UNKNOWN, f = NC_BEH_UNKNOWN, a = NC_ALLOC_UNKNOWN;
 
 	if (!o)
 		return;
 	if (!json_is_object(o)) {
-		bad(d, "", key, "must be an object");
+		nc_jrd_bad(d, "", key, "must be an object");
 		return;
 	}
 	rd_word(d, o, key, "mapping", &nc_names_beh, &m);
@@ -258,51 +200,30 @@ static void rd_class(struct ord *d, json_t *doc, const char *key, struct nc_nat_
 	c->mapping = (enum nc_beh)m;
 	c->filtering = (enum nc_beh)f;
 	c->allocation = (enum nc_alloc)a;
-	rd_tri(d, o, key, "port_mapping", &c->port_mapping);
-	rd_tri(d, o, key, "udp_blocked", &c->udp_blocked);
+	nc_jrd_tri(d, o, key, "port_mapping", &c->port_mapping);
+	nc_jrd_tri(d, o, key, "udp_blocked", &c->udp_blocked);
 }
 
 /* A whole number (1.0 counts, as in JSON Schema) in [lo, hi]. */
-static bool whole(json_t *v, double lo, double hi, long long *out)
+static void rd_tool(struct nc_jrd *d, json_t *doc, struct nc_punch_outcome *o)
 {
-	double x;
-
-	if (json_is_integer(v)) {
-		json_int_t i = json_integer_value(v);
-		if ((double)i < lo || (double)i > hi)
-			return false;
-		*out = i;
-		return true;
-	}
-	if (!json_is_real(v))
-		return false;
-	x = json_real_value(v);
-	/* In range first: only then is the cast to long long defined (the result reader's test). */
-	if (!(x >= lo && x <= hi) || x != (double)(long long)x)
-		return false;
-	*out = (long long)x;
-	return true;
-}
-
-static void rd_tool(struct ord *d, json_t *doc, struct nc_punch_outcome *o)
-{
-	json_t *t = member(d, doc, "", "tool", false, true), *v;
+	json_t *t = nc_jrd_member(d, doc, "", "tool", NC_JRD_NULLABLE), *v;
 	static const char *const keys[2] = {"name", "version"};
 	char *dst[2] = {o->tool_name, o->tool_version};
 
 	if (!t)
 		return;
 	if (!json_is_object(t)) {
-		bad(d, "", "tool", "must be an object");
+		nc_jrd_bad(d, "", "tool", "must be an object");
 		return;
 	}
 	for (int k = 0; k < 2; k++) {
-		v = member(d, t, "tool", keys[k], false, true);
+		v = nc_jrd_member(d, t, "tool", keys[k], NC_JRD_NULLABLE);
 		if (!v)
 			continue;
 		if (!json_is_string(v) ||
 		    !tool_str_ok(json_string_value(v), json_string_length(v))) {
-			bad(d, "tool", keys[k], "must be 1 to %d of [A-Za-z0-9._+-]",
+			nc_jrd_bad(d, "tool", keys[k], "must be 1 to %d of [A-Za-z0-9._+-]",
 			    NC_OUTCOME_TOOL_LEN - 1);
 			return;
 		}
@@ -310,60 +231,60 @@ static void rd_tool(struct ord *d, json_t *doc, struct nc_punch_outcome *o)
 	}
 }
 
-static void rd_doc(struct ord *d, json_t *doc, struct nc_punch_outcome *o)
+static void rd_doc(struct nc_jrd *d, json_t *doc, struct nc_punch_outcome *o)
 {
 	json_t *v;
 	long long x;
 
 	if (!json_is_object(doc)) {
-		bad(d, "$", NULL, "the document must be a JSON object");
+		nc_jrd_bad(d, "$", NULL, "the document must be a JSON object");
 		return;
 	}
 	/* Identity first, as in natcheck-result: another kind or a newer version says so. */
-	v = member(d, doc, "", "schema", true, false);
+	v = nc_jrd_member(d, doc, "", "schema", NC_JRD_REQ);
 	if (v && (!json_is_string(v) || strcmp(json_string_value(v), NC_OUTCOME_SCHEMA) != 0))
-		bad(d, "", "schema", "must be \"%s\"", NC_OUTCOME_SCHEMA);
-	v = member(d, doc, "", "version", true, false);
-	if (v && !whole(v, 1, 1e18, &x))
-		bad(d, "", "version", "must be a positive integer");
+		nc_jrd_bad(d, "", "schema", "must be \"%s\"", NC_OUTCOME_SCHEMA);
+	v = nc_jrd_member(d, doc, "", "version", NC_JRD_REQ);
+	if (v && !nc_jrd_whole(v, 1, 1e18, &x))
+		nc_jrd_bad(d, "", "version", "must be a positive integer");
 	else if (v && x > NC_OUTCOME_VERSION)
-		bad(d, "", "version",
+		nc_jrd_bad(d, "", "version",
 		    "%lld is newer than this program reads (version %d); upgrade natcheck", x,
 		    NC_OUTCOME_VERSION);
 	if (d->failed)
 		return;
 	rd_tool(d, doc, o);
-	v = member(d, doc, "", "started", false, true);
+	v = nc_jrd_member(d, doc, "", "started", NC_JRD_NULLABLE);
 	if (v) {
 		if (!json_is_string(v) || !day_ok(json_string_value(v)))
-			bad(d, "", "started",
+			nc_jrd_bad(d, "", "started",
 			    "must be a day, YYYY-MM-DDT00:00:00Z (outcomes keep no time of day)");
 		else
 			memcpy(o->started, json_string_value(v), json_string_length(v) + 1);
 	}
 	rd_class(d, doc, "local", &o->local);
 	rd_class(d, doc, "peer", &o->peer);
-	v = member(d, doc, "", "method", true, false);
+	v = nc_jrd_member(d, doc, "", "method", NC_JRD_REQ);
 	if (v) {
 		int m = json_is_string(v) ? nc_punch_method_parse(json_string_value(v)) : -1;
 		if (!json_is_string(v))
-			bad(d, "", "method", "must be a string");
+			nc_jrd_bad(d, "", "method", "must be a string");
 		else if (m < 0)
-			bad(d, "", "method", "unknown value \"%.40s\"", json_string_value(v));
+			nc_jrd_bad(d, "", "method", "unknown value \"%.40s\"", json_string_value(v));
 		else
 			o->method = (enum nc_punch_method)m;
 	}
-	v = member(d, doc, "", "success", true, false);
+	v = nc_jrd_member(d, doc, "", "success", NC_JRD_REQ);
 	if (v && !json_is_boolean(v))
-		bad(d, "", "success", "must be true or false");
+		nc_jrd_bad(d, "", "success", "must be true or false");
 	else if (v)
 		o->success = json_is_true(v);
-	v = member(d, doc, "", "first_packet_ms", false, true);
+	v = nc_jrd_member(d, doc, "", "first_packet_ms", NC_JRD_NULLABLE);
 	if (v) {
-		if (!whole(v, 0, UINT32_MAX, &x))
-			bad(d, "", "first_packet_ms", "must be a whole number 0 to 4294967295");
+		if (!nc_jrd_whole(v, 0, UINT32_MAX, &x))
+			nc_jrd_bad(d, "", "first_packet_ms", "must be a whole number 0 to 4294967295");
 		else if (!d->failed && !o->success)
-			bad(d, "", "first_packet_ms", "must be null when success is false");
+			nc_jrd_bad(d, "", "first_packet_ms", "must be null when success is false");
 		else
 			o->first_packet_ms = x;
 	}
@@ -372,7 +293,7 @@ static void rd_doc(struct ord *d, json_t *doc, struct nc_punch_outcome *o)
 int nc_punch_outcome_from_json_value(struct json_t *doc, struct nc_punch_outcome *o, char *err,
 				     size_t errlen)
 {
-	struct ord d = {.err = err, .errlen = errlen};
+	struct nc_jrd d = {.err = err, .errlen = errlen};
 	struct nc_punch_outcome tmp;
 
 	if (err && errlen)

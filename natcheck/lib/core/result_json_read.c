@@ -14,38 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonrd.h"
+
 /* --- JSON reader / validator ----------------------------------------------------------- */
 
 /* Every error names the JSON path of the value at fault: "udp.mapping", "observations[3].dest",
  * "port_mapping.pcp.external". Only the first error is kept. */
 #define PATH_LEN 96
-
-struct rd {
-	char *err;
-	size_t errlen;
-	bool failed;
-};
-
-static void bad(struct rd *d, const char *path, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void bad(struct rd *d, const char *path, const char *key, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (d->failed)
-		return;
-	d->failed = true;
-	if (!d->err || d->errlen == 0)
-		return;
-	n = snprintf(d->err, d->errlen, "%s%s%s: ", path, *path && key ? "." : "", key ? key : "");
-	if (n < 0 || (size_t)n >= d->errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(d->err + n, d->errlen - (size_t)n, fmt, ap);
-	va_end(ap);
-}
 
 static const char *sub_path(char buf[PATH_LEN], const char *path, const char *key)
 {
@@ -62,43 +37,11 @@ static const char *idx_path(char buf[PATH_LEN], const char *path, size_t i)
 	return buf;
 }
 
-enum { OPT = 0, REQ = 1, NULLABLE = 2 };
+enum { OPT = NC_JRD_OPT, REQ = NC_JRD_REQ, NULLABLE = NC_JRD_NULLABLE };
 
-/* The member, or NULL when it is absent (an error if required) or null (an error unless
- * nullable). */
-static json_t *member(struct rd *d, json_t *obj, const char *path, const char *key, int fl)
+static void rd_bool(struct nc_jrd *d, json_t *obj, const char *path, const char *key, bool *out)
 {
-	json_t *v = json_object_get(obj, key);
-
-	if (!v) {
-		if (fl & REQ)
-			bad(d, path, key, "required, but missing");
-		return NULL;
-	}
-	if (json_is_null(v)) {
-		if (!(fl & NULLABLE))
-			bad(d, path, key, "must not be null");
-		return NULL;
-	}
-	return v;
-}
-
-static void rd_tri(struct rd *d, json_t *obj, const char *path, const char *key, enum nc_tri *out)
-{
-	json_t *v = member(d, obj, path, key, NULLABLE);
-
-	*out = NC_TRI_UNKNOWN;
-	if (!v)
-		return;
-	if (json_is_boolean(v))
-		*out = json_is_true(v) ? NC_TRI_YES : NC_TRI_NO;
-	else
-		bad(d, path, key, "must be true, false or null");
-}
-
-static void rd_bool(struct rd *d, json_t *obj, const char *path, const char *key, bool *out)
-{
-	json_t *v = member(d, obj, path, key, OPT);
+	json_t *v = nc_jrd_member(d, obj, path, key, OPT);
 
 	*out = false;
 	if (!v)
@@ -106,76 +49,65 @@ static void rd_bool(struct rd *d, json_t *obj, const char *path, const char *key
 	if (json_is_boolean(v))
 		*out = json_is_true(v);
 	else
-		bad(d, path, key, "must be true or false");
+		nc_jrd_bad(d, path, key, "must be true or false");
 }
 
-static void rd_enum(struct rd *d, json_t *obj, const char *path, const char *key,
+static void rd_enum(struct nc_jrd *d, json_t *obj, const char *path, const char *key,
 		    const struct nc_names *names, unsigned *out, int fl)
 {
-	json_t *v = member(d, obj, path, key, fl);
+	json_t *v = nc_jrd_member(d, obj, path, key, fl);
 	int i;
 
 	*out = 0;
 	if (!v)
 		return;
 	if (!json_is_string(v)) {
-		bad(d, path, key, "must be a string%s", fl & NULLABLE ? " or null" : "");
+		nc_jrd_bad(d, path, key, "must be a string%s", fl & NULLABLE ? " or null" : "");
 		return;
 	}
 	i = nc_names_index(names, json_string_value(v));
 	if (i < 0)
-		bad(d, path, key, "unknown value \"%.40s\"", json_string_value(v));
+		nc_jrd_bad(d, path, key, "unknown value \"%.40s\"", json_string_value(v));
 	else
 		*out = (unsigned)i;
 }
 
 /* JSON Schema counts 1.0 and 1e3 as integers (the value decides, not the spelling); so does
  * the reader. The writer always spells integers without a fraction. */
+/* Any whole number a long long holds exactly through a double (|x| <= 2^53). */
 static bool int_value(json_t *v, long long *out)
 {
-	double x;
-
-	if (json_is_integer(v)) {
-		*out = json_integer_value(v);
-		return true;
-	}
-	if (!json_is_real(v))
-		return false;
-	x = json_real_value(v);
-	if (!(x >= -9007199254740992.0 && x <= 9007199254740992.0) || x != (double)(long long)x)
-		return false;
-	*out = (long long)x;
-	return true;
+	return nc_jrd_whole(v, -9007199254740992.0, 9007199254740992.0, out);
 }
 
-static void rd_int(struct rd *d, json_t *obj, const char *path, const char *key, long long lo,
+static void rd_int(struct nc_jrd *d, json_t *obj, const char *path, const char *key, long long lo,
 		   long long hi, long long *out, long long dflt, int fl)
 {
-	json_t *v = member(d, obj, path, key, fl);
+	json_t *v = nc_jrd_member(d, obj, path, key, fl);
 	long long x;
 
 	*out = dflt;
 	if (!v)
 		return;
 	if (!int_value(v, &x) || x < lo || x > hi) {
-		bad(d, path, key, "must be an integer from %lld to %lld%s", lo, hi,
+		nc_jrd_bad(d, path, key, "must be an integer from %lld to %lld%s", lo, hi,
 		    fl & NULLABLE ? ", or null" : "");
 		return;
 	}
 	*out = x;
 }
 
-static void rd_str(struct rd *d, json_t *obj, const char *path, const char *key, char *out,
+static void rd_str(struct nc_jrd *d, json_t *obj, const char *path, const char *key, char *out,
 		   size_t cap, int fl)
 {
-	json_t *v = member(d, obj, path, key, fl);
+	json_t *v = nc_jrd_member(d, obj, path, key, fl);
 
 	out[0] = '\0';
 	if (!v)
 		return;
 	/* jansson has checked the UTF-8 and, without JSON_ALLOW_NUL, refused "\u0000". */
 	if (!json_is_string(v) || json_string_length(v) >= cap) {
-		bad(d, path, key, "must be a string of at most %zu bytes%s", cap - 1,
+		nc_jrd_bad(d, path, key, "must be a string of at most %zu bytes%s", cap - 1,
 		    fl & NULLABLE ? ", or null" : "");
 		return;
 	}
@@ -216,60 +148,60 @@ static int parse_ep(const char *s, struct nc_addr *out)
 }
 
 /* An endpoint ("ip:port") or, without with_port, an IP address; null reads as unset. */
-static void rd_addr(struct rd *d, json_t *obj, const char *path, const char *key,
+static void rd_addr(struct nc_jrd *d, json_t *obj, const char *path, const char *key,
 		    struct nc_addr *out, bool with_port)
 {
-	json_t *v = member(d, obj, path, key, NULLABLE);
+	json_t *v = nc_jrd_member(d, obj, path, key, NULLABLE);
 
 	memset(out, 0, sizeof(*out));
 	if (!v)
 		return;
 	if (!json_is_string(v)) {
-		bad(d, path, key, "must be %s string or null",
+		nc_jrd_bad(d, path, key, "must be %s string or null",
 		    with_port ? "an \"ip:port\"" : "an IP address");
 		return;
 	}
 	if ((with_port ? parse_ep(json_string_value(v), out)
 		       : nc_addr_parse_ip(json_string_value(v), out)) < 0) {
 		memset(out, 0, sizeof(*out));
-		bad(d, path, key, "not %s: \"%.60s\"",
+		nc_jrd_bad(d, path, key, "not %s: \"%.60s\"",
 		    with_port ? "an ip:port endpoint" : "an IP address", json_string_value(v));
 	}
 }
 
-static void rd_ep(struct rd *d, json_t *obj, const char *path, const char *key, struct nc_addr *out)
+static void rd_ep(struct nc_jrd *d, json_t *obj, const char *path, const char *key, struct nc_addr *out)
 {
 	rd_addr(d, obj, path, key, out, true);
 }
 
-static void rd_ip(struct rd *d, json_t *obj, const char *path, const char *key, struct nc_addr *out)
+static void rd_ip(struct nc_jrd *d, json_t *obj, const char *path, const char *key, struct nc_addr *out)
 {
 	rd_addr(d, obj, path, key, out, false);
 }
 
-static json_t *rd_obj(struct rd *d, json_t *obj, const char *path, const char *key, int fl)
+static json_t *rd_obj(struct nc_jrd *d, json_t *obj, const char *path, const char *key, int fl)
 {
-	json_t *v = member(d, obj, path, key, fl);
+	json_t *v = nc_jrd_member(d, obj, path, key, fl);
 
 	if (v && !json_is_object(v)) {
-		bad(d, path, key, "must be an object");
+		nc_jrd_bad(d, path, key, "must be an object");
 		return NULL;
 	}
 	return v;
 }
 
-static json_t *rd_arr(struct rd *d, json_t *obj, const char *path, const char *key, size_t max)
+static json_t *rd_arr(struct nc_jrd *d, json_t *obj, const char *path, const char *key, size_t max)
 {
-	json_t *v = member(d, obj, path, key, OPT);
+	json_t *v = nc_jrd_member(d, obj, path, key, OPT);
 
 	if (!v)
 		return NULL;
 	if (!json_is_array(v)) {
-		bad(d, path, key, "must be an array");
+		nc_jrd_bad(d, path, key, "must be an array");
 		return NULL;
 	}
 	if (json_array_size(v) > max) {
-		bad(d, path, key, "%zu entries, at most %zu allowed", json_array_size(v), max);
+		nc_jrd_bad(d, path, key, "%zu entries, at most %zu allowed", json_array_size(v), max);
 		return NULL;
 	}
 	return v;
@@ -307,16 +239,16 @@ static bool iso8601(const char *s)
 
 /* --- revision 2: mapping stability, TCP tests, bounce, hops, samples, derived notes ----- */
 
-static void rd_udp_stability(struct rd *d, json_t *u, struct nc_udp_result *out)
+static void rd_udp_stability(struct nc_jrd *d, json_t *u, struct nc_udp_result *out)
 {
 	long long x;
 
-	rd_tri(d, u, "udp", "mapping_stable", &out->mapping_stable);
+	nc_jrd_tri(d, u, "udp", "mapping_stable", &out->mapping_stable);
 	rd_int(d, u, "udp", "mapping_change_ms", 0, UINT32_MAX, &x, 0, NULLABLE);
 	out->mapping_change_ms = (uint32_t)x;
 }
 
-static void rd_tcp_obs(struct rd *d, json_t *o, const char *path, struct nc_tcp_obs *out)
+static void rd_tcp_obs(struct nc_jrd *d, json_t *o, const char *path, struct nc_tcp_obs *out)
 {
 	unsigned e;
 	long long x;
@@ -325,7 +257,7 @@ static void rd_tcp_obs(struct rd *d, json_t *o, const char *path, struct nc_tcp_
 	out->test = (uint8_t)e;
 	rd_enum(d, o, path, "outcome", &nc_names_outcome, &e, REQ);
 	out->outcome = (uint8_t)e;
-	rd_tri(d, o, path, "arrived", &out->arrived);
+	nc_jrd_tri(d, o, path, "arrived", &out->arrived);
 	rd_enum(d, o, path, "report", &nc_names_cb_report, &e, NULLABLE);
 	out->report = (uint8_t)e;
 	rd_int(d, o, path, "error_code", 0, 65535, &x, 0, NULLABLE);
@@ -342,7 +274,7 @@ static void rd_tcp_obs(struct rd *d, json_t *o, const char *path, struct nc_tcp_
 	rd_ep(d, o, path, "from", &out->from);
 }
 
-static void rd_tcp_probes(struct rd *d, json_t *t, struct nc_result *r)
+static void rd_tcp_probes(struct nc_jrd *d, json_t *t, struct nc_result *r)
 {
 	char path[PATH_LEN];
 	json_t *arr = rd_arr(d, t, "tcp", "probes", NC_MAX_TCP_OBS), *v;
@@ -351,7 +283,7 @@ static void rd_tcp_probes(struct rd *d, json_t *t, struct nc_result *r)
 	json_array_foreach(arr, i, v) {
 		idx_path(path, "tcp.probes", i);
 		if (!json_is_object(v)) {
-			bad(d, path, NULL, "must be an object");
+			nc_jrd_bad(d, path, NULL, "must be an object");
 			break;
 		}
 		rd_tcp_obs(d, v, path, &r->tcp_obs[i]);
@@ -359,7 +291,7 @@ static void rd_tcp_probes(struct rd *d, json_t *t, struct nc_result *r)
 	}
 }
 
-static void rd_bounce(struct rd *d, json_t *doc, struct nc_bounce *out)
+static void rd_bounce(struct nc_jrd *d, json_t *doc, struct nc_bounce *out)
 {
 	json_t *o = rd_obj(d, doc, "", "bounce", OPT | NULLABLE);
 
@@ -367,11 +299,11 @@ static void rd_bounce(struct rd *d, json_t *doc, struct nc_bounce *out)
 		return;
 	out->tested = true;
 	rd_bool(d, o, "bounce", "offered", &out->offered);
-	rd_tri(d, o, "bounce", "arrived", &out->arrived);
+	nc_jrd_tri(d, o, "bounce", "arrived", &out->arrived);
 	rd_ep(d, o, "bounce", "from", &out->from);
 }
 
-static void rd_hops(struct rd *d, json_t *topo, struct nc_hops *out)
+static void rd_hops(struct nc_jrd *d, json_t *topo, struct nc_hops *out)
 {
 	static const char *const P = "topology.hops";
 	char path[PATH_LEN];
@@ -387,7 +319,7 @@ static void rd_hops(struct rd *d, json_t *topo, struct nc_hops *out)
 	out->reached_at = (uint8_t)x;
 	arr = rd_arr(d, o, P, "routers", NC_MAX_HOPS);
 	if (arr && json_array_size(arr) > out->n) {
-		bad(d, P, "routers", "%zu entries, but only %u hops probed", json_array_size(arr), out->n);
+		nc_jrd_bad(d, P, "routers", "%zu entries, but only %u hops probed", json_array_size(arr), out->n);
 		return;
 	}
 	json_array_foreach(arr, i, v) {
@@ -395,13 +327,13 @@ static void rd_hops(struct rd *d, json_t *topo, struct nc_hops *out)
 		if (json_is_null(v))
 			continue;
 		if (!json_is_string(v) || nc_addr_parse_ip(json_string_value(v), &out->hop[i]) < 0) {
-			bad(d, path, NULL, "must be an IP address string or null");
+			nc_jrd_bad(d, path, NULL, "must be an IP address string or null");
 			break;
 		}
 	}
 }
 
-static void rd_track(struct rd *d, json_t *doc, struct nc_map_track *out)
+static void rd_track(struct nc_jrd *d, json_t *doc, struct nc_map_track *out)
 {
 	static const char *const P = "mapping_samples";
 	char path[PATH_LEN];
@@ -416,7 +348,7 @@ static void rd_track(struct rd *d, json_t *doc, struct nc_map_track *out)
 	json_array_foreach(arr, i, v) {
 		idx_path(path, "mapping_samples.samples", i);
 		if (!json_is_object(v)) {
-			bad(d, path, NULL, "must be an object");
+			nc_jrd_bad(d, path, NULL, "must be an object");
 			break;
 		}
 		rd_int(d, v, path, "at_ms", 0, UINT32_MAX, &x, 0, REQ);
@@ -427,7 +359,7 @@ static void rd_track(struct rd *d, json_t *doc, struct nc_map_track *out)
 }
 
 /* Indices into notes[] of the notes the classifier wrote. */
-static void rd_derived_notes(struct rd *d, json_t *doc, struct nc_result *r)
+static void rd_derived_notes(struct nc_jrd *d, json_t *doc, struct nc_result *r)
 {
 	char path[PATH_LEN];
 	json_t *arr = rd_arr(d, doc, "", "derived_notes", NC_MAX_NOTES), *v;
@@ -436,7 +368,7 @@ static void rd_derived_notes(struct rd *d, json_t *doc, struct nc_result *r)
 
 	json_array_foreach(arr, i, v) {
 		if (!int_value(v, &x) || x < 0 || x >= r->n_notes) {
-			bad(d, idx_path(path, "derived_notes", i), NULL,
+			nc_jrd_bad(d, idx_path(path, "derived_notes", i), NULL,
 			    "must be the index of a note (0 to %d)", r->n_notes - 1);
 			break;
 		}
@@ -444,7 +376,7 @@ static void rd_derived_notes(struct rd *d, json_t *doc, struct nc_result *r)
 	}
 }
 
-static void rd_udp(struct rd *d, json_t *u, struct nc_udp_result *out)
+static void rd_udp(struct nc_jrd *d, json_t *u, struct nc_udp_result *out)
 {
 	static const char *const P = "udp";
 	char path[PATH_LEN], ipath[PATH_LEN];
@@ -453,8 +385,8 @@ static void rd_udp(struct rd *d, json_t *u, struct nc_udp_result *out)
 	unsigned e;
 	size_t i;
 
-	rd_tri(d, u, P, "reachable", &out->reachable);
-	rd_tri(d, u, P, "nat", &out->nat);
+	nc_jrd_tri(d, u, P, "reachable", &out->reachable);
+	nc_jrd_tri(d, u, P, "nat", &out->nat);
 	rd_enum(d, u, P, "mapping", &nc_names_beh, &e, OPT);
 	out->mapping = (enum nc_beh)e;
 	rd_enum(d, u, P, "filtering", &nc_names_beh, &e, OPT);
@@ -462,20 +394,20 @@ static void rd_udp(struct rd *d, json_t *u, struct nc_udp_result *out)
 	rd_bool(d, u, P, "mapping_port_only", &out->mapping_port_only);
 	rd_ep(d, u, P, "local", &out->local);
 	rd_ep(d, u, P, "public", &out->public_ep);
-	rd_tri(d, u, P, "port_preservation", &out->port_preserved);
+	nc_jrd_tri(d, u, P, "port_preservation", &out->port_preserved);
 	if ((alloc = rd_obj(d, u, P, "allocation", OPT))) {
 		const char *ap = "udp.allocation";
 		rd_enum(d, alloc, ap, "pattern", &nc_names_alloc, &e, OPT);
 		out->alloc.pattern = (enum nc_alloc)e;
 		rd_int(d, alloc, ap, "delta", -65535, 65535, &x, 0, NULLABLE);
 		out->alloc.delta = (int32_t)x;
-		rd_tri(d, alloc, ap, "parity", &out->alloc.parity);
-		rd_tri(d, alloc, ap, "port_overloading", &out->alloc.port_overloading);
+		nc_jrd_tri(d, alloc, ap, "parity", &out->alloc.parity);
+		nc_jrd_tri(d, alloc, ap, "port_overloading", &out->alloc.port_overloading);
 		arr = rd_arr(d, alloc, ap, "samples", NC_MAX_ALLOC);
 		json_array_foreach(arr, i, v) {
 			idx_path(path, "udp.allocation.samples", i);
 			if (!json_is_object(v)) {
-				bad(d, path, NULL, "must be an object");
+				nc_jrd_bad(d, path, NULL, "must be an object");
 				break;
 			}
 			rd_int(d, v, path, "local_port", 0, 65535, &x, 0, REQ);
@@ -491,23 +423,23 @@ static void rd_udp(struct rd *d, json_t *u, struct nc_udp_result *out)
 		idx_path(ipath, "udp.public_addresses", i);
 		if (!json_is_string(v) ||
 		    nc_addr_parse_ip(json_string_value(v), &out->public_ips[i]) < 0) {
-			bad(d, ipath, NULL, "must be an IP address string");
+			nc_jrd_bad(d, ipath, NULL, "must be an IP address string");
 			break;
 		}
 		out->n_public = (uint8_t)(i + 1);
 	}
-	rd_tri(d, u, P, "hairpin", &out->hairpin);
+	nc_jrd_tri(d, u, P, "hairpin", &out->hairpin);
 	rd_enum(d, u, P, "hairpin_source", &nc_names_hp, &e, NULLABLE);
 	out->hairpin_src = (enum nc_hairpin_src)e;
 	rd_ep(d, u, P, "hairpin_from", &out->hairpin_from);
-	rd_tri(d, u, P, "alg", &out->alg);
+	nc_jrd_tri(d, u, P, "alg", &out->alg);
 	rd_enum(d, u, P, "server_problem", &nc_names_srv_problem, &e, NULLABLE);
 	out->server_problem = (enum nc_server_problem)e;
-	if ((v = member(d, u, P, "rtt_ms", NULLABLE))) {
+	if ((v = nc_jrd_member(d, u, P, "rtt_ms", NULLABLE))) {
 		/* Kept in microseconds; the largest the writer produces is UINT32_MAX us. */
 		double ms = json_is_number(v) ? json_number_value(v) : -1.0;
 		if (!(ms >= 0 && ms <= 4294967.295))
-			bad(d, P, "rtt_ms", "must be a number from 0 to 4294967.295, or null");
+			nc_jrd_bad(d, P, "rtt_ms", "must be a number from 0 to 4294967.295, or null");
 		else
 			out->rtt_us = (uint32_t)(ms * 1000.0 + 0.5);
 	}
@@ -515,11 +447,11 @@ static void rd_udp(struct rd *d, json_t *u, struct nc_udp_result *out)
 	out->lifetime_s = (uint32_t)x;
 	rd_int(d, u, P, "lifetime_upper_s", 0, UINT32_MAX, &x, 0, NULLABLE);
 	out->lifetime_upper_s = (uint32_t)x;
-	rd_tri(d, u, P, "inbound_refresh", &out->inbound_refresh);
+	nc_jrd_tri(d, u, P, "inbound_refresh", &out->inbound_refresh);
 	rd_udp_stability(d, u, out);
 }
 
-static void rd_tcp(struct rd *d, json_t *t, struct nc_tcp_result *out)
+static void rd_tcp(struct nc_jrd *d, json_t *t, struct nc_tcp_result *out)
 {
 	static const char *const P = "tcp";
 	unsigned e;
@@ -530,25 +462,25 @@ static void rd_tcp(struct rd *d, json_t *t, struct nc_tcp_result *out)
 	out->mapping = (enum nc_beh)e;
 	rd_enum(d, t, P, "filtering", &nc_names_beh, &e, OPT);
 	out->filtering = (enum nc_beh)e;
-	rd_tri(d, t, P, "consistent", &out->consistent);
-	rd_tri(d, t, P, "simultaneous_open", &out->simultaneous_open);
-	rd_tri(d, t, P, "hairpin", &out->hairpin);
+	nc_jrd_tri(d, t, P, "consistent", &out->consistent);
+	nc_jrd_tri(d, t, P, "simultaneous_open", &out->simultaneous_open);
+	nc_jrd_tri(d, t, P, "hairpin", &out->hairpin);
 	rd_str(d, t, P, "unsolicited", out->unsolicited, sizeof(out->unsolicited), NULLABLE);
 	rd_int(d, t, P, "unsolicited_ms", 0, UINT32_MAX, &x, 0, NULLABLE);
 	out->unsolicited_ms = (uint32_t)x;
 }
 
-static void rd_portmap(struct rd *d, json_t *po, const char *path, struct nc_portmap_result *m)
+static void rd_portmap(struct nc_jrd *d, json_t *po, const char *path, struct nc_portmap_result *m)
 {
 	rd_bool(d, po, path, "tested", &m->tested);
-	rd_tri(d, po, path, "present", &m->present);
+	nc_jrd_tri(d, po, path, "present", &m->present);
 	rd_ip(d, po, path, "external", &m->external);
-	rd_tri(d, po, path, "test_mapping", &m->test_mapping);
-	rd_tri(d, po, path, "deleted", &m->deleted);
+	nc_jrd_tri(d, po, path, "test_mapping", &m->test_mapping);
+	nc_jrd_tri(d, po, path, "deleted", &m->deleted);
 	rd_str(d, po, path, "error", m->error, sizeof(m->error), NULLABLE);
 }
 
-static void rd_obs(struct rd *d, json_t *o, const char *path, struct nc_obs *out)
+static void rd_obs(struct nc_jrd *d, json_t *o, const char *path, struct nc_obs *out)
 {
 	char cpath[PATH_LEN];
 	json_t *ch;
@@ -595,7 +527,7 @@ static void rd_obs(struct rd *d, json_t *o, const char *path, struct nc_obs *out
 	rd_ep(d, o, path, "other", &out->other);
 }
 
-static void rd_doc(struct rd *d, json_t *doc, struct nc_result *r)
+static void rd_doc(struct nc_jrd *d, json_t *doc, struct nc_result *r)
 {
 	char path[PATH_LEN];
 	json_t *v, *o, *arr;
@@ -604,19 +536,19 @@ static void rd_doc(struct rd *d, json_t *doc, struct nc_result *r)
 	size_t i;
 
 	if (!json_is_object(doc)) {
-		bad(d, "$", NULL, "the document must be a JSON object");
+		nc_jrd_bad(d, "$", NULL, "the document must be a JSON object");
 		return;
 	}
 	/* Identity first: a document of another kind or a newer version gets that message, not
 	 * a complaint about some field the newer version changed. */
-	v = member(d, doc, "", "schema", REQ);
+	v = nc_jrd_member(d, doc, "", "schema", REQ);
 	if (v && (!json_is_string(v) || strcmp(json_string_value(v), NC_RESULT_SCHEMA) != 0))
-		bad(d, "", "schema", "must be \"%s\"", NC_RESULT_SCHEMA);
-	v = member(d, doc, "", "version", REQ);
+		nc_jrd_bad(d, "", "schema", "must be \"%s\"", NC_RESULT_SCHEMA);
+	v = nc_jrd_member(d, doc, "", "version", REQ);
 	if (v && (!int_value(v, &x) || x < 1))
-		bad(d, "", "version", "must be a positive integer");
+		nc_jrd_bad(d, "", "version", "must be a positive integer");
 	else if (v && x > NC_RESULT_VERSION)
-		bad(d, "", "version",
+		nc_jrd_bad(d, "", "version",
 		    "%lld is newer than this program reads (version %d); upgrade natcheck", x,
 		    NC_RESULT_VERSION);
 	if (d->failed)
@@ -631,7 +563,7 @@ static void rd_doc(struct rd *d, json_t *doc, struct nc_result *r)
 	rd_str(d, doc, "", "started", r->started, sizeof(r->started), NULLABLE);
 	v = json_object_get(doc, "started");
 	if (json_is_string(v) && !iso8601(json_string_value(v)))
-		bad(d, "", "started", "not an ISO 8601 date-time (e.g. 2026-11-23T13:26:46Z)");
+		nc_jrd_bad(d, "", "started", "not an ISO 8601 date-time (e.g. 2026-11-23T13:26:46Z)");
 	rd_int(d, doc, "", "duration_ms", 0, UINT32_MAX, &x, 0, OPT);
 	r->duration_ms = (uint32_t)x;
 	if ((o = rd_obj(d, doc, "", "server", OPT))) {
@@ -647,7 +579,7 @@ static void rd_doc(struct rd *d, json_t *doc, struct nc_result *r)
 			idx_path(path, "server.unreachable", i);
 			if (!json_is_string(v) ||
 			    parse_ep(json_string_value(v), &r->server.unreachable[i]) < 0) {
-				bad(d, path, NULL, "must be an \"ip:port\" endpoint");
+				nc_jrd_bad(d, path, NULL, "must be an \"ip:port\" endpoint");
 				break;
 			}
 			r->server.n_unreachable = (uint8_t)(i + 1);
@@ -675,22 +607,22 @@ static void rd_doc(struct rd *d, json_t *doc, struct nc_result *r)
 	if ((o = rd_obj(d, doc, "", "topology", OPT))) {
 		rd_int(d, o, "topology", "nat_layers", 0, 127, &x, -1, NULLABLE);
 		r->topology.nat_layers = (int8_t)x;
-		rd_tri(d, o, "topology", "cgnat", &r->topology.cgnat);
-		rd_tri(d, o, "topology", "double_nat", &r->topology.double_nat);
+		nc_jrd_tri(d, o, "topology", "cgnat", &r->topology.cgnat);
+		nc_jrd_tri(d, o, "topology", "double_nat", &r->topology.double_nat);
 		rd_hops(d, o, &r->hops);
 	}
 	/* The summary is derived from the verdicts and recomputed on writing; it is checked,
 	 * not stored. */
 	if ((o = rd_obj(d, doc, "", "summary", OPT))) {
 		rd_enum(d, o, "summary", "classic", &nc_names_classic, &e, OPT);
-		v = member(d, o, "summary", "udp_hole_punching", OPT);
+		v = nc_jrd_member(d, o, "summary", "udp_hole_punching", OPT);
 		if (v && !json_is_string(v))
-			bad(d, "summary", "udp_hole_punching", "must be a string");
+			nc_jrd_bad(d, "summary", "udp_hole_punching", "must be a string");
 	}
 	arr = rd_arr(d, doc, "", "notes", NC_MAX_NOTES);
 	json_array_foreach(arr, i, v) {
 		if (!json_is_string(v) || json_string_length(v) >= NC_NOTE_LEN) {
-			bad(d, idx_path(path, "notes", i), NULL,
+			nc_jrd_bad(d, idx_path(path, "notes", i), NULL,
 			    "must be a string of at most %d bytes", NC_NOTE_LEN - 1);
 			break;
 		}
@@ -701,7 +633,7 @@ static void rd_doc(struct rd *d, json_t *doc, struct nc_result *r)
 	json_array_foreach(arr, i, v) {
 		idx_path(path, "observations", i);
 		if (!json_is_object(v)) {
-			bad(d, path, NULL, "must be an object");
+			nc_jrd_bad(d, path, NULL, "must be an object");
 			break;
 		}
 		rd_obs(d, v, path, &r->obs[i]);
@@ -715,7 +647,7 @@ static void rd_doc(struct rd *d, json_t *doc, struct nc_result *r)
  * its "result" member here, instead of printing it and parsing it again. */
 int nc_result_from_json_value(struct json_t *doc, struct nc_result *r, char *err, size_t errlen)
 {
-	struct rd d = {.err = err, .errlen = errlen};
+	struct nc_jrd d = {.err = err, .errlen = errlen};
 	struct nc_result *tmp;
 
 	if (err && errlen)
