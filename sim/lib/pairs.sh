@@ -303,6 +303,14 @@ pair_vpn_run() {
 		pair_pv "$h" status "$ifn" --json >"$PDIR/status.$h.json" 2>"$d/status$h.err" || true
 	done
 	printf 'first_ping_ms=%s\nreceived=%s\n' "$first" "${rx:-0}" >"$PDIR/vpn.env"
+	# PAIR_VPN_HOOK (tests): a bash file defining pair_vpn_hook, run here against the live
+	# tunnel (after the 10 pings and the statuses, before `down`); a failure or a line it adds to
+	# $PDIR/errors fails the case.
+	if [ -n "${PAIR_VPN_HOOK:-}" ]; then
+		# shellcheck disable=SC1090
+		. "$PAIR_VPN_HOOK"
+		pair_vpn_hook || echo "PAIR_VPN_HOOK: pair_vpn_hook failed (exit $?)" >>"$PDIR/errors"
+	fi
 	# down, then the interface and the process must be gone (bounded).
 	for h in A B; do
 		ifn=pv$(tr 'AB' 'ab' <<<"$h")

@@ -258,6 +258,33 @@ static void test_net_change(void **state)
 	assert_int_equal(path_intro_to_direct_ms(&p), 120);
 }
 
+static void test_peer_relays(void **state)
+{
+	struct path p;
+	struct nc_addr cand = ep("10.1.0.2:51900"), got;
+	uint32_t id;
+	(void)state;
+
+	path_init(&p, NULL);
+	intro(&p, 0);
+	assert_true(path_rx(&p, &cand, false, 10));
+	/* Relayed packets in flight as the peer turns direct too: the direct path stays. */
+	assert_false(path_rx(&p, &cand, true, 10 + PATH_RELAYED_QUIET_MS));
+	assert_int_equal(p.kind, PATH_DIRECT);
+	/* The peer relays while nothing came directly for longer (its address changed): we
+	 * follow it to the relay and punch again. */
+	assert_false(path_rx(&p, &cand, true, 11 + PATH_RELAYED_QUIET_MS));
+	assert_int_equal(path_route(&p, &got, &id), PATH_RELAY);
+	assert_int_equal(id, 42);
+	assert_int_equal(p.why, PATH_WHY_PEER_RELAYS);
+	assert_true(p.punching);
+	/* Its new endpoint proves itself: direct there. */
+	got = ep("203.0.113.5:40007");
+	assert_true(path_rx(&p, &got, false, 700));
+	assert_int_equal(p.kind, PATH_DIRECT);
+	assert_true(nc_addr_eq(&p.ep, &got));
+}
+
 /* The method status names: from which candidate the proof came and both sides' profiles. */
 static void test_method(void **state)
 {
@@ -337,6 +364,7 @@ int main(void)
 		cmocka_unit_test(test_peer_reflexive),
 		cmocka_unit_test(test_silence_falls_back),
 		cmocka_unit_test(test_net_change),
+		cmocka_unit_test(test_peer_relays),
 		cmocka_unit_test(test_method),
 		cmocka_unit_test(test_wire_types),
 	};

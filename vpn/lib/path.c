@@ -86,8 +86,16 @@ void path_intro(struct path *p, uint32_t relay_id, const struct nc_addr *observe
 	}
 }
 
+static void fall_back(struct path *p, enum path_why why, uint64_t now);
+
 bool path_rx(struct path *p, const struct nc_addr *from, bool relayed, uint64_t now)
 {
+	/* The peer sends through the relay while our direct path is quiet: its side of the path
+	 * is gone (its address changed, or it stopped hearing us). Follow it now rather than at
+	 * our own silence limit, sending into a dead mapping until then. */
+	if (relayed && p->kind == PATH_DIRECT && !p->fixed && p->relay &&
+	    now - p->last_direct_rx_ms > PATH_RELAYED_QUIET_MS)
+		fall_back(p, PATH_WHY_PEER_RELAYS, now);
 	if (relayed || !nc_addr_is_set(from))
 		return false;
 	p->last_direct_rx_ms = now;
@@ -97,7 +105,8 @@ bool path_rx(struct path *p, const struct nc_addr *from, bool relayed, uint64_t 
 		if (p->fixed)
 			return false;
 		p->punching = false;
-		if (p->why == PATH_WHY_SILENT || p->why == PATH_WHY_NET_CHANGE)
+		if (p->why == PATH_WHY_SILENT || p->why == PATH_WHY_NET_CHANGE ||
+		    p->why == PATH_WHY_PEER_RELAYS)
 			p->why = is_cand(p, from) ? PATH_WHY_PROVEN : PATH_WHY_LEARNED;
 		return false;
 	}

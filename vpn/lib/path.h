@@ -12,7 +12,9 @@
  *   direct silent               RELAY (NONE without a relay) and punching again
  *   (PATH_SILENCE_MS without an authenticated direct packet; both ends send a keepalive on a
  *   punched path every PATH_KEEPALIVE_MS, so silence means the path is gone)
- *   network changed             RELAY and punching again (the old mapping is likely dead) */
+ *   network changed             RELAY and punching again (the old mapping is likely dead)
+ *   relayed packet, direct      RELAY and punching again: the peer left the direct path
+ *   quiet PATH_RELAYED_QUIET_MS (its network changed, or it stopped hearing us) */
 #ifndef VPN_PATH_H
 #define VPN_PATH_H
 
@@ -35,6 +37,8 @@
 #define PATH_PUNCH_GIVEUP_MS 30000
 #define PATH_KEEPALIVE_MS 2000
 #define PATH_SILENCE_MS (2 * PATH_KEEPALIVE_MS + 1000)
+/* A relayed packet from the peer after this long without a direct one: back to the relay. */
+#define PATH_RELAYED_QUIET_MS 500
 
 enum path_kind { PATH_NONE, PATH_RELAY, PATH_DIRECT };
 
@@ -48,6 +52,7 @@ enum path_kind { PATH_NONE, PATH_RELAY, PATH_DIRECT };
 	X(LEARNED, "authenticated packet (the peer reached us)")                            \
 	X(SILENT, "direct path went silent")                                                \
 	X(NET_CHANGE, "network changed")                                                    \
+	X(PEER_RELAYS, "the peer sends through the relay")                                  \
 	X(NO_DIRECT, "punching found no direct path")
 
 enum path_why {
