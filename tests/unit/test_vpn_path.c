@@ -335,6 +335,24 @@ static void test_method(void **state)
 	assert_string_equal(path_method(&p, &nat, &nat), "static");
 }
 
+/* A packet stamped by a receive thread a little after the main thread read its clock: the
+ * path is alive, not silent for 2^64 ms. */
+static void test_clock_skew_between_threads(void **state)
+{
+	struct path p;
+	struct nc_addr a;
+	(void)state;
+
+	path_init(&p, NULL);
+	intro(&p, 0);
+	a = p.cand[0];
+	assert_true(path_rx(&p, &a, false, 10000));
+	assert_false(path_tick(&p, 9999));
+	assert_int_equal(p.kind, PATH_DIRECT);
+	assert_false(path_rx(&p, &a, true, 9998)); /* a relayed packet in flight: no fall back */
+	assert_int_equal(p.kind, PATH_DIRECT);
+}
+
 static void test_wire_types(void **state)
 {
 	uint8_t coord[COORD_HDR_LEN + COORD_TAG_LEN] = {COORD_TYPE}, relay[9] = {COORD_RELAY_TYPE};
@@ -366,6 +384,7 @@ int main(void)
 		cmocka_unit_test(test_net_change),
 		cmocka_unit_test(test_peer_relays),
 		cmocka_unit_test(test_method),
+		cmocka_unit_test(test_clock_skew_between_threads),
 		cmocka_unit_test(test_wire_types),
 	};
 
