@@ -143,6 +143,13 @@ static void test_limits(void **state)
 	assert_false(tp_expired(&b, 150, &lim));
 	assert_true(tp_expired(&b, 200, &lim));
 	assert_false(tp_next_counter(&b, 200, &lim, &ctr)); /* reject by age */
+
+	/* A clock read on another thread just before the session was born: age 0, not expired. */
+	pair(&a, &b, TP_CHACHA20POLY1305);
+	a.birth_ms = b.birth_ms = 1000;
+	assert_false(tp_expired(&b, 999, &lim));
+	assert_false(tp_wants_rekey(&a, 999, &lim));
+	assert_true(tp_next_counter(&b, 999, &lim, &ctr));
 }
 
 int main(void)
