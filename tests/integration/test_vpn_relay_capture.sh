@@ -144,7 +144,14 @@ PY
 		echo "pvd_cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline")"
 		echo "pvd_files=$(find "/proc/$pid/fd" -mindepth 1 -printf '%l ' 2>/dev/null)"
 		echo "pvd_user=$(ps -o user= -p "$pid")"
-		echo "pvd_mem=$(cap_keys "$pid")"
+		# ASan reserves terabytes of shadow and allocator address space: its heap (where
+		# the key is) cannot be read through /proc/PID/mem in any useful time, so the
+		# sanitizer tree does not scan (the plain tree does).
+		if grep -q '^NC_SANITIZE:BOOL=ON' "$NC_BUILD/CMakeCache.txt" 2>/dev/null; then
+			echo "pvd_mem=sanitizer-build"
+		else
+			echo "pvd_mem=$(cap_keys "$pid")"
+		fi
 		echo "keydir=$PDIR/pv"
 		echo "pvd_pub=$(cat "$PDIR/pv/S.pub") a_pub=$(cat "$PDIR/pv/A.pub") b_pub=$(cat "$PDIR/pv/B.pub")"
 	} >>"$CAP_OUT"
@@ -203,9 +210,13 @@ case $files in
 *) check_pass "punchvpnd has no host key or config open" ;;
 esac
 check_equal "punchvpnd runs as nobody (cannot read the 0600 host keys)" nobody "$(get pvd_user)"
-check_equal "control: punchvpnd's own private key is found by the memory scan" 1 "$(get S_found)"
-check_equal "punchvpnd's memory holds no private key of host A" 0 "$(get A_found)"
-check_equal "punchvpnd's memory holds no private key of host B" 0 "$(get B_found)"
+if [ "$(sed -n 's/^pvd_mem=//p' "$W/cap.env")" = sanitizer-build ]; then
+	echo "  skip  punchvpnd's memory scan (ASan build: its multi-terabyte mappings cannot be read; the plain tree checks it)"
+else
+	check_equal "control: punchvpnd's own private key is found by the memory scan" 1 "$(get S_found)"
+	check_equal "punchvpnd's memory holds no private key of host A" 0 "$(get A_found)"
+	check_equal "punchvpnd's memory holds no private key of host B" 0 "$(get B_found)"
+fi
 s=$(get pvd_pub)
 [ -n "$s" ] && [ "$s" != "$(get a_pub)" ] && [ "$s" != "$(get b_pub)" ]
 check_status "the server's key is neither host's key" $?
