@@ -1,7 +1,30 @@
 #include "jsonrd.h"
 
+#include <natcheck/error.h>
+
 #include <stdarg.h>
 #include <stdio.h>
+
+int nc_jrd_parse(const char *text, size_t len, json_t **doc, char *err, size_t errlen)
+{
+	json_error_t jerr;
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (!text) {
+		if (err && errlen)
+			snprintf(err, errlen, "no document");
+		return -NC_E_INVALID;
+	}
+	*doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!*doc) {
+		if (err && errlen)
+			snprintf(err, errlen, "line %d column %d: %s", jerr.line, jerr.column,
+				 jerr.text);
+		return -NC_E_PARSE;
+	}
+	return 0;
+}
 
 void nc_jrd_bad(struct nc_jrd *d, const char *path, const char *key, const char *fmt, ...)
 {

@@ -20,6 +20,10 @@ struct nc_jrd {
 /* Member flags. */
 enum { NC_JRD_OPT = 0, NC_JRD_REQ = 1, NC_JRD_NULLABLE = 2 };
 
+/* Parses a whole document (duplicate keys refused). err is cleared first. Returns 0 with *doc
+ * (the caller's to json_decref); -NC_E_INVALID without text ("no document"); -NC_E_PARSE
+ * with the line and column in err. */
+int nc_jrd_parse(const char *text, size_t len, json_t **doc, char *err, size_t errlen);
 /* Records "<path>.<key>: <message>" unless an error is already recorded. */
 void nc_jrd_bad(struct nc_jrd *d, const char *path, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -670,24 +670,12 @@ int nc_result_from_json_value(struct json_t *doc, struct nc_result *r, char *err
 
 int nc_result_from_json(const char *text, size_t len, struct nc_result *r, char *err, size_t errlen)
 {
-	json_error_t jerr;
 	json_t *doc;
 	int rc;
 
-	if (err && errlen)
-		err[0] = '\0';
-	if (!text || !r) {
-		if (err && errlen)
-			snprintf(err, errlen, "no document");
-		return -NC_E_INVALID;
-	}
-	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!doc) {
-		if (err && errlen)
-			snprintf(err, errlen, "line %d column %d: %s", jerr.line, jerr.column,
-				 jerr.text);
-		return -NC_E_PARSE;
-	}
+	/* A document with nowhere to go is as good as none. */
+	if ((rc = nc_jrd_parse(r ? text : NULL, len, &doc, err, errlen)) < 0)
+		return rc;
 	rc = nc_result_from_json_value(doc, r, err, errlen);
 	json_decref(doc);
 	return rc;
