@@ -601,7 +601,7 @@ static void rx_data(struct dev_rx *x, const struct wire_msg *m, const uint8_t *d
 			p->next = NULL;
 			/* The responder's RTT: its response out, the initiator's first packet in
 			 * (sent at once: staged packets or a keepalive). */
-			p->rtt_ms = (uint32_t)dev_since(now, s->s.birth_ms);
+			p->rtt_ms = (uint32_t)vpn_since(now, s->s.birth_ms);
 			p->rtt_path = from->relayed ? PATH_RELAY : PATH_DIRECT;
 			pthread_mutex_unlock(&p->lock);
 			dev_sess_put(old);
@@ -698,7 +698,7 @@ static void rx_handshake(struct dev_rx *x, const struct wire_msg *m, const uint8
 	}
 	install_session(p, s, false);
 	pthread_mutex_lock(&p->lock);
-	p->rtt_ms = (uint32_t)dev_since(now, sent);
+	p->rtt_ms = (uint32_t)vpn_since(now, sent);
 	p->rtt_path = from->relayed ? PATH_RELAY : PATH_DIRECT;
 	pthread_mutex_unlock(&p->lock);
 	atomic_store(&p->last_hs_ms, now);
@@ -979,11 +979,11 @@ void dev_tick(struct dev *d)
 		have = p->cur != NULL;
 		/* A responder session that awaits the initiator's first packet will serve: starting a
 		 * handshake of our own now would only make the two cross. */
-		confirming = !have && p->next && dev_since(now, p->next->s.birth_ms) < DEV_REKEY_TIMEOUT_MS;
+		confirming = !have && p->next && vpn_since(now, p->next->s.birth_ms) < DEV_REKEY_TIMEOUT_MS;
 		need = !confirming &&
 		       (atomic_load(&p->want_hs) || (!have && (p->eager || p->n_staged)) ||
 			(have && tp_wants_rekey(&p->cur->s, now, &d->lim)));
-		staged_old = !have && p->n_staged && dev_since(now, p->staged_since_ms) > 90000;
+		staged_old = !have && p->n_staged && vpn_since(now, p->staged_since_ms) > 90000;
 		pthread_mutex_unlock(&p->lock);
 		dev_sess_put(dead1);
 		dev_sess_put(dead2);
@@ -1005,9 +1005,9 @@ void dev_tick(struct dev *d)
 		if (!have)
 			continue;
 		/* Passive keepalive: we received since we last sent, and have been quiet. */
-		if (last_rx > last_tx && dev_since(now, last_tx) >= DEV_KEEPALIVE_MS)
+		if (last_rx > last_tx && vpn_since(now, last_tx) >= DEV_KEEPALIVE_MS)
 			dev_keepalive(d, p, NULL);
-		else if (p->cfg->keepalive_s && dev_since(now, last_tx) >= p->cfg->keepalive_s * 1000ull)
+		else if (p->cfg->keepalive_s && vpn_since(now, last_tx) >= p->cfg->keepalive_s * 1000ull)
 			dev_keepalive(d, p, NULL);
 	}
 	dev_link_tick(d, now);

@@ -193,7 +193,7 @@ void dev_link_tick(struct dev *d, uint64_t now)
 		dev_peer_route(p, &rt);
 		snap = p->path;
 		if (p->rehs && rt.kind == PATH_DIRECT &&
-		    dev_since(now, atomic_load(&p->last_hs_ms)) >= 5 * HS_MIN_INIT_INTERVAL_MS) {
+		    vpn_since(now, atomic_load(&p->last_hs_ms)) >= 5 * HS_MIN_INIT_INTERVAL_MS) {
 			p->rehs = false;
 			rehs = true;
 		}
@@ -209,7 +209,7 @@ void dev_link_tick(struct dev *d, uint64_t now)
 			dev_keepalive(d, p, &probe);
 		}
 		/* A punched path lives on both ends' keepalives: silence then means it is gone. */
-		if (rt.kind == PATH_DIRECT && dev_since(now, atomic_load(&p->last_tx_ms)) >= PATH_KEEPALIVE_MS)
+		if (rt.kind == PATH_DIRECT && vpn_since(now, atomic_load(&p->last_tx_ms)) >= PATH_KEEPALIVE_MS)
 			dev_keepalive(d, p, &rt);
 	}
 }

@@ -3,6 +3,7 @@
 #define VPN_DEVPRIV_H
 
 #include "device.h"
+#include "since.h"
 
 struct dev_sess *dev_sess_ref(struct dev_sess *s);
 void dev_sess_put(struct dev_sess *s);
@@ -15,13 +16,6 @@ void dev_keepalive(struct dev *d, struct dev_peer *p, const struct dev_route *rt
 
 /* devlink.c */
 /* One datagram along rt: to the endpoint, or wrapped for the relay. Returns 0 or negative. */
-/* Time since t, saturating: the data-path threads stamp with their own clock readings, which
- * may be later than the reading the main thread's tick works with. */
-static inline uint64_t dev_since(uint64_t now, uint64_t t)
-{
-	return now > t ? now - t : 0;
-}
-
 /* This host's profile as registered: the measurement with the gateway mapping filled in.
  * Returns whether it is measured. Main thread. */
 bool dev_my_profile(struct dev *d, struct coord_profile *prof);

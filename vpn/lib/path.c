@@ -4,14 +4,7 @@
 
 #include <string.h>
 
-/* Time since t. The receive threads stamp packets with their own clock reading, which can be
- * later than the main thread's `now` for the same tick: plain subtraction then wrapped to a
- * huge age and a live direct path was declared silent (seen as a 2 s outage about once in six
- * fault-test runs). */
-static uint64_t since(uint64_t now, uint64_t t)
-{
-	return now > t ? now - t : 0;
-}
+#include "since.h"
 
 static const char *const why_text[] = {
 #define PATH_WHY_TEXT_(n, s) s,
@@ -67,7 +60,7 @@ static void start_punch(struct path *p, uint64_t now)
 
 static bool direct_alive(const struct path *p, uint64_t now)
 {
-	return p->kind == PATH_DIRECT && since(now, p->last_direct_rx_ms) <= PATH_SILENCE_MS;
+	return p->kind == PATH_DIRECT && vpn_since(now, p->last_direct_rx_ms) <= PATH_SILENCE_MS;
 }
 
 void path_intro(struct path *p, uint32_t relay_id, const struct nc_addr *observed,
@@ -103,7 +96,7 @@ bool path_rx(struct path *p, const struct nc_addr *from, bool relayed, uint64_t 
 	 * is gone (its address changed, or it stopped hearing us). Follow it now rather than at
 	 * our own silence limit, sending into a dead mapping until then. */
 	if (relayed && p->kind == PATH_DIRECT && !p->fixed && p->relay &&
-	    since(now, p->last_direct_rx_ms) > PATH_RELAYED_QUIET_MS)
+	    vpn_since(now, p->last_direct_rx_ms) > PATH_RELAYED_QUIET_MS)
 		fall_back(p, PATH_WHY_PEER_RELAYS, now);
 	if (relayed || !nc_addr_is_set(from))
 		return false;
@@ -149,7 +142,7 @@ size_t path_punch_due(struct path *p, uint64_t now, struct nc_addr *out, size_t 
 
 	if (p->fixed || !p->punching)
 		return 0;
-	elapsed = since(now, p->punch_start_ms);
+	elapsed = vpn_since(now, p->punch_start_ms);
 	if (elapsed >= PATH_PUNCH_GIVEUP_MS) {
 		p->punching = false;
 		if (p->kind != PATH_DIRECT)

@@ -4,20 +4,14 @@
 
 #include <string.h>
 
+#include "since.h"
+
 const struct tp_limits tp_default_limits = {
 	.rekey_after_ms = 120 * 1000,
 	.reject_after_ms = 180 * 1000,
 	.rekey_after_msgs = 1ull << 60,
 	.reject_after_msgs = UINT64_MAX - (1ull << 13) - 1,
 };
-
-/* A session's age. Threads read the clock independently: one that read it just before the
- * session was born (on another thread) must see age 0, not a wrapped 2^64 that says
- * "expired". */
-static uint64_t age(const struct tp_session *s, uint64_t now_ms)
-{
-	return now_ms > s->birth_ms ? now_ms - s->birth_ms : 0;
-}
 
 const char *tp_cipher_name(enum tp_cipher c)
 {
@@ -62,7 +56,7 @@ bool tp_next_counter(struct tp_session *s, uint64_t now_ms, const struct tp_limi
 {
 	uint64_t c;
 
-	if (age(s, now_ms) >= lim->reject_after_ms)
+	if (vpn_since(now_ms, s->birth_ms) >= lim->reject_after_ms)
 		return false;
 	c = atomic_fetch_add_explicit(&s->send_ctr, 1, memory_order_relaxed);
 	if (c >= lim->reject_after_msgs)
@@ -116,11 +110,11 @@ bool tp_wants_rekey(const struct tp_session *s, uint64_t now_ms, const struct tp
 {
 	/* Age: only the initiator, so the two ends do not both start one at once (WireGuard's
 	 * rule); volume: whichever end sends, since it is that end's counter that runs out. */
-	return (s->initiator && age(s, now_ms) >= lim->rekey_after_ms) ||
+	return (s->initiator && vpn_since(now_ms, s->birth_ms) >= lim->rekey_after_ms) ||
 	       atomic_load_explicit(&s->send_ctr, memory_order_relaxed) >= lim->rekey_after_msgs;
 }
 
 bool tp_expired(const struct tp_session *s, uint64_t now_ms, const struct tp_limits *lim)
 {
-	return age(s, now_ms) >= lim->reject_after_ms;
+	return vpn_since(now_ms, s->birth_ms) >= lim->reject_after_ms;
 }
