@@ -34,7 +34,7 @@ void dev_bday_tick(struct dev *d, struct dev_peer *p, uint64_t now)
 	enum bday_role role;
 	unsigned due = 0, sent = 0;
 	int keep = 0;
-	bool running;
+	bool running, fresh = false;
 
 	pthread_mutex_lock(&p->lock);
 	role = p->bday_role;
@@ -47,6 +47,7 @@ void dev_bday_tick(struct dev *d, struct dev_peer *p, uint64_t now)
 		randombytes_buf(&seed, sizeof(seed));
 		p->bday_round_ms = p->path.punch_start_ms;
 		bday_start(&p->bday, role, &p->path.observed, seed, now);
+		fresh = true;
 		nc_log_info("peer %.8s: birthday probing (%s side)", p->name, bday_role_name(role));
 	}
 	role = p->bday.role;
@@ -71,6 +72,10 @@ void dev_bday_tick(struct dev *d, struct dev_peer *p, uint64_t now)
 	 * path left it). */
 	if (!running)
 		dev_aux_retire(d, p, keep);
+	/* A new attempt starts from nothing: the last one's winner would prove the old mapping,
+	 * not the method. */
+	if (fresh)
+		dev_aux_retire(d, p, 0);
 	if (role == BDAY_EASY) {
 		for (unsigned i = 0; i < due; i++) {
 			rt.ep.port = ports[i];

@@ -822,9 +822,14 @@ static void rx_drain(struct dev_rx *x, int fd, int sock, uint8_t *bufs)
 					nc_addr_eq(&a.addr, &d->rdv.server);
 			/* With GRO one buffer holds several datagrams of seg bytes (the last may be
 			 * shorter). */
-			for (off = 0; off < len; off += seg)
+			for (off = 0; off < len; off += seg) {
+				/* A datagram may retire its own socket (birthday probing keeps the
+				 * winner only): what else came on it is not read. */
+				if (!dev_aux_readable(d, sock))
+					break;
 				rx_datagram(x, (uint8_t *)iov[i].iov_base + off,
 					    len - off < seg ? len - off : seg, &a);
+			}
 		}
 		gro_flush(x);
 		rx_release(x);
