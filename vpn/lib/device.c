@@ -619,7 +619,12 @@ static void rx_data(struct dev_rx *x, const struct wire_msg *m, const uint8_t *d
 		return;
 	}
 	atomic_store(&p->last_rx_ms, now);
-	dev_peer_rx(d, p, from, now); /* roaming and path proof: only ever on authenticated packets */
+	/* Roaming and path proof: only ever on authenticated packets. Not on a birthday probe:
+	 * it proves the prober reaches us, while its NAT's filter may already have forgotten the
+	 * port it opened toward us; the prober answers our answer at once, and that proves both
+	 * ways (devbday.c). */
+	if (!(n == CTRL_LEN && ctrl_is(x->plain, (size_t)n) && x->plain[1] == CTRL_BDAY_PROBE))
+		dev_peer_rx(d, p, from, now);
 	/* The initiator's first packet confirms a responder's session. */
 	if (!s->s.initiator) {
 		pthread_mutex_lock(&p->lock);
