@@ -86,6 +86,7 @@ struct dev_from {
 };
 
 struct dev_rx;
+struct outlog;
 
 struct dev_peer {
 	const struct vpn_peer_cfg *cfg;
@@ -131,6 +132,7 @@ struct dev {
 	struct vpnmap_state map;     /* its latest state, main thread */
 	uint64_t net_changes;
 	struct dev_rx *mrx;          /* the main thread's receive context (relay over TCP) */
+	struct outlog *outlog;       /* punch outcome reports (outlog.h); NULL: not asked for */
 	int stop_fd, kick_fd; /* eventfds: threads stop; main wakes for a handshake */
 	pthread_t tx, rx;
 	bool threads;

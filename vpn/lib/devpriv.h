@@ -30,4 +30,15 @@ void dev_link_tick(struct dev *d, uint64_t now);
 int dev_link_start(struct dev *d, char *err, size_t errlen);
 void dev_link_stop(struct dev *d);
 
+/* devstatus.c (main thread) */
+struct strat_plan;
+/* The strategy table's plan for this pair (profiles not measured yet count as unknown). */
+const struct strat_plan *dev_plan(struct dev *d, const struct path *path,
+				  const struct coord_profile *peer, struct strat_plan *plan);
+/* The method that made the path what it is, as status names it (path_method, and prediction
+ * when the table put it first); NULL while there is no path. peer: the peer's profile (from its
+ * introduction; measured = false when none). */
+const char *dev_path_method(struct dev *d, const struct path *path,
+			    const struct coord_profile *peer);
+
 #endif

@@ -70,9 +70,8 @@ static json_t *map_json(struct dev *d)
 			 (int)m->expires_in_s);
 }
 
-/* The strategy table's plan for this pair (profiles not measured yet count as unknown). */
-static const struct strat_plan *plan_of(struct dev *d, const struct path *path,
-					const struct coord_profile *peer, struct strat_plan *plan)
+const struct strat_plan *dev_plan(struct dev *d, const struct path *path,
+				  const struct coord_profile *peer, struct strat_plan *plan)
 {
 	struct coord_profile mine;
 	struct strat_side me = {.prof = dev_my_profile(d, &mine) ? &mine : NULL};
@@ -86,9 +85,25 @@ static const struct strat_plan *plan_of(struct dev *d, const struct path *path,
 	return plan;
 }
 
+const char *dev_path_method(struct dev *d, const struct path *path,
+			    const struct coord_profile *peer)
+{
+	struct coord_profile mine;
+	struct strat_plan plan;
+	const char *method = path_method(path, dev_my_profile(d, &mine) ? &mine : NULL,
+					 peer->measured ? peer : NULL);
+
+	/* A direct path the peers punched is the table's first direct method: prediction when it
+	 * put it first (the predicted candidates are only offered then), punching otherwise. */
+	if (method && !strcmp(method, "punch") &&
+	    strategy_first_direct(dev_plan(d, path, peer, &plan)) == STRAT_PREDICT)
+		method = strategy_method_name(STRAT_PREDICT);
+	return method;
+}
+
 static json_t *peer_json(struct dev *d, struct dev_peer *p, uint64_t now)
 {
-	struct coord_profile peer_prof, mine;
+	struct coord_profile peer_prof;
 	struct strat_plan plan;
 	const char *method;
 	json_t *o = json_object(), *cands = json_array();
@@ -114,16 +129,10 @@ static json_t *peer_json(struct dev *d, struct dev_peer *p, uint64_t now)
 	json_object_set_new(o, "endpoint", addr_json(&path.ep));
 	json_object_set_new(o, "path", json_string(path_kind_name(path.kind)));
 	json_object_set_new(o, "path_reason", json_string(path_why_text(path.why)));
-	method = path_method(&path, dev_my_profile(d, &mine) ? &mine : NULL,
-			     peer_prof.measured ? &peer_prof : NULL);
-	/* A direct path the peers punched is the table's first direct method: prediction when it
-	 * put it first (the predicted candidates are only offered then), punching otherwise. */
-	if (method && !strcmp(method, "punch") &&
-	    strategy_first_direct(plan_of(d, &path, &peer_prof, &plan)) == STRAT_PREDICT)
-		method = strategy_method_name(STRAT_PREDICT);
+	method = dev_path_method(d, &path, &peer_prof);
 	json_object_set_new(o, "method", method ? json_string(method) : json_null());
 	if (path.relay)
-		json_object_set_new(o, "strategy", strategy_plan_json(plan_of(d, &path, &peer_prof, &plan)));
+		json_object_set_new(o, "strategy", strategy_plan_json(dev_plan(d, &path, &peer_prof, &plan)));
 	json_object_set_new(o, "relay_id", path.relay ? json_integer(path.relay_id) : json_null());
 	json_object_set_new(o, "candidates", cands);
 	json_object_set_new(o, "punching", json_boolean(path.punching));

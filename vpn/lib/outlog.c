@@ -1,0 +1,289 @@
+#include "outlog.h"
+
+#include <natcheck/error.h>
+#include <natcheck/log.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "devpriv.h"
+
+/* Both tables list the same eight paths, in the same order of cost. */
+_Static_assert((int)STRAT_METHOD_COUNT == (int)NC_METHOD_COUNT,
+	       "strategy.h and outcome.h name the same methods");
+
+static const enum nc_punch_method method_of[STRAT_METHOD_COUNT] = {
+    [STRAT_LAN] = NC_METHOD_SAME_LAN,	    [STRAT_PUBLIC] = NC_METHOD_PUBLIC,
+    [STRAT_PORTMAP] = NC_METHOD_PORT_MAPPING, [STRAT_PUNCH] = NC_METHOD_UDP_PUNCH,
+    [STRAT_PREDICT] = NC_METHOD_PREDICTION,   [STRAT_BIRTHDAY] = NC_METHOD_BIRTHDAY,
+    [STRAT_TCP] = NC_METHOD_TCP_SIMOPEN,      [STRAT_RELAY] = NC_METHOD_RELAY,
+};
+
+enum nc_punch_method outlog_method(enum strat_method m)
+{
+	return (size_t)m < STRAT_METHOD_COUNT ? method_of[m] : NC_METHOD_RELAY;
+}
+
+void outlog_class(const struct coord_profile *prof, struct nc_nat_class *out)
+{
+	memset(out, 0, sizeof(*out)); /* every member's zero is "unknown" */
+	if (!prof || !prof->measured)
+		return;
+	/* The profile came off the wire (an introduction): an out-of-range value is unknown. */
+	out->mapping = prof->mapping <= NC_BEH_APD ? (enum nc_beh)prof->mapping : NC_BEH_UNKNOWN;
+	out->filtering = prof->filtering <= NC_BEH_APD ? (enum nc_beh)prof->filtering : NC_BEH_UNKNOWN;
+	out->allocation = prof->allocation <= NC_ALLOC_RANDOM ? (enum nc_alloc)prof->allocation
+							      : NC_ALLOC_UNKNOWN;
+	out->udp_blocked = prof->udp_blocked <= NC_TRI_YES ? (enum nc_tri)prof->udp_blocked
+							   : NC_TRI_UNKNOWN;
+	out->port_mapping = prof->portmap != COORD_PM_NONE ? NC_TRI_YES : NC_TRI_UNKNOWN;
+}
+
+void outlog_build(const struct coord_profile *mine, const struct coord_profile *peer,
+		  enum strat_method m, bool success, int64_t ms, time_t when,
+		  struct nc_punch_outcome *o)
+{
+	nc_punch_outcome_init(o, when);
+	snprintf(o->tool_name, sizeof(o->tool_name), "punchvpn");
+	snprintf(o->tool_version, sizeof(o->tool_version), "%s", NC_VERSION);
+	outlog_class(mine, &o->local);
+	outlog_class(peer, &o->peer);
+	o->method = outlog_method(m);
+	o->success = success;
+	o->first_packet_ms = success && ms >= 0 && ms <= UINT32_MAX ? ms : -1;
+}
+
+enum outlog_end outlog_step(struct outlog_track *t, const struct path *p)
+{
+	if (p->fixed || !p->intro_ms)
+		return OUTLOG_NONE;
+	if (p->intro_ms != t->round_ms) {
+		/* A new round; one still open is cut short (not an outcome). A network change
+		 * makes it new even after a failure: the NATs may be others now. */
+		t->round_ms = p->intro_ms;
+		t->open = true;
+		t->repeat = t->failed && p->why != PATH_WHY_NET_CHANGE;
+	}
+	if (!t->open)
+		return OUTLOG_NONE;
+	if (p->first_direct_ms) {
+		t->open = t->failed = false;
+		return OUTLOG_SUCCESS;
+	}
+	if (!p->punching && p->kind != PATH_DIRECT && p->why == PATH_WHY_NO_DIRECT) {
+		t->open = false;
+		t->failed = true;
+		return t->repeat ? OUTLOG_REPEAT : OUTLOG_FAILURE;
+	}
+	return OUTLOG_NONE;
+}
+
+struct outlog {
+	char *dir;
+	int dfd;
+	struct outlog_track *track;
+	size_t n;
+	uint64_t written, skipped;
+};
+
+static int write_all(int fd, const char *s, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, s, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* text into a new file of the directory, atomically: whoever lists the directory (submit-
+ * outcomes) sees a whole document or none. Temporary names start with '.', which the
+ * submitter skips. */
+static int put_file(struct outlog *ol, const char *final, const char *text)
+{
+	char tmp[64];
+	int fd, rc;
+
+	snprintf(tmp, sizeof(tmp), ".%s.tmp", final);
+	fd = openat(ol->dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return -errno;
+	rc = write_all(fd, text, strlen(text));
+	if (rc == 0 && fchmod(fd, 0644) != 0) /* whatever the umask: nothing in it is secret */
+		rc = -errno;
+	if (rc == 0 && fsync(fd) != 0)
+		rc = -errno;
+	if (close(fd) != 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && renameat(ol->dfd, tmp, ol->dfd, final) != 0)
+		rc = -errno;
+	if (rc != 0)
+		unlinkat(ol->dfd, tmp, 0);
+	else
+		fsync(ol->dfd); /* the rename itself survives a crash */
+	return rc;
+}
+
+static int random_name(char *out, size_t len, time_t when)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char r[16];
+	char h[33];
+	struct tm tm;
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return -EIO;
+	for (int i = 0; i < 16; i++) {
+		h[2 * i] = hex[r[i] >> 4];
+		h[2 * i + 1] = hex[r[i] & 15];
+	}
+	h[32] = '\0';
+	gmtime_r(&when, &tm);
+	snprintf(out, len, OUTLOG_PREFIX "%04d%02d%02d-%s.json", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, h);
+	return 0;
+}
+
+int outlog_open(struct outlog **olp, const char *dir, size_t n_peers, char *err, size_t errlen)
+{
+	struct outlog *ol = calloc(1, sizeof(*ol));
+	char probe[80];
+	struct stat st;
+	int rc;
+
+	*olp = NULL;
+	if (!ol || !(ol->dir = strdup(dir)) ||
+	    !(ol->track = calloc(n_peers ? n_peers : 1, sizeof(*ol->track)))) {
+		snprintf(err, errlen, "OutcomeLog: out of memory");
+		rc = -NC_E_NOMEM;
+		goto fail;
+	}
+	ol->n = n_peers;
+	ol->dfd = -1;
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		rc = -errno;
+		snprintf(err, errlen, "OutcomeLog %s: cannot make the directory: %s", dir,
+			 strerror(errno));
+		goto fail;
+	}
+	ol->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ol->dfd < 0 || fstat(ol->dfd, &st) != 0) {
+		rc = -errno;
+		snprintf(err, errlen, "OutcomeLog %s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	/* The first attempt ends seconds after `up`: a directory that takes no file should
+	 * stop `up` now, not lose that outcome later. */
+	snprintf(probe, sizeof(probe), ".probe-%ld", (long)getpid());
+	if ((rc = put_file(ol, probe, "")) != 0) {
+		snprintf(err, errlen, "OutcomeLog %s: cannot write a file there: %s", dir,
+			 strerror(-rc));
+		goto fail;
+	}
+	unlinkat(ol->dfd, probe, 0);
+	*olp = ol;
+	return 0;
+fail:
+	outlog_close(ol);
+	return rc;
+}
+
+void outlog_close(struct outlog *ol)
+{
+	if (!ol)
+		return;
+	if (ol->dfd >= 0)
+		close(ol->dfd);
+	free(ol->dir);
+	free(ol->track);
+	free(ol);
+}
+
+int outlog_write(struct outlog *ol, const struct nc_punch_outcome *o, char *name, size_t len)
+{
+	char file[80];
+	char *text = nc_punch_outcome_to_json(o, true);
+	time_t now = time(NULL);
+	int rc;
+
+	if (!text)
+		return -NC_E_INVALID;
+	rc = random_name(file, sizeof(file), now);
+	if (rc == 0)
+		rc = put_file(ol, file, text);
+	free(text);
+	if (rc == 0 && name)
+		snprintf(name, len, "%s/%s", ol->dir, file);
+	return rc;
+}
+
+struct outlog_track *outlog_track(struct outlog *ol, size_t i)
+{
+	return i < ol->n ? &ol->track[i] : NULL;
+}
+
+void outlog_counts(const struct outlog *ol, uint64_t *written, uint64_t *skipped)
+{
+	*written = ol->written;
+	*skipped = ol->skipped;
+}
+
+static enum strat_method method_by_name(const char *w)
+{
+	for (int m = 0; m < STRAT_METHOD_COUNT; m++)
+		if (w && !strcmp(w, strategy_method_name((enum strat_method)m)))
+			return (enum strat_method)m;
+	return STRAT_PUNCH; /* a word the table does not know: path.c punched to get there */
+}
+
+void outlog_dev_tick(struct dev *d, struct dev_peer *p, const struct path *snap)
+{
+	struct outlog *ol = d->outlog;
+	struct outlog_track *t = outlog_track(ol, (size_t)(p - d->peers));
+	struct coord_profile mine, peer;
+	struct nc_punch_outcome o;
+	struct strat_plan plan;
+	enum outlog_end end;
+	enum strat_method m;
+	bool have_mine;
+	char file[512];
+	int rc;
+
+	if (!t || (end = outlog_step(t, snap)) == OUTLOG_NONE)
+		return;
+	if (end == OUTLOG_REPEAT) {
+		ol->skipped++;
+		return;
+	}
+	pthread_mutex_lock(&p->lock);
+	peer = p->peer_prof;
+	pthread_mutex_unlock(&p->lock);
+	have_mine = dev_my_profile(d, &mine);
+	if (end == OUTLOG_SUCCESS)
+		m = method_by_name(dev_path_method(d, snap, &peer));
+	else /* what was tried: path.c punches every candidate even when the table lists none */
+		m = strategy_first_direct(dev_plan(d, snap, &peer, &plan)) == STRAT_RELAY
+			? STRAT_PUNCH
+			: strategy_first_direct(&plan);
+	outlog_build(have_mine ? &mine : NULL, peer.measured ? &peer : NULL, m,
+		     end == OUTLOG_SUCCESS, path_intro_to_direct_ms(snap), time(NULL), &o);
+	if ((rc = outlog_write(ol, &o, file, sizeof(file))) != 0) {
+		ol->skipped++;
+		nc_log_warnx("peer %.8s: punch outcome not written to %s: %s", p->name, ol->dir,
+			     nc_strerror(rc));
+		return;
+	}
+	ol->written++;
+	nc_log_info("peer %.8s: punch outcome %s %s written to %s", p->name,
+		    nc_punch_method_name(o.method), o.success ? "succeeded" : "failed", file);
+}
