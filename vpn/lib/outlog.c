@@ -84,10 +84,18 @@ enum outlog_end outlog_step(struct outlog_track *t, const struct path *p)
 	return OUTLOG_NONE;
 }
 
+/* A round that ended, waiting for both profiles (see outlog_dev_tick). */
+struct outlog_pending {
+	bool on, success;
+	uint64_t since_ms;
+	struct path snap; /* the path as the round ended: the method is judged on it */
+};
+
 struct outlog {
 	char *dir;
 	int dfd;
 	struct outlog_track *track;
+	struct outlog_pending *pend;
 	size_t n;
 	uint64_t written, skipped;
 };
@@ -163,7 +171,8 @@ int outlog_open(struct outlog **olp, const char *dir, size_t n_peers, char *err,
 
 	*olp = NULL;
 	if (!ol || !(ol->dir = strdup(dir)) ||
-	    !(ol->track = calloc(n_peers ? n_peers : 1, sizeof(*ol->track)))) {
+	    !(ol->track = calloc(n_peers ? n_peers : 1, sizeof(*ol->track))) ||
+	    !(ol->pend = calloc(n_peers ? n_peers : 1, sizeof(*ol->pend)))) {
 		snprintf(err, errlen, "OutcomeLog: out of memory");
 		rc = -NC_E_NOMEM;
 		goto fail;
@@ -206,6 +215,7 @@ void outlog_close(struct outlog *ol)
 		close(ol->dfd);
 	free(ol->dir);
 	free(ol->track);
+	free(ol->pend);
 	free(ol);
 }
 
@@ -246,37 +256,31 @@ static enum strat_method method_by_name(const char *w)
 	return STRAT_PUNCH; /* a word the table does not know: path.c punched to get there */
 }
 
-void outlog_dev_tick(struct dev *d, struct dev_peer *p, const struct path *snap)
+/* Writes peer p's pending outcome with the profiles known now. */
+static void write_pending(struct dev *d, struct dev_peer *p, struct outlog_pending *pe)
 {
 	struct outlog *ol = d->outlog;
-	struct outlog_track *t = outlog_track(ol, (size_t)(p - d->peers));
 	struct coord_profile mine, peer;
 	struct nc_punch_outcome o;
 	struct strat_plan plan;
-	enum outlog_end end;
 	enum strat_method m;
 	bool have_mine;
 	char file[512];
 	int rc;
 
-	if (!t || (end = outlog_step(t, snap)) == OUTLOG_NONE)
-		return;
-	if (end == OUTLOG_REPEAT) {
-		ol->skipped++;
-		return;
-	}
+	pe->on = false;
 	pthread_mutex_lock(&p->lock);
 	peer = p->peer_prof;
 	pthread_mutex_unlock(&p->lock);
 	have_mine = dev_my_profile(d, &mine);
-	if (end == OUTLOG_SUCCESS)
-		m = method_by_name(dev_path_method(d, snap, &peer));
+	if (pe->success)
+		m = method_by_name(dev_path_method(d, &pe->snap, &peer));
 	else /* what was tried: path.c punches every candidate even when the table lists none */
-		m = strategy_first_direct(dev_plan(d, snap, &peer, &plan)) == STRAT_RELAY
+		m = strategy_first_direct(dev_plan(d, &pe->snap, &peer, &plan)) == STRAT_RELAY
 			? STRAT_PUNCH
 			: strategy_first_direct(&plan);
-	outlog_build(have_mine ? &mine : NULL, peer.measured ? &peer : NULL, m,
-		     end == OUTLOG_SUCCESS, path_intro_to_direct_ms(snap), time(NULL), &o);
+	outlog_build(have_mine ? &mine : NULL, peer.measured ? &peer : NULL, m, pe->success,
+		     path_intro_to_direct_ms(&pe->snap), time(NULL), &o);
 	if ((rc = outlog_write(ol, &o, file, sizeof(file))) != 0) {
 		ol->skipped++;
 		nc_log_warnx("peer %.8s: punch outcome not written to %s: %s", p->name, ol->dir,
@@ -286,4 +290,52 @@ void outlog_dev_tick(struct dev *d, struct dev_peer *p, const struct path *snap)
 	ol->written++;
 	nc_log_info("peer %.8s: punch outcome %s %s written to %s", p->name,
 		    nc_punch_method_name(o.method), o.success ? "succeeded" : "failed", file);
+}
+
+static bool both_measured(struct dev *d, struct dev_peer *p)
+{
+	struct coord_profile mine;
+	bool peer;
+
+	pthread_mutex_lock(&p->lock);
+	peer = p->peer_prof.measured;
+	pthread_mutex_unlock(&p->lock);
+	return peer && dev_my_profile(d, &mine);
+}
+
+void outlog_dev_tick(struct dev *d, struct dev_peer *p, const struct path *snap)
+{
+	struct outlog *ol = d->outlog;
+	size_t i = (size_t)(p - d->peers);
+	struct outlog_track *t = outlog_track(ol, i);
+	struct outlog_pending *pe;
+	uint64_t now = dev_now_ms();
+	enum outlog_end end;
+
+	if (!t)
+		return;
+	pe = &ol->pend[i];
+	end = outlog_step(t, snap);
+	if (end == OUTLOG_REPEAT) {
+		ol->skipped++;
+	} else if (end != OUTLOG_NONE) {
+		if (pe->on) /* an older one still waiting goes first, as it is */
+			write_pending(d, p, pe);
+		*pe = (struct outlog_pending){.on = true, .success = end == OUTLOG_SUCCESS,
+					      .since_ms = now, .snap = *snap};
+	}
+	/* A round often ends before the NAT measurements (a fast punch beats them by a second):
+	 * the classes are the point of the document, so it waits for both profiles, a bounded
+	 * time. */
+	if (pe->on && (both_measured(d, p) || vpn_since(now, pe->since_ms) >= OUTLOG_PROFILE_WAIT_MS))
+		write_pending(d, p, pe);
+}
+
+void outlog_dev_flush(struct dev *d)
+{
+	if (!d->outlog)
+		return;
+	for (size_t i = 0; i < d->n_peers && i < d->outlog->n; i++)
+		if (d->outlog->pend[i].on)
+			write_pending(d, &d->peers[i], &d->outlog->pend[i]);
 }

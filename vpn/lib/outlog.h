@@ -82,9 +82,14 @@ struct outlog_track *outlog_track(struct outlog *ol, size_t i);
 void outlog_counts(const struct outlog *ol, uint64_t *written, uint64_t *skipped);
 
 /* The device's hook (devlink.c, main thread, once per tick per peer with a path that can
- * punch): follows peer i's path snapshot and writes a document when a round ended. */
+ * punch): follows the peer's path snapshot; a round that ended is written once both profiles
+ * are measured (a fast punch ends before the measurements do), or OUTLOG_PROFILE_WAIT_MS after
+ * it ended with what is known then. The method is judged on the path as the round ended. */
+#define OUTLOG_PROFILE_WAIT_MS 15000
 struct dev;
 struct dev_peer;
 void outlog_dev_tick(struct dev *d, struct dev_peer *p, const struct path *snap);
+/* Writes every round still waiting for a profile (`up` ending; before dev_stop). */
+void outlog_dev_flush(struct dev *d);
 
 #endif

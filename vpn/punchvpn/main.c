@@ -321,6 +321,7 @@ static int cmd_up(int argc, char **argv)
 	rc = failed;
 	nc_log_info("%s down", name);
 out:
+	outlog_dev_flush(&d); /* a round that ended waits for the profiles: it is written now */
 	dev_stop(&d); /* closing the TUN descriptor removes the interface, addresses and routes */
 	if (ep >= 0)
 		close(ep);
