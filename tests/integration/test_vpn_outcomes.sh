@@ -42,8 +42,12 @@ fi
 need_root
 need_tool python3 nft ping curl
 [ -c /dev/net/tun ] || skip "no /dev/net/tun"
-PY=$(command -v /usr/bin/python3 || command -v python3)
-"$PY" -c 'import jsonschema' 2>/dev/null || skip "python3-jsonschema is not installed"
+# The schema's validator: the first python with jsonschema (as test_outcome_schema.sh).
+JPY=''
+for p in /usr/bin/python3 python3; do
+	if "$p" -c 'import jsonschema' 2>/dev/null; then JPY=$p; break; fi
+done
+[ -n "$JPY" ] || skip "python3-jsonschema is not installed"
 # shellcheck source=../../results/tests/lib/collector.sh
 . "$NC_SRC/results/tests/lib/collector.sh"
 res_setup # $W, removed on exit with the collectors
@@ -73,7 +77,7 @@ run relay port-restricted:symmetric-random PAIR_VPN_HOOK="$NC_SRC/tests/integrat
 check_status "relayed pair: the case passes, and both failures came while the tunnel was up" $?
 
 # The documents: schema, contents, anonymity, files.
-"$PY" - "$SCHEMA" "$W" >"$W/docs.out" 2>&1 <<'PYEOF'
+"$JPY" - "$SCHEMA" "$W" >"$W/docs.out" 2>&1 <<'PYEOF'
 import glob, json, os, re, sys
 import jsonschema
 schema = json.load(open(sys.argv[1]))
