@@ -105,6 +105,13 @@ static void test_step_failure(void **state)
 	assert_int_equal(outlog_step(&t, &p), OUTLOG_NONE);
 	punch_until(&p, t1, t1 + PATH_PUNCH_GIVEUP_MS + 100);
 	assert_int_equal(outlog_step(&t, &p), OUTLOG_FAILURE);
+	/* `punchvpn repunch` asks for a new attempt: its failure is written too. */
+	t1 += PATH_PUNCH_GIVEUP_MS + 1000;
+	path_repunch(&p, t1);
+	assert_int_equal(p.why, PATH_WHY_REPUNCH);
+	assert_int_equal(outlog_step(&t, &p), OUTLOG_NONE);
+	punch_until(&p, t1, t1 + PATH_PUNCH_GIVEUP_MS + 100);
+	assert_int_equal(outlog_step(&t, &p), OUTLOG_FAILURE);
 	/* A success clears the failure: the next failure after it counts again. */
 	t1 += PATH_PUNCH_GIVEUP_MS + 1000;
 	path_intro(&p, 3, &obs, NULL, 0, t1);

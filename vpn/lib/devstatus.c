@@ -70,23 +70,17 @@ static json_t *map_json(struct dev *d)
 			 (int)m->expires_in_s);
 }
 
-const struct strat_plan *dev_plan(struct dev *d, const struct path *path,
-				  const struct coord_profile *peer, struct strat_plan *plan)
+/* The strategy table's plan for this pair (profiles not measured yet count as unknown). */
+static const struct strat_plan *plan_of(struct dev *d, const struct path *path,
+					const struct coord_profile *peer, struct strat_plan *plan)
 {
-	struct coord_profile mine;
-	struct strat_side me = {.prof = dev_my_profile(d, &mine) ? &mine : NULL};
-	struct strat_side them = {.prof = peer->measured ? peer : NULL, .observed = path->observed,
-				  .n_local = path->n_cand ? path->n_cand - 1 : 0};
-
-	pthread_mutex_lock(&d->rdv.lock);
-	me.observed = d->rdv.observed;
-	pthread_mutex_unlock(&d->rdv.lock);
-	strategy_plan(&me, &them, plan);
+	dev_plan(d, peer->measured ? peer : NULL, &path->observed,
+		 path->n_cand ? path->n_cand - 1 : 0, plan);
 	return plan;
 }
 
 const char *dev_path_method(struct dev *d, const struct path *path,
-			    const struct coord_profile *peer)
+			    const struct coord_profile *peer, bool by_bday)
 {
 	struct coord_profile mine;
 	struct strat_plan plan;
@@ -96,8 +90,11 @@ const char *dev_path_method(struct dev *d, const struct path *path,
 	/* A direct path the peers punched is the table's first direct method: prediction when it
 	 * put it first (the predicted candidates are only offered then), punching otherwise. */
 	if (method && !strcmp(method, "punch") &&
-	    strategy_first_direct(dev_plan(d, path, peer, &plan)) == STRAT_PREDICT)
+	    strategy_first_direct(plan_of(d, path, peer, &plan)) == STRAT_PREDICT)
 		method = strategy_method_name(STRAT_PREDICT);
+	/* The mapping birthday probing found (a peer-reflexive endpoint on the easy side). */
+	if (method && !strcmp(method, "punch") && by_bday)
+		method = strategy_method_name(STRAT_BIRTHDAY);
 	return method;
 }
 
@@ -113,6 +110,8 @@ static json_t *peer_json(struct dev *d, struct dev_peer *p, uint64_t now)
 	uint32_t rtt;
 	enum path_kind rtt_path;
 	int64_t i2d;
+	json_t *bday;
+	bool by_bday;
 
 	pthread_mutex_lock(&p->lock);
 	path = p->path;
@@ -121,6 +120,8 @@ static json_t *peer_json(struct dev *d, struct dev_peer *p, uint64_t now)
 	rtt_path = p->rtt_path;
 	if (p->cur)
 		cipher = tp_cipher_name(p->cur->s.cipher);
+	bday = dev_bday_json(p, now);
+	by_bday = dev_bday_made(p);
 	pthread_mutex_unlock(&p->lock);
 	for (size_t i = 0; i < path.n_cand; i++)
 		json_array_append_new(cands, addr_json(&path.cand[i]));
@@ -129,10 +130,11 @@ static json_t *peer_json(struct dev *d, struct dev_peer *p, uint64_t now)
 	json_object_set_new(o, "endpoint", addr_json(&path.ep));
 	json_object_set_new(o, "path", json_string(path_kind_name(path.kind)));
 	json_object_set_new(o, "path_reason", json_string(path_why_text(path.why)));
-	method = dev_path_method(d, &path, &peer_prof);
+	method = dev_path_method(d, &path, &peer_prof, by_bday);
 	json_object_set_new(o, "method", method ? json_string(method) : json_null());
+	json_object_set_new(o, "birthday", bday);
 	if (path.relay)
-		json_object_set_new(o, "strategy", strategy_plan_json(dev_plan(d, &path, &peer_prof, &plan)));
+		json_object_set_new(o, "strategy", strategy_plan_json(plan_of(d, &path, &peer_prof, &plan)));
 	json_object_set_new(o, "relay_id", path.relay ? json_integer(path.relay_id) : json_null());
 	json_object_set_new(o, "candidates", cands);
 	json_object_set_new(o, "punching", json_boolean(path.punching));

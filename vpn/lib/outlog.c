@@ -65,10 +65,11 @@ enum outlog_end outlog_step(struct outlog_track *t, const struct path *p)
 		return OUTLOG_NONE;
 	if (p->intro_ms != t->round_ms) {
 		/* A new round; one still open is cut short (not an outcome). A network change
-		 * makes it new even after a failure: the NATs may be others now. */
+		 * makes it new even after a failure (the NATs may be others now), and so does a
+		 * `punchvpn repunch` (asked for). */
 		t->round_ms = p->intro_ms;
 		t->open = true;
-		t->repeat = t->failed && p->why != PATH_WHY_NET_CHANGE;
+		t->repeat = t->failed && p->why != PATH_WHY_NET_CHANGE && p->why != PATH_WHY_REPUNCH;
 	}
 	if (!t->open)
 		return OUTLOG_NONE;
@@ -87,6 +88,7 @@ enum outlog_end outlog_step(struct outlog_track *t, const struct path *p)
 /* A round that ended, waiting for both profiles (see outlog_dev_tick). */
 struct outlog_pending {
 	bool on, success;
+	bool by_bday; /* the direct path came from birthday probing (dev_bday_made) */
 	uint64_t since_ms;
 	struct path snap; /* the path as the round ended: the method is judged on it */
 };
@@ -274,11 +276,13 @@ static void write_pending(struct dev *d, struct dev_peer *p, struct outlog_pendi
 	pthread_mutex_unlock(&p->lock);
 	have_mine = dev_my_profile(d, &mine);
 	if (pe->success)
-		m = method_by_name(dev_path_method(d, &pe->snap, &peer));
-	else /* what was tried: path.c punches every candidate even when the table lists none */
-		m = strategy_first_direct(dev_plan(d, &pe->snap, &peer, &plan)) == STRAT_RELAY
-			? STRAT_PUNCH
-			: strategy_first_direct(&plan);
+		m = method_by_name(dev_path_method(d, &pe->snap, &peer, pe->by_bday));
+	else { /* what was tried: the path punches every candidate even when the table lists none */
+		dev_plan(d, peer.measured ? &peer : NULL, &pe->snap.observed,
+			 pe->snap.n_cand ? pe->snap.n_cand - 1 : 0, &plan);
+		m = strategy_first_direct(&plan) == STRAT_RELAY ? STRAT_PUNCH
+								: strategy_first_direct(&plan);
+	}
 	outlog_build(have_mine ? &mine : NULL, peer.measured ? &peer : NULL, m, pe->success,
 		     path_intro_to_direct_ms(&pe->snap), time(NULL), &o);
 	if ((rc = outlog_write(ol, &o, file, sizeof(file))) != 0) {
@@ -323,6 +327,11 @@ void outlog_dev_tick(struct dev *d, struct dev_peer *p, const struct path *snap)
 			write_pending(d, p, pe);
 		*pe = (struct outlog_pending){.on = true, .success = end == OUTLOG_SUCCESS,
 					      .since_ms = now, .snap = *snap};
+		if (pe->success) {
+			pthread_mutex_lock(&p->lock);
+			pe->by_bday = dev_bday_made(p);
+			pthread_mutex_unlock(&p->lock);
+		}
 	}
 	/* A round often ends before the NAT measurements (a fast punch beats them by a second):
 	 * the classes are the point of the document, so it waits for both profiles, a bounded

@@ -13,7 +13,8 @@
  *     tried), no time.
  * A round cut short (a network change or `down` before either end) is not an outcome and is not
  * written. A failed round repeated for the same peer (introductions start punching again on the
- * relay) is written once, until a direct path or a network change in between: a relayed pair
+ * relay) is written once, until a direct path, a network change or a `punchvpn repunch` in
+ * between: a relayed pair
  * would otherwise fill the directory with the same failure every half minute and outweigh the
  * pairs that connect once.
  *
