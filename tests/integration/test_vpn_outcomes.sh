@@ -6,14 +6,16 @@
 #  1. port-restricted x port-restricted goes direct by punching: each host writes one
 #     document, success, udp-punch, its own and the peer's class (EIM, APDF, preserving), the
 #     time to the first direct packet.
-#  2. symmetric-random x symmetric-random stays on the relay: this file is also the pair's
+#  2. port-restricted x symmetric-random goes direct by birthday probing: one success each,
+#     birthday, within 5 s.
+#  3. symmetric-random x symmetric-random stays on the relay: this file is also the pair's
 #     PAIR_VPN_HOOK and keeps the tunnel up until punching gives up (PATH_PUNCH_GIVEUP_MS,
 #     30 s); each host writes one failure, no time, udp-punch (the table lists no direct method
 #     for the pair, and the path punches its candidates all the same).
-#  3. Every document validates against results/schema/punch-outcome.v1.schema.json (python's
+#  4. Every document validates against results/schema/punch-outcome.v1.schema.json (python's
 #     jsonschema, as results/tests/test_outcome_schema.sh), holds no address, port or key, is
 #     mode 0644, and no temporary file is left.
-#  4. submit-outcomes: every document stored (GET /api/v1/outcomes returns exactly them) and
+#  5. submit-outcomes: every document stored (GET /api/v1/outcomes returns exactly them) and
 #     deleted; the same file sent again is stored once (Idempotency-Key); a document that does
 #     not validate and a collector that does not answer leave the files in place, exit 1.
 # Exit 77 (skip) when not root, without namespaces, jsonschema or the collector's libraries.
@@ -71,9 +73,11 @@ run() {
 	return "$rc"
 }
 
-mkdir -p "$W/direct" "$W/relay"
+mkdir -p "$W/direct" "$W/bday" "$W/relay"
 run direct port-restricted:port-restricted
 check_status "direct pair: the case passes (direct, 10/10 pings)" $?
+run bday port-restricted:symmetric-random
+check_status "birthday pair: the case passes (direct by birthday, 10/10 pings)" $?
 run relay symmetric-random:symmetric-random PAIR_VPN_HOOK="$NC_SRC/tests/integration/test_vpn_outcomes.sh" OUTC_HOOK=1
 check_status "relayed pair: the case passes, and both failures came while the tunnel was up" $?
 
@@ -95,11 +99,12 @@ pr = {"mapping": "endpoint-independent", "filtering": "address-and-port-dependen
       "allocation": "preserving", "udp_blocked": False}
 sr = {"mapping": "address-and-port-dependent", "filtering": "address-and-port-dependent",
       "allocation": "random", "udp_blocked": False}
-want = {  # case/host: (success, my class, peer class)
-    "direct/A": (True, pr, pr), "direct/B": (True, pr, pr),
-    "relay/A": (False, sr, sr), "relay/B": (False, sr, sr),
+want = {  # case/host: (success, method, my class, peer class)
+    "direct/A": (True, "udp-punch", pr, pr), "direct/B": (True, "udp-punch", pr, pr),
+    "bday/A": (True, "birthday", pr, sr), "bday/B": (True, "birthday", sr, pr),
+    "relay/A": (False, "udp-punch", sr, sr), "relay/B": (False, "udp-punch", sr, sr),
 }
-for key, (success, mine, peer) in want.items():
+for key, (success, method, mine, peer) in want.items():
     d = os.path.join(w, key)
     files = sorted(glob.glob(d + "/*"))
     hidden = [f for f in os.listdir(d) if f.startswith(".")]
@@ -124,12 +129,13 @@ for key, (success, mine, peer) in want.items():
     if re.search(r"\d+\.\d+\.\d+\.\d+|5190[01]|[A-Za-z0-9+/]{43}=|T(?!00:00:00Z)\d\d:\d\d", text):
         fail(f"{key}: an address, port, key or time in the document: {text}")
     got = (doc["success"], doc["method"])
-    exp = (success, "udp-punch")
+    exp = (success, method)
     if got != exp:
         fail(f"{key}: success/method {got}, expected {exp}")
     ms = doc.get("first_packet_ms")
-    if success and not (isinstance(ms, int) and 0 <= ms <= 1000):
-        fail(f"{key}: first_packet_ms {ms}, expected 0..1000")
+    limit = 5000 if method == "birthday" else 1000
+    if success and not (isinstance(ms, int) and 0 <= ms <= limit):
+        fail(f"{key}: first_packet_ms {ms}, expected 0..{limit}")
     if not success and ms is not None:
         fail(f"{key}: a failure with a time ({ms})")
     for side, cls in (("local", mine), ("peer", peer)):
@@ -144,7 +150,7 @@ for key, (success, mine, peer) in want.items():
 print("bad", bad)
 PYEOF
 sed 's/^/    /' "$W/docs.out"
-check_equal "documents: schema, classes, method, time, anonymity, mode (4 hosts)" "bad 0" "$(tail -n 1 "$W/docs.out")"
+check_equal "documents: schema, classes, method, time, anonymity, mode (6 hosts)" "bad 0" "$(tail -n 1 "$W/docs.out")"
 
 # --- submission
 res_start c --rate 0
@@ -152,7 +158,7 @@ mkdir -p "$W/again" "$W/bad" "$W/dead"
 cp "$W"/direct/A/*.json "$W/again/" # the same name and bytes: the same Idempotency-Key
 cp "$W"/relay/B/*.json "$W/dead/"
 echo '{"schema": "punch-outcome", "version": 1}' >"$W/bad/punch-outcome-bad.json"
-cat "$W"/direct/*/*.json "$W"/relay/*/*.json | "$PY" -c '
+cat "$W"/direct/*/*.json "$W"/bday/*/*.json "$W"/relay/*/*.json | "$PY" -c '
 import json, sys
 dec = json.JSONDecoder(); s = sys.stdin.read(); i = 0; out = []
 while i < len(s):
@@ -160,25 +166,25 @@ while i < len(s):
     if i >= len(s): break
     d, i = dec.raw_decode(s, i); out.append(json.dumps(d, sort_keys=True))
 print("\n".join(sorted(out)))' >"$W/sent.sorted"
-"$PV" submit-outcomes --collector "$BASE_c" "$W/direct/A" "$W/direct/B" "$W/relay/A" \
-	"$W/relay/B" >"$W/submit.out" 2>&1
+"$PV" submit-outcomes --collector "$BASE_c" "$W/direct/A" "$W/direct/B" "$W/bday/A" \
+	"$W/bday/B" "$W/relay/A" "$W/relay/B" >"$W/submit.out" 2>&1
 rc=$?
 sed 's/^/    /' "$W/submit.out"
 check_equal "submit-outcomes: exit 0" 0 "$rc"
-check_equal "submit-outcomes: 4 sent, 0 kept" "4 sent, 0 kept" "$(tail -n 1 "$W/submit.out")"
-check_equal "every stored document deleted" "" "$(find "$W/direct" "$W/relay" -type f)"
+check_equal "submit-outcomes: 6 sent, 0 kept" "6 sent, 0 kept" "$(tail -n 1 "$W/submit.out")"
+check_equal "every stored document deleted" "" "$(find "$W/direct" "$W/bday" "$W/relay" -type f)"
 curl -s "$BASE_c/api/v1/outcomes?limit=1000" >"$W/export"
 "$PY" -c '
 import json, sys
 print("\n".join(sorted(json.dumps(json.loads(l)["outcome"], sort_keys=True) for l in open(sys.argv[1]) if l.strip())))' \
 	"$W/export" >"$W/stored.sorted"
-check_equal "GET /api/v1/outcomes: 4 rows" 4 "$(wc -l <"$W/export")"
+check_equal "GET /api/v1/outcomes: 6 rows" 6 "$(wc -l <"$W/export")"
 cmp -s "$W/sent.sorted" "$W/stored.sorted"
 check_status "the stored outcomes are exactly the documents written" $? "$(diff "$W/sent.sorted" "$W/stored.sorted")"
 
 "$PV" submit-outcomes --collector "$BASE_c/api/v1/outcomes" "$W/again" >"$W/again.out" 2>&1
 check_status "the same document again: accepted (exit 0)" $? "$(cat "$W/again.out")"
-check_equal "... and not stored twice" 4 "$(curl -s "$BASE_c/api/v1/outcomes?limit=1000" | wc -l)"
+check_equal "... and not stored twice" 6 "$(curl -s "$BASE_c/api/v1/outcomes?limit=1000" | wc -l)"
 
 "$PV" submit-outcomes --collector "$BASE_c" "$W/bad" >"$W/bad.out" 2>&1
 rc=$?
@@ -188,7 +194,7 @@ check_equal "an invalid document: exit 1" 1 "$rc"
 check_status "... kept" $?
 grep -q 'kept, not sent: .*required\|kept, not sent: .*local' "$W/bad.out"
 check_status "... with the reader's reason" $? "$(cat "$W/bad.out")"
-check_equal "... nothing stored" 4 "$(curl -s "$BASE_c/api/v1/outcomes?limit=1000" | wc -l)"
+check_equal "... nothing stored" 6 "$(curl -s "$BASE_c/api/v1/outcomes?limit=1000" | wc -l)"
 
 # A collector that does not answer (a closed port): the document kept, after the bounded
 # retries.

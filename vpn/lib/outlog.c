@@ -121,7 +121,7 @@ static int write_all(int fd, const char *s, size_t n)
  * submitter skips. */
 static int put_file(struct outlog *ol, const char *final, const char *text)
 {
-	char tmp[64];
+	char tmp[128];
 	int fd, rc;
 
 	snprintf(tmp, sizeof(tmp), ".%s.tmp", final);

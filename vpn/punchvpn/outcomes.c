@@ -36,12 +36,12 @@ struct run {
 	unsigned sent, kept;
 };
 
-static int usage_submit(void)
+static int usage_submit(FILE *f)
 {
-	fprintf(stderr, "usage: punchvpn submit-outcomes --collector URL PATH...\n"
+	fprintf(f, "usage: punchvpn submit-outcomes --collector URL PATH...\n"
 			"       (URL: http://HOST[:PORT] or the full .../api/v1/outcomes;\n"
 			"        PATH: a document or a directory of them, as OutcomeLog writes)\n");
-	return 2;
+	return f == stderr ? 2 : 0;
 }
 
 /* The whole file, NUL-terminated; at most OUTLOG_MAX_DOC bytes (a document is far smaller). */
@@ -179,18 +179,17 @@ int cmd_submit_outcomes(int argc, char **argv)
 		if (!strcmp(argv[i], "--collector") && i + 1 < argc) {
 			collector = argv[++i];
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			usage_submit();
-			return 0;
+			return usage_submit(stdout);
 		} else if (argv[i][0] == '-') {
 			fprintf(stderr, "punchvpn: submit-outcomes: unknown option '%s'\n", argv[i]);
-			return usage_submit();
+			return usage_submit(stderr);
 		} else {
 			first = i;
 			break;
 		}
 	}
 	if (!collector || !first)
-		return usage_submit();
+		return usage_submit(stderr);
 	if (nc_http_url_parse(collector, &u) != 0) {
 		fprintf(stderr, "punchvpn: --collector: '%s' is not an http://HOST[:PORT][/PATH] URL\n",
 			collector);
