@@ -152,12 +152,13 @@ static void test_step_cut_short(void **state)
 static void test_methods(void **state)
 {
 	static const char *const words[STRAT_METHOD_COUNT] = {
-	    "same-lan", "public-address", "port-mapping", "udp-punch", "port-prediction",
-	    "birthday", "tcp-simultaneous-open", "relay"};
+	    "same-lan",	       "public-address", "port-mapping",	  "udp-punch",
+	    "port-prediction", "birthday",	 "tcp-simultaneous-open", "relay"};
 	(void)state;
 
 	for (int m = 0; m < STRAT_METHOD_COUNT; m++)
-		assert_string_equal(nc_punch_method_name(outlog_method((enum strat_method)m)), words[m]);
+		assert_string_equal(nc_punch_method_name(outlog_method((enum strat_method)m)),
+				    words[m]);
 }
 
 static struct coord_profile prof(uint8_t mapping, uint8_t filtering, uint8_t alloc)
@@ -189,7 +190,8 @@ static void test_build_reads_back(void **state)
 	outlog_build(&mine, &peer, STRAT_BIRTHDAY, true, 812, when, &o);
 	json = nc_punch_outcome_to_json(&o, false);
 	assert_non_null(json);
-	assert_int_equal(nc_punch_outcome_from_json(json, strlen(json), &back, err, sizeof(err)), 0);
+	assert_int_equal(nc_punch_outcome_from_json(json, strlen(json), &back, err, sizeof(err)),
+			 0);
 	assert_string_equal(back.tool_name, "punchvpn");
 	assert_string_equal(back.tool_version, NC_VERSION);
 	assert_string_equal(back.started, "2026-12-06T00:00:00Z"); /* the day only */
@@ -216,7 +218,8 @@ static void test_build_reads_back(void **state)
 	outlog_build(NULL, &peer, STRAT_PUNCH, false, 30000, when, &o);
 	json = nc_punch_outcome_to_json(&o, true);
 	assert_non_null(json);
-	assert_int_equal(nc_punch_outcome_from_json(json, strlen(json), &back, err, sizeof(err)), 0);
+	assert_int_equal(nc_punch_outcome_from_json(json, strlen(json), &back, err, sizeof(err)),
+			 0);
 	assert_false(back.success);
 	assert_int_equal(back.first_packet_ms, -1);
 	assert_int_equal(back.method, NC_METHOD_UDP_PUNCH);
@@ -230,7 +233,8 @@ static void test_build_reads_back(void **state)
 	assert_int_equal(o.first_packet_ms, -1);
 	json = nc_punch_outcome_to_json(&o, false);
 	assert_non_null(json);
-	assert_int_equal(nc_punch_outcome_from_json(json, strlen(json), &back, err, sizeof(err)), 0);
+	assert_int_equal(nc_punch_outcome_from_json(json, strlen(json), &back, err, sizeof(err)),
+			 0);
 	assert_int_equal(back.method, NC_METHOD_SAME_LAN);
 	free(json);
 }
@@ -304,8 +308,8 @@ static void test_write(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_step_success),   cmocka_unit_test(test_step_failure),
-	    cmocka_unit_test(test_step_cut_short), cmocka_unit_test(test_methods),
+	    cmocka_unit_test(test_step_success),     cmocka_unit_test(test_step_failure),
+	    cmocka_unit_test(test_step_cut_short),   cmocka_unit_test(test_methods),
 	    cmocka_unit_test(test_build_reads_back), cmocka_unit_test(test_write),
 	};
 

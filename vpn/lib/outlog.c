@@ -19,7 +19,7 @@ _Static_assert((int)STRAT_METHOD_COUNT == (int)NC_METHOD_COUNT,
 	       "strategy.h and outcome.h name the same methods");
 
 static const enum nc_punch_method method_of[STRAT_METHOD_COUNT] = {
-    [STRAT_LAN] = NC_METHOD_SAME_LAN,	    [STRAT_PUBLIC] = NC_METHOD_PUBLIC,
+    [STRAT_LAN] = NC_METHOD_SAME_LAN,	      [STRAT_PUBLIC] = NC_METHOD_PUBLIC,
     [STRAT_PORTMAP] = NC_METHOD_PORT_MAPPING, [STRAT_PUNCH] = NC_METHOD_UDP_PUNCH,
     [STRAT_PREDICT] = NC_METHOD_PREDICTION,   [STRAT_BIRTHDAY] = NC_METHOD_BIRTHDAY,
     [STRAT_TCP] = NC_METHOD_TCP_SIMOPEN,      [STRAT_RELAY] = NC_METHOD_RELAY,
@@ -37,11 +37,12 @@ void outlog_class(const struct coord_profile *prof, struct nc_nat_class *out)
 		return;
 	/* The profile came off the wire (an introduction): an out-of-range value is unknown. */
 	out->mapping = prof->mapping <= NC_BEH_APD ? (enum nc_beh)prof->mapping : NC_BEH_UNKNOWN;
-	out->filtering = prof->filtering <= NC_BEH_APD ? (enum nc_beh)prof->filtering : NC_BEH_UNKNOWN;
+	out->filtering =
+	    prof->filtering <= NC_BEH_APD ? (enum nc_beh)prof->filtering : NC_BEH_UNKNOWN;
 	out->allocation = prof->allocation <= NC_ALLOC_RANDOM ? (enum nc_alloc)prof->allocation
 							      : NC_ALLOC_UNKNOWN;
-	out->udp_blocked = prof->udp_blocked <= NC_TRI_YES ? (enum nc_tri)prof->udp_blocked
-							   : NC_TRI_UNKNOWN;
+	out->udp_blocked =
+	    prof->udp_blocked <= NC_TRI_YES ? (enum nc_tri)prof->udp_blocked : NC_TRI_UNKNOWN;
 	out->port_mapping = prof->portmap != COORD_PM_NONE ? NC_TRI_YES : NC_TRI_UNKNOWN;
 }
 
@@ -69,7 +70,8 @@ enum outlog_end outlog_step(struct outlog_track *t, const struct path *p)
 		 * `punchvpn repunch` (asked for). */
 		t->round_ms = p->intro_ms;
 		t->open = true;
-		t->repeat = t->failed && p->why != PATH_WHY_NET_CHANGE && p->why != PATH_WHY_REPUNCH;
+		t->repeat =
+		    t->failed && p->why != PATH_WHY_NET_CHANGE && p->why != PATH_WHY_REPUNCH;
 	}
 	if (!t->open)
 		return OUTLOG_NONE;
@@ -325,8 +327,8 @@ void outlog_dev_tick(struct dev *d, struct dev_peer *p, const struct path *snap)
 	} else if (end != OUTLOG_NONE) {
 		if (pe->on) /* an older one still waiting goes first, as it is */
 			write_pending(d, p, pe);
-		*pe = (struct outlog_pending){.on = true, .success = end == OUTLOG_SUCCESS,
-					      .since_ms = now, .snap = *snap};
+		*pe = (struct outlog_pending){
+		    .on = true, .success = end == OUTLOG_SUCCESS, .since_ms = now, .snap = *snap};
 		if (pe->success) {
 			pthread_mutex_lock(&p->lock);
 			pe->by_bday = dev_bday_made(p);
@@ -336,7 +338,8 @@ void outlog_dev_tick(struct dev *d, struct dev_peer *p, const struct path *snap)
 	/* A round often ends before the NAT measurements (a fast punch beats them by a second):
 	 * the classes are the point of the document, so it waits for both profiles, a bounded
 	 * time. */
-	if (pe->on && (both_measured(d, p) || vpn_since(now, pe->since_ms) >= OUTLOG_PROFILE_WAIT_MS))
+	if (pe->on &&
+	    (both_measured(d, p) || vpn_since(now, pe->since_ms) >= OUTLOG_PROFILE_WAIT_MS))
 		write_pending(d, p, pe);
 }
 

@@ -36,22 +36,22 @@
 #include "path.h"
 #include "strategy.h"
 
-#define OUTLOG_PREFIX "punch-outcome-" /* file names: PREFIX YYYYMMDD-<32 hex>.json */
-#define OUTLOG_MAX_DOC 4096            /* a document is some 400 bytes */
+#define OUTLOG_PREFIX  "punch-outcome-" /* file names: PREFIX YYYYMMDD-<32 hex>.json */
+#define OUTLOG_MAX_DOC 4096		/* a document is some 400 bytes */
 
 /* Following one peer's attempts (pure; unit-tested over path snapshots). */
 struct outlog_track {
 	uint64_t round_ms; /* the round followed (path.intro_ms); 0 = none yet */
-	bool open;         /* it has not ended */
-	bool repeat;       /* it repeats a failed round: a failure is not written again */
-	bool failed;       /* the latest round ended in failure, nothing changed since */
+	bool open;	   /* it has not ended */
+	bool repeat;	   /* it repeats a failed round: a failure is not written again */
+	bool failed;	   /* the latest round ended in failure, nothing changed since */
 };
 
 enum outlog_end {
-	OUTLOG_NONE = 0,  /* no round, or it runs on */
-	OUTLOG_SUCCESS,   /* first direct packet */
-	OUTLOG_FAILURE,   /* punching gave up */
-	OUTLOG_REPEAT,    /* gave up again, as before: not written */
+	OUTLOG_NONE = 0, /* no round, or it runs on */
+	OUTLOG_SUCCESS,	 /* first direct packet */
+	OUTLOG_FAILURE,	 /* punching gave up */
+	OUTLOG_REPEAT,	 /* gave up again, as before: not written */
 };
 
 /* One look at the path (a snapshot taken under the peer's lock): whether a round ended. */

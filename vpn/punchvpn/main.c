@@ -339,8 +339,8 @@ out:
 		uint64_t written, skipped;
 
 		outlog_counts(ol, &written, &skipped);
-		nc_log_info("punch outcomes: %llu written to %s, %llu not written", (unsigned long long)written,
-			    cfg.outcome_log, (unsigned long long)skipped);
+		nc_log_info("punch outcomes: %llu written to %s, %llu not written",
+			    (unsigned long long)written, cfg.outcome_log, (unsigned long long)skipped);
 		outlog_close(ol);
 	}
 	vpn_cfg_free(&cfg);

@@ -39,8 +39,8 @@ struct run {
 static int usage_submit(FILE *f)
 {
 	fprintf(f, "usage: punchvpn submit-outcomes --collector URL PATH...\n"
-			"       (URL: http://HOST[:PORT] or the full .../api/v1/outcomes;\n"
-			"        PATH: a document or a directory of them, as OutcomeLog writes)\n");
+		   "       (URL: http://HOST[:PORT] or the full .../api/v1/outcomes;\n"
+		   "        PATH: a document or a directory of them, as OutcomeLog writes)\n");
 	return f == stderr ? 2 : 0;
 }
 
@@ -160,7 +160,8 @@ static void each(struct run *r, const char *path)
 		return;
 	}
 	for (int i = 0; i < n; i++) {
-		if (snprintf(file, sizeof(file), "%s/%s", path, list[i]->d_name) < (int)sizeof(file))
+		if (snprintf(file, sizeof(file), "%s/%s", path, list[i]->d_name) <
+		    (int)sizeof(file))
 			one(r, file);
 		free(list[i]);
 	}
@@ -181,7 +182,8 @@ int cmd_submit_outcomes(int argc, char **argv)
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			return usage_submit(stdout);
 		} else if (argv[i][0] == '-') {
-			fprintf(stderr, "punchvpn: submit-outcomes: unknown option '%s'\n", argv[i]);
+			fprintf(stderr, "punchvpn: submit-outcomes: unknown option '%s'\n",
+				argv[i]);
 			return usage_submit(stderr);
 		} else {
 			first = i;
@@ -191,13 +193,16 @@ int cmd_submit_outcomes(int argc, char **argv)
 	if (!collector || !first)
 		return usage_submit(stderr);
 	if (nc_http_url_parse(collector, &u) != 0) {
-		fprintf(stderr, "punchvpn: --collector: '%s' is not an http://HOST[:PORT][/PATH] URL\n",
+		fprintf(stderr,
+			"punchvpn: --collector: '%s' is not an http://HOST[:PORT][/PATH] URL\n",
 			collector);
 		return 2;
 	}
 	/* The collector's base URL names the outcomes endpoint; a full URL is taken as it is. */
 	snprintf(url, sizeof(url), "%s%s", collector,
-		 strcmp(u.path, "/") ? "" : (collector[strlen(collector) - 1] == '/' ? OUTCOMES_PATH + 1 : OUTCOMES_PATH));
+		 strcmp(u.path, "/") ? ""
+				     : (collector[strlen(collector) - 1] == '/' ? OUTCOMES_PATH + 1
+										: OUTCOMES_PATH));
 	r.cfg.url = url;
 	for (int i = first; i < argc; i++)
 		each(&r, argv[i]);

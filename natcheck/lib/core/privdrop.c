@@ -36,7 +36,8 @@ int nc_drop_privileges(const char *user)
 		nc_log_warnx("--user %s: staying root, as asked", user);
 		return 0;
 	}
-	if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) {
+	if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 ||
+	    setresuid(uid, uid, uid) < 0) {
 		rc = -errno;
 		nc_log_error("cannot drop privileges to '%s': %s", user, strerror(errno));
 		return rc;
