@@ -153,15 +153,15 @@ run() {
 	times=$(get times)
 	max=$(get max_per_s)
 	echo "    $name: $ok of $(get attempts) attempts direct by birthday within ${BDAY_LIMIT_MS} ms; times (ms): $times"
-	echo "    $name: most packets from one side to the other in any second: $max (bound $((PPS * 11 / 10)) + 10)"
+	echo "    $name: most packets from one side to the other in any second: $max (bound $((PPS * 11 / 10)) + 40 for the tunnel's own punching, keepalives and handshakes)"
 	[ "${ok:-0}" -ge $((BDAY_ATTEMPTS * 95 / 100)) ]
 	check_status "$name: at least 95% of $BDAY_ATTEMPTS attempts succeed within 5 s ($ok)" $?
-	[ -n "$max" ] && [ "$max" -gt 0 ] && [ "$max" -le $((PPS * 11 / 10 + 10)) ]
+	[ -n "$max" ] && [ "$max" -gt 0 ] && [ "$max" -le $((PPS * 11 / 10 + 40)) ]
 	check_status "$name: probes paced ($max packets in the busiest second)" $?
 	[ -s "$W/$name.env.log" ] && grep -v ' ok ' "$W/$name.env.log" | sed 's/^/    not ok: /'
 }
 
-run plain port-restricted:symmetric-random
+[ -n "${BDAY_ONLY_DELAY:-}" ] || run plain port-restricted:symmetric-random
 run delay natbox-port-restricted-delay:symmetric-random
 left=$(pgrep -af "$W/" | grep -v pgrep || true)
 check_equal "no process started from the runs' files is left" "" "$left"

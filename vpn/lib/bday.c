@@ -24,6 +24,11 @@ void bday_start(struct bday *b, enum bday_role role, const struct nc_addr *targe
 	b->start_ms = now;
 	b->end_ms = 0;
 	b->sent = 0;
+	b->paced_ms = now;
+	b->credit = 1000; /* one probe at once */
+	b->hit_port = 0;
+	b->hold = false;
+	b->confirms = b->hits = 0;
 	b->rng = seed;
 	memset(b->tried, 0, sizeof(b->tried));
 	if (role != BDAY_NONE)
@@ -37,21 +42,26 @@ static unsigned budget(const struct bday *b)
 
 unsigned bday_due(struct bday *b, uint64_t now)
 {
-	uint64_t elapsed, allowed;
+	uint64_t due;
 
 	if (b->result != BDAY_RUNNING)
 		return 0;
-	elapsed = vpn_since(now, b->start_ms);
-	if (elapsed >= BDAY_FOR_MS) {
+	if (vpn_since(now, b->start_ms) >= BDAY_FOR_MS) {
 		b->result = BDAY_GAVE_UP;
 		b->end_ms = now;
 		return 0;
 	}
-	/* One probe at once, then BDAY_PPS a second. */
-	allowed = 1 + elapsed * BDAY_PPS / 1000;
-	if (allowed > budget(b))
-		allowed = budget(b);
-	return allowed > b->sent ? (unsigned)(allowed - b->sent) : 0;
+	/* A bucket of a tenth of a second: no catching up after a pause. */
+	b->credit += vpn_since(now, b->paced_ms) * BDAY_PPS;
+	b->paced_ms = now;
+	if (b->credit > (uint64_t)BDAY_PPS * 100)
+		b->credit = (uint64_t)BDAY_PPS * 100;
+	if (b->hold || b->hit_port) /* not ready, or confirming a hit: no spraying */
+		return 0;
+	due = b->credit / 1000;
+	if (due > budget(b) - b->sent)
+		due = budget(b) - b->sent;
+	return (unsigned)due;
 }
 
 uint16_t bday_next_port(struct bday *b)
@@ -79,6 +89,35 @@ uint16_t bday_next_port(struct bday *b)
 void bday_sent(struct bday *b)
 {
 	b->sent++;
+	b->credit = b->credit >= 1000 ? b->credit - 1000 : 0;
+}
+
+void bday_hold(struct bday *b, bool hold)
+{
+	b->hold = hold;
+}
+
+void bday_hit(struct bday *b, uint16_t port, uint64_t now)
+{
+	if (b->result != BDAY_RUNNING || b->role != BDAY_EASY || !port)
+		return;
+	b->hits++;
+	b->hit_port = port;
+	b->confirms = 0;
+	b->next_confirm_ms = now;
+}
+
+uint16_t bday_confirm_due(struct bday *b, uint64_t now)
+{
+	if (b->result != BDAY_RUNNING || !b->hit_port || now < b->next_confirm_ms)
+		return 0;
+	if (b->confirms >= BDAY_CONFIRM_TRIES) {
+		b->hit_port = 0;
+		return 0;
+	}
+	b->confirms++;
+	b->next_confirm_ms = now + BDAY_CONFIRM_MS;
+	return b->hit_port;
 }
 
 void bday_won(struct bday *b, uint64_t now)

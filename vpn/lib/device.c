@@ -19,8 +19,10 @@
 #include <unistd.h>
 
 #include "coord.h"
+#include "ctrl.h"
 #include "icmp.h"
 #include "offload.h"
+#include "stun.h"
 #include "wire.h"
 
 #define RX_BATCH 8
@@ -264,13 +266,19 @@ static bool send_sealed(struct dev *d, struct dev_peer *p, struct dev_sess *s,
 	return ok;
 }
 
-void dev_keepalive(struct dev *d, struct dev_peer *p, const struct dev_route *rt)
+/* One short plaintext (a keepalive's nothing, a control message) on the current session. */
+static void send_short(struct dev *d, struct dev_peer *p, const struct dev_route *rt,
+		       const uint8_t *msg, uint16_t len)
 {
-	uint8_t out[WIRE_DATA_OVERHEAD + COORD_RELAY_HDR_LEN];
+	uint8_t out[WIRE_DATA_OVERHEAD + COORD_RELAY_HDR_LEN + CTRL_LEN], copy[CTRL_LEN];
 	struct dev_sess *s;
 	struct dev_route cur;
-	uint8_t *none = NULL;
-	uint16_t zero = 0;
+	uint8_t *pkt = copy;
+
+	if (len > sizeof(copy))
+		return;
+	if (len)
+		memcpy(copy, msg, len);
 
 	pthread_mutex_lock(&p->lock);
 	s = dev_sess_ref(p->cur);
@@ -279,8 +287,22 @@ void dev_keepalive(struct dev *d, struct dev_peer *p, const struct dev_route *rt
 	if (!rt)
 		rt = &cur;
 	if (s && rt->kind != PATH_NONE)
-		send_sealed(d, p, s, rt, &none, &zero, 1, out);
+		send_sealed(d, p, s, rt, &pkt, &len, 1, out);
 	dev_sess_put(s);
+}
+
+void dev_keepalive(struct dev *d, struct dev_peer *p, const struct dev_route *rt)
+{
+	send_short(d, p, rt, NULL, 0);
+}
+
+void dev_send_ctrl(struct dev *d, struct dev_peer *p, const struct dev_route *rt,
+		   const struct ctrl_msg *m)
+{
+	uint8_t buf[CTRL_LEN];
+
+	ctrl_encode(buf, m);
+	send_short(d, p, rt, buf, CTRL_LEN);
 }
 
 /* Holds packets for a peer without a session (bounded), and asks main for a handshake. */
@@ -621,6 +643,15 @@ static void rx_data(struct dev_rx *x, const struct wire_msg *m, const uint8_t *d
 	add(&p->st.rx_packets, 1);
 	if (n == 0)
 		return; /* keepalive */
+	if (ctrl_is(x->plain, (size_t)n)) {
+		struct ctrl_msg cm;
+
+		if (ctrl_decode(x->plain, (size_t)n, &cm) != 0)
+			count(&p->st, DEV_DROP_MALFORMED);
+		else
+			dev_bday_ctrl(d, p, from, &cm);
+		return;
+	}
 	add(&p->st.rx_bytes, (uint64_t)n);
 	if (inner_addrs(x->plain, (size_t)n, &src, &dst) != 0) {
 		count(&p->st, DEV_DROP_MALFORMED);
@@ -827,6 +858,13 @@ static void rx_drain(struct dev_rx *x, int fd, int sock, uint8_t *bufs)
 				 * winner only): what else came on it is not read. */
 				if (!dev_aux_readable(d, sock))
 					break;
+				/* The reflector's answer to birthday probing's STUN request. */
+				if (sock > 0 && stun_is_message((uint8_t *)iov[i].iov_base + off,
+								len - off < seg ? len - off : seg, false)) {
+					dev_bday_stun(d, sock, (uint8_t *)iov[i].iov_base + off,
+						      len - off < seg ? len - off : seg);
+					continue;
+				}
 				rx_datagram(x, (uint8_t *)iov[i].iov_base + off,
 					    len - off < seg ? len - off : seg, &a);
 			}

@@ -120,6 +120,14 @@ struct dev_peer {
 	enum bday_role bday_role;
 	uint64_t bday_round_ms; /* the punching round the attempt belongs to */
 	struct bday bday;
+	struct dev_bday_io {
+		int sock;             /* EASY: the socket the probes go from (0: the tunnel's) */
+		uint8_t tid[12];      /* its STUN request's transaction id */
+		unsigned stun_tries, targets_sent;
+		uint64_t next_ms;     /* the next STUN request, or BDAY_TARGET */
+		bool mapped;          /* its mapping is known */
+		uint16_t mapped_port;
+	} bio;
 };
 
 /* Extra UDP sockets: birthday probing's many sockets on the hard side, and the one that wins.

@@ -3,6 +3,7 @@
 #define VPN_DEVPRIV_H
 
 #include "device.h"
+#include "ctrl.h"
 #include "since.h"
 #include "strategy.h"
 
@@ -14,6 +15,9 @@ struct dev_peer *dev_peer_by_key(struct dev *d, const uint8_t pub[32]);
 void dev_peer_route(struct dev_peer *p, struct dev_route *rt);
 /* An empty transport packet on the current session, along rt (NULL: the peer's route). */
 void dev_keepalive(struct dev *d, struct dev_peer *p, const struct dev_route *rt);
+/* A control message (ctrl.h) the same way. */
+void dev_send_ctrl(struct dev *d, struct dev_peer *p, const struct dev_route *rt,
+		   const struct ctrl_msg *m);
 
 /* The socket a route sends from: the tunnel's, or an open aux slot's; NULL when the slot
  * was closed meanwhile (the datagram is not sent). */
@@ -41,6 +45,11 @@ void dev_bday_direct(struct dev *d, struct dev_peer *p, int sock, uint64_t now);
 /* Under p->lock: whether the current direct path came from birthday probing; the attempt as
  * status shows it. */
 bool dev_bday_made(const struct dev_peer *p);
+/* A STUN message on aux socket sock: the easy side's probing socket's mapping (RX thread). */
+void dev_bday_stun(struct dev *d, int sock, const uint8_t *buf, size_t len);
+/* An authenticated control message from p (RX thread, after dev_peer_rx). */
+void dev_bday_ctrl(struct dev *d, struct dev_peer *p, const struct dev_from *from,
+		   const struct ctrl_msg *m);
 json_t *dev_bday_json(struct dev_peer *p, uint64_t now);
 
 /* devlink.c */
