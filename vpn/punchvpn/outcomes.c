@@ -199,10 +199,11 @@ int cmd_submit_outcomes(int argc, char **argv)
 		return 2;
 	}
 	/* The collector's base URL names the outcomes endpoint; a full URL is taken as it is. */
-	snprintf(url, sizeof(url), "%s%s", collector,
-		 strcmp(u.path, "/") ? ""
-				     : (collector[strlen(collector) - 1] == '/' ? OUTCOMES_PATH + 1
-										: OUTCOMES_PATH));
+	if (strcmp(u.path, "/"))
+		snprintf(url, sizeof(url), "%s", collector);
+	else
+		snprintf(url, sizeof(url), "%.*s%s", (int)strcspn(collector + 7, "/") + 7, collector,
+			 OUTCOMES_PATH);
 	r.cfg.url = url;
 	for (int i = first; i < argc; i++)
 		each(&r, argv[i]);
