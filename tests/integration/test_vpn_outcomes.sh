@@ -6,8 +6,10 @@
 #  1. port-restricted x port-restricted goes direct by punching: each host writes one
 #     document, success, udp-punch, its own and the peer's class (EIM, APDF, preserving), the
 #     time to the first direct packet.
-#  2. port-restricted x symmetric-random goes direct by birthday probing: one success each,
-#     birthday, within 5 s.
+#  2. port-restricted x symmetric-random, where the table puts birthday probing first: one
+#     document each, method birthday; a success (as a rule, within the attempt's 8 s) or, when
+#     the attempt lost (rare, and then the pair's own case fails: test_vpn_pairs judges the
+#     path), a failure without a time. The hook keeps the tunnel up until both are written.
 #  3. symmetric-random x symmetric-random stays on the relay: this file is also the pair's
 #     PAIR_VPN_HOOK and keeps the tunnel up until punching gives up (PATH_PUNCH_GIVEUP_MS,
 #     30 s); each host writes one failure, no time, udp-punch (the table lists no direct method
@@ -25,8 +27,8 @@ NC_BUILD=${NC_BUILD:-$NC_SRC/build}
 export NC_BUILD
 
 if [ -n "${OUTC_HOOK:-}" ]; then
-	# Sourced by sim/lib/pairs.sh inside the relayed case, the tunnel up: wait (bounded) for
-	# both hosts' failure documents, which come when punching gives up.
+	# Sourced by sim/lib/pairs.sh inside a case, the tunnel up: wait (bounded) for both hosts'
+	# documents (a failure comes when punching gives up, 30 s after the introduction).
 	pair_vpn_hook() {
 		local i
 		for i in $(seq 500); do
@@ -34,7 +36,7 @@ if [ -n "${OUTC_HOOK:-}" ]; then
 				compgen -G "$PAIR_PV_OUTCOMES/B/punch-outcome-*.json" >/dev/null && return 0
 			sleep 0.1
 		done
-		echo "no failure document from both hosts within 50 s" >>"$PDIR/errors"
+		echo "no document from both hosts within 50 s" >>"$PDIR/errors"
 		return 1
 	}
 	return 0
@@ -76,8 +78,10 @@ run() {
 mkdir -p "$W/direct" "$W/bday" "$W/relay"
 run direct port-restricted:port-restricted
 check_status "direct pair: the case passes (direct, 10/10 pings)" $?
-run bday port-restricted:symmetric-random
-check_status "birthday pair: the case passes (direct by birthday, 10/10 pings)" $?
+run bday port-restricted:symmetric-random PAIR_VPN_HOOK="$NC_SRC/tests/integration/test_vpn_outcomes.sh" OUTC_HOOK=1
+# Its path is test_vpn_pairs' to judge; here the case must have run (the documents below).
+[ -s "$W/bday.run/port-restricted+symmetric-random.pair.json" ]
+check_status "birthday pair: the case ran" $?
 run relay symmetric-random:symmetric-random PAIR_VPN_HOOK="$NC_SRC/tests/integration/test_vpn_outcomes.sh" OUTC_HOOK=1
 check_status "relayed pair: the case passes, and both failures came while the tunnel was up" $?
 
@@ -99,9 +103,9 @@ pr = {"mapping": "endpoint-independent", "filtering": "address-and-port-dependen
       "allocation": "preserving", "udp_blocked": False}
 sr = {"mapping": "address-and-port-dependent", "filtering": "address-and-port-dependent",
       "allocation": "random", "udp_blocked": False}
-want = {  # case/host: (success, method, my class, peer class)
+want = {  # case/host: (success (None: either), method, my class, peer class)
     "direct/A": (True, "udp-punch", pr, pr), "direct/B": (True, "udp-punch", pr, pr),
-    "bday/A": (True, "birthday", pr, sr), "bday/B": (True, "birthday", sr, pr),
+    "bday/A": (None, "birthday", pr, sr), "bday/B": (None, "birthday", sr, pr),
     "relay/A": (False, "udp-punch", sr, sr), "relay/B": (False, "udp-punch", sr, sr),
 }
 for key, (success, method, mine, peer) in want.items():
@@ -128,12 +132,14 @@ for key, (success, method, mine, peer) in want.items():
     # Anonymous: no address, no port of the lab, no key, no time of day.
     if re.search(r"\d+\.\d+\.\d+\.\d+|5190[01]|[A-Za-z0-9+/]{43}=|T(?!00:00:00Z)\d\d:\d\d", text):
         fail(f"{key}: an address, port, key or time in the document: {text}")
+    if success is None:
+        success = doc["success"]
     got = (doc["success"], doc["method"])
     exp = (success, method)
     if got != exp:
         fail(f"{key}: success/method {got}, expected {exp}")
     ms = doc.get("first_packet_ms")
-    limit = 5000 if method == "birthday" else 1000
+    limit = 8000 if method == "birthday" else 1000
     if success and not (isinstance(ms, int) and 0 <= ms <= limit):
         fail(f"{key}: first_packet_ms {ms}, expected 0..{limit}")
     if not success and ms is not None:
