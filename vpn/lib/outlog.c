@@ -269,7 +269,7 @@ static void write_pending(struct dev *d, struct dev_peer *p, struct outlog_pendi
 	struct strat_plan plan;
 	enum strat_method m;
 	bool have_mine;
-	char file[512];
+	char file[VPN_CFG_PATH_MAX + 80]; /* the directory and the name */
 	int rc;
 
 	pe->on = false;
