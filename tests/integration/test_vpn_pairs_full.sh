@@ -7,23 +7,12 @@
 # per pair. Exit 77 (skip) when not root or without namespaces.
 set -u
 NC_SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-NC_BUILD=${NC_BUILD:-$NC_SRC/build}
-export NC_BUILD
-. "$NC_SRC/tests/lib/checks.sh"
-need_root
-need_tool python3 nft ping
-[ -c /dev/net/tun ] || skip "no /dev/net/tun"
-W=$(mktemp -d /tmp/vpn-pairs-full.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+. "$NC_SRC/tests/lib/pairtest.sh"
+pairtest_init pairs-full
 npairs=$(sed -e 's/#.*//' "$NC_SRC/sim/pairs-full.list" | grep -c '[^[:space:]]')
 
-bash "$NC_SRC/sim/run.sh" --out "$W/full" -j 2 --pairs-full >"$W/full.txt" 2>&1 &
-pid=$!
-wait "$pid"
+pairtest_run full "$W/full" -j 2 --pairs-full
 rc=$?
-sed 's/^/    /' "$W/full.txt"
-left=$(ip netns list 2>/dev/null | awk -v p="nc$pid-" 'index($1, p) == 1 { print $1 }')
-check_equal "no namespace of the run is left" "" "$left"
 check_status "every pair of the matrix pings 10/10 on its expected path and method" "$rc"
 n=$(python3 - "$W/full" <<'PY'
 import glob, json, sys
@@ -39,6 +28,4 @@ rows=$(grep -c '^| [a-z-]* x ' "$W/full/summary.md" 2>/dev/null)
 check_equal "summary.md has a row per pair" "$npairs" "${rows:-0}"
 [ -s "$W/full/grid.html" ]
 check_status "grid.html written" $?
-left=$(pgrep -af "$W/" | grep -v pgrep || true)
-check_equal "no process started from the run's files is left" "" "$left"
-checks_verdict
+pairtest_done
