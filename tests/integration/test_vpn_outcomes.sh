@@ -21,14 +21,10 @@
 #     deleted; the same file sent again is stored once (Idempotency-Key); a document that does
 #     not validate and a collector that does not answer leave the files in place, exit 1.
 # Exit 77 (skip) when not root, without namespaces, jsonschema or the collector's libraries.
-set -u
-NC_SRC=${NC_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-NC_BUILD=${NC_BUILD:-$NC_SRC/build}
-export NC_BUILD
-
-if [ -n "${OUTC_HOOK:-}" ]; then
-	# Sourced by sim/lib/pairs.sh inside a case, the tunnel up: wait (bounded) for both hosts'
-	# documents (a failure comes when punching gives up, 30 s after the introduction).
+if [ "${BASH_SOURCE[0]}" != "$0" ]; then
+	# Sourced by sim/lib/pairs.sh inside a case (PAIR_VPN_HOOK), the tunnel up: wait
+	# (bounded) for both hosts' documents (a failure comes when punching gives up, 30 s after
+	# the introduction).
 	pair_vpn_hook() {
 		local i
 		for i in $(seq 500); do
@@ -41,48 +37,46 @@ if [ -n "${OUTC_HOOK:-}" ]; then
 	}
 	return 0
 fi
-
-# shellcheck source=../lib/checks.sh
-. "$NC_SRC/tests/lib/checks.sh"
-need_root
-need_tool python3 nft ping curl
-[ -c /dev/net/tun ] || skip "no /dev/net/tun"
+set -u
+NC_SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$NC_SRC/tests/lib/pairtest.sh"
+pairtest_init outcomes curl
 # The schema's validator: the first python with jsonschema (as test_outcome_schema.sh).
 JPY=''
 for p in /usr/bin/python3 python3; do
 	if "$p" -c 'import jsonschema' 2>/dev/null; then JPY=$p; break; fi
 done
 [ -n "$JPY" ] || skip "python3-jsonschema is not installed"
+# The collector (results/tests/lib/collector.sh): its packages, and its cleanup (the
+# collectors it started, then $W) at exit.
 # shellcheck source=../../results/tests/lib/collector.sh
 . "$NC_SRC/results/tests/lib/collector.sh"
-res_setup # $W, removed on exit with the collectors
+pkg-config --exists libmicrohttpd sqlite3 libpq ||
+	skip "libmicrohttpd-dev, libsqlite3-dev or libpq-dev missing (scripts/setup-deps.sh)"
+[ -x "$COLLECTOR" ] || { echo "FAIL: $COLLECTOR is not built"; exit 1; }
+trap res_cleanup EXIT
 res_store sqlite
 PV=$NC_BUILD/vpn/punchvpn
 SCHEMA=$NC_SRC/results/schema/punch-outcome.v1.schema.json
+HOOK=$NC_SRC/tests/integration/test_vpn_outcomes.sh
 
-# run NAME PAIR [ENV...]: one pair case in the background (its pid names its namespaces).
+# run NAME PAIR: one pair case, its hosts writing their documents into $W/NAME/{A,B}.
 run() {
-	local name=$1 pair=$2 pid rc
-	shift 2
-	env PAIR_PV_OUTCOMES="$W/$name" "$@" bash "$NC_SRC/sim/run.sh" --out "$W/$name.run" \
-		--pair "$pair" >"$W/$name.txt" 2>&1 &
-	pid=$!
-	wait "$pid"
-	rc=$?
-	sed 's/^/    /' "$W/$name.txt"
-	left=$(ip netns list 2>/dev/null | awk -v p="nc$pid-" 'index($1, p) == 1 { print $1 }')
-	check_equal "$name: no namespace of the run is left" "" "$left"
-	return "$rc"
+	PAIR_PV_OUTCOMES=$W/$1 pairtest_run "$1" "$W/$1.run" --pair "$2"
+}
+# run_hooked NAME PAIR: the same, the tunnel kept up until both documents are written.
+run_hooked() {
+	PAIR_PV_OUTCOMES=$W/$1 PAIR_VPN_HOOK=$HOOK pairtest_run "$1" "$W/$1.run" --pair "$2"
 }
 
 mkdir -p "$W/direct" "$W/bday" "$W/relay"
 run direct port-restricted:port-restricted
 check_status "direct pair: the case passes (direct, 10/10 pings)" $?
-run bday port-restricted:symmetric-random PAIR_VPN_HOOK="$NC_SRC/tests/integration/test_vpn_outcomes.sh" OUTC_HOOK=1
+run_hooked bday port-restricted:symmetric-random
 # Its path is test_vpn_pairs' to judge; here the case must have run (the documents below).
 [ -s "$W/bday.run/port-restricted+symmetric-random.pair.json" ]
 check_status "birthday pair: the case ran" $?
-run relay symmetric-random:symmetric-random PAIR_VPN_HOOK="$NC_SRC/tests/integration/test_vpn_outcomes.sh" OUTC_HOOK=1
+run_hooked relay symmetric-random:symmetric-random
 check_status "relayed pair: the case passes, and both failures came while the tunnel was up" $?
 
 # The documents: schema, contents, anonymity, files.
@@ -212,6 +206,4 @@ check_equal "... the file kept" 1 "$(find "$W/dead" -name '*.json' | wc -l)"
 "$PV" submit-outcomes "$W/dead" >/dev/null 2>&1
 check_equal "no --collector: usage error, exit 2" 2 "$?"
 res_kill c
-left=$(pgrep -af "$W/" | grep -v pgrep || true)
-check_equal "no process started from the runs' files is left" "" "$left"
-checks_verdict
+pairtest_done
