@@ -6,15 +6,14 @@
 #include <natcheck/error.h>
 #include <natcheck/keyfile.h>
 #include <natcheck/log.h>
+#include <natcheck/privdrop.h>
 #include "netutil.h"
 #include "numparse.h"
 #include "server.h"
 
 #include <errno.h>
 #include <getopt.h>
-#include <grp.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -298,28 +297,6 @@ static int setup_coord(struct options *o)
 	return 0;
 }
 
-/* Fixed, checked order (OpenSMTPD does the same): groups, gid, uid, then verify. */
-static int drop_privileges(const char *user)
-{
-	struct passwd *pw = getpwnam(user);
-
-	if (!pw) {
-		nc_log_error("no such user '%s' to drop privileges to", user);
-		return -1;
-	}
-	if (setgroups(1, &pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0) {
-		nc_log_error("cannot drop privileges to '%s': %s", user, strerror(errno));
-		return -1;
-	}
-	if (pw->pw_uid != 0 && (setuid(0) == 0 || geteuid() == 0)) {
-		nc_log_error("privileges could be regained after dropping them; refusing to run");
-		return -1;
-	}
-	nc_log_info("running as user %s", user);
-	return 0;
-}
-
 static void print_counters(const struct refl_counters *c)
 {
 	nc_log_info("answered %llu (errors %llu, fast path %llu), malformed %llu, rate-limited %llu, "
@@ -422,9 +399,10 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (o.user && geteuid() != 0)
-		nc_log_info("not started as root: --user %s has nothing to drop", o.user);
-	if (o.drop && geteuid() == 0 && drop_privileges(o.user ? o.user : "nobody") < 0) {
+	/* As root the default is nobody; started as another user, only an explicit --user is
+	 * checked (nc_drop_privileges says it has nothing to drop, or refuses another user). */
+	if (o.drop && (geteuid() == 0 || o.user) &&
+	    nc_drop_privileges(o.user ? o.user : "nobody") < 0) {
 		refl_server_free(srv);
 		return 1;
 	}

@@ -27,13 +27,12 @@
 #include <natcheck/addr.h>
 #include <natcheck/error.h>
 #include <natcheck/log.h>
+#include <natcheck/privdrop.h>
 
 #include <errno.h>
-#include <grp.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -671,28 +670,6 @@ static int bind_listen(const char *spec, uint16_t *port)
 	return fd;
 }
 
-/* Root binds, then becomes the service user for good: groups, gid, uid, in that order, and a
- * check that the way back is closed. */
-static int drop_privileges(const char *user)
-{
-	struct passwd *pw = getpwnam(user);
-
-	if (!pw) {
-		nc_log_error("--user: no such user '%s'", user);
-		return -1;
-	}
-	if (setgroups(1, &pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0) {
-		nc_log_error("dropping to '%s': %s", user, strerror(errno));
-		return -1;
-	}
-	if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
-		nc_log_error("natcheck-collector: privileges could be regained; refusing to run\n");
-		return -1;
-	}
-	return 0;
-}
-
 static void log_counts(struct app *a, unsigned long *prev, unsigned interval)
 {
 	static unsigned long long rows0, txns0; /* main thread only */
@@ -744,7 +721,7 @@ int main(int argc, char **argv)
 	fd = bind_listen(a.o.listen, &port);
 	if (fd < 0)
 		return 1;
-	if (a.o.user && drop_privileges(a.o.user) < 0)
+	if (a.o.user && nc_drop_privileges(a.o.user) < 0)
 		return 1;
 	if (rs_open(a.o.store, &ws, err, sizeof(err)) < 0 ||
 	    rs_open(a.o.store, &a.reader, err, sizeof(err)) < 0) {

@@ -16,6 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -227,12 +230,99 @@ static void test_response(void **state)
 	assert_int_equal(rparse("HTTP/1.1 099 OK\r\n\r\n", false, &r), -NC_E_MALFORMED);
 }
 
+/* One POST to a one-shot server in a child: returns what the server read (malloc'd). */
+static char *post_and_capture(const char *key, int *rc)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sa);
+	struct nc_http_response resp;
+	struct nc_http_url u;
+	char url[64], body[64], *got = calloc(1, 4096);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), pfd[2], st;
+	size_t have = 0;
+	ssize_t n;
+	pid_t pid;
+
+	assert_non_null(got);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	if (pid == 0) { /* read the request (head and 2-byte body), answer 201, pass it on */
+		int c = accept(lfd, NULL, NULL);
+		char buf[4096];
+		size_t len = 0;
+		static const char ans[] = "HTTP/1.1 201 Created\r\nContent-Length: 8\r\n\r\n{\"id\":1}";
+
+		while (len < sizeof(buf) - 1 && (n = read(c, buf + len, sizeof(buf) - 1 - len)) > 0) {
+			len += (size_t)n;
+			buf[len] = '\0';
+			char *end = strstr(buf, "\r\n\r\n");
+			if (end && (size_t)(end + 4 - buf) + 2 <= len)
+				break;
+		}
+		if (write(c, ans, sizeof(ans) - 1) < 0 || write(pfd[1], buf, len) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(pfd[1]);
+	close(lfd);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/api/v1/outcomes", ntohs(sa.sin_port));
+	assert_int_equal(nc_http_url_parse(url, &u), 0);
+	*rc = nc_http_post(&u, key, "{}", 2, 5000, &resp, body, sizeof(body));
+	if (*rc == 0)
+		assert_int_equal(resp.status, 201);
+	while (have < 4095 && (n = read(pfd[0], got + have, 4095 - have)) > 0)
+		have += (size_t)n;
+	close(pfd[0]);
+	waitpid(pid, &st, 0);
+	return got;
+}
+
+/* The Idempotency-Key header: sent when given, absent otherwise, and a key outside the
+ * collector's rule (8-64 of [A-Za-z0-9_-]) is refused before any connection, so no header
+ * can be injected through it. */
+static void test_idempotency_key(void **state)
+{
+	struct nc_http_url u;
+	struct nc_http_response resp;
+	char *req;
+	int rc;
+
+	(void)state;
+	req = post_and_capture("0123abcd_-XYZ", &rc);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(req, "POST /api/v1/outcomes HTTP/1.1\r\n"));
+	assert_non_null(strstr(req, "\r\nIdempotency-Key: 0123abcd_-XYZ\r\n"));
+	assert_non_null(strstr(req, "\r\n\r\n{}"));
+	free(req);
+	req = post_and_capture(NULL, &rc);
+	assert_int_equal(rc, 0);
+	assert_null(strstr(req, "Idempotency-Key"));
+	free(req);
+	/* Port 1 is closed: a refusal here is the key check, not the connection. */
+	assert_int_equal(nc_http_url_parse("http://127.0.0.1:1/", &u), 0);
+	assert_int_equal(nc_http_post(&u, "short", "{}", 2, 1000, &resp, NULL, 0), -NC_E_INVALID);
+	assert_int_equal(nc_http_post(&u, "abcdefgh\r\nX-Evil: 1", "{}", 2, 1000, &resp, NULL, 0),
+			 -NC_E_INVALID);
+	assert_int_equal(nc_http_post(&u, "abcdefgh key", "{}", 2, 1000, &resp, NULL, 0),
+			 -NC_E_INVALID);
+	char longkey[66];
+	memset(longkey, 'a', 65);
+	longkey[65] = '\0';
+	assert_int_equal(nc_http_post(&u, longkey, "{}", 2, 1000, &resp, NULL, 0), -NC_E_INVALID);
+	assert_int_not_equal(nc_http_post(&u, longkey + 1, "{}", 2, 1000, &resp, NULL, 0),
+			     -NC_E_INVALID); /* 64 is allowed (the port refuses it) */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_submission), cmocka_unit_test(test_submission_refusals),
 	    cmocka_unit_test(test_ratelimit),  cmocka_unit_test(test_url),
-	    cmocka_unit_test(test_response),
+	    cmocka_unit_test(test_response),   cmocka_unit_test(test_idempotency_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -256,7 +256,8 @@ pair_vpn_setup() {
 }
 
 # pair_pv_conf ME MYADDR PEER PEERADDR: a config with no Endpoint: the peers find each other
-# through punchvpnd.
+# through punchvpnd. PAIR_PV_OUTCOMES=DIR (tests): each host writes its punch outcome documents
+# into DIR/ME (OutcomeLog).
 pair_pv_conf() {
 	local d=$PDIR/pv
 	cat <<CONF
@@ -266,6 +267,7 @@ Address = $2/24
 ListenPort = $PV_PORT
 Server = $PVD_ADDR:$PVD_PORT
 ServerPublicKey = $(cat "$d/S.pub")
+${PAIR_PV_OUTCOMES:+OutcomeLog = $PAIR_PV_OUTCOMES/$1}
 
 [Peer]
 PublicKey = $(cat "$d/$3.pub")

@@ -134,8 +134,28 @@ static void test_config_good(void **state)
 	assert_int_equal(c.peers[1].line, 14);
 	assert_true(nc_addr_is_set(&c.server));
 	assert_true(c.priv_inline);
+	assert_string_equal(c.outcome_log, ""); /* none unless asked for */
 	vpn_cfg_free(&c);
 	assert_true(sodium_is_zero(c.priv, 32));
+
+	/* OutcomeLog, with Server: the directory as written. */
+	snprintf(text, sizeof(text),
+		 "[Interface]\nPrivateKey = %s\nAddress = 10.100.0.1/24\nServer = 198.18.1.1:51901\n"
+		 "ServerPublicKey = %s\noutcomelog = /var/lib/punchvpn/outcomes\n",
+		 priv_b64, peer_b64);
+	assert_int_equal(vpn_cfg_parse(&c, text, "t.conf", err, sizeof(err)), 0);
+	assert_string_equal(c.outcome_log, "/var/lib/punchvpn/outcomes");
+	vpn_cfg_free(&c);
+	/* Too long for the buffer: refused, not cut. */
+	{
+		char longp[VPN_CFG_PATH_MAX + 8];
+
+		memset(longp, 'a', sizeof(longp) - 1);
+		longp[0] = '/';
+		longp[sizeof(longp) - 1] = '\0';
+		assert_string_equal(vpn_cfg_outcome_log_invalid(longp), "is too long");
+		assert_null(vpn_cfg_outcome_log_invalid("/tmp/x"));
+	}
 
 	/* Prefix matching. */
 	struct vpn_prefix p;
@@ -199,6 +219,10 @@ static void test_config_errors(void **state)
 		{"[Interface]\nPrivateKey = @K\nAddress = fd00::1/64\nMTU = 1000\n", "t.conf:", "1280"},
 		{"[Interface]\nPrivateKey = @K\nAddress = 10.0.0.1/24\nPrivateKeyFile = /nonexistent/k\n", "t.conf:4:", "second"},
 		{"[Interface]\nPrivateKeyFile = /nonexistent/k\n", "t.conf:2:", "/nonexistent/k"},
+		{"[Interface]\nPrivateKey = @K\nAddress = 10.0.0.1/24\nOutcomeLog = outcomes\n", "t.conf:4:", "absolute"},
+		{"[Interface]\nPrivateKey = @K\nAddress = 10.0.0.1/24\nOutcomeLog = /a\x01b\n", "t.conf:4:", "control"},
+		{"[Interface]\nPrivateKey = @K\nAddress = 10.0.0.1/24\nOutcomeLog = /a\nOutcomeLog = /b\n", "t.conf:5:", "second OutcomeLog"},
+		{"[Interface]\nPrivateKey = @K\nAddress = 10.0.0.1/24\nOutcomeLog = /var/x\n", "t.conf:4:", "without Server"},
 	};
 	char text[1024], err[512];
 	struct vpn_cfg c;

@@ -29,7 +29,7 @@ struct parser {
 	size_t errlen;
 	enum section sec;
 	bool have_priv, have_server, have_server_pub, have_mtu, have_natcheck, have_port_mapping;
-	unsigned natcheck_line;
+	unsigned natcheck_line, outcome_line;
 	bool peer_have_pub;
 };
 
@@ -143,6 +143,18 @@ static int parse_endpoint(struct parser *p, const char *v, struct nc_addr *out, 
 	return 0;
 }
 
+const char *vpn_cfg_outcome_log_invalid(const char *path)
+{
+	if (path[0] != '/')
+		return "is not an absolute path";
+	if (strlen(path) >= VPN_CFG_PATH_MAX)
+		return "is too long";
+	for (const char *q = path; *q; q++)
+		if ((unsigned char)*q < 0x20 || *q == 0x7f)
+			return "holds a control character";
+	return NULL;
+}
+
 static int parse_interface(struct parser *p, const char *k, char *v)
 {
 	struct vpn_cfg *c = p->cfg;
@@ -194,6 +206,18 @@ static int parse_interface(struct parser *p, const char *k, char *v)
 			return fail(p, -NC_E_PARSE, "PortMapping: '%s' is neither on nor off", v);
 		c->port_mapping = !strcasecmp(v, "on");
 		p->have_port_mapping = true;
+		return 0;
+	}
+	if (!strcasecmp(k, "OutcomeLog")) {
+		const char *why = vpn_cfg_outcome_log_invalid(v);
+
+		if (p->outcome_line)
+			return fail(p, -NC_E_PARSE, "a second OutcomeLog (line %u has one)",
+				    p->outcome_line);
+		if (why)
+			return fail(p, -NC_E_PARSE, "OutcomeLog: '%.200s' %s", v, why);
+		snprintf(c->outcome_log, sizeof(c->outcome_log), "%s", v);
+		p->outcome_line = p->line;
 		return 0;
 	}
 	if (!strcasecmp(k, "ServerPublicKey")) {
@@ -338,6 +362,12 @@ static int finish(struct parser *p)
 	if (p->have_natcheck && !p->have_server) {
 		snprintf(p->err, p->errlen, "%s:%u: NatCheck without Server (the profile is for punchvpnd)",
 			 p->name, p->natcheck_line);
+		return -NC_E_PARSE;
+	}
+	if (p->outcome_line && !p->have_server) {
+		snprintf(p->err, p->errlen,
+			 "%s:%u: OutcomeLog without Server (attempts start at punchvpnd's introductions)",
+			 p->name, p->outcome_line);
 		return -NC_E_PARSE;
 	}
 	if (!p->have_port_mapping)

@@ -9,6 +9,10 @@
  *   ServerPublicKey = <base64>
  *   NatCheck = 198.18.1.1:3478     (natcheck-reflector for the NAT profile; default: Server's
  *                                   address, port 3478; only with Server)
+ *   OutcomeLog = /var/lib/punchvpn/outcomes
+ *                                  (optional, only with Server: a directory for one anonymised
+ *                                   punch-outcome document per connection attempt, outlog.h;
+ *                                   an absolute path; made at `up` when missing)
  *
  *   [Peer]                         (any number)
  *   PublicKey = <base64>
@@ -32,6 +36,7 @@
 #define VPN_MTU_DEFAULT 1420
 #define VPN_CFG_MAX_PREFIXES 32
 #define VPN_CFG_MAX_PEERS 1024
+#define VPN_CFG_PATH_MAX 1024 /* OutcomeLog, with its NUL */
 
 struct vpn_prefix {
 	struct nc_addr ip; /* port unused */
@@ -60,6 +65,7 @@ struct vpn_cfg {
 	struct nc_addr natcheck; /* the reflector for the NAT profile (set with server) */
 	bool port_mapping;       /* PortMapping = on|off: map the tunnel's port at the gateway
 				  * (NAT-PMP, PCP, UPnP-IGD; with Server only; default on) */
+	char outcome_log[VPN_CFG_PATH_MAX]; /* OutcomeLog directory; "" = none */
 	struct vpn_peer_cfg *peers;
 	size_t n_peers;
 };
@@ -70,6 +76,9 @@ int vpn_cfg_load(struct vpn_cfg *cfg, const char *path, char *err, size_t errlen
 /* Same, from text already in memory; name stands for the file in messages. */
 int vpn_cfg_parse(struct vpn_cfg *cfg, const char *text, const char *name, char *err,
 		  size_t errlen);
+/* Whether path can be an OutcomeLog directory (absolute, shorter than VPN_CFG_PATH_MAX, no
+ * control characters): NULL when it can, else why not (for "OutcomeLog: '%s' <why>"). */
+const char *vpn_cfg_outcome_log_invalid(const char *path);
 /* Wipes the private key and frees the peers. */
 void vpn_cfg_free(struct vpn_cfg *cfg);
 

@@ -89,6 +89,7 @@ struct dev_from {
 };
 
 struct dev_rx;
+struct outlog;
 
 struct dev_peer {
 	const struct vpn_peer_cfg *cfg;
@@ -158,6 +159,7 @@ struct dev {
 	struct vpnmap_state map;     /* its latest state, main thread */
 	uint64_t net_changes;
 	struct dev_rx *mrx;          /* the main thread's receive context (relay over TCP) */
+	struct outlog *outlog;       /* punch outcome reports (outlog.h); NULL: not asked for */
 	struct dev_aux *aux;         /* DEV_AUX_MAX slots */
 	_Atomic bool aux_retire;     /* a slot waits for the RX thread to close it */
 	int rx_ep, rx_kick_fd;       /* the RX thread's epoll set; wakes it to close slots */

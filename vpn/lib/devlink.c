@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "coord.h"
+#include "outlog.h"
 #include "strategy.h"
 
 int dev_send_dgram(struct dev *d, const struct dev_route *rt, const uint8_t *buf, size_t len)
@@ -220,6 +221,8 @@ void dev_link_tick(struct dev *d, uint64_t now)
 			atomic_store(&p->want_hs, true);
 		if (changed)
 			log_path(p, &snap);
+		if (d->outlog) /* a punching round that ended becomes an outcome document */
+			outlog_dev_tick(d, p, &snap);
 		/* Probes are authenticated keepalives on the current session: what arrives proves
 		 * the path at the other end (before the handshake, the relay carries it). */
 		for (size_t k = 0; k < n; k++) {

@@ -71,4 +71,11 @@ void dev_link_tick(struct dev *d, uint64_t now);
 int dev_link_start(struct dev *d, char *err, size_t errlen);
 void dev_link_stop(struct dev *d);
 
+/* devstatus.c (main thread) */
+/* The method that made the path what it is, as status names it (path_method; prediction when
+ * the table put it first; birthday when by_bday, dev_bday_made); NULL while there is no path.
+ * peer: the peer's profile (from its introduction; measured = false when none). */
+const char *dev_path_method(struct dev *d, const struct path *path,
+			    const struct coord_profile *peer, bool by_bday);
+
 #endif

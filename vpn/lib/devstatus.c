@@ -79,6 +79,25 @@ static const struct strat_plan *plan_of(struct dev *d, const struct path *path,
 	return plan;
 }
 
+const char *dev_path_method(struct dev *d, const struct path *path,
+			    const struct coord_profile *peer, bool by_bday)
+{
+	struct coord_profile mine;
+	struct strat_plan plan;
+	const char *method = path_method(path, dev_my_profile(d, &mine) ? &mine : NULL,
+					 peer->measured ? peer : NULL);
+
+	/* A direct path the peers punched is the table's first direct method: prediction when it
+	 * put it first (the predicted candidates are only offered then), punching otherwise. */
+	if (method && !strcmp(method, "punch") &&
+	    strategy_first_direct(plan_of(d, path, peer, &plan)) == STRAT_PREDICT)
+		method = strategy_method_name(STRAT_PREDICT);
+	/* The mapping birthday probing found (a peer-reflexive endpoint on the easy side). */
+	if (method && !strcmp(method, "punch") && by_bday)
+		method = strategy_method_name(STRAT_BIRTHDAY);
+	return method;
+}
+
 /* What became of each planned method in this punching round: status's "result" per entry of
  * the plan's order (the methods race; the winner is the path's method). */
 static void attempt_results(json_t *strategy, const char *method, const struct path *path,
@@ -122,7 +141,7 @@ static void attempt_results(json_t *strategy, const char *method, const struct p
 
 static json_t *peer_json(struct dev *d, struct dev_peer *p, uint64_t now)
 {
-	struct coord_profile peer_prof, mine;
+	struct coord_profile peer_prof;
 	struct strat_plan plan;
 	const char *method;
 	json_t *o = json_object(), *cands = json_array();
@@ -152,16 +171,7 @@ static json_t *peer_json(struct dev *d, struct dev_peer *p, uint64_t now)
 	json_object_set_new(o, "endpoint", addr_json(&path.ep));
 	json_object_set_new(o, "path", json_string(path_kind_name(path.kind)));
 	json_object_set_new(o, "path_reason", json_string(path_why_text(path.why)));
-	method = path_method(&path, dev_my_profile(d, &mine) ? &mine : NULL,
-			     peer_prof.measured ? &peer_prof : NULL);
-	/* A direct path the peers punched is the table's first direct method: prediction when it
-	 * put it first (the predicted candidates are only offered then), punching otherwise. */
-	if (method && !strcmp(method, "punch") &&
-	    strategy_first_direct(plan_of(d, &path, &peer_prof, &plan)) == STRAT_PREDICT)
-		method = strategy_method_name(STRAT_PREDICT);
-	/* The mapping birthday probing found (a peer-reflexive endpoint on the easy side). */
-	if (method && !strcmp(method, "punch") && by_bday)
-		method = strategy_method_name(STRAT_BIRTHDAY);
+	method = dev_path_method(d, &path, &peer_prof, by_bday);
 	json_object_set_new(o, "method", method ? json_string(method) : json_null());
 	json_object_set_new(o, "birthday", bday);
 	if (path.relay) {

@@ -2,9 +2,13 @@
  *
  *   punchvpn genkey                  a new private key, base64, on stdout
  *   punchvpn pubkey                  private key on stdin -> public key on stdout
- *   punchvpn up CONFIG               bring the interface up, in the foreground
+ *   punchvpn up CONFIG [--outcomes DIR]
+ *                                    bring the interface up, in the foreground (--outcomes:
+ *                                    punch outcome documents into DIR, as OutcomeLog does)
  *   punchvpn down IFNAME|CONFIG      tear it down
  *   punchvpn status [IFNAME] [--json]
+ *   punchvpn submit-outcomes --collector URL PATH...
+ *                                    post outcome documents to a results collector (outcomes.c)
  *
  * The interface is named after the config file (pv0.conf -> pv0), as wg-quick does.
  * Exit codes: 0 ok, 1 runtime error, 2 usage error. */
@@ -27,17 +31,20 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "cmds.h"
 #include "ctl.h"
 #include "device.h"
 #include "key.h"
+#include "outlog.h"
 
 static int usage(FILE *f)
 {
 	fprintf(f, "usage: punchvpn genkey\n"
 		   "       punchvpn pubkey < private.key\n"
-		   "       punchvpn up CONFIG\n"
+		   "       punchvpn up CONFIG [--outcomes DIR]\n"
 		   "       punchvpn down IFNAME|CONFIG\n"
 		   "       punchvpn status [IFNAME] [--json]\n"
+		   "       punchvpn submit-outcomes --collector URL PATH...\n"
 		   "       punchvpn repunch IFNAME|CONFIG   (leave direct paths, punch again)\n"
 		   "       punchvpn --version\n");
 	return f == stderr ? 2 : 0;
@@ -169,6 +176,8 @@ static int cmd_up(int argc, char **argv)
 {
 	struct vpn_cfg cfg;
 	struct dev d;
+	struct outlog *ol = NULL;
+	const char *outcomes = NULL;
 	char err[768], name[16], sockpath[108];
 	struct epoll_event ev;
 	struct itimerspec its = {.it_interval = {0, 100000000}, .it_value = {0, 100000000}};
@@ -176,8 +185,21 @@ static int cmd_up(int argc, char **argv)
 	int ep = -1, sfd = -1, tfd = -1, lfd = -1, nfd, mfd, cfd = -1, rc;
 	bool stop = false, failed = false;
 
-	if (argc != 2 && !(argc == 3 && strcmp(argv[2], "--foreground") == 0))
+	if (argc < 2 || argv[1][0] == '-')
 		return usage(stderr);
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--foreground"))
+			continue;
+		if (!strcmp(argv[i], "--outcomes") && i + 1 < argc && !outcomes) {
+			const char *why = vpn_cfg_outcome_log_invalid(outcomes = argv[++i]);
+
+			if (!why)
+				continue;
+			fprintf(stderr, "punchvpn: --outcomes: '%s' %s\n", outcomes, why);
+			return 2;
+		}
+		return usage(stderr);
+	}
 	if (ifname_of(argv[1], name) != 0) {
 		fprintf(stderr, "punchvpn: %s: the file name must give an interface name of 1-15 "
 				"characters [a-zA-Z0-9_=+.-] before .conf\n", argv[1]);
@@ -185,6 +207,22 @@ static int cmd_up(int argc, char **argv)
 	}
 	if (vpn_cfg_load(&cfg, argv[1], err, sizeof(err)) != 0) {
 		nc_log_error("%s", err);
+		return 1;
+	}
+	if (outcomes) { /* the command line wins over OutcomeLog */
+		if (!nc_addr_is_set(&cfg.server)) {
+			nc_log_error("--outcomes: %s has no Server (attempts start at punchvpnd's "
+				     "introductions)", argv[1]);
+			vpn_cfg_free(&cfg);
+			return 1;
+		}
+		snprintf(cfg.outcome_log, sizeof(cfg.outcome_log), "%s", outcomes);
+	}
+	/* Before anything exists: a directory that cannot take a document stops `up` now. */
+	if (cfg.outcome_log[0] &&
+	    outlog_open(&ol, cfg.outcome_log, cfg.n_peers, err, sizeof(err)) != 0) {
+		nc_log_error("%s", err);
+		vpn_cfg_free(&cfg);
 		return 1;
 	}
 	/* Signals become events for the main loop; the data-path threads inherit the mask. */
@@ -197,6 +235,7 @@ static int cmd_up(int argc, char **argv)
 	lfd = ctl_listen(name, err, sizeof(err));
 	if (lfd < 0) {
 		nc_log_error("%s", err);
+		outlog_close(ol);
 		vpn_cfg_free(&cfg);
 		return 1;
 	}
@@ -205,9 +244,11 @@ static int cmd_up(int argc, char **argv)
 		nc_log_error("%s", err);
 		close(lfd);
 		unlink(sockpath);
+		outlog_close(ol);
 		vpn_cfg_free(&cfg);
 		return 1;
 	}
+	d.outlog = ol;
 	if ((rc = dev_start(&d, err, sizeof(err))) != 0) {
 		nc_log_error("%s", err);
 		goto out;
@@ -284,6 +325,7 @@ static int cmd_up(int argc, char **argv)
 	rc = failed;
 	nc_log_info("%s down", name);
 out:
+	outlog_dev_flush(&d); /* a round that ended waits for the profiles: it is written now */
 	dev_stop(&d); /* closing the TUN descriptor removes the interface, addresses and routes */
 	if (ep >= 0)
 		close(ep);
@@ -293,6 +335,14 @@ out:
 		close(tfd);
 	close(lfd);
 	unlink(sockpath);
+	if (ol) {
+		uint64_t written, skipped;
+
+		outlog_counts(ol, &written, &skipped);
+		nc_log_info("punch outcomes: %llu written to %s, %llu not written",
+			    (unsigned long long)written, cfg.outcome_log, (unsigned long long)skipped);
+		outlog_close(ol);
+	}
 	vpn_cfg_free(&cfg);
 	return rc ? 1 : 0;
 }
@@ -422,6 +472,8 @@ int main(int argc, char **argv)
 		return cmd_repunch(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "status") || !strcmp(argv[1], "show"))
 		return cmd_status(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "submit-outcomes"))
+		return cmd_submit_outcomes(argc - 1, argv + 1);
 	fprintf(stderr, "punchvpn: unknown command '%s'\n", argv[1]);
 	return usage(stderr);
 }

@@ -9,11 +9,10 @@
  * privileges, 2 usage. */
 #include <natcheck/error.h>
 #include <natcheck/log.h>
+#include <natcheck/privdrop.h>
 
 #include <errno.h>
 #include <getopt.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -222,39 +221,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-/* Fixed, checked order (as OpenSMTPD and the suite's other daemons): groups, gid, uid, verify. */
-static int drop_privileges(const char *user)
-{
-	struct passwd *pw = getpwnam(user);
-
-	if (!pw) {
-		nc_log_error("--user %s: no such user", user);
-		return -1;
-	}
-	if (geteuid() != 0) {
-		if (pw->pw_uid == geteuid())
-			return 0;
-		nc_log_error("--user %s: only root can switch users (running as uid %u)", user,
-			     (unsigned)geteuid());
-		return -1;
-	}
-	if (pw->pw_uid == 0) {
-		nc_log_warnx("--user root: staying root, as asked");
-		return 0;
-	}
-	if (setgroups(1, &pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0) {
-		nc_log_error("cannot drop privileges to '%s': %s", user, strerror(errno));
-		return -1;
-	}
-	if (setuid(0) == 0 || geteuid() == 0) {
-		nc_log_error("privileges could be regained after dropping them; refusing to run");
-		return -1;
-	}
-	nc_log_info("running as user %s", user);
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	struct options o = {.cfg = {.max_peers = 65536,
@@ -307,7 +273,7 @@ int main(int argc, char **argv)
 		nc_log_error("%s", err);
 		return 1;
 	}
-	if (o.user && drop_privileges(o.user) < 0) {
+	if (o.user && nc_drop_privileges(o.user) < 0) {
 		pvd_server_free(s);
 		return 1;
 	}

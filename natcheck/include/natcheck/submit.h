@@ -48,6 +48,9 @@ struct nc_submit_cfg {
 	unsigned backoff_ms; /* wait before the 2nd try, doubled each time (capped at 60 s,
 				a Retry-After up to 60 s is honoured); 0 = 1000 */
 	bool quiet;	     /* no progress lines on stderr */
+	/* Sent as the Idempotency-Key header, for documents without an id of their own (punch
+	 * outcomes: the collector stores one copy per key). 8-64 of [A-Za-z0-9_-]; NULL: none. */
+	const char *idempotency_key;
 };
 
 struct nc_submit_status {
@@ -84,6 +87,11 @@ char *nc_submit_document(const struct nc_submit_cfg *cfg, const struct nc_result
  * (st->saved) so nothing measured is lost. Returns 0 when stored, a negative NC_E_* or -errno
  * otherwise; st->message says what happened and how to resend. */
 int nc_submit(const struct nc_submit_cfg *cfg, const char *doc, struct nc_submit_status *st);
+
+/* The POST alone, with the same bounded retries: nothing is saved on failure (the caller keeps
+ * the document; punchvpn submit-outcomes posts files it deletes once stored). Returns 0 when
+ * the collector stored it (201) or had it already (200), else as nc_submit(). */
+int nc_submit_post(const struct nc_submit_cfg *cfg, const char *doc, struct nc_submit_status *st);
 
 /* The whole of natcheck --submit in one call: builds the document, prints it to out exactly as
  * it will be sent, asks "Send it to URL? [y/N]" and reads the answer from in unless yes (no
@@ -126,9 +134,11 @@ struct nc_http_response {
  * more bytes are needed, or -NC_E_MALFORMED. closed: the peer closed after len bytes. */
 int nc_http_response_parse(const char *buf, size_t len, bool closed, struct nc_http_response *out);
 
-/* One POST of body to url; fills resp and copies up to bodycap-1 bytes of the answer's body
- * (NUL-terminated) into bodybuf. 0 when an answer arrived (any status), else negative. */
-int nc_http_post(const struct nc_http_url *url, const char *body, size_t len, unsigned timeout_ms,
-		 struct nc_http_response *resp, char *bodybuf, size_t bodycap);
+/* One POST of body to url (with an Idempotency-Key header when idem_key is not NULL; -NC_E_INVALID
+ * unless it is 8-64 of [A-Za-z0-9_-]); fills resp and copies up to bodycap-1 bytes of the
+ * answer's body (NUL-terminated) into bodybuf. 0 when an answer arrived (any status), else
+ * negative. */
+int nc_http_post(const struct nc_http_url *url, const char *idem_key, const char *body, size_t len,
+		 unsigned timeout_ms, struct nc_http_response *resp, char *bodybuf, size_t bodycap);
 
 #endif

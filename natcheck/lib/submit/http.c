@@ -225,8 +225,21 @@ static int send_all(int fd, const char *p, size_t n, int64_t deadline)
 	return 0;
 }
 
-int nc_http_post(const struct nc_http_url *url, const char *body, size_t len, unsigned timeout_ms,
-		 struct nc_http_response *resp, char *bodybuf, size_t bodycap)
+/* The collector's rule for an Idempotency-Key; it also keeps the header line whole. */
+static bool key_ok(const char *k)
+{
+	size_t n = strlen(k);
+
+	if (n < 8 || n > 64)
+		return false;
+	for (; *k; k++)
+		if (!isalnum((unsigned char)*k) && *k != '_' && *k != '-')
+			return false;
+	return true;
+}
+
+int nc_http_post(const struct nc_http_url *url, const char *idem_key, const char *body, size_t len,
+		 unsigned timeout_ms, struct nc_http_response *resp, char *bodybuf, size_t bodycap)
 {
 	int64_t deadline = now_ms() + (timeout_ms ? timeout_ms : 10000);
 	char head[1536], *buf = NULL;
@@ -234,15 +247,18 @@ int nc_http_post(const struct nc_http_url *url, const char *body, size_t len, un
 	bool v6 = strchr(url->host, ':') != NULL;
 	int fd, rc, hl;
 
+	if (idem_key && !key_ok(idem_key))
+		return -NC_E_INVALID;
 	fd = connect_to(url, deadline);
 	if (fd < 0)
 		return fd;
 	hl = snprintf(head, sizeof(head),
 		      "POST %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: natcheck/%s\r\n"
 		      "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-		      "Connection: close\r\n\r\n",
+		      "%s%s%sConnection: close\r\n\r\n",
 		      url->path, v6 ? "[" : "", url->host, v6 ? "]" : "", url->port, NC_VERSION,
-		      len);
+		      len, idem_key ? "Idempotency-Key: " : "", idem_key ? idem_key : "",
+		      idem_key ? "\r\n" : "");
 	if (hl < 0 || (size_t)hl >= sizeof(head)) {
 		rc = -NC_E_NOSPACE;
 		goto out;

@@ -186,7 +186,8 @@ static int post(const struct nc_submit_cfg *cfg, const char *doc, struct nc_subm
 		unsigned pause = wait;
 
 		body[0] = '\0';
-		rc = nc_http_post(&u, doc, strlen(doc), cfg->timeout_ms, &resp, body, sizeof(body));
+		rc = nc_http_post(&u, cfg->idempotency_key, doc, strlen(doc), cfg->timeout_ms, &resp,
+				  body, sizeof(body));
 		if (rc == 0) {
 			st->http_status = resp.status;
 			if (resp.status == 200 || resp.status == 201) {
@@ -218,11 +219,17 @@ static int post(const struct nc_submit_cfg *cfg, const char *doc, struct nc_subm
 		if (st->tries >= attempts)
 			return rc < 0 ? rc : -NC_E_PROTOCOL;
 		if (!cfg->quiet)
-			fprintf(stderr, "natcheck: submit: %s; trying again in %u s\n", st->message,
-				(pause + 999) / 1000);
+			fprintf(stderr, "%s: submit: %s; trying again in %u s\n",
+				program_invocation_short_name, st->message, (pause + 999) / 1000);
 		sleep_ms(pause);
 		wait = wait * 2 > 60000 ? 60000 : wait * 2;
 	}
+}
+
+int nc_submit_post(const struct nc_submit_cfg *cfg, const char *doc, struct nc_submit_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	return post(cfg, doc, st);
 }
 
 int nc_submit(const struct nc_submit_cfg *cfg, const char *doc, struct nc_submit_status *st)
