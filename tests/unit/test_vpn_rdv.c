@@ -212,7 +212,7 @@ static void test_udp_unanswered_tcp_refused(void **state)
 /* The client's TCP socket has something to read (bounded wait, no sleeping). */
 static void readable(struct fx *f)
 {
-	struct pollfd pfd = {.fd = f->r.tcp_fd, .events = POLLIN};
+	struct pollfd pfd = {.fd = f->r.tcp.fd, .events = POLLIN};
 
 	assert_int_equal(poll(&pfd, 1, 2000), 1);
 }

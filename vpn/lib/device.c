@@ -849,7 +849,7 @@ int dev_init(struct dev *d, struct vpn_cfg *cfg, const char *ifname, char *err, 
 	memset(d, 0, sizeof(*d));
 	d->cfg = cfg;
 	d->lim = tp_default_limits;
-	d->tun.fd = d->udp.fd = d->stop_fd = d->kick_fd = d->rdv.tcp_fd = -1;
+	d->tun.fd = d->udp.fd = d->stop_fd = d->kick_fd = d->rdv.tcp.fd = -1;
 	pthread_mutex_init(&d->hs_lock, NULL);
 	snprintf(d->nat_err, sizeof(d->nat_err), "not measured (no Server configured)");
 	if ((rc = hs_local_init(&d->hs, cfg->priv)) != 0) {
