@@ -40,6 +40,11 @@ static json_t *server_json(struct dev *d)
 		      (json_int_t)r->relay_id, "keepalive_s", (int)r->keepalive_s, "registrations",
 		      (json_int_t)r->n_acks, "introductions", (json_int_t)r->n_intros,
 		      "tcp_fallbacks", (json_int_t)r->n_tcp_fallbacks);
+	/* Our TCP mapping as punchvpnd sees it (TCP simultaneous open), while it is shown. */
+	json_object_set_new(o, "tcp_observed",
+			    (r->mode == RDV_TCP && r->tcp_up && r->registered) || r->show_acked
+				? addr_json(&r->tcp_observed)
+				: json_null());
 	pthread_mutex_unlock(&r->lock);
 	return o;
 }
@@ -126,6 +131,7 @@ static json_t *peer_json(struct dev *d, struct dev_peer *p, uint64_t now)
 		json_object_set_new(o, "strategy", strategy_plan_json(plan_of(d, &path, &peer_prof, &plan)));
 	json_object_set_new(o, "relay_id", path.relay ? json_integer(path.relay_id) : json_null());
 	json_object_set_new(o, "candidates", cands);
+	json_object_set_new(o, "tcp", dev_tcp_peer_json(p));
 	json_object_set_new(o, "punching", json_boolean(path.punching));
 	json_object_set_new(o, "path_switches", json_integer(path.switches));
 	json_object_set_new(o, "intro_to_direct_ms", i2d >= 0 ? json_integer(i2d) : json_null());
