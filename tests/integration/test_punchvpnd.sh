@@ -299,6 +299,7 @@ say A "show 0"
 cp "$W/A.key" "$W/A2.key"
 ib=$(count B '"intro"')
 client A2 client --tcp --server $SRV --server-key "$SP" --want "${PUB[B]}"
+A2PID=$!
 say A2 "show 1"
 register A2
 wait_for B '"intro"' $((ib + 1))
@@ -311,7 +312,8 @@ say B "relay $AID still-udp"
 wait_for A '"relay"' $((ra + 1))
 check_equal "relayed to A over UDP, not over the showing connection" "0 $(hex still-udp)" \
 	"$(count A2 '"relay"') $(field A relay hex)"
-say A2 quit
+say A2 quit # gone before the idle-connection count below, which must not see it
+for _ in $(seq 100); do kill -0 "$A2PID" 2>/dev/null || break; sleep 0.05; done
 cb0=$(counter tcp_closed_bad)
 nslab_exec inet python3 -c '
 import socket

@@ -184,7 +184,7 @@ bool tcpf_frames(struct tcpf *f, void (*fn)(void *ctx, const uint8_t *dgram, siz
 			break;
 		fn(ctx, f->in + off + 2, flen);
 		off += 2 + flen;
-		if (f->fd < 0) /* fn closed the stream (and emptied the buffer) */
+		if (f->in_len < off) /* fn closed the stream (tcpf_close emptied the buffer) */
 			return ok;
 	}
 	memmove(f->in, f->in + off, f->in_len - off);
