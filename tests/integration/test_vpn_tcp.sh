@@ -70,26 +70,15 @@ fi
 # ---- The test ----
 set -u
 NC_SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-NC_BUILD=${NC_BUILD:-$NC_SRC/build}
-export NC_BUILD NC_SRC
-# shellcheck source=../lib/checks.sh
-. "$NC_SRC/tests/lib/checks.sh"
-need_root
-need_tool python3 nft ping
-[ -c /dev/net/tun ] || skip "no /dev/net/tun"
-W=$(mktemp -d /tmp/vpn-tcp.XXXXXX)
-[ -n "${TCP_KEEP:-}" ] || trap 'rm -rf "$W"' EXIT
+export NC_SRC
+. "$NC_SRC/tests/lib/pairtest.sh"
+pairtest_init tcp
 
 : >"$W/tcp.env"
 PAIR_VPN_HOOK=$NC_SRC/tests/integration/test_vpn_tcp.sh FAULTS_OUT=$W/tcp.env \
-	bash "$NC_SRC/sim/run.sh" --out "$W/tcp" --pair port-restricted:udp-blocked:direct >"$W/tcp.txt" 2>&1 &
-pid=$!
-wait "$pid"
+	pairtest_run tcp "$W/tcp" --pair port-restricted:udp-blocked:direct
 rc=$?
-sed 's/^/    /' "$W/tcp.txt"
 sed 's/^/    measured: /' "$W/tcp.env"
-left=$(ip netns list 2>/dev/null | awk -v p="nc$pid-" 'index($1, p) == 1 { print $1 }')
-check_equal "no namespace of the run is left" "" "$left"
 check_status "the pair case passed (10/10 pings, direct by tcp on both hosts, the hook ran)" "$rc"
 
 get() { # KEY [FIELD]: a recorded value, or one field (lost, gap_ms, ...) of it
@@ -115,6 +104,4 @@ check_status "cut lifted: direct by tcp again within a registration interval + 1
 check_equal "cut lifted: 10/10 pings" 10 "$(get pings_back)"
 [ "$(get tcp_connections_a)" -ge 2 ]
 check_status "cut lifted: over a new TCP connection ($(get tcp_connections_a) made by host A)" $?
-left=$(pgrep -af "$W/" | grep -v pgrep || true)
-check_equal "no process started from the run's files is left" "" "$left"
-checks_verdict
+pairtest_done
