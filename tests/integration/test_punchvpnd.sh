@@ -279,6 +279,41 @@ register B
 check_equal "TCP -> UDP relayed" "$DID $(hex tcp-to-udp)" \
 	"$(grep "$(hex tcp-to-udp)" "$W/B.out" | python3 -c 'import json,sys; j=json.loads(sys.stdin.read()); print(j["from"], j["hex"])')"
 check_equal "UDP -> TCP relayed" "$BID $(hex udp-to-tcp)" "$(field D relay from) $(field D relay hex)"
+
+# ---- showing the TCP mapping (TCP simultaneous open, issue 11) ----
+tcp_of() { # NAME PEER: the "tcp" field of NAME's last INTRO about PEER
+	grep '"intro"' "$W/$1.out" | grep -- "$2" | tail -1 | python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["tcp"])'
+}
+check_equal "B's INTRO about D carries D's TCP endpoint (its registration connection)" \
+	"$(field D registered observed)" "$(tcp_of B "${PUB[D]}")"
+check_equal "and A's none (A registered over UDP only)" "" "$(tcp_of B "${PUB[A]}")"
+mf0=$(counter malformed)
+say A "show 1"
+say A "register"
+for _ in $(seq 40); do [ "$(counter malformed)" -gt "$mf0" ] && break; sleep 0.05; done
+check_equal "a REGISTER that shows a TCP mapping over UDP is refused, counted" $((mf0 + 1)) \
+	"$(counter malformed)"
+say A "show 0"
+# A second connection of A's key (as punchvpn's showing connection) with COORD_REG_TCP_SHOW:
+# B is introduced to A's TCP endpoint at once, and A's relay stays on UDP.
+cp "$W/A.key" "$W/A2.key"
+ib=$(count B '"intro"')
+client A2 client --tcp --server $SRV --server-key "$SP" --want "${PUB[B]}"
+A2PID=$!
+say A2 "show 1"
+register A2
+wait_for B '"intro"' $((ib + 1))
+check_equal "the showing REGISTER brings B a new INTRO with A's TCP endpoint" \
+	"$(field A2 registered observed)" "$(tcp_of B "${PUB[A]}")"
+check_status "whose UDP endpoint is A's still" "$(grep '"intro"' "$W/B.out" | grep -- "${PUB[A]}" |
+	tail -1 | grep -q "\"observed\":\"$(field A registered observed)\"" && echo 0 || echo 1)"
+ra=$(count A '"relay"')
+say B "relay $AID still-udp"
+wait_for A '"relay"' $((ra + 1))
+check_equal "relayed to A over UDP, not over the showing connection" "0 $(hex still-udp)" \
+	"$(count A2 '"relay"') $(field A relay hex)"
+say A2 quit # gone before the idle-connection count below, which must not see it
+for _ in $(seq 100); do kill -0 "$A2PID" 2>/dev/null || break; sleep 0.05; done
 cb0=$(counter tcp_closed_bad)
 nslab_exec inet python3 -c '
 import socket

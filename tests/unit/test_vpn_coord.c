@@ -171,6 +171,20 @@ static void test_round_trips(void **state)
 	full_intro(&m);
 	round_trip(&m, COORD_HDR_LEN + COORD_TAG_LEN + COORD_BODY_HDR_LEN + 32 + 4 + COORD_EP_LEN +
 			   COORD_PROFILE_LEN + COORD_MAX_LOCAL * COORD_EP_LEN);
+	/* With the peer's TCP-observed endpoint: one more endpoint, counted in B. */
+	m.u.intro.tcp = ep("198.51.100.9:51900");
+	round_trip(&m, COORD_HDR_LEN + COORD_TAG_LEN + COORD_BODY_HDR_LEN + 32 + 4 + COORD_EP_LEN +
+			   COORD_PROFILE_LEN + (COORD_MAX_LOCAL + 1) * COORD_EP_LEN);
+	m.u.intro.tcp = ep("[2001:db8::7]:443");
+	memset(m.u.intro.local, 0, sizeof(m.u.intro.local));
+	m.u.intro.n_local = 0;
+	round_trip(&m, COORD_HDR_LEN + COORD_TAG_LEN + COORD_BODY_HDR_LEN + 32 + 4 + COORD_EP_LEN +
+			   COORD_PROFILE_LEN + COORD_EP_LEN);
+	/* A REGISTER that shows the TCP mapping: the same length, the flag kept. */
+	full_register(&m);
+	m.u.reg.tcp_show = true;
+	round_trip(&m, COORD_HDR_LEN + COORD_TAG_LEN + COORD_BODY_HDR_LEN + COORD_PROFILE_LEN +
+			   COORD_MAX_LOCAL * COORD_EP_LEN + COORD_MAX_WANTS * 32);
 }
 
 static void test_wire_layout(void **state)
@@ -351,9 +365,18 @@ static void test_reserved_and_kind(void **state)
 	bl = min_register(body);
 	assert_int_equal(open_raw(&k, body, bl, &got), 0);
 	assert_int_equal(got.kind, COORD_REGISTER);
-	body[1] = 1; /* body reserved byte */
-	assert_int_equal(open_raw(&k, body, bl, &got), -NC_E_MALFORMED);
+	/* The flags byte: REGISTER knows bit 0 (COORD_REG_TCP_SHOW), every other bit is
+	 * refused. */
+	body[1] = COORD_REG_TCP_SHOW;
+	assert_int_equal(open_raw(&k, body, bl, &got), 0);
+	assert_true(got.u.reg.tcp_show);
+	for (int bit = 1; bit < 8; bit++) {
+		body[1] = (uint8_t)(1u << bit);
+		assert_int_equal(open_raw(&k, body, bl, &got), -NC_E_MALFORMED);
+	}
 	body[1] = 0;
+	assert_int_equal(open_raw(&k, body, bl, &got), 0);
+	assert_false(got.u.reg.tcp_show);
 	for (int kind = 0; kind < 256; kind++) {
 		if (kind >= COORD_REGISTER && kind <= COORD_INTRO)
 			continue;
@@ -416,15 +439,33 @@ static void test_counts(void **state)
 	body[2] = 0;
 	body[3] = 1;
 	assert_int_equal(open_raw(&k, body, 12 + COORD_EP_LEN + 6, &got), -NC_E_MALFORMED);
+	body[3] = 0;
+	body[1] = COORD_REG_TCP_SHOW; /* a REGISTER flag means nothing here */
+	assert_int_equal(open_raw(&k, body, 12 + COORD_EP_LEN + 6, &got), -NC_E_MALFORMED);
 
 	memset(body, 0, sizeof(body));
 	body[0] = COORD_INTRO;
 	body[12 + 32 + 4 + COORD_EP_LEN] = 1; /* profile version */
 	bl = 12 + 32 + 4 + COORD_EP_LEN + COORD_PROFILE_LEN;
 	assert_int_equal(open_raw(&k, body, bl, &got), 0);
+	body[1] = COORD_REG_TCP_SHOW;
+	assert_int_equal(open_raw(&k, body, bl, &got), -NC_E_MALFORMED);
+	body[1] = 0;
+	/* B = 1: one TCP endpoint, which must be a set one; B = 2 is over the maximum. */
 	body[3] = 1;
-	assert_int_equal(open_raw(&k, body, bl + 32, &got), -NC_E_MALFORMED);
+	assert_int_equal(open_raw(&k, body, bl + COORD_EP_LEN, &got), -NC_E_MALFORMED);
+	body[bl] = 4;
+	body[bl + 2] = 80;
+	body[bl + 3] = 192;
+	assert_int_equal(open_raw(&k, body, bl + COORD_EP_LEN, &got), 0);
+	assert_true(nc_addr_is_set(&got.u.intro.tcp));
+	assert_int_equal(got.u.intro.tcp.port, 80);
+	assert_int_equal(open_raw(&k, body, bl + COORD_EP_LEN - 1, &got), -NC_E_TRUNCATED);
+	assert_int_equal(open_raw(&k, body, bl + COORD_EP_LEN + 1, &got), -NC_E_MALFORMED);
+	body[3] = 2;
+	assert_int_equal(open_raw(&k, body, bl + 2 * COORD_EP_LEN, &got), -NC_E_MALFORMED);
 	body[3] = 0;
+	memset(body + bl, 0, COORD_EP_LEN);
 	body[2] = COORD_MAX_LOCAL + 1;
 	assert_int_equal(open_raw(&k, body, bl + (COORD_MAX_LOCAL + 1) * COORD_EP_LEN, &got),
 			 -NC_E_MALFORMED);

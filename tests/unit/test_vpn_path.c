@@ -337,6 +337,69 @@ static void test_method(void **state)
 
 /* A packet stamped by a receive thread a little after the main thread read its clock: the
  * path is alive, not silent for 2^64 ms. */
+/* Direct over TCP (simultaneous open): proven by an authenticated packet over the peer's TCP
+ * connection; "direct" by "tcp"; a live UDP path is preferred; the connection closing, silence
+ * and the peer relaying all end it. */
+static void test_tcp(void **state)
+{
+	struct path p;
+	struct nc_addr obs = ep("198.51.100.7:40000"), got;
+	uint32_t id = 0;
+	(void)state;
+
+	path_init(&p, NULL);
+	assert_false(path_tcp_down(&p, 500)); /* nothing to end */
+	path_intro(&p, 9, &obs, NULL, 0, 1000);
+	assert_int_equal(p.kind, PATH_RELAY);
+	assert_true(path_tcp_rx(&p, 1040));
+	assert_int_equal(path_route(&p, &got, &id), PATH_TCP);
+	assert_string_equal(path_kind_name(p.kind), "direct");
+	assert_string_equal(path_method(&p, NULL, NULL), "tcp");
+	assert_int_equal(p.why, PATH_WHY_TCP);
+	assert_int_equal(path_intro_to_direct_ms(&p), 40);
+	assert_false(p.punching);
+	assert_false(path_tcp_rx(&p, 1100)); /* not newly */
+	/* A repeated introduction leaves a live TCP path alone. */
+	path_intro(&p, 9, &obs, NULL, 0, 1200);
+	assert_int_equal(p.kind, PATH_TCP);
+	assert_false(p.punching);
+	/* The connection closes: the relay, punching again. */
+	assert_true(path_tcp_down(&p, 1300));
+	assert_int_equal(p.kind, PATH_RELAY);
+	assert_int_equal(p.why, PATH_WHY_TCP_CLOSED);
+	assert_true(p.punching);
+	assert_false(path_tcp_down(&p, 1301));
+	/* Back on TCP, then silence past PATH_SILENCE_MS. */
+	assert_true(path_tcp_rx(&p, 2000));
+	assert_false(path_tick(&p, 2000 + PATH_SILENCE_MS));
+	assert_true(path_tick(&p, 2001 + PATH_SILENCE_MS));
+	assert_int_equal(p.kind, PATH_RELAY);
+	assert_int_equal(p.why, PATH_WHY_SILENT);
+	/* The peer relays while the TCP path is quiet: back to the relay. */
+	assert_true(path_tcp_rx(&p, 10000));
+	path_rx(&p, &obs, true, 10000 + PATH_RELAYED_QUIET_MS + 1);
+	assert_int_equal(p.kind, PATH_RELAY);
+	assert_int_equal(p.why, PATH_WHY_PEER_RELAYS);
+	/* UDP proves itself while on TCP: UDP takes over. */
+	assert_true(path_tcp_rx(&p, 20000));
+	assert_true(path_rx(&p, &obs, false, 20010));
+	assert_int_equal(path_route(&p, &got, &id), PATH_DIRECT);
+	assert_true(nc_addr_eq(&got, &obs));
+	/* ... and a TCP packet does not take a live UDP path back. */
+	assert_false(path_tcp_rx(&p, 20020));
+	assert_int_equal(p.kind, PATH_DIRECT);
+	assert_false(path_tcp_down(&p, 20030));
+	/* A network change ends a TCP path too. */
+	assert_true(path_tick(&p, 20011 + PATH_SILENCE_MS));
+	assert_true(path_tcp_rx(&p, 40000));
+	path_net_change(&p, 40001);
+	assert_int_equal(p.kind, PATH_RELAY);
+	/* A static peer never goes TCP. */
+	path_init(&p, &obs);
+	assert_false(path_tcp_rx(&p, 1));
+	assert_int_equal(p.kind, PATH_DIRECT);
+}
+
 static void test_clock_skew_between_threads(void **state)
 {
 	struct path p;
@@ -384,6 +447,7 @@ int main(void)
 		cmocka_unit_test(test_net_change),
 		cmocka_unit_test(test_peer_relays),
 		cmocka_unit_test(test_method),
+		cmocka_unit_test(test_tcp),
 		cmocka_unit_test(test_clock_skew_between_threads),
 		cmocka_unit_test(test_wire_types),
 	};

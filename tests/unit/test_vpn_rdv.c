@@ -2,7 +2,9 @@
  * rounds (wants split by COORD_MAX_WANTS, growing timestamps), REGISTERED accepted only for
  * the latest round and only under the server's key, the refresh interval the server gives,
  * the UDP -> TCP fallback after RDV_UDP_TRIES unanswered rounds and back when TCP fails, and
- * the TCP framing both ways (split frames, a closed connection). The clock is the caller's. */
+ * the TCP framing both ways (split frames, a closed connection), and the connection that shows
+ * the server our TCP mapping (COORD_REG_TCP_SHOW, from the tunnel's port number, never while a
+ * UDP round is in flight). The clock is the caller's. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -212,7 +214,7 @@ static void test_udp_unanswered_tcp_refused(void **state)
 /* The client's TCP socket has something to read (bounded wait, no sleeping). */
 static void readable(struct fx *f)
 {
-	struct pollfd pfd = {.fd = f->r.tcp_fd, .events = POLLIN};
+	struct pollfd pfd = {.fd = f->r.tcp.fd, .events = POLLIN};
 
 	assert_int_equal(poll(&pfd, 1, 2000), 1);
 }
@@ -311,12 +313,147 @@ static void test_tcp_fallback_and_framing(void **state)
 	close(lfd);
 }
 
+/* A free TCP port on loopback (bound, read, closed). */
+static uint16_t free_tcp_port(void)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
+	close(fd);
+	return ntohs(sin.sin_port);
+}
+
+/* One frame from a TCP socket (bounded wait). */
+static size_t recv_frame(int c, uint8_t *buf, size_t cap)
+{
+	size_t got = 0;
+
+	while (got < 2 || got < 2 + (size_t)((buf[0] << 8) | buf[1])) {
+		struct pollfd pfd = {.fd = c, .events = POLLIN};
+		ssize_t k;
+		assert_int_equal(poll(&pfd, 1, 2000), 1);
+		k = recv(c, buf + got, cap - got, 0);
+		assert_true(k > 0);
+		got += (size_t)k;
+	}
+	return got;
+}
+
+static void show_readable(struct fx *f)
+{
+	struct pollfd pfd = {.fd = rdv_show_fd(&f->r), .events = POLLIN};
+
+	assert_int_equal(poll(&pfd, 1, 2000), 1);
+}
+
+static void test_tcp_show(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				  .sin_port = htons(f->addr.port)};
+	struct sockaddr_in peer;
+	socklen_t pl = sizeof(peer);
+	struct coord_profile prof = {.measured = true, .mapping = 1};
+	struct coord_msg m, a;
+	struct sockaddr_storage from;
+	struct nc_addr ep;
+	uint8_t wants[2][32], buf[4096];
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, c, n;
+	uint64_t now = 1000, udp_ts;
+	uint16_t lport = free_tcp_port();
+
+	memset(wants, 7, sizeof(wants));
+	f->r.tcp_port = lport;
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(lfd, 2), 0);
+	/* Nothing is shown before UDP registration works. */
+	rdv_tcp_show(&f->r, (const uint8_t(*)[32])wants, 2, now);
+	assert_int_equal(f->r.show.fd, -1);
+	assert_true(rdv_due(&f->r, &f->u, now));
+	assert_int_equal(rdv_register(&f->r, &f->u, &prof, NULL, 0, (const uint8_t(*)[32])wants, 2,
+				      now), 0);
+	srv_recv(f, &m, &from);
+	udp_ts = m.ts_ms;
+	a = ack(m.ts_ms, 15);
+	n = seal_from(f->key, f->spub, &a, buf);
+	assert_int_equal(rdv_input(&f->r, buf, (size_t)n, now, &m), 1);
+	assert_false(rdv_tcp_presence(&f->r, NULL));
+	/* Registered over UDP: the showing connection, from the tunnel's port number. */
+	rdv_tcp_show(&f->r, (const uint8_t(*)[32])wants, 2, now);
+	assert_true(f->r.show.fd >= 0);
+	c = accept(lfd, (struct sockaddr *)&peer, &pl);
+	assert_true(c >= 0);
+	assert_int_equal(ntohs(peer.sin_port), lport);
+	/* A UDP round in flight: the showing REGISTER waits (the server would refuse the older
+	 * timestamp arriving second). */
+	f->r.unanswered = 1;
+	{
+		struct pollfd pfd = {.fd = f->r.show.fd, .events = POLLOUT};
+		assert_int_equal(poll(&pfd, 1, 2000), 1);
+	}
+	rdv_tcp_show(&f->r, (const uint8_t(*)[32])wants, 2, ++now);
+	assert_true(f->r.show_up);
+	assert_int_equal(rdv_show_fd(&f->r), f->r.show.fd);
+	assert_int_equal(f->r.show_sent_ms, 0);
+	f->r.unanswered = 0;
+	rdv_tcp_show(&f->r, (const uint8_t(*)[32])wants, 2, ++now);
+	assert_true(f->r.show_sent_ms > 0);
+	n = (int)recv_frame(c, buf, sizeof(buf));
+	assert_int_equal(coord_unseal(f->key, buf + 2, (size_t)n - 2, &m), 0);
+	assert_int_equal(m.kind, COORD_REGISTER);
+	assert_true(m.u.reg.tcp_show);
+	assert_true(m.ts_ms > udp_ts);
+	assert_int_equal(m.u.reg.n_wants, 2);
+	assert_true(m.u.reg.prof.measured); /* the round's profile, repeated */
+	/* Not again before a keepalive. */
+	rdv_tcp_show(&f->r, (const uint8_t(*)[32])wants, 2, now + 14999);
+	assert_int_equal(f->r.show_sent_ms, now);
+	/* The answer: our TCP mapping is known. A REGISTERED for another timestamp is not it. */
+	a = ack(m.ts_ms - 1, 15);
+	n = seal_from(f->key, f->spub, &a, buf + 2);
+	buf[0] = (uint8_t)(n >> 8);
+	buf[1] = (uint8_t)n;
+	assert_int_equal(send(c, buf, (size_t)n + 2, 0), n + 2);
+	show_readable(f);
+	assert_true(rdv_show_read(&f->r, now));
+	assert_false(rdv_tcp_presence(&f->r, NULL));
+	a = ack(m.ts_ms, 15);
+	nc_addr_parse("203.0.113.7:51900", 0, &a.u.ack.observed);
+	n = seal_from(f->key, f->spub, &a, buf + 2);
+	buf[0] = (uint8_t)(n >> 8);
+	buf[1] = (uint8_t)n;
+	assert_int_equal(send(c, buf, (size_t)n + 2, 0), n + 2);
+	show_readable(f);
+	assert_true(rdv_show_read(&f->r, now));
+	assert_true(rdv_tcp_presence(&f->r, &ep));
+	assert_int_equal(ep.port, 51900);
+	/* UDP's observed endpoint is untouched by it. */
+	assert_int_equal(f->r.observed.port, 40001);
+	/* A keepalive later: shown again. */
+	rdv_tcp_show(&f->r, (const uint8_t(*)[32])wants, 2, now + 15000);
+	n = (int)recv_frame(c, buf, sizeof(buf));
+	assert_int_equal(coord_unseal(f->key, buf + 2, (size_t)n - 2, &m), 0);
+	assert_true(m.u.reg.tcp_show);
+	/* Nothing wanted any more: closed, nothing shown. */
+	rdv_tcp_show(&f->r, NULL, 0, now + 15001);
+	assert_int_equal(f->r.show.fd, -1);
+	assert_false(rdv_tcp_presence(&f->r, NULL));
+	assert_int_equal(recv(c, buf, sizeof(buf), 0) <= 0, 1);
+	close(c);
+	close(lfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_register_and_ack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_udp_unanswered_tcp_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_fallback_and_framing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_show, setup, teardown),
 	};
 
 	if (sodium_init() < 0)

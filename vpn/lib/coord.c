@@ -154,7 +154,7 @@ static bool eps_valid(const struct nc_addr *a, size_t n)
 /* Checks m as coord_unseal would, then writes its body. */
 static int put_body(struct nc_wr *w, const struct coord_msg *m)
 {
-	uint8_t a = 0, b = 0;
+	uint8_t a = 0, b = 0, flags = 0;
 
 	switch (m->kind) {
 	case COORD_REGISTER:
@@ -164,6 +164,7 @@ static int put_body(struct nc_wr *w, const struct coord_msg *m)
 			return -NC_E_INVALID;
 		a = (uint8_t)m->u.reg.n_local;
 		b = (uint8_t)m->u.reg.n_wants;
+		flags = m->u.reg.tcp_show ? COORD_REG_TCP_SHOW : 0;
 		break;
 	case COORD_REGISTERED:
 		if (!ep_valid(&m->u.ack.observed))
@@ -173,15 +174,16 @@ static int put_body(struct nc_wr *w, const struct coord_msg *m)
 		if (m->u.intro.n_local > COORD_MAX_LOCAL)
 			return -NC_E_RANGE;
 		if (!prof_valid(&m->u.intro.prof) || !ep_valid(&m->u.intro.observed) ||
-		    !eps_valid(m->u.intro.local, m->u.intro.n_local))
+		    !eps_valid(m->u.intro.local, m->u.intro.n_local) || !ep_valid(&m->u.intro.tcp))
 			return -NC_E_INVALID;
 		a = (uint8_t)m->u.intro.n_local;
+		b = nc_addr_is_set(&m->u.intro.tcp) ? 1 : 0;
 		break;
 	default:
 		return -NC_E_INVALID;
 	}
 	nc_wr_u8(w, (uint8_t)m->kind);
-	nc_wr_u8(w, 0);
+	nc_wr_u8(w, flags);
 	nc_wr_u8(w, a);
 	nc_wr_u8(w, b);
 	nc_wr_n32(w, (uint32_t)(m->ts_ms >> 32));
@@ -206,6 +208,8 @@ static int put_body(struct nc_wr *w, const struct coord_msg *m)
 		put_prof(w, &m->u.intro.prof);
 		for (size_t i = 0; i < a; i++)
 			put_ep(w, &m->u.intro.local[i]);
+		if (b)
+			put_ep(w, &m->u.intro.tcp);
 		break;
 	}
 	return w->err ? -NC_E_RANGE : 0;
@@ -214,24 +218,26 @@ static int put_body(struct nc_wr *w, const struct coord_msg *m)
 /* Decodes a whole body into m; the body must end exactly where its counts say. */
 static int get_body(struct nc_rd *r, struct coord_msg *m)
 {
-	uint8_t kind, reserved, a, b;
+	uint8_t kind, flags, a, b;
 	uint32_t hi;
 	int rc = 0;
 
 	kind = nc_rd_u8(r);
-	reserved = nc_rd_u8(r);
+	flags = nc_rd_u8(r);
 	a = nc_rd_u8(r);
 	b = nc_rd_u8(r);
 	hi = nc_rd_n32(r);
 	m->ts_ms = ((uint64_t)hi << 32) | nc_rd_n32(r);
 	if (r->err)
 		return -NC_E_TRUNCATED;
-	if (reserved != 0)
+	/* Flags are defined for REGISTER only; an unknown bit is not a message we would send. */
+	if (flags & ~(kind == COORD_REGISTER ? COORD_REG_TCP_SHOW : 0))
 		return -NC_E_MALFORMED;
 	switch (kind) {
 	case COORD_REGISTER:
 		if (a > COORD_MAX_LOCAL || b > COORD_MAX_WANTS)
 			return -NC_E_MALFORMED;
+		m->u.reg.tcp_show = flags & COORD_REG_TCP_SHOW;
 		if ((rc = get_prof(r, &m->u.reg.prof)) != 0)
 			return rc;
 		for (size_t i = 0; i < a; i++)
@@ -251,7 +257,7 @@ static int get_body(struct nc_rd *r, struct coord_msg *m)
 		m->u.ack.keepalive_s = nc_rd_n16(r);
 		break;
 	case COORD_INTRO:
-		if (a > COORD_MAX_LOCAL || b != 0)
+		if (a > COORD_MAX_LOCAL || b > 1)
 			return -NC_E_MALFORMED;
 		nc_rd_bytes(r, m->u.intro.peer, VPN_KEY_LEN);
 		m->u.intro.relay_id = nc_rd_n32(r);
@@ -263,6 +269,9 @@ static int get_body(struct nc_rd *r, struct coord_msg *m)
 			if ((rc = get_ep(r, &m->u.intro.local[i])) != 0)
 				return rc;
 		m->u.intro.n_local = a;
+		/* Counted, so it must be there: an unset one is sent as B = 0. */
+		if (b && ((rc = get_ep(r, &m->u.intro.tcp)) != 0 || !nc_addr_is_set(&m->u.intro.tcp)))
+			return rc ? rc : -NC_E_MALFORMED;
 		break;
 	default:
 		return -NC_E_MALFORMED;

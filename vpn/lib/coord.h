@@ -19,18 +19,25 @@
  *  |  one the config names; the peer holds the key it registers)                          |
  *  +-------------------------------+
  *
- *  Body: kind (1) | reserved (1, 0) | count A (1) | count B (1) | timestamp ms (8) | ...
+ *  Body: kind (1) | flags (1, 0 unless said) | count A (1) | count B (1) | timestamp ms (8) | ...
  *    REGISTER (client -> server): A = local endpoints, B = wanted peers;
  *        profile (COORD_PROFILE_LEN) | A x endpoint (COORD_EP_LEN) | B x public key (32)
+ *        flags bit 0 (COORD_REG_TCP_SHOW): sent over a TCP connection whose only job is to
+ *        show the server the sender's TCP mapping (for TCP simultaneous open); the server
+ *        records that endpoint and the wants, and keeps relaying over the transport of the
+ *        sender's other registrations. Only over TCP; other bits must be zero.
  *        The timestamp (client's Unix ms) must grow per client key and lie within
  *        COORD_CLOCK_SKEW_MS of the server's clock: a replayed registration is refused.
  *        A client with more peers than COORD_MAX_WANTS sends several (each refreshes its own
  *        wants). A want expires after COORD_WANT_TTL_S unless refreshed.
  *    REGISTERED (server -> client): A = 0, B = 0; timestamp = the REGISTER's, echoed;
  *        observed endpoint (COORD_EP_LEN) | relay id (4) | keepalive s (2)
- *    INTRO (server -> client): A = the peer's local endpoints, B = 0; timestamp = server ms;
- *        peer public key (32) | peer relay id (4) | observed endpoint (COORD_EP_LEN) |
- *        profile (COORD_PROFILE_LEN) | A x endpoint
+ *    INTRO (server -> client): A = the peer's local endpoints, B = 0 or 1; timestamp = server
+ *        ms; peer public key (32) | peer relay id (4) | observed endpoint (COORD_EP_LEN) |
+ *        profile (COORD_PROFILE_LEN) | A x endpoint | B x endpoint
+ *        B = 1: the peer's TCP-observed endpoint (the source of the TCP connection it
+ *        registered over, while that connection lives; a set endpoint): where a TCP
+ *        simultaneous open meets it. Without one, B = 0 and the layout is the original.
  *        Sent to both when each lists the other (both wants live), again when either's
  *        endpoints or profile change, at most once per second per pair otherwise.
  *
@@ -103,7 +110,11 @@ struct coord_profile {
 	struct nc_addr portmap_ep; /* the mapping's external endpoint (portmap != NONE) */
 };
 
+/* REGISTER flags (the body's second byte). */
+#define COORD_REG_TCP_SHOW 0x01
+
 struct coord_register {
+	bool tcp_show; /* COORD_REG_TCP_SHOW */
 	struct coord_profile prof;
 	struct nc_addr local[COORD_MAX_LOCAL];
 	size_t n_local;
@@ -124,6 +135,7 @@ struct coord_intro {
 	struct coord_profile prof;
 	struct nc_addr local[COORD_MAX_LOCAL];
 	size_t n_local;
+	struct nc_addr tcp; /* the peer's TCP-observed endpoint (family 0: none) */
 };
 
 struct coord_msg {

@@ -183,6 +183,7 @@ void dev_peer_route(struct dev_peer *p, struct dev_route *rt)
 {
 	memset(rt, 0, sizeof(*rt));
 	rt->kind = path_route(&p->path, &rt->ep, &rt->relay_id);
+	rt->tcp = &p->tcp;
 	if (rt->kind == PATH_DIRECT)
 		rt->sock = p->path.ep_sock;
 }
@@ -197,11 +198,18 @@ void dev_kick(struct dev *d)
 /* ---- sending ----------------------------------------------------------------------------- */
 
 /* One batch of equal-sized datagrams (the last may be shorter): one GSO send to the endpoint
- * or the relay over UDP; over TCP one frame each. */
-static void send_batch(struct dev *d, bool tcp, struct udp *u, const struct sockaddr_storage *ss,
-		       socklen_t sl, const uint8_t *out, size_t total, size_t seg)
+ * or the relay over UDP; over TCP (the relay's, or the peer's own connection) one frame each. */
+static void send_batch(struct dev *d, bool tcp, const struct dev_route *rt, struct udp *u,
+		       const struct sockaddr_storage *ss, socklen_t sl, const uint8_t *out,
+		       size_t total, size_t seg)
 {
-	if (tcp) {
+	if (rt->kind == PATH_TCP) {
+		bool waits = false;
+		for (size_t off = 0; off < total; off += seg)
+			waits |= tcpp_send(rt->tcp, out + off, total - off < seg ? total - off : seg) > 0;
+		if (waits) /* the main thread polls for the rest */
+			dev_kick(d);
+	} else if (tcp) {
 		for (size_t off = 0; off < total; off += seg)
 			rdv_send(&d->rdv, &d->udp, out + off, total - off < seg ? total - off : seg);
 	} else if (sl) {
@@ -241,7 +249,7 @@ static bool send_sealed(struct dev *d, struct dev_peer *p, struct dev_sess *s,
 		/* A GSO batch is equal-sized segments with a shorter one last only: a longer one
 		 * starts a new batch, a shorter one joins and ends this one. */
 		if (off > 0 && hdr + lens[i] + WIRE_DATA_OVERHEAD > seg) {
-			send_batch(d, tcp, u, &ss, sl, out, off, seg);
+			send_batch(d, tcp, rt, u, &ss, sl, out, off, seg);
 			off = 0;
 		}
 		if (relay)
@@ -252,12 +260,12 @@ static bool send_sealed(struct dev *d, struct dev_peer *p, struct dev_sess *s,
 		off += len;
 		bytes += lens[i];
 		if (len < seg) { /* the short one ends a batch */
-			send_batch(d, tcp, u, &ss, sl, out, off, seg);
+			send_batch(d, tcp, rt, u, &ss, sl, out, off, seg);
 			off = 0;
 		}
 	}
 	if (off)
-		send_batch(d, tcp, u, &ss, sl, out, off, seg);
+		send_batch(d, tcp, rt, u, &ss, sl, out, off, seg);
 	add(&p->st.tx_bytes, bytes);
 	add(&p->st.tx_packets, n);
 	atomic_store(&p->last_tx_ms, now);
@@ -636,7 +644,7 @@ static void rx_data(struct dev_rx *x, const struct wire_msg *m, const uint8_t *d
 			/* The responder's RTT: its response out, the initiator's first packet in
 			 * (sent at once: staged packets or a keepalive). */
 			p->rtt_ms = (uint32_t)vpn_since(now, s->s.birth_ms);
-			p->rtt_path = from->relayed ? PATH_RELAY : PATH_DIRECT;
+			p->rtt_path = from->relayed ? PATH_RELAY : from->tcp ? PATH_TCP : PATH_DIRECT;
 			pthread_mutex_unlock(&p->lock);
 			dev_sess_put(old);
 			flush_staged(d, p);
@@ -684,9 +692,11 @@ static void rx_handshake(struct dev_rx *x, const struct wire_msg *m, const uint8
 		uint8_t resp[WIRE_RESP_LEN];
 		struct hs_init hi;
 		/* The answer goes back the way the initiation came. */
-		struct dev_route back = {.kind = from->relayed ? PATH_RELAY : PATH_DIRECT,
+		struct dev_route back = {.kind = from->relayed ? PATH_RELAY
+						 : from->tcp  ? PATH_TCP
+							      : PATH_DIRECT,
 					 .ep = from->addr, .sock = from->sock,
-					 .relay_id = from->relay_id};
+					 .relay_id = from->relay_id, .tcp = from->tcp};
 
 		pthread_mutex_lock(&d->hs_lock);
 		rc = hs_consume_initiation(&d->hs, m, dgram, &from->addr, now, &hi);
@@ -743,7 +753,7 @@ static void rx_handshake(struct dev_rx *x, const struct wire_msg *m, const uint8
 	install_session(p, s, false);
 	pthread_mutex_lock(&p->lock);
 	p->rtt_ms = (uint32_t)vpn_since(now, sent);
-	p->rtt_path = from->relayed ? PATH_RELAY : PATH_DIRECT;
+	p->rtt_path = from->relayed ? PATH_RELAY : from->tcp ? PATH_TCP : PATH_DIRECT;
 	pthread_mutex_unlock(&p->lock);
 	atomic_store(&p->last_hs_ms, now);
 	atomic_store(&p->want_hs, false);
@@ -969,7 +979,7 @@ int dev_init(struct dev *d, struct vpn_cfg *cfg, const char *ifname, char *err, 
 	memset(d, 0, sizeof(*d));
 	d->cfg = cfg;
 	d->lim = tp_default_limits;
-	d->tun.fd = d->udp.fd = d->stop_fd = d->kick_fd = d->rdv.tcp_fd = -1;
+	d->tun.fd = d->udp.fd = d->stop_fd = d->kick_fd = d->rdv.tcp.fd = d->tcp_epfd = -1;
 	d->rx_ep = d->rx_kick_fd = -1;
 	pthread_mutex_init(&d->hs_lock, NULL);
 	snprintf(d->nat_err, sizeof(d->nat_err), "not measured (no Server configured)");
@@ -991,6 +1001,7 @@ int dev_init(struct dev *d, struct vpn_cfg *cfg, const char *ifname, char *err, 
 		hs_peer_init(&p->hs, p->cfg->pub);
 		pthread_mutex_init(&p->lock, NULL);
 		path_init(&p->path, &p->cfg->endpoint);
+		tcpp_init(&p->tcp, 0); /* the port once the socket has one */
 		/* Both ends of a pair would otherwise initiate at once; the lower key goes first,
 		 * the other waits for traffic (or its keepalive). A peer without a static endpoint
 		 * is reachable once introduced (initiate() waits for a route). */
@@ -1009,7 +1020,8 @@ int dev_init(struct dev *d, struct vpn_cfg *cfg, const char *ifname, char *err, 
 	}
 	if ((rc = udp_open(&d->udp, cfg->listen_port, err, errlen)) != 0)
 		goto fail;
-	if ((rc = dev_aux_init(d, err, errlen)) != 0 || (rc = rx_ep_init(d, err, errlen)) != 0)
+	if ((rc = dev_tcp_init(d, err, errlen)) != 0 || (rc = dev_aux_init(d, err, errlen)) != 0 ||
+	    (rc = rx_ep_init(d, err, errlen)) != 0)
 		goto fail;
 	if ((rc = tun_open(&d->tun, ifname, err, errlen)) != 0)
 		goto fail;
@@ -1154,6 +1166,7 @@ void dev_stop(struct dev *d)
 		free(d->mrx);
 		d->mrx = NULL;
 	}
+	dev_tcp_stop(d);
 	tun_close(&d->tun);
 	udp_close(&d->udp);
 	dev_aux_free(d);
@@ -1177,6 +1190,7 @@ void dev_stop(struct dev *d)
 			free(p->staged[k]);
 		p->n_staged = 0;
 		hs_peer_wipe(&p->hs);
+		tcpp_free(&p->tcp);
 		pthread_mutex_destroy(&p->lock);
 	}
 	free(d->peers);
@@ -1186,23 +1200,9 @@ void dev_stop(struct dev *d)
 	rdv_free(&d->rdv);
 }
 
-/* ---- the relay's TCP connection ---------------------------------------------------------- */
+/* ---- the main thread's receive context (TCP connections: devtcp.c) ----------------------- */
 
-int dev_tcp_fd(struct dev *d)
-{
-	return rdv_tcp_fd(&d->rdv);
-}
-
-static void tcp_datagram(void *ctx, const uint8_t *dgram, size_t len)
-{
-	struct dev_rx *x = ctx;
-	struct dev_from from = {.addr = x->d->rdv.server, .from_server = true};
-
-	rx_datagram(x, dgram, len, &from);
-}
-
-/* Frames from the server's TCP connection, on the main thread with its own receive context. */
-void dev_tcp_input(struct dev *d)
+struct dev_rx *dev_main_rx(struct dev *d)
 {
 	struct dev_rx *x = d->mrx;
 
@@ -1216,13 +1216,22 @@ void dev_tcp_input(struct dev *d)
 				free(x->plain);
 			free(grobuf);
 			free(x);
-			return;
+			return NULL;
 		}
 		x->d = d;
 		off_gro_init(&x->gro, grobuf);
 		d->mrx = x;
 	}
-	rdv_tcp_read(&d->rdv, tcp_datagram, x);
+	return x;
+}
+
+void dev_rx_dgram(struct dev_rx *x, const uint8_t *dgram, size_t len, const struct dev_from *from)
+{
+	rx_datagram(x, dgram, len, from);
+}
+
+void dev_rx_done(struct dev_rx *x)
+{
 	gro_flush(x);
 	rx_release(x);
 }

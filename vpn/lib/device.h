@@ -33,6 +33,7 @@
 #include "natprof.h"
 #include "path.h"
 #include "rdv.h"
+#include "tcppunch.h"
 #include "transport.h"
 #include "tun.h"
 #include "vpnmap.h"
@@ -77,6 +78,7 @@ struct dev_route {
 	struct nc_addr ep;  /* DIRECT */
 	int sock;           /* DIRECT: 0 the tunnel socket, k > 0 the device's aux socket k - 1 */
 	uint32_t relay_id;  /* RELAY: the peer's id at punchvpnd */
+	struct tcpp *tcp;   /* TCP: the peer's connection */
 };
 
 /* Where a datagram came from. */
@@ -86,6 +88,7 @@ struct dev_from {
 	bool from_server;  /* the rendezvous server's address, or its TCP connection */
 	bool relayed;      /* unwrapped from a relay datagram */
 	uint32_t relay_id; /* relayed: the sender's id */
+	struct tcpp *tcp;  /* over this peer connection (TCP simultaneous open) */
 };
 
 struct dev_rx;
@@ -104,6 +107,7 @@ struct dev_peer {
 	struct dev_sess *cur, *prev, *next;
 	struct path path;
 	struct coord_profile peer_prof; /* from the latest INTRO (measured = false before) */
+	struct tcpp tcp;             /* the direct TCP path (its own lock) */
 	uint32_t rtt_ms;             /* initiation to response, over rtt_path */
 	enum path_kind rtt_path;
 	bool rehs;                   /* a handshake over the new direct path is due */
@@ -158,8 +162,9 @@ struct dev {
 	struct vpnmap *vm;           /* the gateway mapping of the tunnel's port (with Server) */
 	struct vpnmap_state map;     /* its latest state, main thread */
 	uint64_t net_changes;
-	struct dev_rx *mrx;          /* the main thread's receive context (relay over TCP) */
+	struct dev_rx *mrx;          /* the main thread's receive context (TCP connections) */
 	struct outlog *outlog;       /* punch outcome reports (outlog.h); NULL: not asked for */
+	int tcp_epfd;                /* epoll over the TCP connections: relay, showing, peers */
 	struct dev_aux *aux;         /* DEV_AUX_MAX slots */
 	_Atomic bool aux_retire;     /* a slot waits for the RX thread to close it */
 	int rx_ep, rx_kick_fd;       /* the RX thread's epoll set; wakes it to close slots */
@@ -185,8 +190,9 @@ void dev_nat_event(struct dev *d);
  * address is the one punchvpnd observes). */
 int dev_map_fd(struct dev *d);
 void dev_map_event(struct dev *d);
-/* The relay's TCP connection (-1 without one; it changes: poll it anew after each event) and
- * its input. */
+/* The TCP connections (the relay's, the one that shows our TCP mapping, the peers' direct
+ * ones) as one pollable descriptor (an epoll set; call again before each wait: it also brings
+ * the set up to date), and their input. */
 int dev_tcp_fd(struct dev *d);
 /* A condition that ends `up` (the server never answered at start): true, with the message. */
 bool dev_failed(struct dev *d, char *err, size_t errlen);

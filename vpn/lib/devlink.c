@@ -36,6 +36,8 @@ int dev_send_dgram(struct dev *d, const struct dev_route *rt, const uint8_t *buf
 		coord_put_relay_hdr(wrapped, rt->relay_id);
 		memcpy(wrapped + COORD_RELAY_HDR_LEN, buf, len);
 		return rdv_send(&d->rdv, &d->udp, wrapped, COORD_RELAY_HDR_LEN + len);
+	case PATH_TCP:
+		return tcpp_send(rt->tcp, buf, len) < 0 ? -ENOTCONN : 0;
 	default:
 		return -ENOTCONN;
 	}
@@ -58,8 +60,14 @@ void dev_peer_rx(struct dev *d, struct dev_peer *p, const struct dev_from *src, 
 	struct path snap;
 	bool newly;
 
+	/* Over a TCP connection: a proof of that peer's connection only (tcppunch.h). */
+	if (src->tcp && src->tcp != &p->tcp)
+		return;
+	if (src->tcp)
+		tcpp_proven(src->tcp);
 	pthread_mutex_lock(&p->lock);
-	newly = path_rx_on(&p->path, &src->addr, src->sock, src->relayed, now);
+	newly = src->tcp ? path_tcp_rx(&p->path, now)
+			 : path_rx_on(&p->path, &src->addr, src->sock, src->relayed, now);
 	snap = p->path;
 	/* The lower key re-handshakes over the direct path: fresh keys, and an RTT of the path
 	 * that carries the traffic (when the latest handshake went through the relay). From
@@ -157,6 +165,7 @@ void dev_coord_input(struct dev *d, const uint8_t *buf, size_t len)
 	p->bday_role = role;
 	path_intro(&p->path, m.u.intro.relay_id, &m.u.intro.observed, cands, n, now);
 	pthread_mutex_unlock(&p->lock);
+	dev_tcp_intro(d, p, &m.u.intro);
 	dev_kick(d); /* punch and handshake now, not at the next tick */
 }
 
@@ -194,6 +203,7 @@ void dev_link_tick(struct dev *d, uint64_t now)
 {
 	if (rdv_due(&d->rdv, &d->udp, now))
 		register_round(d, now);
+	dev_tcp_tick(d, now);
 	for (size_t i = 0; i < d->n_peers; i++) {
 		struct dev_peer *p = &d->peers[i];
 		struct nc_addr cand[PATH_MAX_CANDS + 1];

@@ -78,4 +78,22 @@ void dev_link_stop(struct dev *d);
 const char *dev_path_method(struct dev *d, const struct path *path,
 			    const struct coord_profile *peer, bool by_bday);
 
+/* device.c: the main thread's receive context (created at first use; NULL when out of
+ * memory), one datagram through the receive path, and the end of a batch. */
+struct dev_rx *dev_main_rx(struct dev *d);
+void dev_rx_dgram(struct dev_rx *x, const uint8_t *dgram, size_t len, const struct dev_from *from);
+void dev_rx_done(struct dev_rx *x);
+
+/* devtcp.c: the TCP connections and the direct TCP path (TCP simultaneous open) */
+int dev_tcp_init(struct dev *d, char *err, size_t errlen);
+void dev_tcp_stop(struct dev *d);
+/* An introduction with the peer's TCP endpoint (main or RX thread). */
+void dev_tcp_intro(struct dev *d, struct dev_peer *p, const struct coord_intro *in);
+/* Attempts, probes, keepalives over TCP, the connection that shows our TCP mapping: from
+ * dev_link_tick. */
+void dev_tcp_tick(struct dev *d, uint64_t now);
+/* status: the peer's TCP path ({state, wanted, endpoint, attempts, connects, connections,
+ * error}). */
+json_t *dev_tcp_peer_json(struct dev_peer *p);
+
 #endif

@@ -40,6 +40,11 @@ static json_t *server_json(struct dev *d)
 		      (json_int_t)r->relay_id, "keepalive_s", (int)r->keepalive_s, "registrations",
 		      (json_int_t)r->n_acks, "introductions", (json_int_t)r->n_intros,
 		      "tcp_fallbacks", (json_int_t)r->n_tcp_fallbacks);
+	/* Our TCP mapping as punchvpnd sees it (TCP simultaneous open), while it is shown. */
+	json_object_set_new(o, "tcp_observed",
+			    (r->mode == RDV_TCP && r->tcp_up && r->registered) || r->show_acked
+				? addr_json(&r->tcp_observed)
+				: json_null());
 	pthread_mutex_unlock(&r->lock);
 	return o;
 }
@@ -101,10 +106,12 @@ const char *dev_path_method(struct dev *d, const struct path *path,
 /* What became of each planned method in this punching round: status's "result" per entry of
  * the plan's order (the methods race; the winner is the path's method). */
 static void attempt_results(json_t *strategy, const char *method, const struct path *path,
-			    json_t *bday)
+			    json_t *bday, json_t *tcp)
 {
 	json_t *order = json_object_get(strategy, "order"), *step;
 	bool before = true; /* entries ahead of the winner in the table's order */
+	/* A TCP path is direct too (path.h). */
+	bool direct = path->kind == PATH_DIRECT || path->kind == PATH_TCP;
 	size_t i;
 
 	json_array_foreach(order, i, step) {
@@ -116,7 +123,7 @@ static void attempt_results(json_t *strategy, const char *method, const struct p
 		if (!strcmp(m, "relay")) {
 			snprintf(text, sizeof(text), "%s", path->kind == PATH_RELAY ? "carries the traffic"
 										: "standing by");
-		} else if (path->kind == PATH_DIRECT && method && !strcmp(m, method)) {
+		} else if (direct && method && !strcmp(m, method)) {
 			int64_t ms = path_intro_to_direct_ms(path);
 
 			if (ms >= 0)
@@ -125,9 +132,14 @@ static void attempt_results(json_t *strategy, const char *method, const struct p
 			else
 				snprintf(text, sizeof(text), "won");
 			before = false;
-		} else if (path->kind == PATH_DIRECT) {
+		} else if (direct) {
 			snprintf(text, sizeof(text), before ? "tried, %s got there first"
 							    : "not needed, %s won", method ? method : "?");
+		} else if (!strcmp(m, "tcp") && json_is_object(tcp)) {
+			const char *err = json_string_value(json_object_get(tcp, "error"));
+			snprintf(text, sizeof(text), "TCP %s%s%s",
+				 json_string_value(json_object_get(tcp, "state")), err ? ": " : "",
+				 err ? err : "");
 		} else if (!strcmp(m, "birthday") && json_is_object(bday)) {
 			snprintf(text, sizeof(text), "%s",
 				 json_string_value(json_object_get(bday, "result")));
@@ -151,7 +163,7 @@ static json_t *peer_json(struct dev *d, struct dev_peer *p, uint64_t now)
 	uint32_t rtt;
 	enum path_kind rtt_path;
 	int64_t i2d;
-	json_t *bday;
+	json_t *bday, *tcp = dev_tcp_peer_json(p);
 	bool by_bday;
 
 	pthread_mutex_lock(&p->lock);
@@ -174,10 +186,11 @@ static json_t *peer_json(struct dev *d, struct dev_peer *p, uint64_t now)
 	method = dev_path_method(d, &path, &peer_prof, by_bday);
 	json_object_set_new(o, "method", method ? json_string(method) : json_null());
 	json_object_set_new(o, "birthday", bday);
+	json_object_set_new(o, "tcp", tcp);
 	if (path.relay) {
 		json_t *st = strategy_plan_json(plan_of(d, &path, &peer_prof, &plan));
 
-		attempt_results(st, method, &path, bday);
+		attempt_results(st, method, &path, bday, tcp);
 		json_object_set_new(o, "strategy", st);
 	}
 	json_object_set_new(o, "relay_id", path.relay ? json_integer(path.relay_id) : json_null());

@@ -19,7 +19,7 @@ const char *path_why_text(enum path_why w)
 
 const char *path_kind_name(enum path_kind k)
 {
-	return k == PATH_DIRECT ? "direct" : k == PATH_RELAY ? "relay" : "none";
+	return k == PATH_DIRECT || k == PATH_TCP ? "direct" : k == PATH_RELAY ? "relay" : "none";
 }
 
 void path_init(struct path *p, const struct nc_addr *static_ep)
@@ -58,9 +58,14 @@ static void start_punch(struct path *p, uint64_t now)
 	p->first_direct_ms = 0;
 }
 
+static bool direct(const struct path *p)
+{
+	return p->kind == PATH_DIRECT || p->kind == PATH_TCP;
+}
+
 static bool direct_alive(const struct path *p, uint64_t now)
 {
-	return p->kind == PATH_DIRECT && vpn_since(now, p->last_direct_rx_ms) <= PATH_SILENCE_MS;
+	return direct(p) && vpn_since(now, p->last_direct_rx_ms) <= PATH_SILENCE_MS;
 }
 
 void path_intro(struct path *p, uint32_t relay_id, const struct nc_addr *observed,
@@ -100,7 +105,7 @@ bool path_rx_on(struct path *p, const struct nc_addr *from, int sock, bool relay
 	/* The peer sends through the relay while our direct path is quiet: its side of the path
 	 * is gone (its address changed, or it stopped hearing us). Follow it now rather than at
 	 * our own silence limit, sending into a dead mapping until then. */
-	if (relayed && p->kind == PATH_DIRECT && !p->fixed && p->relay &&
+	if (relayed && direct(p) && !p->fixed && p->relay &&
 	    vpn_since(now, p->last_direct_rx_ms) > PATH_RELAYED_QUIET_MS)
 		fall_back(p, PATH_WHY_PEER_RELAYS, now);
 	if (relayed || !nc_addr_is_set(from))
@@ -130,6 +135,30 @@ bool path_rx_on(struct path *p, const struct nc_addr *from, int sock, bool relay
 		p->first_direct_ms = now;
 	p->punching = false;
 	p->switches++;
+	return true;
+}
+
+bool path_tcp_rx(struct path *p, uint64_t now)
+{
+	if (p->fixed || (p->kind == PATH_DIRECT && direct_alive(p, now)))
+		return false; /* a live UDP path stays: it is the cheaper one */
+	p->last_direct_rx_ms = now;
+	if (p->kind == PATH_TCP)
+		return false;
+	p->kind = PATH_TCP;
+	p->why = PATH_WHY_TCP;
+	if (p->intro_ms && !p->first_direct_ms)
+		p->first_direct_ms = now;
+	p->punching = false;
+	p->switches++;
+	return true;
+}
+
+bool path_tcp_down(struct path *p, uint64_t now)
+{
+	if (p->kind != PATH_TCP)
+		return false;
+	fall_back(p, PATH_WHY_TCP_CLOSED, now);
 	return true;
 }
 
@@ -174,7 +203,7 @@ size_t path_punch_due(struct path *p, uint64_t now, struct nc_addr *out, size_t 
 
 static void fall_back(struct path *p, enum path_why why, uint64_t now)
 {
-	if (p->kind == PATH_DIRECT && p->relay) {
+	if (direct(p) && p->relay) {
 		p->kind = PATH_RELAY;
 		p->switches++;
 	}
@@ -185,7 +214,7 @@ static void fall_back(struct path *p, enum path_why why, uint64_t now)
 
 bool path_tick(struct path *p, uint64_t now)
 {
-	if (p->fixed || p->kind != PATH_DIRECT || direct_alive(p, now))
+	if (p->fixed || !direct(p) || direct_alive(p, now))
 		return false;
 	/* Without a relay the last endpoint stays the route (nothing better), re-punched. */
 	if (p->why == PATH_WHY_SILENT && !p->relay)
@@ -230,6 +259,8 @@ const char *path_method(const struct path *p, const struct coord_profile *mine,
 {
 	if (p->kind == PATH_RELAY)
 		return "relay";
+	if (p->kind == PATH_TCP)
+		return "tcp";
 	if (p->kind != PATH_DIRECT)
 		return NULL;
 	if (p->fixed)

@@ -14,7 +14,12 @@
  *   punched path every PATH_KEEPALIVE_MS, so silence means the path is gone)
  *   network changed             RELAY and punching again (the old mapping is likely dead)
  *   relayed packet, direct      RELAY and punching again: the peer left the direct path
- *   quiet PATH_RELAYED_QUIET_MS (its network changed, or it stopped hearing us) */
+ *   quiet PATH_RELAYED_QUIET_MS (its network changed, or it stopped hearing us)
+ *   authenticated packet over   TCP (direct over a TCP connection made by simultaneous open,
+ *   the peer's TCP connection   tcppunch.h), unless a UDP direct path is alive: UDP is
+ *                               preferred, and one that proves itself later takes over
+ *   TCP connection closed       RELAY and punching again (silence, a network change and the
+ *                               peer relaying end a TCP path as they end a UDP one) */
 #ifndef VPN_PATH_H
 #define VPN_PATH_H
 
@@ -40,7 +45,9 @@
 /* A relayed packet from the peer after this long without a direct one: back to the relay. */
 #define PATH_RELAYED_QUIET_MS 500
 
-enum path_kind { PATH_NONE, PATH_RELAY, PATH_DIRECT };
+/* PATH_TCP is direct too (status says "direct", method "tcp"): over the peer's own TCP
+ * connection rather than to a UDP endpoint. */
+enum path_kind { PATH_NONE, PATH_RELAY, PATH_DIRECT, PATH_TCP };
 
 /* Why the path is what it is; the words are status's. */
 #define PATH_WHY_TABLE(X)                                                                   \
@@ -53,8 +60,10 @@ enum path_kind { PATH_NONE, PATH_RELAY, PATH_DIRECT };
 	X(SILENT, "direct path went silent")                                                \
 	X(NET_CHANGE, "network changed")                                                    \
 	X(PEER_RELAYS, "the peer sends through the relay")                                  \
-	X(NO_DIRECT, "punching found no direct path")                                     \
-	X(REPUNCH, "asked to punch again")
+	X(NO_DIRECT, "punching found no direct path")                                       \
+	X(REPUNCH, "asked to punch again")                                                  \
+	X(TCP, "authenticated packet over TCP simultaneous open")                           \
+	X(TCP_CLOSED, "the direct TCP connection closed")
 
 enum path_why {
 #define PATH_WHY_ENUM_(n, s) PATH_WHY_##n,
@@ -95,7 +104,14 @@ void path_intro(struct path *p, uint32_t relay_id, const struct nc_addr *observe
 bool path_rx_on(struct path *p, const struct nc_addr *from, int sock, bool relayed, uint64_t now);
 /* path_rx_on the main socket (0). */
 bool path_rx(struct path *p, const struct nc_addr *from, bool relayed, uint64_t now);
-/* Where to send now: the kind, with the endpoint (DIRECT) or relay id (RELAY). */
+/* An authenticated packet over the peer's TCP connection. Returns true when it newly made the
+ * path TCP (the caller answers at once). */
+bool path_tcp_rx(struct path *p, uint64_t now);
+/* The peer's TCP connection closed: a TCP path falls back to the relay. Returns true when the
+ * path changed. */
+bool path_tcp_down(struct path *p, uint64_t now);
+/* Where to send now: the kind, with the endpoint (DIRECT) or relay id (RELAY); TCP: the peer's
+ * TCP connection. */
 enum path_kind path_route(const struct path *p, struct nc_addr *ep, uint32_t *relay_id);
 /* The candidates to probe now (at most max), or 0 when no round is due. */
 size_t path_punch_due(struct path *p, uint64_t now, struct nc_addr *out, size_t max);
@@ -107,7 +123,8 @@ void path_net_change(struct path *p, uint64_t now);
 void path_repunch(struct path *p, uint64_t now);
 /* The method that made the path what it is, in strategy.h's words: "relay", "static", "lan"
  * (a local candidate), "public" (a side without NAT), "port-mapping" (a side's advertised
- * gateway mapping), "punch" (simultaneous punching, peer-reflexive learning included); NULL
+ * gateway mapping), "punch" (simultaneous punching, peer-reflexive learning included), "tcp"
+ * (TCP simultaneous open); NULL
  * while there is no path. Profiles may be NULL (not known yet). */
 const char *path_method(const struct path *p, const struct coord_profile *mine,
 			const struct coord_profile *peer);

@@ -1,5 +1,7 @@
 #include "rdv.h"
 
+#include "since.h"
+
 #include <natcheck/error.h>
 
 #include <errno.h>
@@ -12,8 +14,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-#define TCP_IN_CAP (2 + 65535)
 
 static uint64_t unix_ms(void)
 {
@@ -29,17 +29,15 @@ int rdv_init(struct rdv *r, const struct nc_addr *server, const uint8_t server_p
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	r->tcp_fd = -1;
+	r->tcp.fd = r->show.fd = -1;
 	pthread_mutex_init(&r->lock, NULL);
 	if (!server || !nc_addr_is_set(server))
 		return 0;
 	if ((rc = coord_shared_key(r->key, priv, server_pub)) != 0)
 		return rc;
-	r->tcp_in = malloc(TCP_IN_CAP);
-	r->tcp_out = malloc(RDV_TCP_OUT_MAX);
-	if (!r->tcp_in || !r->tcp_out) {
+	if ((rc = tcpf_init(&r->tcp)) != 0 || (rc = tcpf_init(&r->show)) != 0) {
 		rdv_free(r);
-		return -NC_E_NOMEM;
+		return rc;
 	}
 	r->server = *server;
 	memcpy(r->pub, pub, VPN_KEY_LEN);
@@ -49,22 +47,29 @@ int rdv_init(struct rdv *r, const struct nc_addr *server, const uint8_t server_p
 	return 0;
 }
 
+/* Lock held. Abortive: the next connection from the same port to the server can reuse the
+ * 4-tuple at once (no TIME_WAIT). */
 static void tcp_close(struct rdv *r)
 {
-	if (r->tcp_fd >= 0)
-		close(r->tcp_fd);
-	r->tcp_fd = -1;
+	tcpf_close(&r->tcp, true);
 	r->tcp_up = false;
-	r->tcp_in_len = r->tcp_out_len = 0;
+}
+
+/* Lock held. */
+static void show_close(struct rdv *r)
+{
+	tcpf_close(&r->show, true);
+	r->show_up = r->show_acked = false;
+	r->show_sent_ms = r->show_ts = 0;
 }
 
 void rdv_free(struct rdv *r)
 {
 	tcp_close(r);
+	show_close(r);
 	sodium_memzero(r->key, sizeof(r->key));
-	free(r->tcp_in);
-	free(r->tcp_out);
-	r->tcp_in = r->tcp_out = NULL;
+	tcpf_free(&r->tcp);
+	tcpf_free(&r->show);
 	r->mode = RDV_OFF;
 	pthread_mutex_destroy(&r->lock);
 }
@@ -72,43 +77,33 @@ void rdv_free(struct rdv *r)
 /* Lock held. A non-blocking connect to the server's UDP port number over TCP. */
 static void tcp_start(struct rdv *r, uint64_t now)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl = nc_addr_to_sockaddr(&r->server, &ss);
-	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd;
 
 	tcp_close(r);
+	show_close(r); /* the relay's connection shows the mapping now (and takes the 4-tuple) */
 	r->mode = RDV_TCP;
 	r->tcp_start_ms = now;
 	r->n_tcp_fallbacks++;
 	r->tcp_err = 0;
+	fd = tcpf_connect(&r->server, r->tcp_port);
 	if (fd < 0) {
-		r->tcp_err = errno;
+		r->tcp_err = -fd;
 		return;
 	}
-	if (connect(fd, (struct sockaddr *)&ss, sl) != 0 && errno != EINPROGRESS) {
-		r->tcp_err = errno;
-		close(fd);
-		return;
-	}
-	r->tcp_fd = fd;
+	tcpf_attach(&r->tcp, fd);
 }
 
 /* Lock held: 1 connected, 0 still connecting, -1 failed. */
 static int tcp_check(struct rdv *r)
 {
-	struct pollfd pfd = {.fd = r->tcp_fd, .events = POLLOUT};
-	int err = 0;
-	socklen_t el = sizeof(err);
+	int c;
 
-	if (r->tcp_fd < 0)
+	if (r->tcp.fd < 0)
 		return -1;
-	if (poll(&pfd, 1, 0) <= 0)
-		return 0;
-	if (getsockopt(r->tcp_fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0) {
-		r->tcp_err = err ? err : errno;
-		return -1;
-	}
-	return 1;
+	c = tcpf_connected(r->tcp.fd);
+	if (c < 0)
+		r->tcp_err = -c;
+	return c < 0 ? -1 : c;
 }
 
 static void to_udp(struct rdv *r)
@@ -185,6 +180,7 @@ void rdv_net_change(struct rdv *r)
 	pthread_mutex_lock(&r->lock);
 	if (r->mode == RDV_TCP)
 		to_udp(r);
+	show_close(r); /* from the old address: dead */
 	r->force = r->mode != RDV_OFF;
 	r->unanswered = 0;
 	pthread_mutex_unlock(&r->lock);
@@ -217,28 +213,6 @@ enum rdv_mode rdv_mode(struct rdv *r)
 	return m;
 }
 
-/* Lock held: queue a frame and write what the socket takes (a frame is never cut short: the
- * rest waits for the next write). */
-static int tcp_write(struct rdv *r, const uint8_t *buf, size_t len)
-{
-	ssize_t n;
-
-	if (len > 65535)
-		return -NC_E_RANGE;
-	if (r->tcp_out_len + 2 + len > RDV_TCP_OUT_MAX)
-		return -ENOBUFS; /* a full pipe drops, as a full UDP buffer would */
-	r->tcp_out[r->tcp_out_len] = (uint8_t)(len >> 8);
-	r->tcp_out[r->tcp_out_len + 1] = (uint8_t)len;
-	memcpy(r->tcp_out + r->tcp_out_len + 2, buf, len);
-	r->tcp_out_len += 2 + len;
-	n = send(r->tcp_fd, r->tcp_out, r->tcp_out_len, MSG_DONTWAIT | MSG_NOSIGNAL);
-	if (n < 0)
-		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
-	memmove(r->tcp_out, r->tcp_out + n, r->tcp_out_len - (size_t)n);
-	r->tcp_out_len -= (size_t)n;
-	return 0;
-}
-
 int rdv_send(struct rdv *r, struct udp *u, const uint8_t *buf, size_t len)
 {
 	struct sockaddr_storage ss;
@@ -251,7 +225,7 @@ int rdv_send(struct rdv *r, struct udp *u, const uint8_t *buf, size_t len)
 		return -NC_E_INVALID;
 	}
 	if (r->mode == RDV_TCP && r->tcp_up) {
-		rc = tcp_write(r, buf, len);
+		rc = tcpf_write(&r->tcp, buf, len);
 		pthread_mutex_unlock(&r->lock);
 		return rc;
 	}
@@ -260,6 +234,17 @@ int rdv_send(struct rdv *r, struct udp *u, const uint8_t *buf, size_t len)
 	if (!sl)
 		return -EAFNOSUPPORT;
 	return udp_send_batch(u, &ss, sl, buf, len, len);
+}
+
+/* Lock held: the next REGISTER timestamp (the server refuses one that does not grow). */
+static uint64_t next_ts(struct rdv *r)
+{
+	uint64_t ts = unix_ms();
+
+	if (ts <= r->last_ts)
+		ts = r->last_ts + 1;
+	r->last_ts = ts;
+	return ts;
 }
 
 int rdv_register(struct rdv *r, struct udp *u, const struct coord_profile *prof,
@@ -283,18 +268,18 @@ int rdv_register(struct rdv *r, struct udp *u, const struct coord_profile *prof,
 	r->last_round_ms = now;
 	r->unanswered++;
 	r->round_ts = 0;
+	r->reg_prof = *prof;
+	r->reg_n_local = m.u.reg.n_local;
+	memcpy(r->reg_local, m.u.reg.local, sizeof(r->reg_local));
 	pthread_mutex_unlock(&r->lock);
 	/* One REGISTER per COORD_MAX_WANTS peers (at least one: it keeps the mapping alive). */
 	do {
 		size_t k = n_wants - off < COORD_MAX_WANTS ? n_wants - off : COORD_MAX_WANTS;
-		uint64_t ts = unix_ms();
+		uint64_t ts;
 		int n;
 
 		pthread_mutex_lock(&r->lock);
-		/* The server refuses a timestamp that does not grow (replay protection). */
-		if (ts <= r->last_ts)
-			ts = r->last_ts + 1;
-		r->last_ts = ts;
+		ts = next_ts(r);
 		if (!r->round_ts)
 			r->round_ts = ts;
 		pthread_mutex_unlock(&r->lock);
@@ -331,6 +316,8 @@ int rdv_input(struct rdv *r, const uint8_t *buf, size_t len, uint64_t now, struc
 			r->registered_at_ms = now;
 		r->registered = true;
 		r->observed = m->u.ack.observed;
+		if (r->mode == RDV_TCP) /* the relay's connection shows our TCP mapping */
+			r->tcp_observed = m->u.ack.observed;
 		r->relay_id = m->u.ack.relay_id;
 		r->keepalive_s = m->u.ack.keepalive_s ? m->u.ack.keepalive_s : COORD_KEEPALIVE_S;
 		r->last_ack_ms = now;
@@ -354,7 +341,7 @@ int rdv_tcp_fd(struct rdv *r)
 	int fd;
 
 	pthread_mutex_lock(&r->lock);
-	fd = r->tcp_up ? r->tcp_fd : -1;
+	fd = r->tcp_up ? r->tcp.fd : -1;
 	pthread_mutex_unlock(&r->lock);
 	return fd;
 }
@@ -362,54 +349,158 @@ int rdv_tcp_fd(struct rdv *r)
 bool rdv_tcp_read(struct rdv *r, void (*fn)(void *ctx, const uint8_t *dgram, size_t len),
 		  void *ctx)
 {
-	bool open = true;
-	size_t off = 0;
-	ssize_t n;
+	bool open;
 
-	/* Only the main thread reads: tcp_in is its own; the lock covers the descriptor. */
+	/* Only the main thread reads: the in buffer is its own; the lock covers the descriptor
+	 * and the out buffer. */
 	pthread_mutex_lock(&r->lock);
 	if (!r->tcp_up) {
 		pthread_mutex_unlock(&r->lock);
 		return false;
 	}
 	/* Flush what waits to go out while we are here. */
-	if (r->tcp_out_len) {
-		n = send(r->tcp_fd, r->tcp_out, r->tcp_out_len, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (n > 0) {
-			memmove(r->tcp_out, r->tcp_out + n, r->tcp_out_len - (size_t)n);
-			r->tcp_out_len -= (size_t)n;
-		}
-	}
-	n = recv(r->tcp_fd, r->tcp_in + r->tcp_in_len, TCP_IN_CAP - r->tcp_in_len, MSG_DONTWAIT);
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+	if (!tcpf_recv(&r->tcp) || tcpf_flush(&r->tcp) < 0) {
 		to_udp(r);
 		pthread_mutex_unlock(&r->lock);
 		return false;
 	}
-	if (n > 0)
-		r->tcp_in_len += (size_t)n;
 	pthread_mutex_unlock(&r->lock);
-	for (;;) {
-		size_t flen;
-
-		if (r->tcp_in_len - off < 2)
-			break;
-		flen = (size_t)r->tcp_in[off] << 8 | r->tcp_in[off + 1];
-		if (flen == 0) { /* no datagram is empty: the stream is not ours */
-			open = false;
-			break;
-		}
-		if (r->tcp_in_len - off - 2 < flen)
-			break;
-		fn(ctx, r->tcp_in + off + 2, flen);
-		off += 2 + flen;
-	}
-	memmove(r->tcp_in, r->tcp_in + off, r->tcp_in_len - off);
-	r->tcp_in_len -= off;
+	open = tcpf_frames(&r->tcp, fn, ctx);
 	if (!open) {
 		pthread_mutex_lock(&r->lock);
 		to_udp(r);
 		pthread_mutex_unlock(&r->lock);
 	}
+	return open;
+}
+
+/* ---- showing our TCP mapping ---------------------------------------------------------- */
+
+/* Lock held: one REGISTER with COORD_REG_TCP_SHOW over the showing connection. */
+static void show_register(struct rdv *r, uint64_t now)
+{
+	struct coord_msg m;
+	uint8_t out[COORD_MAX_DATAGRAM];
+	int n;
+
+	memset(&m, 0, sizeof(m));
+	m.kind = COORD_REGISTER;
+	m.u.reg.tcp_show = true;
+	m.u.reg.prof = r->reg_prof;
+	m.u.reg.n_local = r->reg_n_local;
+	memcpy(m.u.reg.local, r->reg_local, sizeof(m.u.reg.local));
+	m.u.reg.n_wants = r->n_show_wants;
+	memcpy(m.u.reg.wants, r->show_wants, r->n_show_wants * VPN_KEY_LEN);
+	m.ts_ms = r->show_ts = next_ts(r);
+	n = coord_seal(r->key, r->pub, &m, out, sizeof(out));
+	r->show_sent_ms = now;
+	if (n < 0 || tcpf_write(&r->show, out, (size_t)n) < 0)
+		show_close(r);
+}
+
+void rdv_tcp_show(struct rdv *r, const uint8_t (*wants)[VPN_KEY_LEN], size_t n_wants,
+		  uint64_t now)
+{
+	pthread_mutex_lock(&r->lock);
+	if (r->mode == RDV_OFF) {
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	/* Over TCP the relay's connection shows the mapping; nothing wanted, nothing shown. */
+	if (!n_wants || r->mode == RDV_TCP) {
+		if (r->show.fd >= 0)
+			show_close(r);
+		r->n_show_wants = 0;
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	n_wants = n_wants < COORD_MAX_WANTS ? n_wants : COORD_MAX_WANTS;
+	r->n_show_wants = n_wants;
+	memcpy(r->show_wants, wants, n_wants * VPN_KEY_LEN);
+	if (r->show.fd < 0) {
+		int fd;
+
+		/* Only once UDP registration works (it carries the profile and locals we
+		 * repeat), and at most one attempt per RDV_RETRY_MS. */
+		if (!r->registered || now < r->show_next_ms) {
+			pthread_mutex_unlock(&r->lock);
+			return;
+		}
+		r->show_next_ms = now + RDV_RETRY_MS;
+		r->show_start_ms = now;
+		fd = tcpf_connect(&r->server, r->tcp_port);
+		if (fd >= 0)
+			tcpf_attach(&r->show, fd);
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	if (!r->show_up) {
+		int c = tcpf_connected(r->show.fd);
+
+		if (c < 0 || (c == 0 && vpn_since(now, r->show_start_ms) > RDV_CONNECT_MS))
+			show_close(r);
+		else if (c > 0)
+			r->show_up = true;
+	}
+	/* Due: never sent, or a keepalive ago (the server closes a silent connection); and no
+	 * UDP round in flight, whose older timestamp the server would then refuse. */
+	if (r->show_up && r->registered && r->unanswered == 0 &&
+	    (!r->show_sent_ms || vpn_since(now, r->show_sent_ms) >= r->keepalive_s * 1000ull))
+		show_register(r, now);
+	pthread_mutex_unlock(&r->lock);
+}
+
+bool rdv_tcp_presence(struct rdv *r, struct nc_addr *ep)
+{
+	bool ok;
+
+	pthread_mutex_lock(&r->lock);
+	ok = (r->mode == RDV_TCP && r->tcp_up && r->registered) || r->show_acked;
+	if (ep)
+		*ep = r->tcp_observed;
+	pthread_mutex_unlock(&r->lock);
+	return ok;
+}
+
+int rdv_show_fd(struct rdv *r)
+{
+	int fd;
+
+	pthread_mutex_lock(&r->lock);
+	fd = r->show_up ? r->show.fd : -1;
+	pthread_mutex_unlock(&r->lock);
+	return fd;
+}
+
+struct show_ctx {
+	struct rdv *r;
+	uint64_t now;
+};
+
+/* Lock held: a frame from the showing connection; only the REGISTERED to our latest showing
+ * REGISTER counts (the server sends nothing else there). */
+static void show_frame(void *ctx, const uint8_t *dgram, size_t len)
+{
+	struct show_ctx *c = ctx;
+	struct coord_msg m;
+
+	if (coord_unseal(c->r->key, dgram, len, &m) != 0 || m.kind != COORD_REGISTERED ||
+	    m.ts_ms != c->r->show_ts)
+		return;
+	c->r->show_acked = true;
+	c->r->tcp_observed = m.u.ack.observed;
+}
+
+bool rdv_show_read(struct rdv *r, uint64_t now)
+{
+	struct show_ctx c = {.r = r, .now = now};
+	bool open;
+
+	pthread_mutex_lock(&r->lock);
+	open = r->show_up && tcpf_recv(&r->show) && tcpf_flush(&r->show) >= 0 &&
+	       tcpf_frames(&r->show, show_frame, &c);
+	if (!open && r->show.fd >= 0)
+		show_close(r);
+	pthread_mutex_unlock(&r->lock);
 	return open;
 }

@@ -10,7 +10,14 @@
  *   TCP: connect to the same address and port (bounded by RDV_CONNECT_MS), register over it,
  *        relay over it; when it closes or fails, back to UDP.
  *
- * Thread safety: one lock; the TX and RX threads call rdv_mode and rdv_tcp_send, the main
+ *   TCP simultaneous open (tcppunch.h) needs the server to know our TCP mapping: the relay's
+ *   TCP connection shows it when we are on TCP; otherwise, while the device wants it
+ *   (rdv_tcp_show), a second connection to the server carries a REGISTER with
+ *   COORD_REG_TCP_SHOW every keepalive (sent only when no UDP round is in flight, so the two
+ *   transports never reorder the strictly growing timestamps). Both connections leave from the
+ *   tunnel's port number (rdv.tcp_port), as the peers' TCP connections do.
+ *
+ * Thread safety: one lock; the TX and RX threads call rdv_mode and rdv_send, the main
  * thread the rest. */
 #ifndef VPN_RDV_H
 #define VPN_RDV_H
@@ -23,13 +30,13 @@
 #include <stdint.h>
 
 #include "coord.h"
+#include "tcpframe.h"
 #include "udp.h"
 
 #define RDV_RETRY_MS 1000
 #define RDV_START_RETRY_MS 100 /* until the server has answered once */
 #define RDV_UDP_TRIES 3
 #define RDV_CONNECT_MS 3000
-#define RDV_TCP_OUT_MAX (256 * 1024)
 
 enum rdv_mode { RDV_OFF, RDV_UDP, RDV_TCP };
 
@@ -50,11 +57,21 @@ struct rdv {
 	bool unreachable;               /* never registered, and neither UDP nor TCP answered */
 	int tcp_err;                    /* why the latest TCP attempt failed (errno, 0 = timeout) */
 	bool force;
-	int tcp_fd;
+	struct tcpf tcp;                /* the relay's TCP connection */
 	bool tcp_up;
 	uint64_t tcp_start_ms;
-	uint8_t *tcp_in, *tcp_out;
-	size_t tcp_in_len, tcp_out_len;
+	uint16_t tcp_port;              /* local port of every TCP connection (0: any) */
+	/* Our TCP mapping shown to the server (COORD_REG_TCP_SHOW) */
+	struct tcpf show;
+	bool show_up, show_acked;
+	uint64_t show_start_ms, show_next_ms, show_sent_ms, show_ts;
+	struct nc_addr tcp_observed;    /* our TCP endpoint as the server sees it */
+	uint8_t show_wants[COORD_MAX_WANTS][VPN_KEY_LEN];
+	size_t n_show_wants;
+	/* the latest round's profile and local endpoints, for the REGISTER that shows */
+	struct coord_profile reg_prof;
+	struct nc_addr reg_local[COORD_MAX_LOCAL];
+	size_t reg_n_local;
 };
 
 /* With server unset the client stays off (every call is a no-op). */
@@ -91,5 +108,18 @@ int rdv_send(struct rdv *r, struct udp *u, const uint8_t *buf, size_t len);
 int rdv_tcp_fd(struct rdv *r);
 bool rdv_tcp_read(struct rdv *r, void (*fn)(void *ctx, const uint8_t *dgram, size_t len),
 		  void *ctx);
+
+/* Main thread, every tick: the peers (wants) toward which the device wants a TCP simultaneous
+ * open; none closes the connection that shows our TCP mapping. Over UDP, keeps that
+ * connection up and registers over it (COORD_REG_TCP_SHOW) when due. */
+void rdv_tcp_show(struct rdv *r, const uint8_t (*wants)[VPN_KEY_LEN], size_t n_wants,
+		  uint64_t now);
+/* Whether the server knows our TCP mapping now (registered over the relay's TCP connection,
+ * or a REGISTERED came back over the showing one), and what it is. */
+bool rdv_tcp_presence(struct rdv *r, struct nc_addr *ep);
+/* The showing connection once connected (-1 otherwise), and its input (REGISTERED). Returns
+ * false when it closed. */
+int rdv_show_fd(struct rdv *r);
+bool rdv_show_read(struct rdv *r, uint64_t now);
 
 #endif

@@ -40,6 +40,14 @@ static char *key_str(const uint8_t *pub, char out[VPN_KEY_B64_LEN + 1])
 	return out;
 }
 
+/* The TCP connection a peer registered over last is still open: its source is where a TCP
+ * simultaneous open meets the peer (its NAT keeps the mapping while the connection lives). */
+static bool tcp_alive(const struct pvd_server *s, const struct pvd_peer *p)
+{
+	return p->tcp_idx >= 0 && (unsigned)p->tcp_idx < s->cfg.max_tcp &&
+	       s->conns[p->tcp_idx].fd >= 0 && s->conns[p->tcp_idx].gen == p->tcp_gen;
+}
+
 /* One INTRO to `to` about `about`. */
 static void send_intro(struct pvd_server *s, struct pvd_peer *to, const struct pvd_peer *about)
 {
@@ -54,6 +62,8 @@ static void send_intro(struct pvd_server *s, struct pvd_peer *to, const struct p
 	m.u.intro.relay_id = about->relay_id;
 	/* A peer that only registered over TCP has no UDP mapping to punch to: none. */
 	m.u.intro.observed = about->udp_ep;
+	if (tcp_alive(s, about))
+		m.u.intro.tcp = about->tcp_ep;
 	m.u.intro.prof = about->prof;
 	memcpy(m.u.intro.local, about->local, sizeof(about->local));
 	m.u.intro.n_local = about->n_local;
@@ -114,8 +124,10 @@ static struct pvd_peer *commit(struct pvd_server *s, const struct pvd_src *src, 
 		pvd_event(s, PVD_LOG_REGISTERED, "peer %s registered from %s%s", key_str(pub, k),
 			  nc_addr_str(&src->addr, e), src->conn >= 0 ? " (tcp)" : "");
 	}
+	/* A REGISTER that only shows the TCP mapping (COORD_REG_TCP_SHOW) leaves the relay on
+	 * the transport of the peer's other registrations. */
 	changed = !p->registered || !prof_eq(&p->prof, &r->prof) || !locals_eq(p, r) ||
-		  p->last_tcp != (src->conn >= 0);
+		  (!r->tcp_show && p->last_tcp != (src->conn >= 0));
 	if (src->conn < 0) {
 		changed |=
 		    !nc_addr_eq(&p->udp_ep, &src->addr) || p->udp_ep.family != src->addr.family;
@@ -124,10 +136,14 @@ static struct pvd_peer *commit(struct pvd_server *s, const struct pvd_src *src, 
 		p->last_tcp = false;
 	} else {
 		struct pvd_conn *c = &s->conns[src->conn];
+		/* A new TCP endpoint is news for the peer's INTROs (TCP simultaneous open). */
+		changed |= !tcp_alive(s, p) || !nc_addr_eq(&p->tcp_ep, &src->addr) ||
+			   p->tcp_ep.family != src->addr.family;
 		p->tcp_idx = src->conn;
 		p->tcp_gen = c->gen;
 		p->tcp_ep = src->addr;
-		p->last_tcp = true;
+		if (!r->tcp_show)
+			p->last_tcp = true;
 		c->peer_idx = pvd_peer_index(&s->peers, p);
 		c->peer_gen = p->slot_gen;
 	}
@@ -196,6 +212,11 @@ void pvd_handle_coord(struct pvd_server *s, const struct pvd_src *src, const uin
 	}
 	if (m.kind != COORD_REGISTER) {
 		s->ctr.not_register++;
+		goto out;
+	}
+	/* Showing the TCP mapping means nothing over UDP. */
+	if (m.u.reg.tcp_show && src->conn < 0) {
+		s->ctr.malformed++;
 		goto out;
 	}
 	if (m.ts_ms > s->wall_ms + COORD_CLOCK_SKEW_MS ||

@@ -12,6 +12,7 @@
  *   want B64 | unwant        add a wanted peer / forget them all
  *   local ADDR:PORT          add a local endpoint
  *   mapping N                the profile's mapping behaviour (enum nc_beh), measured = true
+ *   show 0|1                 COORD_REG_TCP_SHOW in the next REGISTERs (only shows the mapping)
  *   relay ID TEXT            a relay datagram to relay id ID carrying TEXT
  *   flood N                  N registrations back to back (rate limits)
  *   relayflood ID N SIZE     N relay datagrams of SIZE payload bytes
@@ -21,7 +22,8 @@
  *
  *   {"event":"sent","kind":"register","ts":T,"hex":"..."}
  *   {"event":"registered","observed":"IP:PORT","relay_id":N,"keepalive":S,"ts":T}
- *   {"event":"intro","peer":"B64","relay_id":N,"observed":"IP:PORT","mapping":M,"local":[...]}
+ *   {"event":"intro","peer":"B64","relay_id":N,"observed":"IP:PORT","tcp":"IP:PORT","mapping":M,
+ *    "local":[...]}   (observed and tcp: "" when the INTRO carries none)
  *   {"event":"relay","from":N,"len":L,"hex":"..."}
  *   {"event":"undecodable","len":L,"error":"..."} */
 #include <natcheck/addr.h>
@@ -140,11 +142,13 @@ static void received(struct client *c, const uint8_t *buf, size_t len)
 		}
 		if (m.kind == COORD_INTRO) {
 			vpn_key_to_b64(k, m.u.intro.peer);
+			char t[NC_ADDR_STRLEN];
 			printf("{\"event\":\"intro\",\"peer\":\"%s\",\"relay_id\":%u,\"observed\":"
-			       "\"%s\","
+			       "\"%s\",\"tcp\":\"%s\","
 			       "\"mapping\":%u,\"measured\":%s,\"local\":[",
 			       k, m.u.intro.relay_id,
 			       m.u.intro.observed.family ? nc_addr_str(&m.u.intro.observed, a) : "",
+			       m.u.intro.tcp.family ? nc_addr_str(&m.u.intro.tcp, t) : "",
 			       m.u.intro.prof.mapping, m.u.intro.prof.measured ? "true" : "false");
 			for (size_t i = 0; i < m.u.intro.n_local; i++)
 				printf("%s\"%s\"", i ? "," : "",
@@ -210,6 +214,8 @@ static void command(struct client *c, char *line, bool *quit)
 	} else if (!strcmp(cmd, "mapping") && a1) {
 		c->reg.prof.measured = true;
 		c->reg.prof.mapping = (uint8_t)atoi(a1);
+	} else if (!strcmp(cmd, "show") && a1) {
+		c->reg.tcp_show = atoi(a1) != 0;
 	} else if (!strcmp(cmd, "relay") && a1 && a2) {
 		do_relay(c, (uint32_t)strtoul(a1, NULL, 10), (const uint8_t *)a2, strlen(a2));
 	} else if (!strcmp(cmd, "relayflood") && a1 && a2 && a3) {
