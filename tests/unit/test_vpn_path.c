@@ -275,12 +275,14 @@ static void test_keepalive_interval(void **state)
 	assert_int_equal(path_silence_ms(&p, t + 41100), 5000);
 	assert_false(path_tick(&p, t + 41100 + 3900));
 	assert_true(path_tick(&p, t + 40000 + 5001));
+	assert_int_equal(p.switch_ms, t + 45001); /* when, for status */
 	assert_int_equal(path_route(&p, &got, &id), PATH_RELAY);
 	assert_int_equal(p.why, PATH_WHY_SILENT);
 	assert_true(p.punching);
 	/* Re-punched: direct again. A longer interval (a network change: the lifetime unknown
 	 * again) applies at once. */
 	assert_true(path_rx(&p, &cand, false, t + 46000));
+	assert_int_equal(p.switch_ms, t + 46000);
 	path_set_keepalive(&p, 0, 10000, t + 46000);
 	assert_int_equal(p.ka_ms, 2000); /* 0: left as it was */
 	assert_int_equal(path_silence_ms(&p, t + 46000), 21000);

@@ -155,6 +155,7 @@ bool path_rx(struct path *p, const struct nc_addr *from, bool relayed, uint64_t 
 		p->first_direct_ms = now;
 	p->punching = false;
 	p->switches++;
+	p->switch_ms = now;
 	return true;
 }
 
@@ -202,6 +203,7 @@ static void fall_back(struct path *p, enum path_why why, uint64_t now)
 	if (p->kind == PATH_DIRECT && p->relay) {
 		p->kind = PATH_RELAY;
 		p->switches++;
+		p->switch_ms = now;
 	}
 	p->why = why;
 	if (p->n_cand || nc_addr_is_set(&p->ep))

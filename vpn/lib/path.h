@@ -82,6 +82,7 @@ struct path {
 	bool punching;
 	uint64_t punch_start_ms, next_punch_ms;
 	unsigned switches;          /* relay <-> direct changes, for status and tests */
+	uint64_t switch_ms;         /* when the latest of them happened */
 	/* Keepalives (path_set_keepalive): this side's interval on a direct path, the peer's
 	 * (which the silence limit follows), and after the peer's interval shrank, the longer
 	 * limit that still holds until old_until_ms (the peer may not have switched yet). */
