@@ -236,13 +236,16 @@ check_equal "B never heard from C (no unknown-key initiations)" 0 \
 	"$(js "$B" pvB "d['drops_unattributed']['unknown_key']")"
 
 # --- direct blocked: back to the relay on silence, pings go on ---
+# The silence limit follows the keepalive interval from the measured lifetimes (issue 11 §3):
+# 2 x interval + 1 s, as status shows it; the bounds are that plus what they allowed before.
+sil=$(js "$A" pvA "d['peers'][0]['keepalive']['silence_ms'] // 1000")
 block_direct
-ms=$(wait_until 12 is "$A" pvA "d['peers'][0]['path']" relay)
-echo "    direct -> relay after $ms ms of blocked direct traffic"
+ms=$(wait_until $((${sil:-5} + 7)) is "$A" pvA "d['peers'][0]['path']" relay)
+echo "    direct -> relay after $ms ms of blocked direct traffic (silence limit ${sil:-?} s)"
 check_status "blocked direct path falls back to the relay (why: silent)" \
 	"$([ "$ms" -ge 0 ] && is "$A" pvA "d['peers'][0]['path_reason']" "direct path went silent" && echo 0 || echo 1)" \
 	"$(js "$A" pvA "d['peers'][0]")"
-wait_until 8 is "$B" pvB "d['peers'][0]['path']" relay >/dev/null
+wait_until $((${sil:-5} + 3)) is "$B" pvB "d['peers'][0]['path']" relay >/dev/null
 check_equal "pings through the relay" 10 "$(pings "$A" 10.100.0.2 10)"
 check_equal "3 MB over TCP through the relay arrive intact" "$want" "$(bulk "$A" "$B" 10.100.0.2)"
 check_equal "both ends still on the relay" "relay relay" \
@@ -296,8 +299,9 @@ check_equal "pings after the address change" 10 "$(pings "$A" 10.100.0.2 10)"
 check_status "B's IPv6 address is among A's candidates" \
 	"$(is "$A" pvA "'[fd98::2]:51900' in d['peers'][0]['candidates']" True && echo 0 || echo 1)" \
 	"$(js "$A" pvA "d['peers'][0]['candidates']")"
+sil=$(js "$A" pvA "d['peers'][0]['keepalive']['silence_ms'] // 1000")
 block_direct v4only
-ms=$(wait_until 20 is "$A" pvA "d['peers'][0]['path'], d['peers'][0]['endpoint']" "direct [fd98::2]:51900")
+ms=$(wait_until $((${sil:-5} + 15)) is "$A" pvA "d['peers'][0]['path'], d['peers'][0]['endpoint']" "direct [fd98::2]:51900")
 echo "    direct over IPv6 after $ms ms"
 check_status "direct over IPv6 when IPv4 is blocked" "$([ "$ms" -ge 0 ] && echo 0 || echo 1)" \
 	"$(js "$A" pvA "d['peers'][0]")"
