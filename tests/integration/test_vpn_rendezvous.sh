@@ -311,13 +311,15 @@ check_equal "still direct over IPv6" "direct [fd98::2]:51900" \
 unblock
 
 # --- UDP to the server blocked: registration and relay over TCP ---
+sil=$(js "$A" pvA "d['peers'][0]['keepalive']['silence_ms'] // 1000")
 block_direct
 ip netns exec "$A" nft add rule inet pvtest o ip daddr 10.98.0.254 udp dport 51901 drop
 ms=$(wait_until 25 is "$A" pvA "d['server']['transport'], d['server']['registered']" "tcp True")
 echo "    registered over TCP after $ms ms"
 check_status "UDP to the server blocked: registered over TCP" "$([ "$ms" -ge 0 ] && echo 0 || echo 1)" \
 	"$(js "$A" pvA "d['server']")"
-ms=$(wait_until 15 ping1 "$A" 10.100.0.2)
+# The direct path is blocked too: pings go once it fell silent (the limit from the interval).
+ms=$(wait_until $((${sil:-5} + 15)) ping1 "$A" 10.100.0.2)
 check_equal "pings relayed over TCP" 10 "$(pings "$A" 10.100.0.2 10)"
 check_equal "3 MB relayed over TCP arrive intact" "$want" "$(bulk "$B" "$A" 10.100.0.1)"
 check_equal "A: relay, over tcp" "relay tcp" "$(js "$A" pvA "d['peers'][0]['path'], d['server']['transport']")"
