@@ -11,7 +11,7 @@
 #       hosts register again (time measured from the restart);
 #   (c) host A's LAN address replaced (10.1.0.2 -> 10.1.0.7, default route added again):
 #       the longest silence is at most 2 s.
-#  Relayed pair (port-restricted x symmetric-random): punchvpnd killed and restarted 1 s later:
+#  Relayed pair (symmetric-random x symmetric-random): punchvpnd killed and restarted 1 s later:
 #  pings through the relay answered again once both hosts registered again (time measured
 #  from the restart; bound: one registration interval, keepalive_s, plus 2 s).
 # The measured times are printed. Exit 77 (skip) when not root or without namespaces.
@@ -279,7 +279,7 @@ le "(c) address change: longest silence (ms)" "$(get direct addr gap_ms)" 2000
 [ "$(get direct addr replies)" -ge 20 ]
 check_status "(c) answers continued after the address change" $?
 
-run relay relay port-restricted:symmetric-random
+run relay relay symmetric-random:symmetric-random
 ka=$(get relay keepalive_s)
 check_equal "relay: path before the restart" relay "$(get relay path_before)"
 echo "    punchvpnd restart, relayed: $(get relay restart_relay), registered again (A B, ms after the restart): $(get relay restart_relay_registered_a_b_ms)"

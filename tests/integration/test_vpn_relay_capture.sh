@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 10's security checks on the relay, on the pair lab (sim/run.sh --pair, sim/lib/pairs.sh):
 # this file is also the PAIR_VPN_HOOK that pairs.sh sources inside the case once the relayed
-# tunnel (port-restricted x symmetric-random) carries its 10 pings.
+# tunnel (symmetric-random x symmetric-random) carries its 10 pings.
 #
 #  1. A capture (tcpdump, libpcap) on punchvpnd's link (the internet namespace's bridge i0)
 #     while a 16-byte marker crosses the tunnel from host A to host B: 50 pings with the marker
@@ -174,7 +174,7 @@ W=$(mktemp -d /tmp/vpn-relaycap.XXXXXX)
 : >"$W/cap.env"
 
 PAIR_VPN_HOOK=$NC_SRC/tests/integration/test_vpn_relay_capture.sh CAP_OUT=$W/cap.env \
-	bash "$NC_SRC/sim/run.sh" --out "$W/out" --pair port-restricted:symmetric-random >"$W/run.txt" 2>&1 &
+	bash "$NC_SRC/sim/run.sh" --out "$W/out" --pair symmetric-random:symmetric-random >"$W/run.txt" 2>&1 &
 pid=$!
 wait "$pid"
 rc=$?

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +19,10 @@
 #include <unistd.h>
 
 #include "coord.h"
+#include "ctrl.h"
 #include "icmp.h"
 #include "offload.h"
+#include "stun.h"
 #include "wire.h"
 
 #define RX_BATCH 8
@@ -180,6 +183,8 @@ void dev_peer_route(struct dev_peer *p, struct dev_route *rt)
 {
 	memset(rt, 0, sizeof(*rt));
 	rt->kind = path_route(&p->path, &rt->ep, &rt->relay_id);
+	if (rt->kind == PATH_DIRECT)
+		rt->sock = p->path.ep_sock;
 }
 
 void dev_kick(struct dev *d)
@@ -193,14 +198,14 @@ void dev_kick(struct dev *d)
 
 /* One batch of equal-sized datagrams (the last may be shorter): one GSO send to the endpoint
  * or the relay over UDP; over TCP one frame each. */
-static void send_batch(struct dev *d, bool tcp, const struct sockaddr_storage *ss, socklen_t sl,
-		       const uint8_t *out, size_t total, size_t seg)
+static void send_batch(struct dev *d, bool tcp, struct udp *u, const struct sockaddr_storage *ss,
+		       socklen_t sl, const uint8_t *out, size_t total, size_t seg)
 {
 	if (tcp) {
 		for (size_t off = 0; off < total; off += seg)
 			rdv_send(&d->rdv, &d->udp, out + off, total - off < seg ? total - off : seg);
 	} else if (sl) {
-		udp_send_batch(&d->udp, ss, sl, out, total, seg);
+		udp_send_batch(u, ss, sl, out, total, seg);
 	}
 }
 
@@ -214,8 +219,12 @@ static bool send_sealed(struct dev *d, struct dev_peer *p, struct dev_sess *s,
 {
 	struct sockaddr_storage ss;
 	bool relay = rt->kind == PATH_RELAY, tcp = relay && rdv_mode(&d->rdv) == RDV_TCP;
-	socklen_t sl = relay ? udp_sockaddr(&d->udp, &d->rdv.server, &ss)
-			     : rt->kind == PATH_DIRECT ? udp_sockaddr(&d->udp, &rt->ep, &ss) : 0;
+	/* Direct from the route's socket (an aux socket's slot may have closed meanwhile: then
+	 * nothing goes out, as on a lost packet). */
+	struct udp *u = relay ? &d->udp : dev_route_udp(d, rt);
+	socklen_t sl = !u ? 0
+		       : relay ? udp_sockaddr(u, &d->rdv.server, &ss)
+		       : rt->kind == PATH_DIRECT ? udp_sockaddr(u, &rt->ep, &ss) : 0;
 	size_t hdr = relay ? COORD_RELAY_HDR_LEN : 0;
 	uint64_t now = dev_now_ms(), bytes = 0;
 	size_t off = 0, seg = 0;
@@ -232,7 +241,7 @@ static bool send_sealed(struct dev *d, struct dev_peer *p, struct dev_sess *s,
 		/* A GSO batch is equal-sized segments with a shorter one last only: a longer one
 		 * starts a new batch, a shorter one joins and ends this one. */
 		if (off > 0 && hdr + lens[i] + WIRE_DATA_OVERHEAD > seg) {
-			send_batch(d, tcp, &ss, sl, out, off, seg);
+			send_batch(d, tcp, u, &ss, sl, out, off, seg);
 			off = 0;
 		}
 		if (relay)
@@ -243,12 +252,12 @@ static bool send_sealed(struct dev *d, struct dev_peer *p, struct dev_sess *s,
 		off += len;
 		bytes += lens[i];
 		if (len < seg) { /* the short one ends a batch */
-			send_batch(d, tcp, &ss, sl, out, off, seg);
+			send_batch(d, tcp, u, &ss, sl, out, off, seg);
 			off = 0;
 		}
 	}
 	if (off)
-		send_batch(d, tcp, &ss, sl, out, off, seg);
+		send_batch(d, tcp, u, &ss, sl, out, off, seg);
 	add(&p->st.tx_bytes, bytes);
 	add(&p->st.tx_packets, n);
 	atomic_store(&p->last_tx_ms, now);
@@ -257,13 +266,19 @@ static bool send_sealed(struct dev *d, struct dev_peer *p, struct dev_sess *s,
 	return ok;
 }
 
-void dev_keepalive(struct dev *d, struct dev_peer *p, const struct dev_route *rt)
+/* One short plaintext (a keepalive's nothing, a control message) on the current session. */
+static void send_short(struct dev *d, struct dev_peer *p, const struct dev_route *rt,
+		       const uint8_t *msg, uint16_t len)
 {
-	uint8_t out[WIRE_DATA_OVERHEAD + COORD_RELAY_HDR_LEN];
+	uint8_t out[WIRE_DATA_OVERHEAD + COORD_RELAY_HDR_LEN + CTRL_LEN], copy[CTRL_LEN];
 	struct dev_sess *s;
 	struct dev_route cur;
-	uint8_t *none = NULL;
-	uint16_t zero = 0;
+	uint8_t *pkt = copy;
+
+	if (len > sizeof(copy))
+		return;
+	if (len)
+		memcpy(copy, msg, len);
 
 	pthread_mutex_lock(&p->lock);
 	s = dev_sess_ref(p->cur);
@@ -272,8 +287,22 @@ void dev_keepalive(struct dev *d, struct dev_peer *p, const struct dev_route *rt
 	if (!rt)
 		rt = &cur;
 	if (s && rt->kind != PATH_NONE)
-		send_sealed(d, p, s, rt, &none, &zero, 1, out);
+		send_sealed(d, p, s, rt, &pkt, &len, 1, out);
 	dev_sess_put(s);
+}
+
+void dev_keepalive(struct dev *d, struct dev_peer *p, const struct dev_route *rt)
+{
+	send_short(d, p, rt, NULL, 0);
+}
+
+void dev_send_ctrl(struct dev *d, struct dev_peer *p, const struct dev_route *rt,
+		   const struct ctrl_msg *m)
+{
+	uint8_t buf[CTRL_LEN];
+
+	ctrl_encode(buf, m);
+	send_short(d, p, rt, buf, CTRL_LEN);
 }
 
 /* Holds packets for a peer without a session (bounded), and asks main for a handshake. */
@@ -614,6 +643,15 @@ static void rx_data(struct dev_rx *x, const struct wire_msg *m, const uint8_t *d
 	add(&p->st.rx_packets, 1);
 	if (n == 0)
 		return; /* keepalive */
+	if (ctrl_is(x->plain, (size_t)n)) {
+		struct ctrl_msg cm;
+
+		if (ctrl_decode(x->plain, (size_t)n, &cm) != 0)
+			count(&p->st, DEV_DROP_MALFORMED);
+		else
+			dev_bday_ctrl(d, p, from, &cm);
+		return;
+	}
 	add(&p->st.rx_bytes, (uint64_t)n);
 	if (inner_addrs(x->plain, (size_t)n, &src, &dst) != 0) {
 		count(&p->st, DEV_DROP_MALFORMED);
@@ -642,7 +680,8 @@ static void rx_handshake(struct dev_rx *x, const struct wire_msg *m, const uint8
 		struct hs_init hi;
 		/* The answer goes back the way the initiation came. */
 		struct dev_route back = {.kind = from->relayed ? PATH_RELAY : PATH_DIRECT,
-					 .ep = from->addr, .relay_id = from->relay_id};
+					 .ep = from->addr, .sock = from->sock,
+					 .relay_id = from->relay_id};
 
 		pthread_mutex_lock(&d->hs_lock);
 		rc = hs_consume_initiation(&d->hs, m, dgram, &from->addr, now, &hi);
@@ -762,10 +801,11 @@ static void from_sockaddr(const struct sockaddr_storage *ss, struct nc_addr *a)
 		memset(a, 0, sizeof(*a));
 }
 
-static void *rx_main(void *arg)
+/* Everything waiting on one socket, a few batches at most (the epoll round then serves the
+ * other sockets and the stop event). sock: 0 the tunnel socket, k > 0 aux slot k - 1. */
+static void rx_drain(struct dev_rx *x, int fd, int sock, uint8_t *bufs)
 {
-	struct dev *d = arg;
-	struct dev_rx x = {.d = d};
+	struct dev *d = x->d;
 	struct mmsghdr mm[RX_BATCH];
 	struct iovec iov[RX_BATCH];
 	struct sockaddr_storage from[RX_BATCH];
@@ -773,14 +813,8 @@ static void *rx_main(void *arg)
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} ctrl[RX_BATCH];
-	uint8_t *bufs = malloc((size_t)RX_BATCH * RX_BUF), *grobuf = malloc(OFF_VNET_LEN + OFF_MAX_PACKET);
-	struct pollfd pfd[2] = {{.fd = d->udp.fd, .events = POLLIN}, {.fd = d->stop_fd, .events = POLLIN}};
 
-	x.plain = malloc(RX_BUF);
-	if (!bufs || !grobuf || !x.plain)
-		goto out;
-	off_gro_init(&x.gro, grobuf);
-	for (;;) {
+	for (int round = 0; round < 8; round++) {
 		int n;
 
 		for (int i = 0; i < RX_BATCH; i++) {
@@ -794,20 +828,12 @@ static void *rx_main(void *arg)
 			mm[i].msg_hdr.msg_control = ctrl[i].buf;
 			mm[i].msg_hdr.msg_controllen = sizeof(ctrl[i].buf);
 		}
-		n = recvmmsg(d->udp.fd, mm, RX_BATCH, MSG_DONTWAIT, NULL);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR) {
-				if (poll(pfd, 2, -1) < 0 && errno != EINTR)
-					break;
-				if (pfd[1].revents)
-					break;
-				continue;
-			}
-			break;
-		}
+		n = recvmmsg(fd, mm, RX_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			return;
 		for (int i = 0; i < n; i++) {
 			size_t len = mm[i].msg_len, seg = len, off;
-			struct dev_from a = {0};
+			struct dev_from a = {.sock = sock};
 			struct cmsghdr *c;
 
 			if (mm[i].msg_hdr.msg_flags & MSG_TRUNC) {
@@ -822,15 +848,74 @@ static void *rx_main(void *arg)
 						seg = (size_t)gs;
 				}
 			from_sockaddr(&from[i], &a.addr);
-			a.from_server = nc_addr_is_set(&d->rdv.server) && nc_addr_eq(&a.addr, &d->rdv.server);
+			/* The server answers on the tunnel socket only. */
+			a.from_server = sock == 0 && nc_addr_is_set(&d->rdv.server) &&
+					nc_addr_eq(&a.addr, &d->rdv.server);
 			/* With GRO one buffer holds several datagrams of seg bytes (the last may be
 			 * shorter). */
-			for (off = 0; off < len; off += seg)
-				rx_datagram(&x, (uint8_t *)iov[i].iov_base + off,
+			for (off = 0; off < len; off += seg) {
+				/* A datagram may retire its own socket (birthday probing keeps the
+				 * winner only): what else came on it is not read. */
+				if (!dev_aux_readable(d, sock))
+					break;
+				/* The reflector's answer to birthday probing's STUN request. */
+				if (sock > 0 && stun_is_message((uint8_t *)iov[i].iov_base + off,
+								len - off < seg ? len - off : seg, false)) {
+					dev_bday_stun(d, sock, (uint8_t *)iov[i].iov_base + off,
+						      len - off < seg ? len - off : seg);
+					continue;
+				}
+				rx_datagram(x, (uint8_t *)iov[i].iov_base + off,
 					    len - off < seg ? len - off : seg, &a);
+			}
 		}
-		gro_flush(&x);
-		rx_release(&x);
+		gro_flush(x);
+		rx_release(x);
+		if (n < RX_BATCH)
+			return;
+	}
+}
+
+#define RX_EV_STOP UINT32_MAX
+#define RX_EV_KICK (UINT32_MAX - 1)
+
+static void *rx_main(void *arg)
+{
+	struct dev *d = arg;
+	struct dev_rx x = {.d = d};
+	uint8_t *bufs = malloc((size_t)RX_BATCH * RX_BUF), *grobuf = malloc(OFF_VNET_LEN + OFF_MAX_PACKET);
+	bool stop = false;
+
+	x.plain = malloc(RX_BUF);
+	if (!bufs || !grobuf || !x.plain)
+		goto out;
+	off_gro_init(&x.gro, grobuf);
+	while (!stop) {
+		struct epoll_event ev[16];
+		int ne = epoll_wait(d->rx_ep, ev, 16, -1);
+
+		if (ne < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int i = 0; i < ne; i++) {
+			uint32_t tag = ev[i].data.u32;
+			uint64_t v;
+
+			if (tag == RX_EV_STOP) {
+				stop = true;
+			} else if (tag == RX_EV_KICK) {
+				ssize_t r = read(d->rx_kick_fd, &v, sizeof(v));
+				(void)r;
+			} else if (tag == 0) {
+				rx_drain(&x, d->udp.fd, 0, bufs);
+			} else if (dev_aux_readable(d, (int)tag)) {
+				rx_drain(&x, d->aux[tag - 1].u.fd, (int)tag, bufs);
+			}
+		}
+		/* Slots retired meanwhile close here, between rounds. */
+		dev_aux_reap(d);
 	}
 out:
 	rx_release(&x);
@@ -842,6 +927,36 @@ out:
 
 /* ---- lifecycle and timers ---------------------------------------------------------------- */
 
+/* The RX thread's epoll set: the tunnel socket, the stop event, its own wake-up (aux sockets
+ * join it as they open). */
+static int rx_ep_init(struct dev *d, char *err, size_t errlen)
+{
+	struct {
+		int fd;
+		uint32_t tag;
+	} base[] = {{d->udp.fd, 0}, {d->stop_fd, RX_EV_STOP}, {d->rx_kick_fd, RX_EV_KICK}};
+	int rc;
+
+	d->rx_kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	base[2].fd = d->rx_kick_fd;
+	d->rx_ep = epoll_create1(EPOLL_CLOEXEC);
+	if (d->rx_ep < 0 || d->rx_kick_fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "epoll: %s", strerror(errno));
+		return rc;
+	}
+	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = base[i].tag};
+
+		if (epoll_ctl(d->rx_ep, EPOLL_CTL_ADD, base[i].fd, &ev) != 0) {
+			rc = -errno;
+			snprintf(err, errlen, "epoll: %s", strerror(errno));
+			return rc;
+		}
+	}
+	return 0;
+}
+
 int dev_init(struct dev *d, struct vpn_cfg *cfg, const char *ifname, char *err, size_t errlen)
 {
 	int rc;
@@ -850,6 +965,7 @@ int dev_init(struct dev *d, struct vpn_cfg *cfg, const char *ifname, char *err, 
 	d->cfg = cfg;
 	d->lim = tp_default_limits;
 	d->tun.fd = d->udp.fd = d->stop_fd = d->kick_fd = d->rdv.tcp_fd = -1;
+	d->rx_ep = d->rx_kick_fd = -1;
 	pthread_mutex_init(&d->hs_lock, NULL);
 	snprintf(d->nat_err, sizeof(d->nat_err), "not measured (no Server configured)");
 	if ((rc = hs_local_init(&d->hs, cfg->priv)) != 0) {
@@ -887,6 +1003,8 @@ int dev_init(struct dev *d, struct vpn_cfg *cfg, const char *ifname, char *err, 
 		goto fail;
 	}
 	if ((rc = udp_open(&d->udp, cfg->listen_port, err, errlen)) != 0)
+		goto fail;
+	if ((rc = dev_aux_init(d, err, errlen)) != 0 || (rc = rx_ep_init(d, err, errlen)) != 0)
 		goto fail;
 	if ((rc = tun_open(&d->tun, ifname, err, errlen)) != 0)
 		goto fail;
@@ -1033,6 +1151,12 @@ void dev_stop(struct dev *d)
 	}
 	tun_close(&d->tun);
 	udp_close(&d->udp);
+	dev_aux_free(d);
+	if (d->rx_ep >= 0)
+		close(d->rx_ep);
+	if (d->rx_kick_fd >= 0)
+		close(d->rx_kick_fd);
+	d->rx_ep = d->rx_kick_fd = -1;
 	if (d->stop_fd >= 0)
 		close(d->stop_fd);
 	if (d->kick_fd >= 0)

@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bday.h"
 #include "config.h"
 #include "handshake.h"
 #include "natprof.h"
@@ -74,12 +75,14 @@ struct dev_sess {
 struct dev_route {
 	enum path_kind kind;
 	struct nc_addr ep;  /* DIRECT */
+	int sock;           /* DIRECT: 0 the tunnel socket, k > 0 the device's aux socket k - 1 */
 	uint32_t relay_id;  /* RELAY: the peer's id at punchvpnd */
 };
 
 /* Where a datagram came from. */
 struct dev_from {
 	struct nc_addr addr;
+	int sock;          /* the socket it arrived on, as dev_route.sock (relay: 0) */
 	bool from_server;  /* the rendezvous server's address, or its TCP connection */
 	bool relayed;      /* unwrapped from a relay datagram */
 	uint32_t relay_id; /* relayed: the sender's id */
@@ -111,6 +114,30 @@ struct dev_peer {
 	_Atomic uint64_t last_rx_ms, last_tx_ms, last_hs_ms;
 	_Atomic bool want_hs;
 	struct dev_stats st;
+	/* Birthday probing (bday.h, devbday.c), under lock: this side's role from the strategy
+	 * table at the latest introduction, and the attempt of the current punching round. */
+	enum bday_role bday_role;
+	uint64_t bday_round_ms; /* the punching round the attempt belongs to */
+	struct bday bday;
+	struct dev_bday_io {
+		int sock;             /* EASY: the socket the probes go from (0: the tunnel's) */
+		uint8_t tid[12];      /* its STUN request's transaction id */
+		unsigned stun_tries, targets_sent;
+		uint64_t next_ms;     /* the next STUN request, or BDAY_TARGET */
+		bool mapped;          /* its mapping is known */
+		uint16_t mapped_port;
+	} bio;
+};
+
+/* Extra UDP sockets: birthday probing's many sockets on the hard side, and the one that wins.
+ * Opened by the main thread, read by the RX thread (in its epoll set), closed by the RX thread
+ * only (so it never reads a descriptor that was closed and reused). */
+#define DEV_AUX_MAX (BDAY_SOCKETS + 16)
+enum { DEV_AUX_FREE = 0, DEV_AUX_OPEN, DEV_AUX_RETIRE };
+struct dev_aux {
+	struct udp u;
+	_Atomic int state;
+	struct dev_peer *owner; /* set before state becomes OPEN */
 };
 
 struct dev {
@@ -131,6 +158,9 @@ struct dev {
 	struct vpnmap_state map;     /* its latest state, main thread */
 	uint64_t net_changes;
 	struct dev_rx *mrx;          /* the main thread's receive context (relay over TCP) */
+	struct dev_aux *aux;         /* DEV_AUX_MAX slots */
+	_Atomic bool aux_retire;     /* a slot waits for the RX thread to close it */
+	int rx_ep, rx_kick_fd;       /* the RX thread's epoll set; wakes it to close slots */
 	int stop_fd, kick_fd; /* eventfds: threads stop; main wakes for a handshake */
 	pthread_t tx, rx;
 	bool threads;
@@ -159,6 +189,9 @@ int dev_tcp_fd(struct dev *d);
 /* A condition that ends `up` (the server never answered at start): true, with the message. */
 bool dev_failed(struct dev *d, char *err, size_t errlen);
 void dev_tcp_input(struct dev *d);
+
+/* Every introduced peer falls back to the relay and punches again (`punchvpn repunch`). */
+void dev_repunch(struct dev *d);
 
 json_t *dev_status_json(struct dev *d);
 /* The same as text, into a malloc'd string. */

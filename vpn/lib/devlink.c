@@ -20,9 +20,14 @@ int dev_send_dgram(struct dev *d, const struct dev_route *rt, const uint8_t *buf
 	socklen_t sl;
 
 	switch (rt->kind) {
-	case PATH_DIRECT:
-		sl = udp_sockaddr(&d->udp, &rt->ep, &ss);
-		return sl ? udp_send_batch(&d->udp, &ss, sl, buf, len, len) : -EAFNOSUPPORT;
+	case PATH_DIRECT: {
+		struct udp *u = dev_route_udp(d, rt);
+
+		if (!u)
+			return -ENOTCONN;
+		sl = udp_sockaddr(u, &rt->ep, &ss);
+		return sl ? udp_send_batch(u, &ss, sl, buf, len, len) : -EAFNOSUPPORT;
+	}
 	case PATH_RELAY:
 		/* Handshake messages only (transport packets are wrapped in send_sealed). */
 		if (len > sizeof(wrapped) - COORD_RELAY_HDR_LEN)
@@ -53,7 +58,7 @@ void dev_peer_rx(struct dev *d, struct dev_peer *p, const struct dev_from *src, 
 	bool newly;
 
 	pthread_mutex_lock(&p->lock);
-	newly = path_rx(&p->path, &src->addr, src->relayed, now);
+	newly = path_rx_on(&p->path, &src->addr, src->sock, src->relayed, now);
 	snap = p->path;
 	/* The lower key re-handshakes over the direct path: fresh keys, and an RTT of the path
 	 * that carries the traffic (when the latest handshake went through the relay). From
@@ -61,6 +66,8 @@ void dev_peer_rx(struct dev *d, struct dev_peer *p, const struct dev_from *src, 
 	 * HS_MIN_INIT_INTERVAL_MS, and the last one may be that recent. */
 	if (newly && p->rtt_path != PATH_DIRECT && memcmp(d->hs.pub, p->cfg->pub, 32) < 0)
 		p->rehs = true;
+	if (newly)
+		dev_bday_direct(d, p, src->sock, now);
 	pthread_mutex_unlock(&p->lock);
 	if (!newly)
 		return;
@@ -73,17 +80,26 @@ void dev_peer_rx(struct dev *d, struct dev_peer *p, const struct dev_from *src, 
  * sequential, endpoint-dependent peer against our endpoint-independent mapping), the peer's
  * next mappings are at its observed port plus k times the measured step. Our probes to them
  * open our own filter for the peer's new mapping toward us, whose packets then get in. */
-static size_t predict_cands(struct dev *d, const struct coord_intro *in, struct nc_addr *out,
-			    size_t max)
+void dev_plan(struct dev *d, const struct coord_profile *peer, const struct nc_addr *observed,
+	      size_t n_local, struct strat_plan *plan)
 {
 	struct coord_profile mine;
 	struct strat_side me = {.prof = dev_my_profile(d, &mine) ? &mine : NULL};
-	struct strat_side peer = {.prof = in->prof.measured ? &in->prof : NULL,
-				  .observed = in->observed, .n_local = in->n_local};
+	struct strat_side them = {.prof = peer, .observed = *observed, .n_local = n_local};
+
+	pthread_mutex_lock(&d->rdv.lock);
+	me.observed = d->rdv.observed;
+	pthread_mutex_unlock(&d->rdv.lock);
+	strategy_plan(&me, &them, plan);
+}
+
+static size_t predict_cands(struct dev *d, const struct coord_intro *in, struct nc_addr *out,
+			    size_t max)
+{
 	struct strat_plan plan;
 	size_t n = 0;
 
-	strategy_plan(&me, &peer, &plan);
+	dev_plan(d, in->prof.measured ? &in->prof : NULL, &in->observed, in->n_local, &plan);
 	if (strategy_first_direct(&plan) != STRAT_PREDICT || !in->prof.port_step ||
 	    !nc_addr_is_set(&in->observed))
 		return 0;
@@ -134,8 +150,10 @@ void dev_coord_input(struct dev *d, const uint8_t *buf, size_t len)
 	if (m.u.intro.prof.portmap != COORD_PM_NONE && nc_addr_is_set(&m.u.intro.prof.portmap_ep))
 		cands[n++] = m.u.intro.prof.portmap_ep;
 	n += predict_cands(d, &m.u.intro, cands + n, PATH_PREDICT_WINDOW);
+	enum bday_role role = dev_bday_role(d, &m.u.intro);
 	pthread_mutex_lock(&p->lock);
 	p->peer_prof = m.u.intro.prof;
+	p->bday_role = role;
 	path_intro(&p->path, m.u.intro.relay_id, &m.u.intro.observed, cands, n, now);
 	pthread_mutex_unlock(&p->lock);
 	dev_kick(d); /* punch and handshake now, not at the next tick */
@@ -224,6 +242,7 @@ void dev_link_tick(struct dev *d, uint64_t now)
 			struct dev_route probe = {.kind = PATH_DIRECT, .ep = cand[k]};
 			dev_keepalive(d, p, &probe);
 		}
+		dev_bday_tick(d, p, now);
 		/* A punched path lives on both ends' keepalives: silence then means it is gone. */
 		if (rt.kind == PATH_DIRECT && vpn_since(now, atomic_load(&p->last_tx_ms)) >= snap.ka_ms)
 			dev_keepalive(d, p, &rt);
@@ -310,6 +329,20 @@ void dev_nat_event(struct dev *d)
 		rdv_force(&d->rdv);
 	}
 	d->nat = st;
+	dev_kick(d);
+}
+
+void dev_repunch(struct dev *d)
+{
+	uint64_t now = dev_now_ms();
+
+	for (size_t i = 0; i < d->n_peers; i++) {
+		struct dev_peer *p = &d->peers[i];
+
+		pthread_mutex_lock(&p->lock);
+		path_repunch(&p->path, now);
+		pthread_mutex_unlock(&p->lock);
+	}
 	dev_kick(d);
 }
 

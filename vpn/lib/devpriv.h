@@ -3,7 +3,9 @@
 #define VPN_DEVPRIV_H
 
 #include "device.h"
+#include "ctrl.h"
 #include "since.h"
+#include "strategy.h"
 
 struct dev_sess *dev_sess_ref(struct dev_sess *s);
 void dev_sess_put(struct dev_sess *s);
@@ -13,8 +15,47 @@ struct dev_peer *dev_peer_by_key(struct dev *d, const uint8_t pub[32]);
 void dev_peer_route(struct dev_peer *p, struct dev_route *rt);
 /* An empty transport packet on the current session, along rt (NULL: the peer's route). */
 void dev_keepalive(struct dev *d, struct dev_peer *p, const struct dev_route *rt);
+/* A control message (ctrl.h) the same way. */
+void dev_send_ctrl(struct dev *d, struct dev_peer *p, const struct dev_route *rt,
+		   const struct ctrl_msg *m);
+
+/* The socket a route sends from: the tunnel's, or an open aux slot's; NULL when the slot
+ * was closed meanwhile (the datagram is not sent). */
+struct udp *dev_route_udp(struct dev *d, const struct dev_route *rt);
+
+/* devaux.c: aux sockets (see struct dev_aux). */
+int dev_aux_init(struct dev *d, char *err, size_t errlen);
+/* Opens a slot for owner: its route/from sock number (> 0), or negative. Main thread. */
+int dev_aux_open(struct dev *d, struct dev_peer *owner);
+/* Closes (through the RX thread) every open slot of owner except sock keep (0: none). */
+void dev_aux_retire(struct dev *d, struct dev_peer *owner, int keep);
+/* RX thread: whether sock may be read; closing retired slots. */
+bool dev_aux_readable(struct dev *d, int sock);
+void dev_aux_reap(struct dev *d);
+void dev_aux_free(struct dev *d);
+
+/* devbday.c: birthday probing, from dev_link_tick and dev_peer_rx. */
+/* This side's role by the strategy table at an introduction. Main thread. */
+enum bday_role dev_bday_role(struct dev *d, const struct coord_intro *in);
+/* Starts an attempt with each punching round, sends the due probes. Main thread. */
+void dev_bday_tick(struct dev *d, struct dev_peer *p, uint64_t now);
+/* Under p->lock: a direct path came (sock: where): the attempt won; the hard side keeps that
+ * socket only. */
+void dev_bday_direct(struct dev *d, struct dev_peer *p, int sock, uint64_t now);
+/* Under p->lock: whether the current direct path came from birthday probing; the attempt as
+ * status shows it. */
+bool dev_bday_made(const struct dev_peer *p);
+/* A STUN message on aux socket sock: the easy side's probing socket's mapping (RX thread). */
+void dev_bday_stun(struct dev *d, int sock, const uint8_t *buf, size_t len);
+/* An authenticated control message from p (RX thread, after dev_peer_rx). */
+void dev_bday_ctrl(struct dev *d, struct dev_peer *p, const struct dev_from *from,
+		   const struct ctrl_msg *m);
+json_t *dev_bday_json(struct dev_peer *p, uint64_t now);
 
 /* devlink.c */
+/* The strategy table's plan between this host and a peer (peer: NULL when not measured). */
+void dev_plan(struct dev *d, const struct coord_profile *peer, const struct nc_addr *observed,
+	      size_t n_local, struct strat_plan *plan);
 /* One datagram along rt: to the endpoint, or wrapped for the relay. Returns 0 or negative. */
 /* This host's profile as registered: the measurement with the gateway mapping filled in.
  * Returns whether it is measured. Main thread. */

@@ -74,15 +74,8 @@ static json_t *map_json(struct dev *d)
 static const struct strat_plan *plan_of(struct dev *d, const struct path *path,
 					const struct coord_profile *peer, struct strat_plan *plan)
 {
-	struct coord_profile mine;
-	struct strat_side me = {.prof = dev_my_profile(d, &mine) ? &mine : NULL};
-	struct strat_side them = {.prof = peer->measured ? peer : NULL, .observed = path->observed,
-				  .n_local = path->n_cand ? path->n_cand - 1 : 0};
-
-	pthread_mutex_lock(&d->rdv.lock);
-	me.observed = d->rdv.observed;
-	pthread_mutex_unlock(&d->rdv.lock);
-	strategy_plan(&me, &them, plan);
+	dev_plan(d, peer->measured ? peer : NULL, &path->observed,
+		 path->n_cand ? path->n_cand - 1 : 0, plan);
 	return plan;
 }
 
@@ -121,6 +114,8 @@ static json_t *peer_json(struct dev *d, struct dev_peer *p, uint64_t now)
 	uint32_t rtt;
 	enum path_kind rtt_path;
 	int64_t i2d;
+	json_t *bday;
+	bool by_bday;
 
 	pthread_mutex_lock(&p->lock);
 	path = p->path;
@@ -129,6 +124,8 @@ static json_t *peer_json(struct dev *d, struct dev_peer *p, uint64_t now)
 	rtt_path = p->rtt_path;
 	if (p->cur)
 		cipher = tp_cipher_name(p->cur->s.cipher);
+	bday = dev_bday_json(p, now);
+	by_bday = dev_bday_made(p);
 	pthread_mutex_unlock(&p->lock);
 	for (size_t i = 0; i < path.n_cand; i++)
 		json_array_append_new(cands, addr_json(&path.cand[i]));
@@ -144,7 +141,11 @@ static json_t *peer_json(struct dev *d, struct dev_peer *p, uint64_t now)
 	if (method && !strcmp(method, "punch") &&
 	    strategy_first_direct(plan_of(d, &path, &peer_prof, &plan)) == STRAT_PREDICT)
 		method = strategy_method_name(STRAT_PREDICT);
+	/* The mapping birthday probing found (a peer-reflexive endpoint on the easy side). */
+	if (method && !strcmp(method, "punch") && by_bday)
+		method = strategy_method_name(STRAT_BIRTHDAY);
 	json_object_set_new(o, "method", method ? json_string(method) : json_null());
+	json_object_set_new(o, "birthday", bday);
 	if (path.relay)
 		json_object_set_new(o, "strategy", strategy_plan_json(plan_of(d, &path, &peer_prof, &plan)));
 	json_object_set_new(o, "relay_id", path.relay ? json_integer(path.relay_id) : json_null());

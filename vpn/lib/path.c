@@ -124,6 +124,11 @@ static void fall_back(struct path *p, enum path_why why, uint64_t now);
 
 bool path_rx(struct path *p, const struct nc_addr *from, bool relayed, uint64_t now)
 {
+	return path_rx_on(p, from, 0, relayed, now);
+}
+
+bool path_rx_on(struct path *p, const struct nc_addr *from, int sock, bool relayed, uint64_t now)
+{
 	/* The peer sends through the relay while our direct path is quiet: its side of the path
 	 * is gone (its address changed, or it stopped hearing us). Follow it now rather than at
 	 * our own silence limit, sending into a dead mapping until then. */
@@ -136,6 +141,7 @@ bool path_rx(struct path *p, const struct nc_addr *from, bool relayed, uint64_t 
 	if (p->kind == PATH_DIRECT) {
 		/* Roaming, only ever on an authenticated packet (the caller's promise). */
 		p->ep = *from;
+		p->ep_sock = sock;
 		if (p->fixed)
 			return false;
 		p->punching = false;
@@ -146,6 +152,7 @@ bool path_rx(struct path *p, const struct nc_addr *from, bool relayed, uint64_t 
 	}
 	p->kind = PATH_DIRECT;
 	p->ep = *from;
+	p->ep_sock = sock;
 	/* The source proves the path whether or not it was a candidate: a symmetric NAT gives
 	 * the peer a new mapping toward us, which no introduction could have named. */
 	p->why = is_cand(p, from) ? PATH_WHY_PROVEN
@@ -226,6 +233,13 @@ void path_net_change(struct path *p, uint64_t now)
 	if (p->fixed)
 		return;
 	fall_back(p, PATH_WHY_NET_CHANGE, now);
+}
+
+void path_repunch(struct path *p, uint64_t now)
+{
+	if (p->fixed || !p->relay)
+		return;
+	fall_back(p, PATH_WHY_REPUNCH, now);
 }
 
 int64_t path_intro_to_direct_ms(const struct path *p)

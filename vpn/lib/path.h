@@ -58,7 +58,8 @@ enum path_kind { PATH_NONE, PATH_RELAY, PATH_DIRECT };
 	X(SILENT, "direct path went silent")                                                \
 	X(NET_CHANGE, "network changed")                                                    \
 	X(PEER_RELAYS, "the peer sends through the relay")                                  \
-	X(NO_DIRECT, "punching found no direct path")
+	X(NO_DIRECT, "punching found no direct path")                                     \
+	X(REPUNCH, "asked to punch again")
 
 enum path_why {
 #define PATH_WHY_ENUM_(n, s) PATH_WHY_##n,
@@ -71,6 +72,8 @@ struct path {
 	enum path_kind kind;
 	enum path_why why;
 	struct nc_addr ep;     /* the direct endpoint (static, or proven) */
+	int ep_sock;           /* the local socket it was proven on (the caller's numbering; 0 the
+				* main one): a mapping belongs to the socket that made it */
 	struct nc_addr observed; /* the peer's endpoint as punchvpnd saw it (last INTRO) */
 	bool relay;            /* an introduction gave a relay id */
 	uint32_t relay_id;
@@ -96,9 +99,12 @@ void path_init(struct path *p, const struct nc_addr *static_ep);
  * Starts punching unless a direct path is alive; a path that was NONE becomes RELAY. */
 void path_intro(struct path *p, uint32_t relay_id, const struct nc_addr *observed,
 		const struct nc_addr *local, size_t n_local, uint64_t now);
-/* An authenticated packet from the peer; relayed = it came through punchvpnd. Returns true
+/* An authenticated packet from the peer, received on local socket sock; relayed = it came
+ * through punchvpnd. The direct path sends from the socket it was proven on. Returns true
  * when it newly made the path direct (the caller answers at once, so the peer learns it
  * too). */
+bool path_rx_on(struct path *p, const struct nc_addr *from, int sock, bool relayed, uint64_t now);
+/* path_rx_on the main socket (0). */
 bool path_rx(struct path *p, const struct nc_addr *from, bool relayed, uint64_t now);
 /* Where to send now: the kind, with the endpoint (DIRECT) or relay id (RELAY). */
 enum path_kind path_route(const struct path *p, struct nc_addr *ep, uint32_t *relay_id);
@@ -116,6 +122,8 @@ void path_set_keepalive(struct path *p, unsigned ka_ms, unsigned peer_ka_ms, uin
 uint64_t path_silence_ms(const struct path *p, uint64_t now);
 /* The host's addresses or routes changed: fall back to the relay and punch again. */
 void path_net_change(struct path *p, uint64_t now);
+/* The same on request (`punchvpn repunch`): the direct path is left even while alive. */
+void path_repunch(struct path *p, uint64_t now);
 /* The method that made the path what it is, in strategy.h's words: "relay", "static", "lan"
  * (a local candidate), "public" (a side without NAT), "port-mapping" (a side's advertised
  * gateway mapping), "punch" (simultaneous punching, peer-reflexive learning included); NULL

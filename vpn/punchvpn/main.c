@@ -38,6 +38,7 @@ static int usage(FILE *f)
 		   "       punchvpn up CONFIG\n"
 		   "       punchvpn down IFNAME|CONFIG\n"
 		   "       punchvpn status [IFNAME] [--json]\n"
+		   "       punchvpn repunch IFNAME|CONFIG   (leave direct paths, punch again)\n"
 		   "       punchvpn --version\n");
 	return f == stderr ? 2 : 0;
 }
@@ -150,6 +151,9 @@ static void serve_ctl(int lfd, struct dev *d, bool *stop)
 				}
 				free(text);
 				json_decref(j);
+			} else if (strcmp(line, "repunch") == 0) {
+				dev_repunch(d);
+				send_str(fd, "ok\n");
 			} else if (strcmp(line, "down") == 0) {
 				send_str(fd, "ok\n");
 				*stop = true;
@@ -323,6 +327,25 @@ static int cmd_down(int argc, char **argv)
 	return 0;
 }
 
+/* Every introduced peer leaves its direct path and punches again, as after a network change:
+ * for measuring how long a punch takes, and for a path that works but is not the best. */
+static int cmd_repunch(int argc, char **argv)
+{
+	char name[16], err[256];
+
+	if (argc != 2)
+		return usage(stderr);
+	if (ifname_of(argv[1], name) != 0) {
+		fprintf(stderr, "punchvpn: '%s' is not an interface name or NAME.conf\n", argv[1]);
+		return 2;
+	}
+	if (ctl_request(name, "repunch", stdout, err, sizeof(err)) != 0) {
+		nc_log_error("%s", err);
+		return 1;
+	}
+	return 0;
+}
+
 static int cmd_status(int argc, char **argv)
 {
 	char names[64][16], err[256];
@@ -395,6 +418,8 @@ int main(int argc, char **argv)
 		return cmd_up(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "down"))
 		return cmd_down(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "repunch"))
+		return cmd_repunch(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "status") || !strcmp(argv[1], "show"))
 		return cmd_status(argc - 1, argv + 1);
 	fprintf(stderr, "punchvpn: unknown command '%s'\n", argv[1]);
