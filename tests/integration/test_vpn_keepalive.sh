@@ -9,6 +9,8 @@
 #
 # In each (the "kernel side" is the router the test can flush and block: a-router in the
 # first pair, b-router, Linux masquerade, in the second):
+#  0. Right after `up`, while host A still measures its lifetime: the unmeasured interval
+#     (10 s) agreed, 2 s sent.
 #  1. Both hosts' `punchvpn status --json` show the interval taken from the measured lifetime
 #     (keepalive.source "measured", interval = lifetime / 2.5, the silence limit 2 x interval
 #     + 1 s), and `punchvpn status` says so in words.
@@ -99,6 +101,9 @@ keep_hook() {
 	# The kernel side: the one the test can flush and block (natbox keeps its own table).
 	[ "${SIDE_NATBOX[a]:-0}" = 1 ] && kside=b other=A oaddr=$PV_ADDR_B
 	keep_record "kernel_side=$kside"
+	# 0. Right after `up` the lifetimes are still being measured: the agreed interval is the
+	# unmeasured 10 s, and each host sends every 2 s meanwhile (a 5 s binding must live).
+	keep_record "early_A=$(keep_status A '"%(source)s %(measuring)s %(interval_ms)s %(peer_interval_ms)s" % s["keepalive"]')"
 	# 1. The measured interval, on both hosts (natprof's lifetime stage: ~26 s for 5 s).
 	t0=$(keep_now)
 	for h in A B; do
@@ -243,6 +248,12 @@ for p in $P1 $P2; do
 		*) check_fail "$p: host $h: punchvpn status names the interval and its source" "$(get "$p" "ka_text_$h")" ;;
 		esac
 	done
+	# Unless host A's lifetime was measured already (a slow start), status showed it measuring.
+	case $(get "$p" early_A) in
+	"measured "*) check_pass "$p: host A measured before the hook looked (no early check): $(get "$p" early_A)" ;;
+	*) check_equal "$p: host A while measuring: default source, measuring, sends every 2000 ms, agreed 10000 ms" \
+		"default True 2000 10000" "$(get "$p" early_A)" ;;
+	esac
 	check_equal "$p: path direct on both hosts before the idle time" direct/direct "$(get "$p" idle_path_before)"
 	# Right after the measurement the old limit may still hold (the peer may not have
 	# switched yet); after the idle time it is the interval's.
