@@ -217,8 +217,8 @@ void dev_link_tick(struct dev *d, uint64_t now)
 		pthread_mutex_lock(&p->lock);
 		/* Keepalives from both sides' measured lifetimes (issue 11 §3), recomputed every
 		 * tick: a new measurement here or a new INTRO applies at once. */
-		strategy_keepalive(have_mine ? &mine : NULL, p->peer_prof.measured ? &p->peer_prof : NULL,
-				   pending, &ka);
+		strategy_keepalive(have_mine ? &mine : NULL,
+				   p->peer_prof.measured ? &p->peer_prof : NULL, pending, &ka);
 		path_set_keepalive(&p->path, ka.send_ms, ka.ms, now);
 		changed = path_tick(&p->path, now);
 		/* Probes need a session: without one the round waits (the handshake's end kicks

@@ -153,7 +153,8 @@ static json_t *peer_json(struct dev *d, struct dev_peer *p, uint64_t now)
 	json_object_set_new(o, "punching", json_boolean(path.punching));
 	json_object_set_new(o, "path_switches", json_integer(path.switches));
 	json_object_set_new(o, "path_switch_age_ms",
-			    path.switches ? json_integer((json_int_t)vpn_since(now, path.switch_ms)) : json_null());
+			    path.switches ? json_integer((json_int_t)vpn_since(now, path.switch_ms))
+					  : json_null());
 	json_object_set_new(o, "keepalive", keepalive_json(d, &path, &peer_prof, now));
 	json_object_set_new(o, "intro_to_direct_ms", i2d >= 0 ? json_integer(i2d) : json_null());
 	json_object_set_new(o, "rtt_ms", hs ? json_integer(rtt) : json_null());

@@ -358,16 +358,17 @@ unsigned strategy_keepalive_ms(const struct coord_profile *mine, const struct co
 
 void strategy_keepalive_text(const struct strat_keepalive *k, char *out, size_t len)
 {
+	const char *whose = k->from == STRAT_AT_ME     ? "this side"
+			    : k->from == STRAT_AT_PEER ? "peer"
+						       : "both sides";
 	int n;
 
 	if (k->from == STRAT_AT_NONE)
 		n = snprintf(out, len, "%u ms default, lifetime not measured", k->ms);
 	else
-		n = snprintf(out, len, "%u ms from measured lifetime %u s (%s)", k->ms, k->lifetime_s,
-			     k->from == STRAT_AT_ME     ? "this side"
-			     : k->from == STRAT_AT_PEER ? "peer"
-							: "both sides");
+		n = snprintf(out, len, "%u ms from measured lifetime %u s (%s)", k->ms,
+			     k->lifetime_s, whose);
 	if (k->measuring && n >= 0 && (size_t)n < len)
-		snprintf(out + n, len - (size_t)n, "; sending every %u ms while this side's lifetime is measured",
-			 k->send_ms);
+		snprintf(out + n, len - (size_t)n,
+			 "; sending every %u ms while this side's lifetime is measured", k->send_ms);
 }
