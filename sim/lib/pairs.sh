@@ -150,6 +150,7 @@ pair_down() {
 	done
 	ip netns pids "$NSLAB_INET" 2>/dev/null | xargs -r kill 2>/dev/null
 	ip netns del "$NSLAB_INET" 2>/dev/null
+	rm -rf "/tmp/pvrun.$PP"
 	return 0
 }
 
@@ -219,17 +220,22 @@ pair_verify_side() {
 	cut -f2 "$PDIR/$tag.verdict" 2>/dev/null >"$PDIR/$tag.measured" || true
 }
 
+# pair_run_dir HOST: host A's or B's punchvpn run directory (its control socket). Short and
+# outside the case's directory: a socket path has 107 bytes at most, and the case directories
+# of the longer profile names are deeper than that.
+pair_run_dir() { echo "/tmp/pvrun.$PP/$1"; }
+
 # pair_pv HOST ARGS...: punchvpn on host A or B, with that host's run directory.
 pair_pv() {
 	local h=$1
 	shift
-	PUNCHVPN_RUN_DIR=$PDIR/pv/run$h ip netns exec "$(pair_host_ns "$h")" "$PV" "$@"
+	PUNCHVPN_RUN_DIR=$(pair_run_dir "$h") ip netns exec "$(pair_host_ns "$h")" "$PV" "$@"
 }
 
 # pair_vpn_setup: keys (0600), the server's key, both configs, punchvpnd on 198.18.1.1:51901.
 pair_vpn_setup() {
 	local d=$PDIR/pv h
-	mkdir -p "$d/runA" "$d/runB"
+	mkdir -p "$d" "$(pair_run_dir A)" "$(pair_run_dir B)"
 	(
 		umask 077
 		for h in A B S; do "$PV" genkey >"$d/$h.key"; done
@@ -274,7 +280,7 @@ pair_vpn_run() {
 	for h in A B; do
 		ifn=pv$(tr 'AB' 'ab' <<<"$h")
 		[ "$h" = B ] && t0=$(date +%s%3N)
-		PUNCHVPN_RUN_DIR=$d/run$h ip netns exec "$(pair_host_ns "$h")" "$PV" up "$d/$ifn.conf" --foreground >"$d/up$h.log" 2>&1 &
+		PUNCHVPN_RUN_DIR=$(pair_run_dir "$h") ip netns exec "$(pair_host_ns "$h")" "$PV" up "$d/$ifn.conf" --foreground >"$d/up$h.log" 2>&1 &
 		echo $! >"$d/up$h.pid"
 	done
 	# Both interfaces up (bounded): an `up` that exits instead is an error with its message.

@@ -53,17 +53,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 
-# wait_for <tries of 0.1 s> <command...>: polls a readiness condition.
-wait_for() {
-	local n=$1
-	shift
-	while [ "$n" -gt 0 ]; do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
 
 # ---- namespaces ---------------------------------------------------------------------------
 for ns in "$H1" "$R1" "$H2" "$R2" "$NET"; do
@@ -150,8 +139,8 @@ UPNPD_PID=$!
 listening() { # listening <proto flag> <pattern>
 	ip netns exec "$R1" ss -Hn "$1" | grep -q "$2"
 }
-if wait_for 100 listening -lun '10.1.0.1:5351' && wait_for 100 listening -ltn ':5000' &&
-	wait_for 100 listening -lun ':1900'; then
+if poll_for 100 listening -lun '10.1.0.1:5351' && poll_for 100 listening -ltn ':5000' &&
+	poll_for 100 listening -lun ':1900'; then
 	check_pass "miniupnpd listens on 10.1.0.1:5351, :1900 and :5000"
 else
 	check_fail "miniupnpd did not start"
@@ -206,7 +195,7 @@ map_round() { # map_round <first port> <signal>
 	ip netns exec "$H1" env NC_PM_GATEWAY=10.1.0.1 NC_PM_MODE=map NC_PM_PORT="$port" \
 		"$LIVE" >"$WORK/map.out" 2>&1 &
 	LIVE_PID=$!
-	if ! wait_for 100 grep -q '^READY' "$WORK/map.out"; then
+	if ! poll_for 100 grep -q '^READY' "$WORK/map.out"; then
 		check_fail "map driver never became ready"
 		cat "$WORK/map.out"
 		return

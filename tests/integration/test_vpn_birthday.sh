@@ -125,27 +125,16 @@ print(best)')"
 [ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 set -u
 NC_SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-NC_BUILD=${NC_BUILD:-$NC_SRC/build}
-export NC_BUILD
-. "$NC_SRC/tests/lib/checks.sh"
-need_root
-need_tool python3 nft ping tcpdump conntrack
-[ -c /dev/net/tun ] || skip "no /dev/net/tun"
-W=$(mktemp -d /tmp/vpn-bday.XXXXXX)
-[ -n "${BDAY_KEEP:-}" ] || trap 'rm -rf "$W"' EXIT
+. "$NC_SRC/tests/lib/pairtest.sh"
+pairtest_init bday tcpdump conntrack
 PPS=$(sed -n 's/^#define BDAY_PPS \([0-9]*\).*/\1/p' "$NC_SRC/vpn/lib/bday.h")
 
 run() {
-	local name=$1 pid rc left
+	local name=$1 rc
 	: >"$W/$name.env"
 	PAIR_VPN_HOOK=$NC_SRC/tests/integration/test_vpn_birthday.sh BDAY_OUT=$W/$name.env \
-		bash "$NC_SRC/sim/run.sh" --out "$W/$name" --pair "$2" >"$W/$name.txt" 2>&1 &
-	pid=$!
-	wait "$pid"
+		pairtest_run "$name" "$W/$name" --pair "$2"
 	rc=$?
-	sed 's/^/    /' "$W/$name.txt"
-	left=$(ip netns list 2>/dev/null | awk -v p="nc$pid-" 'index($1, p) == 1 { print $1 }')
-	check_equal "$name: no namespace of the run is left" "" "$left"
 	check_status "$name: the pair case passed (10/10 pings, path direct by birthday, down cleanly)" "$rc"
 	get() { sed -n "s/^$1=//p" "$W/$name.env" | tail -n 1; }
 	local ok times max
@@ -163,6 +152,4 @@ run() {
 
 [ -n "${BDAY_ONLY_DELAY:-}" ] || run plain port-restricted:symmetric-random
 run delay natbox-port-restricted-delay:symmetric-random
-left=$(pgrep -af "$W/" | grep -v pgrep || true)
-check_equal "no process started from the runs' files is left" "" "$left"
-checks_verdict
+pairtest_done

@@ -207,29 +207,17 @@ pair_vpn_hook() {
 [ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 set -u
 NC_SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-NC_BUILD=${NC_BUILD:-$NC_SRC/build}
-export NC_BUILD
-# shellcheck source=../lib/checks.sh
-. "$NC_SRC/tests/lib/checks.sh"
-need_root
-need_tool python3 nft ping conntrack
-[ -c /dev/net/tun ] || skip "no /dev/net/tun"
-W=$(mktemp -d /tmp/vpn-faults.XXXXXX)
-[ -n "${FAULTS_KEEP:-}" ] || trap 'rm -rf "$W"' EXIT
+. "$NC_SRC/tests/lib/pairtest.sh"
+pairtest_init faults conntrack
 
 # run NAME MODE PAIR: one pair case with this file as its hook; its results in $W/NAME.env.
 run() {
-	local name=$1 pid rc left
+	local name=$1 rc
 	: >"$W/$name.env"
 	PAIR_VPN_HOOK=$NC_SRC/tests/integration/test_vpn_faults.sh FAULTS_MODE=$2 FAULTS_OUT=$W/$name.env \
-		bash "$NC_SRC/sim/run.sh" --out "$W/$name" --keep --pair "$3" >"$W/$name.txt" 2>&1 &
-	pid=$!
-	wait "$pid"
+		pairtest_run "$name" "$W/$name" --keep --pair "$3"
 	rc=$?
-	sed 's/^/    /' "$W/$name.txt"
 	sed 's/^/    measured: /' "$W/$name.env"
-	left=$(ip netns list 2>/dev/null | awk -v p="nc$pid-" 'index($1, p) == 1 { print $1 }')
-	check_equal "$name: no namespace of the run is left" "" "$left"
 	check_status "$name: the pair case passed (10/10 pings, expected path, down cleanly, the hook ran)" "$rc"
 }
 
@@ -288,6 +276,4 @@ le "(b) relayed pair: both hosts registered again within keepalive + 2 s (ms)" \
 le "(b) relayed pair: pings answered again after the restart within keepalive + 2 s (ms)" \
 	"$(get relay restart_relay resume_ms)" $((ka * 1000 + 2000))
 check_equal "(b) relayed pair: path after the restart" relay "$(get relay path_after_restart)"
-left=$(pgrep -af "$W/" | grep -v pgrep || true)
-check_equal "no process started from the runs' files is left" "" "$left"
-checks_verdict
+pairtest_done

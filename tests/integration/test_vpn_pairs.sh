@@ -13,29 +13,14 @@
 # Exit 77 (skip) when not root or without namespaces.
 set -u
 NC_SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-NC_BUILD=${NC_BUILD:-$NC_SRC/build}
-export NC_BUILD
-# shellcheck source=../lib/checks.sh
-. "$NC_SRC/tests/lib/checks.sh"
-need_root
-need_tool python3 nft ping
-[ -c /dev/net/tun ] || skip "no /dev/net/tun"
-W=$(mktemp -d /tmp/vpn-pairs.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+. "$NC_SRC/tests/lib/pairtest.sh"
+pairtest_init pairs
 npairs=$(sed -e 's/#.*//' "$NC_SRC/sim/pairs.list" | grep -c '[^[:space:]]')
 
-# run NAME ARGS...: sim/run.sh in the background (its pid names its namespaces), waited for.
 run() {
-	local name=$1 pid rc
+	local name=$1
 	shift
-	bash "$NC_SRC/sim/run.sh" --out "$W/$name" "$@" >"$W/$name.txt" 2>&1 &
-	pid=$!
-	wait "$pid"
-	rc=$?
-	sed 's/^/    /' "$W/$name.txt"
-	left=$(ip netns list 2>/dev/null | awk -v p="nc$pid-" 'index($1, p) == 1 { print $1 }')
-	check_equal "$name: no namespace of the run is left" "" "$left"
-	return "$rc"
+	pairtest_run "$name" "$W/$name" "$@"
 }
 
 run topology -j 2 --pairs --topology-only --verify-sides
@@ -59,6 +44,4 @@ done
 check_status "vpn: summary.md and grid.html written" $?
 rows=$(grep -c '^| [a-z-]* x ' "$W/vpn/summary.md" 2>/dev/null)
 check_equal "vpn: summary.md has a row per pair" "$npairs" "${rows:-0}"
-left=$(pgrep -af "$W/" | grep -v pgrep || true)
-check_equal "no process started from the runs' files is left" "" "$left"
-checks_verdict
+pairtest_done

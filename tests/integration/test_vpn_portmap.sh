@@ -45,17 +45,6 @@ trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# wait_for <tries of 0.1 s> <command...>: polls a condition (bounded).
-wait_for() {
-	local n=$1
-	shift
-	while [ "$n" -gt 0 ]; do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
 
 # pv_start NAME ARGS...: pvmap in the client, its JSON lines in $W/NAME.out
 pv_start() {
@@ -126,7 +115,7 @@ show() {
 map_case() {
 	local name=$1 port=$2 protos=$3 want=$4 sig=$5
 	pv_start "$name" "$port" --listen --observed "$OBS" ${protos:+--protos "$protos"}
-	if wait_for 100 state_is "$name" mapped; then
+	if poll_for 100 state_is "$name" mapped; then
 		check_equal "$name: mapped through $want" "$want" "$(field "$name" proto)"
 	else
 		check_fail "$name: no mapping within 10 s" "$(show "$name")"
@@ -142,7 +131,7 @@ map_case() {
 		check_fail "$name: upnpc -l does not list it" "$(upnplab_list)"
 	fi
 	send_from_inet 2.1.1.1 "$port" "through-$name"
-	if wait_for 30 received "$name" "through-$name"; then
+	if poll_for 30 received "$name" "through-$name"; then
 		check_pass "$name: a datagram from the internet reached the host's port through it"
 	else
 		check_fail "$name: the datagram did not arrive" "$(show "$name")"
@@ -176,7 +165,7 @@ map_case upnp 40200 upnp-igd upnp-igd INT
 
 # --- refresh keeps a 4 s mapping past its first lifetime; the lease file shows it ---------------
 pv_start refresh 40300 --listen --observed "$OBS" --lifetime 4
-wait_for 100 state_is refresh mapped || check_fail "refresh: no mapping" "$(show refresh)"
+poll_for 100 state_is refresh mapped || check_fail "refresh: no mapping" "$(show refresh)"
 check_equal "refresh: granted lifetime 4 s" 4 "$(field refresh lifetime_s)"
 if upnplab_leases | grep -q ':40300:10\.1\.0\.2:40300:'; then
 	check_pass "refresh: miniupnpd's lease file holds it ($(upnplab_leases | head -1))"
@@ -184,7 +173,7 @@ else
 	check_fail "refresh: not in the lease file" "$(upnplab_leases)"
 fi
 # three refreshes at half the lifetime: more than 6 s, past the first lifetime (4 s)
-if wait_for 120 refreshes_at_least refresh 3; then
+if poll_for 120 refreshes_at_least refresh 3; then
 	check_pass "refresh: refreshed 3 times at half the lifetime ($(field refresh t_ms) ms after start)"
 else
 	check_fail "refresh: fewer than 3 refreshes in 12 s" "$(show refresh)"
@@ -195,7 +184,7 @@ else
 	check_fail "refresh: gone after its first lifetime" "$(upnplab_list)"
 fi
 send_from_inet 2.1.1.1 40300 late-datagram
-if wait_for 30 received refresh late-datagram; then
+if poll_for 30 received refresh late-datagram; then
 	check_pass "refresh: a datagram still gets through after more than one lifetime"
 else
 	check_fail "refresh: the late datagram did not arrive" "$(show refresh)"
@@ -204,7 +193,7 @@ fi
 # --- a network change re-acquires (SIGHUP = vpnmap_network_changed) ----------------------------
 gen=$(field refresh generation)
 kill -HUP "$PV_PID"
-if wait_for 50 python3 -c 'import json,sys
+if poll_for 50 python3 -c 'import json,sys
 lines=[json.loads(l) for l in open(sys.argv[1]) if "\"state\"" in l]
 seen=[l for l in lines if l["generation"]>int(sys.argv[2])]
 sys.exit(not (any(l["state"]=="searching" for l in seen) and seen[-1]["state"]=="mapped"))' \
@@ -221,14 +210,14 @@ check_equal "network change: one mapping listed afterwards" 1 \
 # --- the control: a mapping nobody refreshes lapses at the gateway ------------------------------
 disown "$PV_PID" # so that bash does not report the SIGKILL as an error line
 kill -9 "$PV_PID"
-wait_for 30 sh -c "! kill -0 $PV_PID"
+poll_for 30 sh -c "! kill -0 $PV_PID"
 PV_PID=
 if listed 40300; then
 	check_pass "control: after SIGKILL the mapping is still there (nobody deleted it)"
 else
 	check_fail "control: gone right after SIGKILL?" "$(upnplab_list)"
 fi
-if wait_for 150 none_left; then
+if poll_for 150 none_left; then
 	check_pass "control: unrefreshed, miniupnpd drops it once its 4 s lifetime is over"
 else
 	check_fail "control: an unrefreshed 4 s mapping is still listed after 15 s" "$(upnplab_list)"
@@ -236,8 +225,8 @@ fi
 
 # --- UPnP-IGD refreshes too (AddPortMapping again, with a 4 s lease) -----------------------------
 pv_start refresh_upnp 40350 --observed "$OBS" --lifetime 4 --protos upnp-igd
-wait_for 100 state_is refresh_upnp mapped || check_fail "UPnP refresh: no mapping" "$(show refresh_upnp)"
-if wait_for 120 refreshes_at_least refresh_upnp 3 && listed 40350; then
+poll_for 100 state_is refresh_upnp mapped || check_fail "UPnP refresh: no mapping" "$(show refresh_upnp)"
+if poll_for 120 refreshes_at_least refresh_upnp 3 && listed 40350; then
 	check_pass "UPnP refresh: refreshed 3 times, still listed past its 4 s lease ($(field refresh_upnp t_ms) ms)"
 else
 	check_fail "UPnP refresh: not kept alive" "$(show refresh_upnp; upnplab_list)"
@@ -251,7 +240,7 @@ fi
 
 # --- a gateway that stops serving (ICMP port unreachable): clear state, no error spam --------------------
 upnplab_down
-wait_for 50 sh -c "! ip netns exec $NSLAB_P-router ss -Hlun | grep -q ':5351 '"
+poll_for 50 sh -c "! ip netns exec $NSLAB_P-router ss -Hlun | grep -q ':5351 '"
 pv_start refusing 40400 --observed "$OBS" --hold 8 --lifetime 4 --protos nat-pmp,pcp
 wait "$PV_PID"
 PV_RC=$?
@@ -273,7 +262,7 @@ upnplab_up 2.1.1.2 enable_natpmp=no || exit 1
 OBS=$(observe)
 check_equal "double NAT: the internet sees the outer NAT's 198.18.30.1" 198.18.30.1 "$OBS"
 pv_start double 40500 --observed "$OBS"
-if wait_for 150 state_is double mapped; then
+if poll_for 150 state_is double mapped; then
 	check_equal "double NAT: NAT-PMP and PCP absent, mapped through UPnP-IGD" upnp-igd \
 		"$(field double proto)"
 else

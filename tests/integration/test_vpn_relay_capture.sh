@@ -162,26 +162,14 @@ PY
 [ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 set -u
 NC_SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-NC_BUILD=${NC_BUILD:-$NC_SRC/build}
-export NC_BUILD
-# shellcheck source=../lib/checks.sh
-. "$NC_SRC/tests/lib/checks.sh"
-need_root
-need_tool python3 nft ping tcpdump
-[ -c /dev/net/tun ] || skip "no /dev/net/tun"
-W=$(mktemp -d /tmp/vpn-relaycap.XXXXXX)
-[ -n "${CAP_KEEP:-}" ] || trap 'rm -rf "$W"' EXIT
+. "$NC_SRC/tests/lib/pairtest.sh"
+pairtest_init relaycap tcpdump
 : >"$W/cap.env"
 
 PAIR_VPN_HOOK=$NC_SRC/tests/integration/test_vpn_relay_capture.sh CAP_OUT=$W/cap.env \
-	bash "$NC_SRC/sim/run.sh" --out "$W/out" --pair symmetric-random:symmetric-random >"$W/run.txt" 2>&1 &
-pid=$!
-wait "$pid"
+	pairtest_run relay "$W/out" --pair symmetric-random:symmetric-random
 rc=$?
-sed 's/^/    /' "$W/run.txt"
 sed 's/^/    measured: /' "$W/cap.env"
-left=$(ip netns list 2>/dev/null | awk -v p="nc$pid-" 'index($1, p) == 1 { print $1 }')
-check_equal "no namespace of the run is left" "" "$left"
 check_status "the relayed pair case passed (10/10 pings, path relay, down cleanly)" "$rc"
 
 # get KEY: a recorded value (the first word after KEY=).
@@ -220,6 +208,4 @@ fi
 s=$(get pvd_pub)
 [ -n "$s" ] && [ "$s" != "$(get a_pub)" ] && [ "$s" != "$(get b_pub)" ]
 check_status "the server's key is neither host's key" $?
-left=$(pgrep -af "$W/" | grep -v pgrep || true)
-check_equal "no process started from the run's files is left" "" "$left"
-checks_verdict
+pairtest_done

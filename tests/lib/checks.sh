@@ -65,3 +65,15 @@ checks_verdict() {
 	echo "$CHECKS_PASSED passed, $CHECKS_FAILED failed"
 	[ "$CHECKS_FAILED" -eq 0 ]
 }
+
+# poll_for TRIES CMD...: runs CMD every 0.1 s until it succeeds (true) or TRIES runs failed.
+poll_for() {
+	local n=$1
+	shift
+	while [ "$n" -gt 0 ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}

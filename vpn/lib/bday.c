@@ -24,8 +24,7 @@ void bday_start(struct bday *b, enum bday_role role, const struct nc_addr *targe
 	b->start_ms = now;
 	b->end_ms = 0;
 	b->sent = 0;
-	b->paced_ms = now;
-	b->credit = 1000; /* one probe at once */
+	nc_bucket_init(&b->pace, 1, now); /* one probe at once */
 	b->hit_port = 0;
 	b->hold = false;
 	b->confirms = b->hits = 0;
@@ -52,13 +51,9 @@ unsigned bday_due(struct bday *b, uint64_t now)
 		return 0;
 	}
 	/* A bucket of a tenth of a second: no catching up after a pause. */
-	b->credit += vpn_since(now, b->paced_ms) * BDAY_PPS;
-	b->paced_ms = now;
-	if (b->credit > (uint64_t)BDAY_PPS * 100)
-		b->credit = (uint64_t)BDAY_PPS * 100;
+	due = nc_bucket_refill(&b->pace, BDAY_PPS, BDAY_PPS / 10, now);
 	if (b->hold || b->hit_port) /* not ready, or confirming a hit: no spraying */
 		return 0;
-	due = b->credit / 1000;
 	if (due > budget(b) - b->sent)
 		due = budget(b) - b->sent;
 	return (unsigned)due;
@@ -89,7 +84,7 @@ uint16_t bday_next_port(struct bday *b)
 void bday_sent(struct bday *b)
 {
 	b->sent++;
-	b->credit = b->credit >= 1000 ? b->credit - 1000 : 0;
+	nc_bucket_spend(&b->pace, 1);
 }
 
 void bday_hold(struct bday *b, bool hold)

@@ -47,6 +47,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bucket.h"
+
 #define BDAY_SOCKETS 256   /* the hard side's sockets (mappings) per attempt */
 #define BDAY_PPS 400       /* probes a second, either side, per peer */
 #define BDAY_FOR_MS 8000   /* an attempt gives up after this */
@@ -67,7 +69,7 @@ struct bday {
 	struct nc_addr target; /* HARD: the easy side's endpoint; EASY: the hard side's address */
 	uint64_t start_ms, end_ms;
 	unsigned sent;         /* probes sent (HARD: sockets opened) this attempt */
-	uint64_t paced_ms, credit; /* the pace: credit in thousandths of a probe, as of paced_ms */
+	struct nc_bucket pace;     /* BDAY_PPS, holding a tenth of a second's worth */
 	bool hold;             /* no probes yet: waiting for the target (HARD) or the mapping of
 				* the probing socket (EASY) */
 	uint16_t hit_port;     /* EASY: a hit the hard side reported, being confirmed */

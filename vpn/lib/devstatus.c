@@ -102,6 +102,47 @@ static json_t *keepalive_json(struct dev *d, const struct path *path,
 			 k.measuring, "text", text);
 }
 
+/* What became of each planned method in this punching round: status's "result" per entry of
+ * the plan's order (the methods race; the winner is the path's method). */
+static void attempt_results(json_t *strategy, const char *method, const struct path *path,
+			    json_t *bday)
+{
+	json_t *order = json_object_get(strategy, "order"), *step;
+	bool before = true; /* entries ahead of the winner in the table's order */
+	size_t i;
+
+	json_array_foreach(order, i, step) {
+		const char *m = json_string_value(json_object_get(step, "method"));
+		char text[96];
+
+		if (!m)
+			continue;
+		if (!strcmp(m, "relay")) {
+			snprintf(text, sizeof(text), "%s", path->kind == PATH_RELAY ? "carries the traffic"
+										: "standing by");
+		} else if (path->kind == PATH_DIRECT && method && !strcmp(m, method)) {
+			int64_t ms = path_intro_to_direct_ms(path);
+
+			if (ms >= 0)
+				snprintf(text, sizeof(text), "won, %lld ms after the punching started",
+					 (long long)ms);
+			else
+				snprintf(text, sizeof(text), "won");
+			before = false;
+		} else if (path->kind == PATH_DIRECT) {
+			snprintf(text, sizeof(text), before ? "tried, %s got there first"
+							    : "not needed, %s won", method ? method : "?");
+		} else if (!strcmp(m, "birthday") && json_is_object(bday)) {
+			snprintf(text, sizeof(text), "%s",
+				 json_string_value(json_object_get(bday, "result")));
+		} else {
+			snprintf(text, sizeof(text), "%s", path->punching ? "trying"
+							   : "no authenticated packet came");
+		}
+		json_object_set_new(step, "result", json_string(text));
+	}
+}
+
 static json_t *peer_json(struct dev *d, struct dev_peer *p, uint64_t now)
 {
 	struct coord_profile peer_prof, mine;
@@ -146,8 +187,12 @@ static json_t *peer_json(struct dev *d, struct dev_peer *p, uint64_t now)
 		method = strategy_method_name(STRAT_BIRTHDAY);
 	json_object_set_new(o, "method", method ? json_string(method) : json_null());
 	json_object_set_new(o, "birthday", bday);
-	if (path.relay)
-		json_object_set_new(o, "strategy", strategy_plan_json(plan_of(d, &path, &peer_prof, &plan)));
+	if (path.relay) {
+		json_t *st = strategy_plan_json(plan_of(d, &path, &peer_prof, &plan));
+
+		attempt_results(st, method, &path, bday);
+		json_object_set_new(o, "strategy", st);
+	}
 	json_object_set_new(o, "relay_id", path.relay ? json_integer(path.relay_id) : json_null());
 	json_object_set_new(o, "candidates", cands);
 	json_object_set_new(o, "punching", json_boolean(path.punching));
@@ -264,9 +309,16 @@ static void peer_text(FILE *f, json_t *p)
 
 		fprintf(f, "  strategy:");
 		json_array_foreach(v, i, step)
-			fprintf(f, "%s %s", i ? "," : "", str_or(step, "method", "?"));
+			fprintf(f, "%s %s (%s)", i ? "," : "", str_or(step, "method", "?"),
+				str_or(step, "result", "?"));
 		fprintf(f, "\n");
 	}
+	if (json_is_object(v = json_object_get(p, "birthday")))
+		fprintf(f, "  birthday probing: %s side, %s after %lld ms, %lld %s, %lld of %lld attempts won\n",
+			str_or(v, "role", "?"), str_or(v, "result", "?"), int_of(v, "elapsed_ms"),
+			json_object_get(v, "sockets") ? int_of(v, "sockets") : int_of(v, "probes"),
+			json_object_get(v, "sockets") ? "sockets" : "probes", int_of(v, "wins"),
+			int_of(v, "attempts"));
 	fprintf(f, "  transfer: %lld B received, %lld B sent\n", int_of(p, "rx_bytes"),
 		int_of(p, "tx_bytes"));
 	fprintf(f, "  drops: ");

@@ -15,7 +15,7 @@ bool hsrl_allow(struct hsrl *rl, const struct nc_addr *a, uint64_t now_ms)
 {
 	uint8_t h[crypto_shorthash_BYTES], in[17];
 	struct hsrl_slot *s;
-	uint64_t idx, refill;
+	uint64_t idx;
 
 	in[0] = a->family;
 	memcpy(in + 1, a->ip, 16);
@@ -25,21 +25,11 @@ bool hsrl_allow(struct hsrl *rl, const struct nc_addr *a, uint64_t now_ms)
 	if (s->family != a->family || memcmp(s->ip, a->ip, 16) != 0) {
 		/* A new address takes over a slot only once its bucket would be full again, so a
 		 * flood from many addresses cannot reset a limited one's bucket. */
-		if (s->family == 0 || now_ms - s->last_ms >= 1000ull * rl->burst / rl->per_second) {
+		if (s->family == 0 || now_ms - s->b.at_ms >= 1000ull * rl->burst / rl->per_second) {
 			s->family = a->family;
 			memcpy(s->ip, a->ip, 16);
-			s->tokens_milli = rl->burst * 1000u;
-			s->last_ms = now_ms;
+			nc_bucket_init(&s->b, rl->burst, now_ms);
 		}
 	}
-	refill = (now_ms - s->last_ms) * rl->per_second;
-	if (refill > 0) {
-		uint64_t t = s->tokens_milli + refill;
-		s->tokens_milli = (uint32_t)(t > rl->burst * 1000ull ? rl->burst * 1000ull : t);
-		s->last_ms = now_ms;
-	}
-	if (s->tokens_milli < 1000)
-		return false;
-	s->tokens_milli -= 1000;
-	return true;
+	return nc_bucket_take(&s->b, rl->per_second, rl->burst, 1, now_ms);
 }

@@ -1,5 +1,3 @@
-/* (The reflector has a striped, set-associative limiter of its own in reflector/ratelimit.c;
- * both belong in libnatcheck once it grows a home for them.) */
 /* Token buckets per source address, against handshake floods: a handshake message costs
  * three or four X25519 operations, so each source IP gets a small rate of them (after mac1,
  * which only those who know our public key can compute, and before any DH). Fixed memory:
@@ -13,13 +11,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bucket.h"
+
 #define HSRL_SLOTS 4096
 
 struct hsrl_slot {
 	uint8_t ip[16];
 	uint8_t family;
-	uint32_t tokens_milli; /* tokens x 1000 */
-	uint64_t last_ms;
+	struct nc_bucket b;
 };
 
 struct hsrl {

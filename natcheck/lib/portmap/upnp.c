@@ -183,7 +183,7 @@ static void *upnp_thread(void *arg)
 {
 	struct upnp_job *j = arg;
 	struct nc_pm_mapping m = j->m;
-	struct upnp_found f;
+	struct upnp_found f = {0}; /* only discovery fills it; the job copies it back either way */
 	char err[NC_NOTE_LEN] = "";
 	bool abandoned;
 	int r = 0;
