@@ -132,6 +132,10 @@ faults_direct() {
 	local t ka f r regs_a regs_b hns side
 	ka=$(faults_status A 's["server"]["keepalive_s"]')
 	faults_record "keepalive_s=${ka:-}" "path_before=$(faults_status A 's["peers"][0]["path"]')"
+	# The direct path's keepalive intervals (issue 11 §3: from the measured lifetimes, 2 s
+	# while a side still measures its own) and silence limit, as both hosts' status shows them.
+	faults_record "direct_ka_ms=$(faults_status A 's["peers"][0]["keepalive"]["interval_ms"]') $(faults_status B 's["peers"][0]["keepalive"]["interval_ms"]')" \
+		"direct_silence_ms=$(faults_status A 's["peers"][0]["keepalive"]["silence_ms"]')"
 	faults_paths before
 	for side in a b; do
 		f=$PDIR/ping-flush-$side.txt
@@ -241,9 +245,14 @@ check_status "direct: status shows the keepalive interval (server.keepalive_s=$k
 for side in a b; do
 	echo "    conntrack -F on $side-router: $(get direct "flush_$side")"
 	le "(a) flush on $side-router: longest silence within keepalive + 1 s (ms)" "$(get direct "flush_$side" gap_ms)" $((ka * 1000 + 1000))
-	# The direct path's own keepalive (PATH_KEEPALIVE_MS, 2 s, both ends) remakes a flushed
-	# mapping: the tighter bound that follows from it.
-	le "(a) flush on $side-router: longest silence within the direct path's keepalive (2 s) + 1 s (ms)" "$(get direct "flush_$side" gap_ms)" 3000
+	# The direct path's own keepalive (both ends, at the interval status shows) remakes a
+	# flushed mapping: the tighter bound that follows from it, the longer of the two
+	# intervals + 1 s.
+	kaa=$(get direct direct_ka_ms | cut -d' ' -f1)
+	kab=$(get direct direct_ka_ms | cut -d' ' -f2)
+	kamax=$((kaa > kab ? kaa : kab))
+	le "(a) flush on $side-router: longest silence within the direct path's keepalive ($kaa/$kab ms) + 1 s (ms)" "$(get direct "flush_$side" gap_ms)" $((kamax + 1000))
+	le "(a) flush on $side-router: longest silence within the silence limit, 2 x interval + 1 s (ms)" "$(get direct "flush_$side" gap_ms)" "$(get direct direct_silence_ms)"
 	[ "$(get direct "flush_$side" replies)" -ge 20 ]
 	check_status "(a) flush on $side-router: answers continued after the flush" $?
 done

@@ -236,13 +236,16 @@ check_equal "B never heard from C (no unknown-key initiations)" 0 \
 	"$(js "$B" pvB "d['drops_unattributed']['unknown_key']")"
 
 # --- direct blocked: back to the relay on silence, pings go on ---
+# The silence limit follows the keepalive interval from the measured lifetimes (issue 11 §3):
+# 2 x interval + 1 s, as status shows it; the bounds are that plus what they allowed before.
+sil=$(js "$A" pvA "d['peers'][0]['keepalive']['silence_ms'] // 1000")
 block_direct
-ms=$(wait_until 12 is "$A" pvA "d['peers'][0]['path']" relay)
-echo "    direct -> relay after $ms ms of blocked direct traffic"
+ms=$(wait_until $((${sil:-5} + 7)) is "$A" pvA "d['peers'][0]['path']" relay)
+echo "    direct -> relay after $ms ms of blocked direct traffic (silence limit ${sil:-?} s)"
 check_status "blocked direct path falls back to the relay (why: silent)" \
 	"$([ "$ms" -ge 0 ] && is "$A" pvA "d['peers'][0]['path_reason']" "direct path went silent" && echo 0 || echo 1)" \
 	"$(js "$A" pvA "d['peers'][0]")"
-wait_until 8 is "$B" pvB "d['peers'][0]['path']" relay >/dev/null
+wait_until $((${sil:-5} + 3)) is "$B" pvB "d['peers'][0]['path']" relay >/dev/null
 check_equal "pings through the relay" 10 "$(pings "$A" 10.100.0.2 10)"
 check_equal "3 MB over TCP through the relay arrive intact" "$want" "$(bulk "$A" "$B" 10.100.0.2)"
 check_equal "both ends still on the relay" "relay relay" \
@@ -296,8 +299,9 @@ check_equal "pings after the address change" 10 "$(pings "$A" 10.100.0.2 10)"
 check_status "B's IPv6 address is among A's candidates" \
 	"$(is "$A" pvA "'[fd98::2]:51900' in d['peers'][0]['candidates']" True && echo 0 || echo 1)" \
 	"$(js "$A" pvA "d['peers'][0]['candidates']")"
+sil=$(js "$A" pvA "d['peers'][0]['keepalive']['silence_ms'] // 1000")
 block_direct v4only
-ms=$(wait_until 20 is "$A" pvA "d['peers'][0]['path'], d['peers'][0]['endpoint']" "direct [fd98::2]:51900")
+ms=$(wait_until $((${sil:-5} + 15)) is "$A" pvA "d['peers'][0]['path'], d['peers'][0]['endpoint']" "direct [fd98::2]:51900")
 echo "    direct over IPv6 after $ms ms"
 check_status "direct over IPv6 when IPv4 is blocked" "$([ "$ms" -ge 0 ] && echo 0 || echo 1)" \
 	"$(js "$A" pvA "d['peers'][0]")"
@@ -307,13 +311,15 @@ check_equal "still direct over IPv6" "direct [fd98::2]:51900" \
 unblock
 
 # --- UDP to the server blocked: registration and relay over TCP ---
+sil=$(js "$A" pvA "d['peers'][0]['keepalive']['silence_ms'] // 1000")
 block_direct
 ip netns exec "$A" nft add rule inet pvtest o ip daddr 10.98.0.254 udp dport 51901 drop
 ms=$(wait_until 25 is "$A" pvA "d['server']['transport'], d['server']['registered']" "tcp True")
 echo "    registered over TCP after $ms ms"
 check_status "UDP to the server blocked: registered over TCP" "$([ "$ms" -ge 0 ] && echo 0 || echo 1)" \
 	"$(js "$A" pvA "d['server']")"
-ms=$(wait_until 15 ping1 "$A" 10.100.0.2)
+# The direct path is blocked too: pings go once it fell silent (the limit from the interval).
+ms=$(wait_until $((${sil:-5} + 15)) ping1 "$A" 10.100.0.2)
 check_equal "pings relayed over TCP" 10 "$(pings "$A" 10.100.0.2 10)"
 check_equal "3 MB relayed over TCP arrive intact" "$want" "$(bulk "$B" "$A" 10.100.0.1)"
 check_equal "A: relay, over tcp" "relay tcp" "$(js "$A" pvA "d['peers'][0]['path'], d['server']['transport']")"

@@ -234,6 +234,69 @@ static void test_silence_falls_back(void **state)
 	assert_int_equal(path_intro_to_direct_ms(&p), 100);
 }
 
+/* The keepalive interval the device sets (from both sides' measured lifetimes): the silence
+ * limit follows the peer's interval, 2 x interval + 1 s, and a limit that shrinks holds its old
+ * value for one old limit (the peer may keep its old pace until it hears of the change). */
+static void test_keepalive_interval(void **state)
+{
+	struct path p;
+	struct nc_addr cand = ep("203.0.113.5:40000"), got;
+	uint32_t id;
+	uint64_t t = 10000;
+	(void)state;
+
+	path_init(&p, NULL);
+	assert_int_equal(p.ka_ms, PATH_KEEPALIVE_MS);
+	assert_int_equal(path_silence_ms(&p, 0), PATH_SILENCE_MS);
+	assert_int_equal(PATH_SILENCE_MS, 5000);
+	/* Unmeasured (10 s) on both sides: silent 21 s. This side sends faster while its own
+	 * lifetime is being measured; that changes nothing about the peer's pace. */
+	path_set_keepalive(&p, 2000, 10000, t);
+	assert_int_equal(p.ka_ms, 2000);
+	assert_int_equal(p.peer_ka_ms, 10000);
+	assert_int_equal(path_silence_ms(&p, t), 21000);
+	intro(&p, t);
+	assert_true(path_rx(&p, &cand, false, t + 50));
+	/* 6 s of silence would have been a lost path at the old 2 s pace, not at 10 s. */
+	assert_false(path_tick(&p, t + 50 + 6000));
+	assert_false(path_tick(&p, t + 50 + 21000));
+	assert_int_equal(p.kind, PATH_DIRECT);
+	/* A keepalive at 20 s, then the interval from a measured 5 s lifetime: 2 s, limit 5 s,
+	 * but the 21 s limit holds for 21 s from the change. */
+	assert_false(path_rx(&p, &cand, false, t + 20050));
+	path_set_keepalive(&p, 2000, 2000, t + 20100);
+	assert_int_equal(p.peer_ka_ms, 2000);
+	assert_int_equal(path_silence_ms(&p, t + 20100), 21000);
+	assert_false(path_tick(&p, t + 20050 + 8000));
+	assert_int_equal(p.kind, PATH_DIRECT);
+	/* The peer now keeps the new pace; once the old limit ran out, 5 s of silence is a
+	 * lost path. */
+	assert_false(path_rx(&p, &cand, false, t + 40000));
+	assert_int_equal(path_silence_ms(&p, t + 41100), 5000);
+	assert_false(path_tick(&p, t + 41100 + 3900));
+	assert_true(path_tick(&p, t + 40000 + 5001));
+	assert_int_equal(p.switch_ms, t + 45001); /* when, for status */
+	assert_int_equal(path_route(&p, &got, &id), PATH_RELAY);
+	assert_int_equal(p.why, PATH_WHY_SILENT);
+	assert_true(p.punching);
+	/* Re-punched: direct again. A longer interval (a network change: the lifetime unknown
+	 * again) applies at once. */
+	assert_true(path_rx(&p, &cand, false, t + 46000));
+	assert_int_equal(p.switch_ms, t + 46000);
+	path_set_keepalive(&p, 0, 10000, t + 46000);
+	assert_int_equal(p.ka_ms, 2000); /* 0: left as it was */
+	assert_int_equal(path_silence_ms(&p, t + 46000), 21000);
+	assert_false(path_tick(&p, t + 46000 + 21000));
+	assert_true(path_tick(&p, t + 46000 + 21001));
+	/* The same value again changes nothing (no new grace period). */
+	assert_true(path_rx(&p, &cand, false, t + 70000));
+	path_set_keepalive(&p, 2000, 1000, t + 70000);
+	assert_int_equal(path_silence_ms(&p, t + 70000), 21000);
+	path_set_keepalive(&p, 2000, 1000, t + 80000);
+	assert_int_equal(path_silence_ms(&p, t + 91000), 3000);
+	assert_true(path_tick(&p, t + 91001));
+}
+
 static void test_net_change(void **state)
 {
 	struct path p;
@@ -444,6 +507,7 @@ int main(void)
 		cmocka_unit_test(test_proof),
 		cmocka_unit_test(test_peer_reflexive),
 		cmocka_unit_test(test_silence_falls_back),
+		cmocka_unit_test(test_keepalive_interval),
 		cmocka_unit_test(test_net_change),
 		cmocka_unit_test(test_peer_relays),
 		cmocka_unit_test(test_method),

@@ -301,15 +301,33 @@ static void test_unmeasured_and_tcp(void **state)
 static void test_keepalive(void **state)
 {
 	struct coord_profile a = prof(C_SHORT), b = prof(C_PORT);
+	struct strat_keepalive k;
+	char s[160];
 	(void)state;
 
-	assert_int_equal(strategy_keepalive_ms(NULL, NULL), 25000);
-	assert_int_equal(strategy_keepalive_ms(&b, &b), 25000);      /* not measured */
+	/* No lifetime measured: 10 s, what a 25 s lifetime gives (a 30 s timeout survives one
+	 * lost keepalive). */
+	assert_int_equal(strategy_keepalive_ms(NULL, NULL), 10000);
+	assert_int_equal(strategy_keepalive_ms(&b, &b), 10000);      /* not measured */
+	strategy_keepalive(&b, NULL, false, &k);
+	assert_int_equal(k.from, STRAT_AT_NONE);
+	assert_int_equal(k.lifetime_s, 0);
 	assert_int_equal(strategy_keepalive_ms(&a, NULL), 2000);     /* 5 s / 2.5 */
 	assert_int_equal(strategy_keepalive_ms(&b, &a), 2000);       /* the shorter side's */
+	strategy_keepalive(&b, &a, false, &k);
+	assert_int_equal(k.ms, 2000);
+	assert_int_equal(k.lifetime_s, 5);
+	assert_int_equal(k.from, STRAT_AT_PEER);
+	strategy_keepalive(&a, &b, false, &k);
+	assert_int_equal(k.from, STRAT_AT_ME);
+	strategy_keepalive(&a, &a, false, &k);
+	assert_int_equal(k.from, STRAT_AT_BOTH);
 	b.lifetime_s = 30;
 	assert_int_equal(strategy_keepalive_ms(&b, NULL), 12000);
 	assert_int_equal(strategy_keepalive_ms(&a, &b), 2000);
+	strategy_keepalive(&a, &b, false, &k);
+	assert_int_equal(k.from, STRAT_AT_ME);
+	assert_int_equal(k.lifetime_s, 5);
 	b.lifetime_s = 180;
 	assert_int_equal(strategy_keepalive_ms(&b, NULL), 25000);    /* capped */
 	b.lifetime_s = 2;
@@ -317,7 +335,30 @@ static void test_keepalive(void **state)
 	b.lifetime_s = 65535;
 	assert_int_equal(strategy_keepalive_ms(&b, NULL), 25000);
 	b.measured = false; /* a lifetime in an unmeasured profile is not trusted */
-	assert_int_equal(strategy_keepalive_ms(&b, NULL), 25000);
+	assert_int_equal(strategy_keepalive_ms(&b, NULL), 10000);
+	strategy_keepalive(&b, &a, false, &k);
+	assert_int_equal(k.from, STRAT_AT_PEER);
+	strategy_keepalive_text(&k, s, sizeof(s));
+	assert_string_equal(s, "2000 ms from measured lifetime 5 s (peer)");
+	/* While this side measures its own lifetime it sends every 2 s; the agreed interval (the
+	 * peer's pace) stays. */
+	strategy_keepalive(&b, NULL, true, &k);
+	assert_int_equal(k.ms, 10000);
+	assert_int_equal(k.send_ms, 2000);
+	assert_true(k.measuring);
+	strategy_keepalive_text(&k, s, sizeof(s));
+	assert_string_equal(s, "10000 ms default, lifetime not measured; sending every 2000 ms "
+			       "while this side's lifetime is measured");
+	strategy_keepalive(&b, &a, true, &k); /* already 2 s: nothing faster */
+	assert_int_equal(k.send_ms, 2000);
+	assert_false(k.measuring);
+	a.lifetime_s = 2;
+	strategy_keepalive(&a, &a, true, &k);
+	assert_int_equal(k.send_ms, 1000);
+	strategy_keepalive_text(&k, s, sizeof(s));
+	assert_string_equal(s, "1000 ms from measured lifetime 2 s (both sides)");
+	strategy_keepalive_text(&k, s, 8); /* truncated, terminated */
+	assert_string_equal(s, "1000 ms");
 }
 
 static void test_json(void **state)

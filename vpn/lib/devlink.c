@@ -199,8 +199,18 @@ static void register_round(struct dev *d, uint64_t now)
 	free(wants);
 }
 
+/* Whether this side's binding lifetime is still to come (natprof's lifetime stage runs or
+ * follows): it keeps a short keepalive meanwhile (strategy_keepalive). */
+bool dev_lifetime_pending(struct dev *d)
+{
+	return d->np && (d->nat.generation == 0 || d->nat.lifetime_pending);
+}
+
 void dev_link_tick(struct dev *d, uint64_t now)
 {
+	struct coord_profile mine;
+	bool have_mine = dev_my_profile(d, &mine), pending = dev_lifetime_pending(d);
+
 	if (rdv_due(&d->rdv, &d->udp, now))
 		register_round(d, now);
 	dev_tcp_tick(d, now);
@@ -209,12 +219,18 @@ void dev_link_tick(struct dev *d, uint64_t now)
 		struct nc_addr cand[PATH_MAX_CANDS + 1];
 		struct dev_route rt;
 		struct path snap;
+		struct strat_keepalive ka;
 		size_t n;
 		bool changed, rehs = false;
 
 		if (p->path.fixed)
 			continue;
 		pthread_mutex_lock(&p->lock);
+		/* Keepalives from both sides' measured lifetimes (issue 11 §3), recomputed every
+		 * tick: a new measurement here or a new INTRO applies at once. */
+		strategy_keepalive(have_mine ? &mine : NULL,
+				   p->peer_prof.measured ? &p->peer_prof : NULL, pending, &ka);
+		path_set_keepalive(&p->path, ka.send_ms, ka.ms, now);
 		changed = path_tick(&p->path, now);
 		/* Probes need a session: without one the round waits (the handshake's end kicks
 		 * the main loop, so it goes at once then). */
@@ -241,14 +257,15 @@ void dev_link_tick(struct dev *d, uint64_t now)
 		}
 		dev_bday_tick(d, p, now);
 		/* A punched path lives on both ends' keepalives: silence then means it is gone. */
-		if (rt.kind == PATH_DIRECT && vpn_since(now, atomic_load(&p->last_tx_ms)) >= PATH_KEEPALIVE_MS)
+		if (rt.kind == PATH_DIRECT && vpn_since(now, atomic_load(&p->last_tx_ms)) >= snap.ka_ms)
 			dev_keepalive(d, p, &rt);
 	}
 }
 
 int dev_link_start(struct dev *d, char *err, size_t errlen)
 {
-	struct natprof_cfg nc = {.skip_ifname = d->tun.name};
+	/* With the binding lifetime: the direct path's keepalive follows it (issue 11 §3). */
+	struct natprof_cfg nc = {.skip_ifname = d->tun.name, .lifetime = true};
 	char a[NC_ADDR_STRLEN];
 	int rc;
 

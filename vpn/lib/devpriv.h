@@ -60,6 +60,8 @@ void dev_plan(struct dev *d, const struct coord_profile *peer, const struct nc_a
 /* This host's profile as registered: the measurement with the gateway mapping filled in.
  * Returns whether it is measured. Main thread. */
 bool dev_my_profile(struct dev *d, struct coord_profile *prof);
+/* This side's binding lifetime is still being measured (keepalives stay short). Main thread. */
+bool dev_lifetime_pending(struct dev *d);
 int dev_send_dgram(struct dev *d, const struct dev_route *rt, const uint8_t *buf, size_t len);
 /* An authenticated packet from p arrived (src): path bookkeeping; a newly proven direct path
  * is answered at once so the peer proves it too. */

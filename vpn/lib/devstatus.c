@@ -103,6 +103,29 @@ const char *dev_path_method(struct dev *d, const struct path *path,
 	return method;
 }
 
+/* The direct path's keepalive and where its interval came from: what dev_link_tick derives
+ * from the same two profiles (strategy_keepalive), with the values the path holds. */
+static json_t *keepalive_json(struct dev *d, const struct path *path,
+			      const struct coord_profile *peer, uint64_t now)
+{
+	struct coord_profile mine;
+	struct strat_keepalive k;
+	char text[160];
+
+	if (path->fixed)
+		return json_null(); /* a static endpoint: PersistentKeepalive, as configured */
+	strategy_keepalive(dev_my_profile(d, &mine) ? &mine : NULL, peer->measured ? peer : NULL,
+			   dev_lifetime_pending(d), &k);
+	strategy_keepalive_text(&k, text, sizeof(text));
+	return json_pack("{s:i,s:i,s:I,s:s,s:o,s:s?,s:b,s:s}", "interval_ms", (int)path->ka_ms,
+			 "peer_interval_ms", (int)path->peer_ka_ms, "silence_ms",
+			 (json_int_t)path_silence_ms(path, now), "source",
+			 k.from == STRAT_AT_NONE ? "default" : "measured", "lifetime_s",
+			 k.lifetime_s ? json_integer(k.lifetime_s) : json_null(), "lifetime_from",
+			 k.from == STRAT_AT_NONE ? NULL : strategy_at_name(k.from), "measuring",
+			 k.measuring, "text", text);
+}
+
 /* What became of each planned method in this punching round: status's "result" per entry of
  * the plan's order (the methods race; the winner is the path's method). */
 static void attempt_results(json_t *strategy, const char *method, const struct path *path,
@@ -197,6 +220,10 @@ static json_t *peer_json(struct dev *d, struct dev_peer *p, uint64_t now)
 	json_object_set_new(o, "candidates", cands);
 	json_object_set_new(o, "punching", json_boolean(path.punching));
 	json_object_set_new(o, "path_switches", json_integer(path.switches));
+	json_object_set_new(o, "path_switch_age_ms",
+			    path.switches ? json_integer((json_int_t)vpn_since(now, path.switch_ms))
+					  : json_null());
+	json_object_set_new(o, "keepalive", keepalive_json(d, &path, &peer_prof, now));
 	json_object_set_new(o, "intro_to_direct_ms", i2d >= 0 ? json_integer(i2d) : json_null());
 	json_object_set_new(o, "rtt_ms", hs ? json_integer(rtt) : json_null());
 	json_object_set_new(o, "rtt_path", hs ? json_string(path_kind_name(rtt_path)) : json_null());
@@ -286,6 +313,9 @@ static void peer_text(FILE *f, json_t *p)
 	if (json_is_integer(v = json_object_get(p, "relay_id")))
 		fprintf(f, ", relay id %lld", (long long)json_integer_value(v));
 	fprintf(f, "\n");
+	if (json_is_object(v = json_object_get(p, "keepalive")))
+		fprintf(f, "  keepalive: %s; silent after %lld ms\n", str_or(v, "text", "?"),
+			int_of(v, "silence_ms"));
 	if (json_is_integer(v = json_object_get(p, "intro_to_direct_ms")))
 		fprintf(f, "  first direct packet: %lld ms after the introduction\n",
 			(long long)json_integer_value(v));

@@ -160,6 +160,7 @@ static void *watcher_main(void *arg)
 			pthread_mutex_lock(&np->mu);
 			np->st.net_generation++;
 			np->want_measure = true; /* a running measurement is followed by another */
+			np->st.lifetime_pending = np->cfg.lifetime;
 			/* A lifetime measured on the old network means nothing on the new one. */
 			if (np->life_cancel)
 				nc_cancel_fire(np->life_cancel);
@@ -181,7 +182,7 @@ static void *watcher_main(void *arg)
 /* Publishes a finished measurement: one more generation, and the eventfd. summary NULL = the
  * profile's description. */
 static void publish(struct natprof *np, const struct coord_profile *prof, uint64_t t0,
-		    const char *why)
+		    const char *why, bool lifetime_next)
 {
 	char summary[sizeof(np->st.summary)];
 
@@ -191,6 +192,7 @@ static void publish(struct natprof *np, const struct coord_profile *prof, uint64
 		natprof_describe(prof, summary, sizeof(summary));
 	pthread_mutex_lock(&np->mu);
 	np->st.measuring = false;
+	np->st.lifetime_pending = lifetime_next;
 	np->st.prof = *prof;
 	memcpy(np->st.summary, summary, sizeof(summary));
 	np->st.measured_at_ms = now_ms();
@@ -249,7 +251,13 @@ static bool measure_lifetime(struct natprof *np, struct nc_result *r, struct coo
 	if (err == 0 && current && r->udp.lifetime_s > 0) {
 		prof.lifetime_s = r->udp.lifetime_s > UINT16_MAX ? UINT16_MAX
 								 : (uint16_t)r->udp.lifetime_s;
-		publish(np, &prof, t0, NULL);
+		publish(np, &prof, t0, NULL, false);
+	} else if (current) {
+		/* No lifetime after all: the device stops waiting for one. */
+		pthread_mutex_lock(&np->mu);
+		np->st.lifetime_pending = false;
+		pthread_mutex_unlock(&np->mu);
+		signal_change(np);
 	}
 	return true;
 }
@@ -291,13 +299,14 @@ static void *measurer_main(void *arg)
 			break; /* natprof_stop: nobody reads the state any more */
 		if (err == 0) {
 			natprof_from_result(r, &prof);
-			publish(np, &prof, t0, NULL);
+			publish(np, &prof, t0, NULL,
+				np->cfg.lifetime && prof.udp_blocked == NC_TRI_NO);
 		} else {
 			char why[sizeof(np->st.summary)];
 
 			memset(&prof, 0, sizeof(prof));
 			snprintf(why, sizeof(why), "not measured: %s", nc_strerror(err));
-			publish(np, &prof, t0, why);
+			publish(np, &prof, t0, why, false);
 		}
 		if (err == 0 && np->cfg.lifetime && prof.udp_blocked == NC_TRI_NO &&
 		    !measure_lifetime(np, r, prof, net_gen))
@@ -356,6 +365,7 @@ int natprof_start(struct natprof **out, const struct natprof_cfg *cfg)
 	np->stop_fd = np->nl_fd = -1;
 	snprintf(np->st.summary, sizeof(np->st.summary), "not measured yet");
 	np->want_measure = true;
+	np->st.lifetime_pending = cfg->lifetime;
 	np->change_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	np->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (np->change_fd < 0 || np->stop_fd < 0) {

@@ -36,6 +36,11 @@ struct natprof_state {
 	uint64_t net_generation;  /* grows on every (debounced) address or route change */
 	uint64_t generation;      /* grows on every finished measurement */
 	bool measuring;
+	/* With cfg.lifetime: the profile's lifetime is still to come (the fast measurement or the
+	 * lifetime stage runs, or the lifetime stage follows the fast result just published).
+	 * Cleared when the stage ends: with a lifetime, as one more generation; without one, the
+	 * eventfd fires all the same. */
+	bool lifetime_pending;
 	struct coord_profile prof;
 	char summary[160];        /* "EI mapping, APD filtering, preserving, 30 s" or the error */
 	uint64_t measured_at_ms;  /* monotonic */

@@ -27,6 +27,8 @@ void path_init(struct path *p, const struct nc_addr *static_ep)
 	memset(p, 0, sizeof(*p));
 	p->kind = PATH_NONE;
 	p->why = PATH_WHY_NO_INTRO;
+	p->ka_ms = p->peer_ka_ms = PATH_KEEPALIVE_MS;
+	p->silence_ms = PATH_SILENCE_MS;
 	if (static_ep && nc_addr_is_set(static_ep)) {
 		p->fixed = true;
 		p->kind = PATH_DIRECT;
@@ -63,9 +65,38 @@ static bool direct(const struct path *p)
 	return p->kind == PATH_DIRECT || p->kind == PATH_TCP;
 }
 
+void path_set_keepalive(struct path *p, unsigned ka_ms, unsigned peer_ka_ms, uint64_t now)
+{
+	uint64_t silence, before;
+
+	if (ka_ms)
+		p->ka_ms = ka_ms;
+	if (!peer_ka_ms || peer_ka_ms == p->peer_ka_ms)
+		return;
+	before = path_silence_ms(p, now);
+	p->peer_ka_ms = peer_ka_ms;
+	silence = PATH_SILENCE_OF(peer_ka_ms);
+	/* Shorter: the peer still keeps its old pace until it hears of the change; a gap it
+	 * leaves meanwhile is no lost path. */
+	if (silence < before) {
+		p->old_silence_ms = before;
+		p->old_until_ms = now + before;
+	} else {
+		p->old_silence_ms = p->old_until_ms = 0;
+	}
+	p->silence_ms = silence;
+}
+
+uint64_t path_silence_ms(const struct path *p, uint64_t now)
+{
+	if (now < p->old_until_ms && p->old_silence_ms > p->silence_ms)
+		return p->old_silence_ms;
+	return p->silence_ms;
+}
+
 static bool direct_alive(const struct path *p, uint64_t now)
 {
-	return direct(p) && vpn_since(now, p->last_direct_rx_ms) <= PATH_SILENCE_MS;
+	return direct(p) && vpn_since(now, p->last_direct_rx_ms) <= path_silence_ms(p, now);
 }
 
 void path_intro(struct path *p, uint32_t relay_id, const struct nc_addr *observed,
@@ -135,6 +166,7 @@ bool path_rx_on(struct path *p, const struct nc_addr *from, int sock, bool relay
 		p->first_direct_ms = now;
 	p->punching = false;
 	p->switches++;
+	p->switch_ms = now;
 	return true;
 }
 
@@ -206,6 +238,7 @@ static void fall_back(struct path *p, enum path_why why, uint64_t now)
 	if (direct(p) && p->relay) {
 		p->kind = PATH_RELAY;
 		p->switches++;
+		p->switch_ms = now;
 	}
 	p->why = why;
 	if (p->n_cand || nc_addr_is_set(&p->ep))

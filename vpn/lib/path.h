@@ -10,8 +10,10 @@
  *   authenticated packet        DIRECT at its source, whether or not it was a candidate
  *   arriving directly           (peer-reflexive: a symmetric peer's new mapping is learnt)
  *   direct silent               RELAY (NONE without a relay) and punching again
- *   (PATH_SILENCE_MS without an authenticated direct packet; both ends send a keepalive on a
- *   punched path every PATH_KEEPALIVE_MS, so silence means the path is gone)
+ *   (path_silence_ms without an authenticated direct packet: 2 x the peer's keepalive interval
+ *   + 1 s. Both ends send a keepalive on a punched path at their interval, which the device
+ *   sets from both sides' measured binding lifetimes (path_set_keepalive), so silence means
+ *   the path is gone: two keepalives in a row lost, or a binding the NAT dropped anyway)
  *   network changed             RELAY and punching again (the old mapping is likely dead)
  *   relayed packet, direct      RELAY and punching again: the peer left the direct path
  *   quiet PATH_RELAYED_QUIET_MS (its network changed, or it stopped hearing us)
@@ -40,8 +42,11 @@
 #define PATH_PUNCH_FAST_FOR_MS 1000
 #define PATH_PUNCH_MAX_MS 5000
 #define PATH_PUNCH_GIVEUP_MS 30000
+/* The keepalive interval until the device sets one (path_set_keepalive), and the silence
+ * limit that follows from an interval: two keepalives lost in a row, plus 1 s for jitter. */
 #define PATH_KEEPALIVE_MS 2000
-#define PATH_SILENCE_MS (2 * PATH_KEEPALIVE_MS + 1000)
+#define PATH_SILENCE_OF(ka_ms) (2 * (uint64_t)(ka_ms) + 1000)
+#define PATH_SILENCE_MS PATH_SILENCE_OF(PATH_KEEPALIVE_MS)
 /* A relayed packet from the peer after this long without a direct one: back to the relay. */
 #define PATH_RELAYED_QUIET_MS 500
 
@@ -89,6 +94,12 @@ struct path {
 	bool punching;
 	uint64_t punch_start_ms, next_punch_ms;
 	unsigned switches;          /* relay <-> direct changes, for status and tests */
+	uint64_t switch_ms;         /* when the latest of them happened */
+	/* Keepalives (path_set_keepalive): this side's interval on a direct path, the peer's
+	 * (which the silence limit follows), and after the peer's interval shrank, the longer
+	 * limit that still holds until old_until_ms (the peer may not have switched yet). */
+	unsigned ka_ms, peer_ka_ms;
+	uint64_t silence_ms, old_silence_ms, old_until_ms;
 };
 
 void path_init(struct path *p, const struct nc_addr *static_ep);
@@ -117,6 +128,14 @@ enum path_kind path_route(const struct path *p, struct nc_addr *ep, uint32_t *re
 size_t path_punch_due(struct path *p, uint64_t now, struct nc_addr *out, size_t max);
 /* Timers: a silent direct path falls back. Returns true when the path changed. */
 bool path_tick(struct path *p, uint64_t now);
+/* Keepalive intervals: ka_ms = how often this side sends on a direct path when it has nothing
+ * else to send; peer_ka_ms = how often the peer does. The silence limit becomes
+ * PATH_SILENCE_OF(peer_ka_ms); when that shrinks, the old limit holds for one more old limit
+ * from now (the peer learns the profile that shrank it a round trip or a registration later).
+ * Zero leaves a value as it is. */
+void path_set_keepalive(struct path *p, unsigned ka_ms, unsigned peer_ka_ms, uint64_t now);
+/* How long the direct path may stay silent at `now` before it falls back. */
+uint64_t path_silence_ms(const struct path *p, uint64_t now);
 /* The host's addresses or routes changed: fall back to the relay and punch again. */
 void path_net_change(struct path *p, uint64_t now);
 /* The same on request (`punchvpn repunch`): the direct path is left even while alive. */

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Traits: exactly one bit per category is set for a side. */
@@ -316,20 +317,58 @@ fail:
 	return NULL;
 }
 
+static unsigned lifetime_of(const struct coord_profile *c)
+{
+	return c && c->measured ? c->lifetime_s : 0;
+}
+
+void strategy_keepalive(const struct coord_profile *mine, const struct coord_profile *peer,
+			bool measuring, struct strat_keepalive *out)
+{
+	unsigned a = lifetime_of(mine), b = lifetime_of(peer), ms;
+
+	memset(out, 0, sizeof(*out));
+	out->from = STRAT_AT_NONE;
+	ms = STRAT_KEEPALIVE_UNKNOWN_MS;
+	if (a || b) {
+		out->from = a && b ? (a < b ? STRAT_AT_ME : b < a ? STRAT_AT_PEER : STRAT_AT_BOTH)
+			    : a    ? STRAT_AT_ME
+				   : STRAT_AT_PEER;
+		out->lifetime_s = out->from == STRAT_AT_PEER ? b : a;
+		ms = out->lifetime_s * 1000u * 2u / 5u; /* lifetime / 2.5 */
+		if (ms > STRAT_KEEPALIVE_MAX_MS)
+			ms = STRAT_KEEPALIVE_MAX_MS;
+		if (ms < STRAT_KEEPALIVE_MIN_MS)
+			ms = STRAT_KEEPALIVE_MIN_MS;
+	}
+	out->ms = out->send_ms = ms;
+	if (measuring && ms > STRAT_KEEPALIVE_MEASURING_MS) {
+		out->send_ms = STRAT_KEEPALIVE_MEASURING_MS;
+		out->measuring = true;
+	}
+}
+
 unsigned strategy_keepalive_ms(const struct coord_profile *mine, const struct coord_profile *peer)
 {
-	unsigned life = 0, ms;
+	struct strat_keepalive k;
 
-	if (mine && mine->measured && mine->lifetime_s)
-		life = mine->lifetime_s;
-	if (peer && peer->measured && peer->lifetime_s && (!life || peer->lifetime_s < life))
-		life = peer->lifetime_s;
-	if (!life)
-		return STRAT_KEEPALIVE_DEFAULT_MS;
-	ms = life * 1000u * 2u / 5u; /* lifetime / 2.5 */
-	if (ms > STRAT_KEEPALIVE_DEFAULT_MS)
-		ms = STRAT_KEEPALIVE_DEFAULT_MS;
-	if (ms < STRAT_KEEPALIVE_MIN_MS)
-		ms = STRAT_KEEPALIVE_MIN_MS;
-	return ms;
+	strategy_keepalive(mine, peer, false, &k);
+	return k.ms;
+}
+
+void strategy_keepalive_text(const struct strat_keepalive *k, char *out, size_t len)
+{
+	const char *whose = k->from == STRAT_AT_ME     ? "this side"
+			    : k->from == STRAT_AT_PEER ? "peer"
+						       : "both sides";
+	int n;
+
+	if (k->from == STRAT_AT_NONE)
+		n = snprintf(out, len, "%u ms default, lifetime not measured", k->ms);
+	else
+		n = snprintf(out, len, "%u ms from measured lifetime %u s (%s)", k->ms,
+			     k->lifetime_s, whose);
+	if (k->measuring && n >= 0 && (size_t)n < len)
+		snprintf(out + n, len - (size_t)n,
+			 "; sending every %u ms while this side's lifetime is measured", k->send_ms);
 }

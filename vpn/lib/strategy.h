@@ -77,11 +77,38 @@ json_t *strategy_plan_json(const struct strat_plan *p);
 
 /* Keepalive interval (ms) that keeps both sides' NAT bindings alive, from the measured binding
  * lifetimes (either profile may be NULL): with L the shortest lifetime measured,
- * min(25 s, L / 2.5), never under 1 s; 25 s (what WireGuard advises behind NAT) when neither
- * side measured one. L / 2.5 leaves two keepalives per lifetime plus slack, so one lost
- * keepalive never lets the binding expire (the second one still comes at 0.8 L). */
-#define STRAT_KEEPALIVE_DEFAULT_MS 25000u
+ * min(25 s, L / 2.5), never under 1 s. L / 2.5 leaves two keepalives per lifetime plus slack,
+ * so one lost keepalive never lets the binding expire (the second one still comes at 0.8 L).
+ * When neither side measured one: 10 s, the interval a 25 s lifetime would give, so the usual
+ * 30 s UDP timeout of home routers survives one lost keepalive (WireGuard's 25 s does not:
+ * one loss, and the next comes at 50 s).
+ * Both sides compute it from the same two profiles (their own and the one the introduction
+ * carries), so each knows the pace of the other's keepalives: the silence limit follows it.
+ * Refresh direction: a NAT that refreshes bindings on outbound traffic only (natcheck's
+ * inbound_refresh false) needs nothing else, as each side's keepalive counts only what that
+ * side itself sends. */
+#define STRAT_KEEPALIVE_MAX_MS 25000u
+#define STRAT_KEEPALIVE_UNKNOWN_MS 10000u
 #define STRAT_KEEPALIVE_MIN_MS 1000u
+/* While this side's own lifetime is still being measured (natprof's lifetime stage: about 5x
+ * the lifetime, 26 s for 5 s), it sends at least this often: a 5 s binding must not die while
+ * its lifetime is measured. The peer cannot know, so the interval both sides agree on (ms, the
+ * silence limit's base) stays as it is. */
+#define STRAT_KEEPALIVE_MEASURING_MS 2000u
+
+struct strat_keepalive {
+	unsigned ms;          /* the interval both sides derive: the peer's pace */
+	unsigned send_ms;     /* this side's: ms, or less while its lifetime is measured */
+	bool measuring;       /* send_ms is the measuring one */
+	unsigned lifetime_s;  /* L, the lifetime it came from; 0 = none measured */
+	enum strat_at from;   /* whose lifetime L is: me, peer, both (equal), none */
+};
+
+void strategy_keepalive(const struct coord_profile *mine, const struct coord_profile *peer,
+			bool measuring, struct strat_keepalive *out);
+/* "2000 ms from measured lifetime 5 s (this side)", "10000 ms default, lifetime not measured",
+ * with "; sending every 2000 ms while this side's lifetime is measured" when it applies. */
+void strategy_keepalive_text(const struct strat_keepalive *k, char *out, size_t len);
 unsigned strategy_keepalive_ms(const struct coord_profile *mine, const struct coord_profile *peer);
 
 #endif
