@@ -89,6 +89,10 @@ void path_set_keepalive(struct path *p, unsigned ka_ms, unsigned peer_ka_ms, uin
 
 uint64_t path_silence_ms(const struct path *p, uint64_t now)
 {
+	/* A TCP path keeps a connection, not a UDP binding: both ends send on it every
+	 * PATH_KEEPALIVE_MS whatever the lifetimes (devtcp.c), so its limit is that cadence's. */
+	if (p->kind == PATH_TCP)
+		return PATH_SILENCE_MS;
 	if (now < p->old_until_ms && p->old_silence_ms > p->silence_ms)
 		return p->old_silence_ms;
 	return p->silence_ms;
