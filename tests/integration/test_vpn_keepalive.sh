@@ -183,29 +183,16 @@ pair_vpn_hook() { keep_hook; }
 [ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 set -u
 NC_SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-NC_BUILD=${NC_BUILD:-$NC_SRC/build}
-export NC_BUILD
-# shellcheck source=../lib/checks.sh
-. "$NC_SRC/tests/lib/checks.sh"
-need_root
-need_tool python3 nft ping conntrack
-[ -c /dev/net/tun ] || skip "no /dev/net/tun"
-W=$(mktemp -d /tmp/vpn-keepalive.XXXXXX)
-[ -n "${KEEPALIVE_KEEP:-}" ] || trap 'rm -rf "$W"' EXIT
+. "$NC_SRC/tests/lib/pairtest.sh"
+pairtest_init keepalive conntrack
 P1=short-lifetime+short-lifetime
 P2=natbox-outbound-refresh+port-restricted
 
 PAIR_VPN_HOOK=$NC_SRC/tests/integration/test_vpn_keepalive.sh KEEP_OUT=$W \
-	bash "$NC_SRC/sim/run.sh" --out "$W/run" -j 2 \
+	pairtest_run both "$W/run" -j 2 \
 	--pair short-lifetime:short-lifetime:direct \
-	--pair natbox-outbound-refresh:port-restricted:direct >"$W/run.txt" 2>&1 &
-pid=$!
-wait "$pid"
-rc=$?
-sed 's/^/    /' "$W/run.txt"
-left=$(ip netns list 2>/dev/null | awk -v p="nc$pid-" 'index($1, p) == 1 { print $1 }')
-check_equal "no namespace of the run is left" "" "$left"
-check_status "both pair cases passed (10/10 pings, direct, down cleanly, the hook ran)" "$rc"
+	--pair natbox-outbound-refresh:port-restricted:direct
+check_status "both pair cases passed (10/10 pings, direct, down cleanly, the hook ran)" $?
 
 # get PAIR KEY [N]: a recorded value (the Nth space-separated field of it).
 get() {
@@ -287,6 +274,4 @@ for p in $P1 $P2; do
 	check_equal "$p: conntrack -F: direct on both hosts within 2 x interval + 4 s (switches now $(get "$p" flush_switches))" direct/direct "$(get "$p" flush_path)"
 	check_equal "$p: 10/10 pings after the flush" 10 "$(get "$p" flush_pings)"
 done
-left=$(pgrep -af "$W/" | grep -v pgrep || true)
-check_equal "no process started from the run's files is left" "" "$left"
-checks_verdict
+pairtest_done

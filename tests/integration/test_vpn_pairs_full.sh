@@ -28,4 +28,15 @@ rows=$(grep -c '^| [a-z-]* x ' "$W/full/summary.md" 2>/dev/null)
 check_equal "summary.md has a row per pair" "$npairs" "${rows:-0}"
 [ -s "$W/full/grid.html" ]
 check_status "grid.html written" $?
+# The grid as a user sees it: headless Chromium renders it; every pair's cell must be there
+# with its path and a pass.
+if command -v chromium >/dev/null; then
+	timeout 90 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
+		--user-data-dir="$W/profile" --dump-dom "file://$W/full/grid.html" >"$W/dom.html" 2>"$W/chromium.err" || true
+	python3 "$NC_SRC/tests/lib/grid_cells.py" "$W/dom.html" >"$W/cells.txt"
+	n=$(awk '$1 == "cell" && ($3 == "direct" || $3 == "relay") && $4 == "PASS"' "$W/cells.txt" | wc -l)
+	check_equal "Chromium renders a passed cell with its path for every pair" "$npairs" "$n"
+else
+	check_fail "chromium is not installed (the grid cannot be checked in a browser)"
+fi
 pairtest_done

@@ -102,41 +102,7 @@ grep -qi '<script' "$OUT/grid.html" && check_fail "grid.html holds no script" ||
 timeout 90 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
 	--user-data-dir="$W/profile" --dump-dom "file://$OUT/grid.html" >"$W/dom.html" 2>"$W/chromium.err" || true
 [ -s "$W/dom.html" ] || { check_fail "chromium printed the DOM" "$(tail -5 "$W/chromium.err")"; checks_verdict; exit 1; }
-python3 - "$W/dom.html" >"$W/cells.txt" <<'PY'
-import sys
-from html.parser import HTMLParser
-
-class P(HTMLParser):
-    """Every td of table#pairs: its attributes and its rendered text."""
-    def __init__(self):
-        super().__init__()
-        self.cells, self.cur, self.intable, self.cols, self.rows = [], None, False, [], []
-        self.th = None
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "table" and a.get("id") == "pairs": self.intable = True
-        if not self.intable: return
-        if tag == "td": self.cur = [a, ""]
-        if tag == "th": self.th = [a, ""]
-    def handle_endtag(self, tag):
-        if tag == "td" and self.cur is not None:
-            self.cells.append(self.cur); self.cur = None
-        if tag == "th" and self.th is not None:
-            (self.cols if self.th[0].get("scope") == "col" else self.rows).append(self.th[1].strip()); self.th = None
-        if tag == "table": self.intable = False
-    def handle_data(self, d):
-        if self.cur is not None: self.cur[1] += d + " "
-        if self.th is not None: self.th[1] += d
-
-p = P()
-p.feed(open(sys.argv[1], encoding="utf-8").read())
-print("cols", "|".join(p.cols))
-print("rows", "|".join(p.rows))
-for a, text in p.cells:
-    if "data-pair" in a:
-        kind = "mirror" if a.get("data-mirror") else "cell"
-        print(kind, a["data-pair"], a.get("data-path"), a.get("data-result"), a.get("class"), "::", " ".join(text.split()))
-PY
+python3 "$NC_SRC/tests/lib/grid_cells.py" "$W/dom.html" >"$W/cells.txt"
 sed 's/^/    /' "$W/cells.txt" | head -20
 grep -q '^cols port-restricted|hairpin-off|full-cone|symmetric-random|open-internet|udp-blocked|same router$' "$W/cells.txt"
 check_status "the grid's columns: the list's profiles, then 'same router'" $? "$(grep ^cols "$W/cells.txt")"
