@@ -202,6 +202,18 @@ static void publish(struct natprof *np, const struct coord_profile *prof, uint64
 	signal_change(np);
 }
 
+/* Whether the binding lifetime is measured after this fast profile: not when UDP is blocked,
+ * and not behind a NAT whose mappings depend on the destination. Such a side goes direct only
+ * by port prediction or birthday probing, whose guesses start from its mapping toward the
+ * server; a lifetime measurement opens new mappings for minutes, which moves a sequential
+ * allocator past the prediction window (seen in the lab). Its keepalive follows the peer's
+ * measured lifetime, or the safe default (strategy.h). */
+static bool lifetime_wanted(const struct natprof *np, const struct coord_profile *prof)
+{
+	return np->cfg.lifetime && prof->udp_blocked == NC_TRI_NO &&
+	       (prof->mapping == NC_BEH_EI || prof->mapping == NC_BEH_NONE);
+}
+
 /* The binding lifetime, after a fast measurement that reached the server. Runs under a
  * cancel handle of its own that a network change fires (natprof_stop fires both). Returns
  * false when natprof is stopping. */
@@ -299,8 +311,7 @@ static void *measurer_main(void *arg)
 			break; /* natprof_stop: nobody reads the state any more */
 		if (err == 0) {
 			natprof_from_result(r, &prof);
-			publish(np, &prof, t0, NULL,
-				np->cfg.lifetime && prof.udp_blocked == NC_TRI_NO);
+			publish(np, &prof, t0, NULL, lifetime_wanted(np, &prof));
 		} else {
 			char why[sizeof(np->st.summary)];
 
@@ -308,8 +319,7 @@ static void *measurer_main(void *arg)
 			snprintf(why, sizeof(why), "not measured: %s", nc_strerror(err));
 			publish(np, &prof, t0, why, false);
 		}
-		if (err == 0 && np->cfg.lifetime && prof.udp_blocked == NC_TRI_NO &&
-		    !measure_lifetime(np, r, prof, net_gen))
+		if (err == 0 && lifetime_wanted(np, &prof) && !measure_lifetime(np, r, prof, net_gen))
 			break;
 	}
 	free(r);
