@@ -321,17 +321,9 @@ bool pvd_mutual(struct pvd_peer *a, struct pvd_peer *b, uint64_t now_ms)
 
 bool pvd_bucket_take(struct pvd_bucket *b, unsigned rate, uint64_t cost, uint64_t now_ms)
 {
-	uint64_t cap = (uint64_t)rate * 1000, add;
-
-	if (b->last_ms == 0) { /* a new bucket starts full */
-		b->milli = cap;
-		b->last_ms = now_ms;
+	if (!b->started) { /* a new bucket starts full */
+		nc_bucket_init(&b->b, rate, now_ms);
+		b->started = true;
 	}
-	add = (now_ms - b->last_ms) * rate; /* rate per second = rate milli-tokens per ms */
-	b->milli = b->milli + add > cap ? cap : b->milli + add;
-	b->last_ms = now_ms;
-	if (b->milli < cost * 1000)
-		return false;
-	b->milli -= cost * 1000;
-	return true;
+	return nc_bucket_take(&b->b, rate, rate, cost, now_ms);
 }

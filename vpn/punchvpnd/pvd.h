@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "../lib/coord.h"
+#include "bucket.h"
 #include "hsrl.h"
 #include "key.h"
 
@@ -41,10 +42,11 @@ struct pvd_cfg {
 	unsigned keepalive_s; /* what REGISTERED tells the peers */
 };
 
-/* Token bucket of one second's worth of rate. */
+/* Token bucket of one second's worth of rate (the core's bucket arithmetic); a zeroed one
+ * starts full at its first use. */
 struct pvd_bucket {
-	uint64_t milli; /* tokens x 1000 */
-	uint64_t last_ms;
+	struct nc_bucket b;
+	bool started;
 };
 
 /* Takes cost tokens (refilling at rate per second, capped at rate): true if there were. */

@@ -64,7 +64,7 @@ void pvd_handle_relay(struct pvd_server *s, const struct pvd_src *src, uint8_t *
 		return;
 	}
 	if (!pvd_bucket_take(&from->bytes, s->cfg.relay_bps, len, s->now_ms)) {
-		from->pkts.milli += 1000; /* not sent: the packet token goes back */
+		nc_bucket_give(&from->pkts.b, 1); /* not sent: the packet token goes back */
 		s->ctr.relay_rate++;
 		return;
 	}
