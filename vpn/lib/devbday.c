@@ -105,6 +105,12 @@ void dev_bday_tick(struct dev *d, struct dev_peer *p, uint64_t now)
 
 	pthread_mutex_lock(&p->lock);
 	role = p->bday_role;
+	/* Nothing to do (and no sockets to close) for a peer the table never gave birthday
+	 * probing: the common case, every tick. */
+	if (role == BDAY_NONE && p->bday.attempts == 0) {
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
 	/* A new punching round (introduction, silence, network change, `repunch`) with a session
 	 * to seal probes with starts an attempt from nothing: the last one's sockets close (its
 	 * winner would prove an old mapping, not the method). */
@@ -115,13 +121,13 @@ void dev_bday_tick(struct dev *d, struct dev_peer *p, uint64_t now)
 	}
 	role = p->bday.role;
 	running = p->bday.result == BDAY_RUNNING;
-	if (running && role == BDAY_EASY && p->bday.hold)
+	/* The easy side: its probing socket until it is known, then BDAY_TARGET's repeats. */
+	if (running && role == BDAY_EASY &&
+	    (p->bday.hold || (p->bio.mapped && p->bio.targets_sent < BDAY_TARGETS)))
 		target = easy_setup(d, p, now);
 	else if (running && role == BDAY_HARD && p->bday.hold &&
 		 vpn_since(now, p->bday.start_ms) >= BDAY_TARGET_WAIT_MS)
 		bday_hold(&p->bday, false); /* no BDAY_TARGET: aim at the observed endpoint */
-	else if (running && role == BDAY_EASY && p->bio.targets_sent < BDAY_TARGETS)
-		target = easy_setup(d, p, now);
 	due = bday_due(&p->bday, now);
 	if (due > BDAY_TICK_MAX)
 		due = BDAY_TICK_MAX;
