@@ -869,19 +869,18 @@ static void rx_drain(struct dev_rx *x, int fd, int sock, uint8_t *bufs)
 			/* With GRO one buffer holds several datagrams of seg bytes (the last may be
 			 * shorter). */
 			for (off = 0; off < len; off += seg) {
+				const uint8_t *dg = (const uint8_t *)iov[i].iov_base + off;
+				size_t dlen = len - off < seg ? len - off : seg;
+
 				/* A datagram may retire its own socket (birthday probing keeps the
 				 * winner only): what else came on it is not read. */
 				if (!dev_aux_readable(d, sock))
 					break;
 				/* The reflector's answer to birthday probing's STUN request. */
-				if (sock > 0 && stun_is_message((uint8_t *)iov[i].iov_base + off,
-								len - off < seg ? len - off : seg, false)) {
-					dev_bday_stun(d, sock, (uint8_t *)iov[i].iov_base + off,
-						      len - off < seg ? len - off : seg);
-					continue;
-				}
-				rx_datagram(x, (uint8_t *)iov[i].iov_base + off,
-					    len - off < seg ? len - off : seg, &a);
+				if (sock > 0 && stun_is_message(dg, dlen, false))
+					dev_bday_stun(d, sock, dg, dlen);
+				else
+					rx_datagram(x, dg, dlen, &a);
 			}
 		}
 		gro_flush(x);
