@@ -99,7 +99,7 @@ int pcpc_read(struct pcpc *s, struct pcp_response *resp)
 	}
 }
 
-static int pcpc_wait(struct pcpc *s, const struct nc_limits *lim, struct pcp_response *resp)
+int pcpc_wait(struct pcpc *s, const struct nc_limits *lim, struct pcp_response *resp)
 {
 	for (;;) {
 		struct pollfd pfd = {.fd = s->fd, .events = POLLIN};

@@ -31,6 +31,9 @@ int pcpc_start(struct pcpc *s, uint8_t opcode, uint32_t lifetime, const struct p
 /* Reads queued datagrams: 1 = the answer to the request in flight (in *resp), 0 = none yet,
  * negative = the socket failed (-ECONNREFUSED: nothing listens on the port). */
 int pcpc_read(struct pcpc *s, struct pcp_response *resp);
+/* Reads and retransmits until the answer to the request in flight (1, in *resp) or a limit
+ * (-NC_E_TIMEOUT for a deadline, -NC_E_CANCELLED) or a socket error. */
+int pcpc_wait(struct pcpc *s, const struct nc_limits *lim, struct pcp_response *resp);
 /* Words for an outcome r that is not success. */
 void pcpc_words(char *buf, size_t len, int r, const struct pcp_response *resp,
 		const struct pcpc *s, const struct nc_addr *server, uint32_t ms);

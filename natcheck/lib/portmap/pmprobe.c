@@ -86,6 +86,35 @@ static enum pcp_stage probe_pcp_answer(struct pcpc *s, enum pcp_stage st,
 	}
 }
 
+/* Stopped (cancel, deadline or budget) with the probe's temporary MAP possibly live on the
+ * gateway: asks for its deletion if that was not asked yet and waits up to PM_GRACE_MS for the
+ * answer, so that a program which exits right after leaves no mapping behind (a deletion
+ * merely sent would still be in the gateway's queue). A late answer to the MAP itself is not
+ * the deletion's. Returns PCP_DONE once the deletion is confirmed, else st. */
+static enum pcp_stage probe_pcp_cleanup(struct pcpc *s, enum pcp_stage st, const struct pm_opts *o)
+{
+	struct nc_limits grace = pm_limits_within(NULL, PM_GRACE_MS);
+	struct pcp_response resp;
+	int r;
+
+	if (st != PCP_MAP && st != PCP_DELETE)
+		return st;
+	if (st == PCP_MAP && pcpc_start(s, PCP_OP_MAP, 0, &s->map) < 0) {
+		PM_TRACE(o, "PCP: could not ask for the probe mapping's deletion");
+		return st;
+	}
+	do
+		r = pcpc_wait(s, &grace, &resp);
+	while (r == 1 && resp.version == PCP_VERSION && resp.lifetime != 0);
+	if (r != 1 || resp.version != PCP_VERSION || resp.result != PCP_R_SUCCESS) {
+		PM_TRACE(o, "PCP: the probe mapping's deletion was not confirmed within %d ms",
+			 PM_GRACE_MS);
+		return st;
+	}
+	PM_TRACE(o, "PCP: temporary mapping deleted (confirmed after the probe stopped)");
+	return st == PCP_DELETE ? PCP_DONE : st;
+}
+
 int nc_pm_probe(const struct nc_pm_cfg *cfg, struct nc_portmap_result out[NC_PM_COUNT])
 {
 	struct pm_opts o;
@@ -237,10 +266,7 @@ int nc_pm_probe(const struct nc_pm_cfg *cfg, struct nc_portmap_result out[NC_PM_
 		}
 	}
 
-	/* The probe's MAP may exist on the gateway while no answer came: ask once more for its
-	 * deletion, without waiting (it expires by itself within PCP_PROBE_LIFETIME anyway). */
-	if (pcp_st == PCP_MAP && pcpc_start(&pcp, PCP_OP_MAP, 0, &pcp.map) < 0)
-		PM_TRACE(&o, "PCP: could not ask for the probe mapping's deletion");
+	pcp_st = probe_pcp_cleanup(&pcp, pcp_st, &o);
 	if (stopped < 0) {
 		/* Cancelled, or the run's deadline came before the probe's budget: silence so far
 		 * proves nothing, so what has not answered stays unknown. */
