@@ -76,11 +76,12 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# pin SIDE CMD...: CPU 0 for side A, 1 for side B when BENCH_PIN=1.
+# pin SIDE CMD...: CPU 0 for side A, 1 for side B when BENCH_PIN=1. It execs CMD, so that
+# `pin ... &` leaves CMD's own PID in $! (not a subshell's, whose death would leave CMD running).
 pin() {
 	local side=$1
 	shift
-	if [ "$PIN" = 1 ]; then taskset -c "$([ "$side" = A ] && echo 0 || echo 1)" "$@"; else "$@"; fi
+	if [ "$PIN" = 1 ]; then exec taskset -c "$([ "$side" = A ] && echo 0 || echo 1)" "$@"; else exec "$@"; fi
 }
 
 # daemon SIDE NAME CMD...: starts CMD in that side's namespace, remembers its PID.
@@ -211,10 +212,25 @@ setup_tinc() {
 	daemon B tincB tincd -c "$W/tinc-b" -D --pidfile="$W/tinc-b/pid"
 }
 
+# Every tool's tunnel carries 10.100.0.0/24: one left running would carry the next tool's
+# traffic (its route comes first) and the next row would measure it. So after each tool no
+# process may remain in the namespaces and no link but lo and the veth; else the run stops.
 teardown_tool() {
+	local ns left
 	stop_daemons
 	[ "$1" = raw ] && teardown_raw
-	sleep 0.3
+	for ns in "$A" "$B"; do
+		for _ in $(seq 50); do
+			left=$(ip netns pids "$ns"; ip -n "$ns" -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' |
+				grep -vx -e lo -e vA -e vB || true)
+			[ -z "$left" ] && break
+			sleep 0.1
+		done
+		if [ -n "$left" ]; then
+			echo "bench_vpn: $1 left behind in $ns: $(echo $left)" >&2
+			exit 1
+		fi
+	done
 }
 
 nonidle() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }

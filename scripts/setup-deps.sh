@@ -7,7 +7,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 pkgs=(
 	build-essential cmake pkg-config clang libclang-rt-dev       # toolchain, libFuzzer
-	libsodium-dev libjansson-dev libpcap-dev libcmocka-dev       # the suite's libraries
+	libsodium-dev libssl-dev libjansson-dev libpcap-dev libcmocka-dev # the suite's libraries
 	libnatpmp-dev libminiupnpc-dev
 	iproute2 nftables conntrack tcpdump procps python3 ethtool           # the namespace lab
 	stun-client stun-server coturn                               # interop and benchmark peers

@@ -2,6 +2,9 @@
 
 #include <natcheck/error.h>
 
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "since.h"
@@ -23,6 +26,101 @@ bool tp_aes_available(void)
 	return crypto_aead_aes256gcm_is_available() != 0;
 }
 
+/* ---- AES-256-GCM: per-thread libcrypto contexts ------------------------------------------ */
+
+struct aes_ctx {
+	EVP_CIPHER_CTX *c;
+	uint64_t serial; /* the session whose key c holds; 0: none */
+};
+struct aes_thread {
+	struct aes_ctx seal, open;
+};
+
+static _Atomic uint64_t next_serial = 1;
+static pthread_key_t aes_key;
+static pthread_once_t aes_once = PTHREAD_ONCE_INIT;
+static bool aes_key_ok;
+
+static void aes_thread_free(void *arg)
+{
+	struct aes_thread *t = arg;
+
+	EVP_CIPHER_CTX_free(t->seal.c); /* clears the key schedule */
+	EVP_CIPHER_CTX_free(t->open.c);
+	free(t);
+}
+
+static void aes_key_make(void)
+{
+	aes_key_ok = pthread_key_create(&aes_key, aes_thread_free) == 0;
+}
+
+/* This thread's context for one direction of session s, keyed for it; NULL without memory. */
+static EVP_CIPHER_CTX *aes_for(const struct tp_session *s, bool seal)
+{
+	struct aes_thread *t;
+	struct aes_ctx *a;
+
+	if (pthread_once(&aes_once, aes_key_make) != 0 || !aes_key_ok)
+		return NULL;
+	if (!(t = pthread_getspecific(aes_key))) {
+		if (!(t = calloc(1, sizeof(*t))))
+			return NULL;
+		if (pthread_setspecific(aes_key, t) != 0) {
+			free(t);
+			return NULL;
+		}
+	}
+	a = seal ? &t->seal : &t->open;
+	if (!a->c && !(a->c = EVP_CIPHER_CTX_new()))
+		return NULL;
+	if (a->serial != s->serial) {
+		a->serial = 0;
+		if (EVP_CipherInit_ex(a->c, EVP_aes_256_gcm(), NULL, seal ? s->send_key : s->recv_key,
+				      NULL, seal ? 1 : 0) != 1)
+			return NULL;
+		a->serial = s->serial;
+	}
+	return a->c;
+}
+
+/* ct gets len bytes of ciphertext and the 16-byte tag after them. */
+static bool aes_seal(const struct tp_session *s, const uint8_t nonce[12], const uint8_t *ad,
+		     const uint8_t *pt, size_t len, uint8_t *ct)
+{
+	EVP_CIPHER_CTX *c = aes_for(s, true);
+	int n;
+
+	return c && EVP_EncryptInit_ex(c, NULL, NULL, NULL, nonce) == 1 &&
+	       EVP_EncryptUpdate(c, NULL, &n, ad, WIRE_DATA_HDR) == 1 &&
+	       (len == 0 || EVP_EncryptUpdate(c, ct, &n, pt, (int)len) == 1) &&
+	       EVP_EncryptFinal_ex(c, ct + len, &n) == 1 &&
+	       EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, 16, ct + len) == 1;
+}
+
+/* ct: ct_len bytes, the last 16 the tag. Plaintext length, -NC_E_AUTH or -NC_E_NOMEM. */
+static int aes_open(const struct tp_session *s, const uint8_t nonce[12], const uint8_t *ad,
+		    const uint8_t *ct, size_t ct_len, uint8_t *out)
+{
+	EVP_CIPHER_CTX *c = aes_for(s, false);
+	size_t len = ct_len - 16;
+	uint8_t tag[16];
+	int n;
+
+	if (!c)
+		return -NC_E_NOMEM;
+	memcpy(tag, ct + len, 16);
+	if (EVP_DecryptInit_ex(c, NULL, NULL, NULL, nonce) == 1 &&
+	    EVP_DecryptUpdate(c, NULL, &n, ad, WIRE_DATA_HDR) == 1 &&
+	    (len == 0 || EVP_DecryptUpdate(c, out, &n, ct, (int)len) == 1) &&
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, 16, tag) == 1 &&
+	    EVP_DecryptFinal_ex(c, out + len, &n) == 1)
+		return (int)len;
+	return -NC_E_AUTH;
+}
+
+/* ---- sessions ---------------------------------------------------------------------------- */
+
 int tp_session_init(struct tp_session *s, enum tp_cipher cipher, const uint8_t send_key[32],
 		    const uint8_t recv_key[32], uint32_t local_index, uint32_t remote_index,
 		    bool initiator, uint64_t now_ms)
@@ -37,12 +135,9 @@ int tp_session_init(struct tp_session *s, enum tp_cipher cipher, const uint8_t s
 	s->birth_ms = now_ms;
 	atomic_init(&s->send_ctr, 0);
 	replay_init(&s->replay);
+	s->serial = atomic_fetch_add_explicit(&next_serial, 1, memory_order_relaxed);
 	memcpy(s->send_key, send_key, 32);
 	memcpy(s->recv_key, recv_key, 32);
-	if (cipher == TP_AES256GCM) {
-		crypto_aead_aes256gcm_beforenm(&s->aes_send, send_key);
-		crypto_aead_aes256gcm_beforenm(&s->aes_recv, recv_key);
-	}
 	return 0;
 }
 
@@ -81,11 +176,10 @@ size_t tp_seal(const struct tp_session *s, uint64_t ctr, const uint8_t *pt, size
 	wire_put_data_hdr(out, s->remote_index, ctr);
 	nonce_of(nonce, ctr);
 	if (s->cipher == TP_AES256GCM)
-		crypto_aead_aes256gcm_encrypt_afternm(out + WIRE_DATA_HDR, &clen, pt, len, out,
-						      WIRE_DATA_HDR, NULL, nonce, &s->aes_send);
-	else
-		crypto_aead_chacha20poly1305_ietf_encrypt(out + WIRE_DATA_HDR, &clen, pt, len, out,
-							  WIRE_DATA_HDR, NULL, nonce, s->send_key);
+		return aes_seal(s, nonce, out, pt, len, out + WIRE_DATA_HDR) ? len + WIRE_DATA_OVERHEAD
+									     : 0;
+	crypto_aead_chacha20poly1305_ietf_encrypt(out + WIRE_DATA_HDR, &clen, pt, len, out,
+						  WIRE_DATA_HDR, NULL, nonce, s->send_key);
 	return WIRE_DATA_HDR + (size_t)clen;
 }
 
@@ -97,12 +191,12 @@ int tp_open(const struct tp_session *s, const struct wire_msg *m, const uint8_t 
 	int rc;
 
 	nonce_of(nonce, m->counter);
+	if (m->ct_len < 16)
+		return -NC_E_AUTH;
 	if (s->cipher == TP_AES256GCM)
-		rc = crypto_aead_aes256gcm_decrypt_afternm(out, &plen, NULL, m->ct, m->ct_len, hdr,
-							   WIRE_DATA_HDR, nonce, &s->aes_recv);
-	else
-		rc = crypto_aead_chacha20poly1305_ietf_decrypt(out, &plen, NULL, m->ct, m->ct_len,
-							       hdr, WIRE_DATA_HDR, nonce, s->recv_key);
+		return aes_open(s, nonce, hdr, m->ct, m->ct_len, out);
+	rc = crypto_aead_chacha20poly1305_ietf_decrypt(out, &plen, NULL, m->ct, m->ct_len, hdr,
+						       WIRE_DATA_HDR, nonce, s->recv_key);
 	return rc == 0 ? (int)plen : -NC_E_AUTH;
 }
 
