@@ -407,95 +407,130 @@ static void answer_too_big(struct dev *d, const uint8_t *pkt, size_t len)
 	}
 }
 
+/* What one reader of the TUN device needs: the read buffer, the segments of a TSO
+ * super-packet, and their sealed datagrams. */
+struct dev_txbuf {
+	uint8_t *in, *segs, *out;
+	size_t stride;
+	uint8_t *pkts[TX_MAX_SEGS];
+	uint16_t lens[TX_MAX_SEGS];
+};
+
+static void txbuf_free(struct dev_txbuf *b)
+{
+	free(b->in);
+	free(b->segs);
+	free(b->out);
+	memset(b, 0, sizeof(*b));
+}
+
+static bool txbuf_init(struct dev_txbuf *b, const struct dev *d)
+{
+	size_t ostride = d->tun.mtu + WIRE_DATA_OVERHEAD + COORD_RELAY_HDR_LEN;
+
+	memset(b, 0, sizeof(*b));
+	b->stride = d->tun.mtu;
+	b->in = malloc(OFF_VNET_LEN + OFF_MAX_PACKET);
+	b->segs = malloc(TX_MAX_SEGS * b->stride);
+	b->out = malloc(TX_MAX_SEGS * ostride);
+	if (b->in && b->segs && b->out)
+		return true;
+	txbuf_free(b);
+	return false;
+}
+
+/* Reads one packet from the TUN device and sends it on (or stages, answers or drops it), under
+ * d->tun_rd: one reader at a time, so packets leave in the order the kernel queued them.
+ * 1: a packet was handled, 0: none waiting, -1: the device went away. */
+static int tx_one(struct dev *d, struct dev_txbuf *b)
+{
+	struct off_vnet h;
+	struct nc_addr src, dst;
+	struct dev_route rt;
+	struct dev_peer *p;
+	struct dev_sess *s;
+	ssize_t r = read(d->tun.fd, b->in, OFF_VNET_LEN + OFF_MAX_PACKET);
+	uint8_t *in = b->in, *pkt = in + OFF_VNET_LEN;
+	uint8_t **pkts = b->pkts;
+	uint16_t *lens = b->lens;
+	size_t len, n;
+
+	if (r < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1; /* -1: the device went away */
+	if (r <= OFF_VNET_LEN || off_vnet_decode(in, (size_t)r, &h) != 0)
+		return 1;
+	len = (size_t)r - OFF_VNET_LEN;
+	if (inner_addrs(pkt, len, &src, &dst) != 0) {
+		count(&d->st, DEV_DROP_MALFORMED);
+		return 1;
+	}
+	if ((h.gso_type & ~OFF_GSO_ECN) != OFF_GSO_NONE) {
+		int k;
+
+		if ((size_t)h.hdr_len + h.gso_size > d->tun.mtu) {
+			answer_too_big(d, pkt, len);
+			return 1;
+		}
+		k = off_tso_segment(pkt, len, &h, b->segs, b->stride, TX_MAX_SEGS, lens);
+		if (k <= 0) {
+			count(&d->st, DEV_DROP_MALFORMED);
+			return 1;
+		}
+		n = (size_t)k;
+		for (size_t i = 0; i < n; i++)
+			pkts[i] = b->segs + i * b->stride;
+	} else {
+		if (off_csum_complete(pkt, len, &h) != 0) {
+			count(&d->st, DEV_DROP_MALFORMED);
+			return 1;
+		}
+		if (len > d->tun.mtu) {
+			answer_too_big(d, pkt, len);
+			return 1;
+		}
+		n = 1;
+		pkts[0] = pkt;
+		lens[0] = (uint16_t)len;
+	}
+	p = peer_by_dst(d, &dst);
+	if (!p) {
+		count(&d->st, DEV_DROP_NO_ROUTE);
+		return 1;
+	}
+	pthread_mutex_lock(&p->lock);
+	s = dev_sess_ref(p->cur);
+	dev_peer_route(p, &rt);
+	pthread_mutex_unlock(&p->lock);
+	if (!s || rt.kind == PATH_NONE) {
+		stage(d, p, pkts, lens, n);
+	} else if (!send_sealed(d, p, s, &rt, pkts, lens, n, b->out)) {
+		if (!atomic_exchange(&p->want_hs, true))
+			dev_kick(d);
+	}
+	dev_sess_put(s);
+	return 1;
+}
+
 static void *tx_main(void *arg)
 {
 	struct dev *d = arg;
-	size_t stride = d->tun.mtu, ostride = d->tun.mtu + WIRE_DATA_OVERHEAD + COORD_RELAY_HDR_LEN;
-	uint8_t *in = malloc(OFF_VNET_LEN + OFF_MAX_PACKET);
-	uint8_t *segs = malloc(TX_MAX_SEGS * stride);
-	uint8_t *out = malloc(TX_MAX_SEGS * ostride);
-	uint8_t *pkts[TX_MAX_SEGS];
-	uint16_t lens[TX_MAX_SEGS];
+	struct dev_txbuf b;
 	struct pollfd pfd[2] = {{.fd = d->tun.fd, .events = POLLIN}, {.fd = d->stop_fd, .events = POLLIN}};
 
-	if (!in || !segs || !out)
-		goto out;
+	if (!txbuf_init(&b, d))
+		return NULL;
 	for (;;) {
-		struct off_vnet h;
-		struct nc_addr src, dst;
-		struct dev_route rt;
-		struct dev_peer *p;
-		struct dev_sess *s;
-		ssize_t r = read(d->tun.fd, in, OFF_VNET_LEN + OFF_MAX_PACKET);
-		uint8_t *pkt = in + OFF_VNET_LEN;
-		size_t len, n;
+		int r;
 
-		if (r < 0) {
-			if (errno == EAGAIN || errno == EINTR) {
-				if (poll(pfd, 2, -1) < 0 && errno != EINTR)
-					break;
-				if (pfd[1].revents)
-					break;
-				continue;
-			}
-			break; /* the device went away */
-		}
-		if (r <= OFF_VNET_LEN || off_vnet_decode(in, (size_t)r, &h) != 0)
+		pthread_mutex_lock(&d->tun_rd);
+		r = tx_one(d, &b);
+		pthread_mutex_unlock(&d->tun_rd);
+		if (r > 0)
 			continue;
-		len = (size_t)r - OFF_VNET_LEN;
-		if (inner_addrs(pkt, len, &src, &dst) != 0) {
-			count(&d->st, DEV_DROP_MALFORMED);
-			continue;
-		}
-		if ((h.gso_type & ~OFF_GSO_ECN) != OFF_GSO_NONE) {
-			int k;
-
-			if ((size_t)h.hdr_len + h.gso_size > d->tun.mtu) {
-				answer_too_big(d, pkt, len);
-				continue;
-			}
-			k = off_tso_segment(pkt, len, &h, segs, stride, TX_MAX_SEGS, lens);
-			if (k <= 0) {
-				count(&d->st, DEV_DROP_MALFORMED);
-				continue;
-			}
-			n = (size_t)k;
-			for (size_t i = 0; i < n; i++)
-				pkts[i] = segs + i * stride;
-		} else {
-			if (off_csum_complete(pkt, len, &h) != 0) {
-				count(&d->st, DEV_DROP_MALFORMED);
-				continue;
-			}
-			if (len > d->tun.mtu) {
-				answer_too_big(d, pkt, len);
-				continue;
-			}
-			n = 1;
-			pkts[0] = pkt;
-			lens[0] = (uint16_t)len;
-		}
-		p = peer_by_dst(d, &dst);
-		if (!p) {
-			count(&d->st, DEV_DROP_NO_ROUTE);
-			continue;
-		}
-		pthread_mutex_lock(&p->lock);
-		s = dev_sess_ref(p->cur);
-		dev_peer_route(p, &rt);
-		pthread_mutex_unlock(&p->lock);
-		if (!s || rt.kind == PATH_NONE) {
-			stage(d, p, pkts, lens, n);
-		} else if (!send_sealed(d, p, s, &rt, pkts, lens, n, out)) {
-			if (!atomic_exchange(&p->want_hs, true))
-				dev_kick(d);
-		}
-		dev_sess_put(s);
+		if (r < 0 || (poll(pfd, 2, -1) < 0 && errno != EINTR) || pfd[1].revents)
+			break;
 	}
-out:
-	free(in);
-	free(segs);
-	free(out);
+	txbuf_free(&b);
 	return NULL;
 }
 
@@ -505,6 +540,8 @@ struct dev_rx {
 	struct dev *d;
 	struct off_gro gro;
 	uint8_t *plain;
+	struct dev_txbuf txb; /* the RX thread's, for rx_answer (the main thread's has none) */
+	bool wrote;           /* something went to the TUN device since the last rx_answer */
 	/* sessions looked up in this batch, held until its end */
 	uint32_t idx[16];
 	struct dev_sess *sess[16];
@@ -512,10 +549,31 @@ struct dev_rx {
 	unsigned n_cached;
 };
 
-static void tun_write(struct dev *d, const uint8_t *buf, size_t len)
+static void tun_write(struct dev_rx *x, const uint8_t *buf, size_t len)
 {
-	ssize_t w = write(d->tun.fd, buf, len);
+	ssize_t w = write(x->d->tun.fd, buf, len);
 	(void)w; /* a full TUN queue drops, as a NIC would */
+	x->wrote = true;
+}
+
+/* The kernel often answers a packet written to the TUN device within that very write (an echo
+ * reply, a TCP ACK): the answer is then waiting to be read, and the TX thread is being woken
+ * for it, on the other CPU. The RX thread sends such answers itself when no one else is reading
+ * (a few, then back to its sockets): on an idle tunnel that saves a cross-CPU wake-up per
+ * round trip, most of the latency a tunnel adds on two vCPUs. */
+#define RX_ANSWER_MAX 4
+static void rx_answer(struct dev_rx *x)
+{
+	struct dev *d = x->d;
+
+	if (!x->wrote || !x->txb.in)
+		return;
+	x->wrote = false;
+	if (pthread_mutex_trylock(&d->tun_rd) != 0)
+		return;
+	for (int k = 0; k < RX_ANSWER_MAX && tx_one(d, &x->txb) > 0; k++)
+		;
+	pthread_mutex_unlock(&d->tun_rd);
 }
 
 static void gro_flush(struct dev_rx *x)
@@ -523,7 +581,7 @@ static void gro_flush(struct dev_rx *x)
 	size_t n = off_gro_finish(&x->gro);
 
 	if (n)
-		tun_write(x->d, x->gro.buf, n);
+		tun_write(x, x->gro.buf, n);
 }
 
 static void deliver(struct dev_rx *x, const uint8_t *pkt, size_t len)
@@ -536,7 +594,7 @@ static void deliver(struct dev_rx *x, const uint8_t *pkt, size_t len)
 		if (tmp) {
 			memset(tmp, 0, OFF_VNET_LEN);
 			memcpy(tmp + OFF_VNET_LEN, pkt, len);
-			tun_write(x->d, tmp, OFF_VNET_LEN + len);
+			tun_write(x, tmp, OFF_VNET_LEN + len);
 			free(tmp);
 		}
 	}
@@ -907,6 +965,7 @@ static void *rx_main(void *arg)
 	if (!bufs || !grobuf || !x.plain)
 		goto out;
 	off_gro_init(&x.gro, grobuf);
+	(void)txbuf_init(&x.txb, d); /* without it, answers wait for the TX thread */
 	while (!stop) {
 		struct epoll_event ev[16];
 		int ne = epoll_wait(d->rx_ep, ev, 16, -1);
@@ -931,10 +990,12 @@ static void *rx_main(void *arg)
 				rx_drain(&x, d->aux[tag - 1].u.fd, (int)tag, bufs);
 			}
 		}
+		rx_answer(&x);
 		/* Slots retired meanwhile close here, between rounds. */
 		dev_aux_reap(d);
 	}
 out:
+	txbuf_free(&x.txb);
 	rx_release(&x);
 	free(bufs);
 	free(grobuf);
@@ -984,6 +1045,7 @@ int dev_init(struct dev *d, struct vpn_cfg *cfg, const char *ifname, char *err, 
 	d->tun.fd = d->udp.fd = d->stop_fd = d->kick_fd = d->rdv.tcp.fd = d->tcp_epfd = -1;
 	d->rx_ep = d->rx_kick_fd = -1;
 	pthread_mutex_init(&d->hs_lock, NULL);
+	pthread_mutex_init(&d->tun_rd, NULL);
 	snprintf(d->nat_err, sizeof(d->nat_err), "not measured (no Server configured)");
 	if ((rc = hs_local_init(&d->hs, cfg->priv)) != 0) {
 		snprintf(err, errlen, "the private key is not a usable X25519 key");

@@ -151,6 +151,7 @@ struct dev {
 	struct udp udp;
 	struct tp_limits lim;
 	pthread_mutex_t hs_lock;
+	pthread_mutex_t tun_rd; /* held while reading a packet from the TUN device and sending it */
 	struct hs_local hs;
 	struct dev_peer *peers;
 	size_t n_peers;
