@@ -8,7 +8,8 @@
 # Tools: raw veth (the ceiling), punchvpn, wireguard-go, nebula, openvpn (p2p, TLS with
 # peer fingerprints, AES-256-GCM), tinc 1.0 (its defaults: AES-256-CBC + HMAC-SHA256, not AEAD).
 # Per tool: iperf3 one TCP stream A->B and B->A (-R), BENCH_RUNS runs of BENCH_SECONDS each,
-# medians; ping RTT (avg of 50 at 20 ms) and the RTT added over raw veth; CPU per Gbit/s
+# medians; ping RTT (median of 200 at 10 ms: on two vCPUs a single ping that has to wake a
+# halted vCPU moves a mean by tens of microseconds) and the RTT added over raw veth; CPU per Gbit/s
 # (whole system from /proc/stat, and the tunnel daemons alone from /proc/PID/stat).
 # Prints a table and punchvpn's throughput as a multiple of the best other tunnel.
 #
@@ -283,7 +284,7 @@ for tool in "${TOOLS[@]}"; do
 		teardown_tool "$tool"
 		continue
 	fi
-	rtt=$(ip netns exec "$A" ping -q -c 50 -i 0.02 10.100.0.2 | awk -F/ '/^rtt/{print $5}')
+	rtt=$(ip netns exec "$A" ping -c 200 -i 0.01 10.100.0.2 | awk -F'time=' 'NF > 1 { split($2, t, " "); print t[1] }' | median)
 	fwd=(); rev=(); cpu_sys=(); cpu_d=()
 	for _ in $(seq "$RUNS"); do
 		for dir in "" "-R"; do
