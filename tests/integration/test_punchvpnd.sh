@@ -228,6 +228,9 @@ check_equal "replays counted" $((rp0 + 2)) "$(counter replayed)"
 af0=$(counter auth_failed)
 client E inet --server $SRV --server-key "$OTHER" --bind 198.18.1.2:40001
 say E register
+# E has sent it (a client just started may send after C otherwise), then C's round trip: the
+# server handled E's datagram, queued before C's, by the time C is answered.
+wait_for E '"event":"sent"' 1
 register C # barrier for the inet side
 check_equal "a registration under another server key gets no answer" 0 "$(count E '"registered"')"
 check_equal "and is counted" $((af0 + 1)) "$(counter auth_failed)"
