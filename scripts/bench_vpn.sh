@@ -285,7 +285,7 @@ for tool in "${TOOLS[@]}"; do
 		continue
 	fi
 	rtt=$(ip netns exec "$A" ping -c 200 -i 0.01 10.100.0.2 | awk -F'time=' 'NF > 1 { split($2, t, " "); print t[1] }' | median)
-	fwd=(); rev=(); cpu_sys=(); cpu_d=()
+	fwd=(); rev=()
 	for _ in $(seq "$RUNS"); do
 		for dir in "" "-R"; do
 			read -r mbps sj dj < <(iperf_once "$dir")
