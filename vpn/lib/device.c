@@ -254,9 +254,9 @@ static bool send_sealed(struct dev *d, struct dev_peer *p, struct dev_sess *s,
 		}
 		if (relay)
 			coord_put_relay_hdr(out + off, rt->relay_id);
-		if ((len = tp_seal(&s->s, ctr, pkts[i], lens[i], out + off + hdr)) == 0) {
+		len = tp_seal(&s->s, ctr, pkts[i], lens[i], out + off + hdr);
+		if (len == 0)
 			break; /* no cipher context (memory): the rest is lost, as on a full queue */
-		}
 		len += hdr;
 		if (off == 0)
 			seg = len;

@@ -84,7 +84,7 @@ static EVP_CIPHER_CTX *aes_for(const struct tp_session *s, bool seal)
 	return a->c;
 }
 
-/* ct gets len bytes of ciphertext and the 16-byte tag after them. */
+/* ct gets len bytes of ciphertext and the WIRE_TAG_LEN-byte tag after them. */
 static bool aes_seal(const struct tp_session *s, const uint8_t nonce[12], const uint8_t *ad,
 		     const uint8_t *pt, size_t len, uint8_t *ct)
 {
@@ -95,25 +95,25 @@ static bool aes_seal(const struct tp_session *s, const uint8_t nonce[12], const 
 	       EVP_EncryptUpdate(c, NULL, &n, ad, WIRE_DATA_HDR) == 1 &&
 	       (len == 0 || EVP_EncryptUpdate(c, ct, &n, pt, (int)len) == 1) &&
 	       EVP_EncryptFinal_ex(c, ct + len, &n) == 1 &&
-	       EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, 16, ct + len) == 1;
+	       EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, WIRE_TAG_LEN, ct + len) == 1;
 }
 
-/* ct: ct_len bytes, the last 16 the tag. Plaintext length, -NC_E_AUTH or -NC_E_NOMEM. */
+/* ct: ct_len bytes, the last WIRE_TAG_LEN the tag. Plaintext length, -NC_E_AUTH or -NC_E_NOMEM. */
 static int aes_open(const struct tp_session *s, const uint8_t nonce[12], const uint8_t *ad,
 		    const uint8_t *ct, size_t ct_len, uint8_t *out)
 {
 	EVP_CIPHER_CTX *c = aes_for(s, false);
-	size_t len = ct_len - 16;
-	uint8_t tag[16];
+	size_t len = ct_len - WIRE_TAG_LEN;
+	uint8_t tag[WIRE_TAG_LEN];
 	int n;
 
 	if (!c)
 		return -NC_E_NOMEM;
-	memcpy(tag, ct + len, 16);
+	memcpy(tag, ct + len, WIRE_TAG_LEN);
 	if (EVP_DecryptInit_ex(c, NULL, NULL, NULL, nonce) == 1 &&
 	    EVP_DecryptUpdate(c, NULL, &n, ad, WIRE_DATA_HDR) == 1 &&
 	    (len == 0 || EVP_DecryptUpdate(c, out, &n, ct, (int)len) == 1) &&
-	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, 16, tag) == 1 &&
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, WIRE_TAG_LEN, tag) == 1 &&
 	    EVP_DecryptFinal_ex(c, out + len, &n) == 1)
 		return (int)len;
 	return -NC_E_AUTH;
@@ -191,7 +191,7 @@ int tp_open(const struct tp_session *s, const struct wire_msg *m, const uint8_t 
 	int rc;
 
 	nonce_of(nonce, m->counter);
-	if (m->ct_len < 16)
+	if (m->ct_len < WIRE_TAG_LEN) /* wire_decode ensures it; aes_open relies on it */
 		return -NC_E_AUTH;
 	if (s->cipher == TP_AES256GCM)
 		return aes_open(s, nonce, hdr, m->ct, m->ct_len, out);
