@@ -16,6 +16,7 @@ cd "$(dirname "$0")/.."
 jobs=$(nproc)
 ctest_jobs=${NC_TEST_JOBS:-1}
 t_all=$SECONDS
+digests=()
 
 stage() { # NAME START: how long a stage took, for the CI log
 	echo "== $1: $((SECONDS - $2)) s"
@@ -44,15 +45,27 @@ san_env=(
 	"UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1:log_path=$sanlogs/ubsan"
 )
 
+# failure_digest TREE: for each test that failed in TREE's last ctest run, its last lines that
+# name a failure. The CI log keeps only the head and the tail of the output: this puts the
+# reasons in the tail.
+failure_digest() {
+	echo "== failures in $1:"
+	awk '/^[0-9]+\/[0-9]+ Testing: / { name = $3; n = 0; next }
+		/FAIL|[Ff]ailed|[Ee]rror|[Tt]imeout|not ok/ && !/^Test Failed/ { buf[n++ % 12] = $0 }
+		/^Test Failed\./ { print "-- " name; for (i = (n > 12 ? n - 12 : 0); i < n; i++) print "   " buf[i % 12] }' \
+		"$1/Testing/Temporary/LastTest.log"
+}
+
 t=$SECONDS
 rc=0
-ctest --test-dir build --output-on-failure -j"$ctest_jobs" || rc=1
+ctest --test-dir build --output-on-failure -j"$ctest_jobs" || { rc=1; digests+=(build); }
 stage "ctest build" "$t"
 t=$SECONDS
 # Without the tests labelled "long" (tests/CMakeLists.txt says which and why): they repeat the
 # code paths test_vpn_pairs and the unit tests take under the sanitizers, for minutes.
-env "${san_env[@]}" ctest --test-dir build-asan --output-on-failure -j"$ctest_jobs" -LE long || rc=1
+env "${san_env[@]}" ctest --test-dir build-asan --output-on-failure -j"$ctest_jobs" -LE long || { rc=1; digests+=(build-asan); }
 stage "ctest build-asan" "$t"
+for tree in ${digests[@]+"${digests[@]}"}; do failure_digest "$tree"; done
 if [ -n "$(ls -A "$sanlogs")" ]; then
 	echo "FAIL: sanitizer reports (build-asan):"
 	for f in "$sanlogs"/*; do
