@@ -23,6 +23,7 @@
 #include "icmp.h"
 #include "offload.h"
 #include "stun.h"
+#include "tunmode.h"
 #include "wire.h"
 
 #define RX_BATCH 8
@@ -235,10 +236,10 @@ static bool send_sealed(struct dev *d, struct dev_peer *p, struct dev_sess *s,
 		       : rt->kind == PATH_DIRECT ? udp_sockaddr(u, &rt->ep, &ss) : 0;
 	size_t hdr = relay ? COORD_RELAY_HDR_LEN : 0;
 	uint64_t now = dev_now_ms(), bytes = 0;
-	size_t off = 0, seg = 0;
+	size_t off = 0, seg = 0, i;
 	bool ok = true;
 
-	for (size_t i = 0; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		uint64_t ctr;
 		size_t len;
 
@@ -255,8 +256,11 @@ static bool send_sealed(struct dev *d, struct dev_peer *p, struct dev_sess *s,
 		if (relay)
 			coord_put_relay_hdr(out + off, rt->relay_id);
 		len = tp_seal(&s->s, ctr, pkts[i], lens[i], out + off + hdr);
-		if (len == 0)
-			break; /* no cipher context (memory): the rest is lost, as on a full queue */
+		if (len == 0) { /* no cipher context (memory): the rest is lost and counted */
+			atomic_fetch_add_explicit(&p->st.drop[DEV_DROP_NO_MEMORY], n - i,
+						  memory_order_relaxed);
+			break;
+		}
 		len += hdr;
 		if (off == 0)
 			seg = len;
@@ -270,7 +274,7 @@ static bool send_sealed(struct dev *d, struct dev_peer *p, struct dev_sess *s,
 	if (off)
 		send_batch(d, tcp, rt, u, &ss, sl, out, off, seg);
 	add(&p->st.tx_bytes, bytes);
-	add(&p->st.tx_packets, n);
+	add(&p->st.tx_packets, i);
 	atomic_store(&p->last_tx_ms, now);
 	if (tp_wants_rekey(&s->s, now, &d->lim) && !atomic_exchange(&p->want_hs, true))
 		dev_kick(d);
@@ -511,23 +515,76 @@ static int tx_one(struct dev *d, struct dev_txbuf *b)
 	return 1;
 }
 
+/* The RX thread's epoll tags besides 0 (the tunnel socket) and the aux slots (1 ...). */
+#define RX_EV_STOP UINT32_MAX
+#define RX_EV_KICK (UINT32_MAX - 1)
+#define RX_EV_TUN (UINT32_MAX - 2) /* light mode (tunmode.h) */
+
+/* tunmode.h: the TX thread hands TUN to the RX thread (light) and goes to sleep. */
+static void tun_go_light(struct dev *d)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = RX_EV_TUN};
+
+	atomic_store(&d->tun_light, true);
+	if (epoll_ctl(d->rx_ep, EPOLL_CTL_ADD, d->tun.fd, &ev) != 0)
+		atomic_store(&d->tun_light, false); /* then it stays heavy */
+}
+
+/* ... and the RX thread hands it back (heavy), waking the TX thread. */
+static void tun_go_heavy(struct dev *d)
+{
+	uint64_t one = 1;
+	ssize_t w;
+
+	(void)epoll_ctl(d->rx_ep, EPOLL_CTL_DEL, d->tun.fd, NULL);
+	atomic_store(&d->tun_light, false);
+	w = write(d->tx_park_fd, &one, sizeof(one));
+	(void)w;
+}
+
 static void *tx_main(void *arg)
 {
 	struct dev *d = arg;
 	struct dev_txbuf b;
-	struct pollfd pfd[2] = {{.fd = d->tun.fd, .events = POLLIN}, {.fd = d->stop_fd, .events = POLLIN}};
+	struct tunmode_win win;
+	unsigned n = 0; /* packets read since the last wait */
+	struct pollfd run[2] = {{.fd = d->tun.fd, .events = POLLIN}, {.fd = d->stop_fd, .events = POLLIN}};
+	struct pollfd park[2] = {{.fd = d->tx_park_fd, .events = POLLIN},
+				 {.fd = d->stop_fd, .events = POLLIN}};
 
 	if (!txbuf_init(&b, d))
 		return NULL;
+	tunmode_start(&win, dev_now_ms());
 	for (;;) {
 		int r;
 
+		if (atomic_load(&d->tun_light)) { /* the RX thread reads TUN: sleep until woken */
+			uint64_t v;
+			ssize_t rd;
+
+			if ((poll(park, 2, -1) < 0 && errno != EINTR) || park[1].revents)
+				break;
+			rd = read(d->tx_park_fd, &v, sizeof(v)); /* non-blocking: nothing, or the wake */
+			(void)rd;
+			tunmode_start(&win, dev_now_ms());
+			continue;
+		}
 		pthread_mutex_lock(&d->tun_rd);
 		r = tx_one(d, &b);
 		pthread_mutex_unlock(&d->tun_rd);
-		if (r > 0)
+		if (r > 0) {
+			n++;
 			continue;
-		if (r < 0 || (poll(pfd, 2, -1) < 0 && errno != EINTR) || pfd[1].revents)
+		}
+		if (r < 0)
+			break;
+		if (tunmode_light(&win, dev_now_ms(), n)) {
+			n = 0;
+			tun_go_light(d);
+			continue;
+		}
+		n = 0;
+		if ((poll(run, 2, TUNMODE_WINDOW_MS) < 0 && errno != EINTR) || run[1].revents)
 			break;
 	}
 	txbuf_free(&b);
@@ -674,7 +731,7 @@ static void rx_data(struct dev_rx *x, const struct wire_msg *m, const uint8_t *d
 	/* Authenticate first: a forged packet is a bad tag whatever counter it claims. */
 	n = tp_open(&s->s, m, dgram, x->plain);
 	if (n < 0) {
-		count(&p->st, DEV_DROP_BAD_TAG);
+		count(&p->st, n == -NC_E_NOMEM ? DEV_DROP_NO_MEMORY : DEV_DROP_BAD_TAG);
 		return;
 	}
 	/* Authenticated: only now may the window move (see replay.h). */
@@ -951,8 +1008,22 @@ static void rx_drain(struct dev_rx *x, int fd, int sock, uint8_t *bufs)
 	}
 }
 
-#define RX_EV_STOP UINT32_MAX
-#define RX_EV_KICK (UINT32_MAX - 1)
+/* Light mode (tunmode.h): TUN is in this thread's epoll set. Sends what is waiting; finding
+ * TUNMODE_BURST packets (or the device gone, or no buffers) hands TUN to the TX thread. */
+static void rx_tun(struct dev_rx *x)
+{
+	struct dev *d = x->d;
+	int k = 0, r = -1;
+
+	if (x->txb.in) {
+		pthread_mutex_lock(&d->tun_rd);
+		while (k < TUNMODE_BURST && (r = tx_one(d, &x->txb)) > 0)
+			k++;
+		pthread_mutex_unlock(&d->tun_rd);
+	}
+	if (k == TUNMODE_BURST || r < 0)
+		tun_go_heavy(d);
+}
 
 static void *rx_main(void *arg)
 {
@@ -984,6 +1055,8 @@ static void *rx_main(void *arg)
 			} else if (tag == RX_EV_KICK) {
 				ssize_t r = read(d->rx_kick_fd, &v, sizeof(v));
 				(void)r;
+			} else if (tag == RX_EV_TUN) {
+				rx_tun(&x);
 			} else if (tag == 0) {
 				rx_drain(&x, d->udp.fd, 0, bufs);
 			} else if (dev_aux_readable(d, (int)tag)) {
@@ -1043,6 +1116,7 @@ int dev_init(struct dev *d, struct vpn_cfg *cfg, const char *ifname, char *err, 
 	d->cfg = cfg;
 	d->lim = tp_default_limits;
 	d->tun.fd = d->udp.fd = d->stop_fd = d->kick_fd = d->rdv.tcp.fd = d->tcp_epfd = -1;
+	d->tx_park_fd = -1;
 	d->rx_ep = d->rx_kick_fd = -1;
 	pthread_mutex_init(&d->hs_lock, NULL);
 	pthread_mutex_init(&d->tun_rd, NULL);
@@ -1077,7 +1151,8 @@ int dev_init(struct dev *d, struct vpn_cfg *cfg, const char *ifname, char *err, 
 	}
 	d->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	d->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (d->stop_fd < 0 || d->kick_fd < 0) {
+	d->tx_park_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->stop_fd < 0 || d->kick_fd < 0 || d->tx_park_fd < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));
 		goto fail;
@@ -1243,7 +1318,9 @@ void dev_stop(struct dev *d)
 		close(d->stop_fd);
 	if (d->kick_fd >= 0)
 		close(d->kick_fd);
-	d->stop_fd = d->kick_fd = -1;
+	if (d->tx_park_fd >= 0)
+		close(d->tx_park_fd);
+	d->stop_fd = d->kick_fd = d->tx_park_fd = -1;
 	for (size_t i = 0; d->peers && i < d->n_peers; i++) {
 		struct dev_peer *p = &d->peers[i];
 		dev_sess_put(p->cur);

@@ -53,7 +53,8 @@
 	X(MALFORMED, "malformed")         /* not a punchvpn datagram, not an IP packet */     \
 	X(NO_ROUTE, "no_route")           /* TUN packet to an address no peer holds */        \
 	X(NO_SESSION, "no_session")       /* staging full or expired while handshaking */     \
-	X(TOO_BIG, "too_big")             /* over the tunnel MTU (answered with ICMP) */
+	X(TOO_BIG, "too_big")             /* over the tunnel MTU (answered with ICMP) */     \
+	X(NO_MEMORY, "no_memory")         /* the cipher's context could not be allocated */
 
 enum dev_drop {
 #define DEV_DROP_ENUM_(n, s) DEV_DROP_##n,
@@ -170,6 +171,8 @@ struct dev {
 	_Atomic bool aux_retire;     /* a slot waits for the RX thread to close it */
 	int rx_ep, rx_kick_fd;       /* the RX thread's epoll set; wakes it to close slots */
 	int stop_fd, kick_fd; /* eventfds: threads stop; main wakes for a handshake */
+	int tx_park_fd;       /* eventfd: wakes the TX thread when TUN is handed back to it */
+	_Atomic bool tun_light; /* the RX thread reads TUN, the TX thread sleeps (tunmode.h) */
 	pthread_t tx, rx;
 	bool threads;
 };
