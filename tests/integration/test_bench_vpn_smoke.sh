@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Smoke run of scripts/bench_vpn.sh (the full benchmark is run by hand; docs/punchvpn.md,
-# "Benchmark"): raw veth, punchvpn and wireguard-go, one 1-second run each way. Checks that
-# the script completes, that every tool gives a row with a throughput and a ping time, that
-# the ratio and RTT verdict lines are printed, and that nothing of the run is left: no
+# "Benchmark"): raw veth, punchvpn and wireguard-go, one 1-second run each way, two RTT rounds.
+# Checks that the script completes, that every tool gives a row with a throughput and a ping
+# time and two rounds of RTT, that the ratio and RTT verdict lines are printed, and that
+# nothing of the run is left (after the second round's bring-ups too): no
 # namespace, no tunnel daemon (the script itself refuses to go on to the next tool while one of
 # the previous tool's processes or links remains: that is what keeps each row honest).
 # No throughput is asserted: that is the benchmark's business, not a test's.
@@ -22,7 +23,7 @@ need_tool iperf3 ping python3 ethtool wireguard-go wg
 
 OUT=$(mktemp /tmp/bench-smoke.XXXXXX)
 trap 'rm -f "$OUT"' EXIT
-BENCH_RUNS=1 BENCH_SECONDS=1 bash "$NC_SRC/scripts/bench_vpn.sh" raw punchvpn wireguard-go >"$OUT" 2>&1 &
+BENCH_RUNS=1 BENCH_SECONDS=1 BENCH_RTT_ROUNDS=2 bash "$NC_SRC/scripts/bench_vpn.sh" raw punchvpn wireguard-go >"$OUT" 2>&1 &
 pid=$!
 wait "$pid"
 rc=$?
@@ -36,10 +37,14 @@ for tool in raw punchvpn wireguard-go; do
 		check_fail "$tool: no row with throughput and ping time" "$(cat "$OUT")"
 	fi
 done
+for tool in raw punchvpn wireguard-go; do
+	rounds=$(sed -n '/^RTT per round/,/^$/p' "$OUT" | awk -v t="$tool" '$1 == t { n = 0; for (i = 2; i <= NF; i++) if ($i ~ /^[0-9.]+$/) n++; print n }')
+	check_equal "$tool: an RTT in each of the 2 rounds" 2 "${rounds:-0}"
+done
 grep -q '^punchvpn / best other (wireguard-go): A->B [0-9.]*x, B->A [0-9.]*x' "$OUT" &&
 	check_pass "the ratio to the best other tunnel is printed" ||
 	check_fail "no ratio line" "$(tail -5 "$OUT")"
-grep -q '^added RTT: punchvpn [0-9.-]* ms, best other [0-9.-]* ms' "$OUT" &&
+grep -q '^added RTT: punchvpn [0-9.-]* ms, best other [0-9.-]* ms (medians over rounds; punchvpn lowest in [0-2] of 2 rounds)' "$OUT" &&
 	check_pass "the added RTT verdict is printed" || check_fail "no added-RTT line" "$(tail -5 "$OUT")"
 
 # The script's namespaces are named after its PID.
