@@ -156,6 +156,8 @@ setup_wireguard-go() {
 
 setup_nebula() {
 	local s
+	# Fresh certificates each time a round brings it up (nebula-cert will not overwrite).
+	rm -f "$W"/ca.crt "$W"/ca.key "$W"/a.crt "$W"/a.key "$W"/b.crt "$W"/b.key
 	(cd "$W" && nebula-cert ca -name bench -duration 2h >/dev/null &&
 		nebula-cert sign -name a -ip 10.100.0.1/24 >/dev/null &&
 		nebula-cert sign -name b -ip 10.100.0.2/24 >/dev/null)
@@ -204,6 +206,7 @@ setup_tinc() {
 		local d=$W/tinc-$s other ip
 		other=$([ $s = a ] && echo b || echo a)
 		ip=$([ $s = a ] && echo 10.99.0.1 || echo 10.99.0.2)
+		rm -rf "$d" # fresh keys each round (tincd -K appends to the host file)
 		mkdir -p "$d/hosts"
 		printf 'Name = %s\nConnectTo = %s\nInterface = tnb%s%s\nMode = router\nAddressFamily = ipv4\n' \
 			"$s" "$other" "$$" "$s" >"$d/tinc.conf"
