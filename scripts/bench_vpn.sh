@@ -374,9 +374,10 @@ if pv and others:
     if raw:
         # Per round, punchvpn against the best other tool of that same round.
         pa = added('punchvpn')
-        rounds = [k for k in pa if any(k in added(o[0]) for o in others)]
-        won = sum(1 for k in rounds if pa[k] <= min(added(o[0])[k] for o in others if k in added(o[0])))
-        bestrtt = min(med(added(o[0])) for o in others)
+        oa = [added(o[0]) for o in others]
+        rounds = [k for k in pa if any(k in a for a in oa)]
+        won = sum(1 for k in rounds if pa[k] <= min(a[k] for a in oa if k in a))
+        bestrtt = min(med(a) for a in oa)
         print('added RTT: punchvpn %.3f ms, best other %.3f ms (medians over rounds; punchvpn lowest in %d of %d rounds)'
               % (med(pa), bestrtt, won, len(rounds)))
 PY

@@ -257,8 +257,7 @@ static bool send_sealed(struct dev *d, struct dev_peer *p, struct dev_sess *s,
 			coord_put_relay_hdr(out + off, rt->relay_id);
 		len = tp_seal(&s->s, ctr, pkts[i], lens[i], out + off + hdr);
 		if (len == 0) { /* no cipher context (memory): the rest is lost and counted */
-			atomic_fetch_add_explicit(&p->st.drop[DEV_DROP_NO_MEMORY], n - i,
-						  memory_order_relaxed);
+			add(&p->st.drop[DEV_DROP_NO_MEMORY], n - i);
 			break;
 		}
 		len += hdr;
