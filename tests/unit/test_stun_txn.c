@@ -79,9 +79,9 @@ static struct stun_msg decoded(const struct stun_txn *t, uint8_t cls)
 	return m;
 }
 
-/* Once the run has an RTT sample the interval is the RTO, every time; without one the backoff
- * stops at four initial RTOs. */
-static void test_backoff_only_before_a_sample(void **state)
+/* Without an RTT sample the backoff starts at the first wait and stops at four initial RTOs;
+ * with one the first STUN_TXN_FIXED_ROUNDS waits are one RTO, then it doubles up to four. */
+static void test_backoff_before_and_after_a_sample(void **state)
 {
 	struct pair p;
 	struct stun_txn t;
@@ -98,8 +98,29 @@ static void test_backoff_only_before_a_sample(void **state)
 	}
 	stun_rtt_sample(&rtt, 5000); /* another transaction of the run got an answer */
 	assert_int_equal(stun_txn_tick(&t, p.client, &rtt, now), 1);
-	assert_int_equal(stun_txn_next(&t, &rtt), now + stun_rtt_rto(&rtt));
+	assert_int_equal(stun_txn_next(&t, &rtt), now + STUN_TXN_BACKOFF_MAX * stun_rtt_rto(&rtt));
 	assert_int_equal(drain(p.server), 6);
+
+	/* With a sample from the start (RTO at its 15 ms floor): seven tries at 0, 15, 30, 60,
+	 * 120, 180 and 240 ms, and the answer awaited until 360 ms, so that a stall of a few
+	 * hundred ms on either host does not read as "no answer". */
+	struct stun_rtt fast = {0};
+	for (int i = 0; i < 20; i++)
+		stun_rtt_sample(&fast, 1000);
+	assert_int_equal(stun_rtt_rto(&fast), 15000);
+	assert_int_equal(stun_txn_init(&t, &p.server_ep, 0, 0, 7), 0);
+	uint64_t t0 = now = 3000000;
+	for (unsigned i = 0, at[] = {0, 15, 30, 60, 120, 180, 240}; i < 7; i++) {
+		assert_int_equal(stun_txn_next(&t, &fast), i ? t0 + at[i] * 1000 : 1);
+		now = t0 + at[i] * 1000;
+		assert_int_equal(stun_txn_tick(&t, p.client, &fast, now), 1);
+	}
+	assert_int_equal(stun_txn_next(&t, &fast), t0 + 360000);
+	assert_int_equal(stun_txn_tick(&t, p.client, &fast, t0 + 359999), 0);
+	assert_int_equal(t.state, STUN_TXN_PENDING);
+	assert_int_equal(stun_txn_tick(&t, p.client, &fast, t0 + 360000), 0);
+	assert_int_equal(t.state, STUN_TXN_EXPIRED);
+	assert_int_equal(drain(p.server), 7);
 
 	/* A server 1.5 s away, with the default RTO: its answer to the first request still finds
 	 * the transaction waiting (with a fixed 100 ms RTO it had given up after 0.8 s). */
@@ -372,7 +393,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rto_estimator),
-		cmocka_unit_test(test_backoff_only_before_a_sample),
+		cmocka_unit_test(test_backoff_before_and_after_a_sample),
 		cmocka_unit_test(test_retransmits_then_expires),
 		cmocka_unit_test(test_match_by_id_and_source),
 		cmocka_unit_test(test_run_answered),

@@ -60,20 +60,24 @@ int stun_txn_init(struct stun_txn *t, const struct nc_addr *dest, uint32_t chang
 	return 0;
 }
 
-/* The wait after the attempts-th transmission. Once the run has an RTT sample the RTO fits
- * the path and stays fixed (a lost answer is the likelier reason for silence). Before any
- * sample it doubles per attempt (RFC 8489 §6.2.1), up to STUN_TXN_BACKOFF_MAX times the initial
- * RTO: without it seven tries 100 ms apart gave up on a server more than ~0.8 s away (a
- * bufferbloated mobile or satellite link); with it (seven tries: 0.1, 0.2, then 0.4 s apart, and two
- * intervals after the last) the answer to the first request is awaited for 2.7 s. A blocked path costs that much more before "no answer" is said. */
+/* The wait after the attempts-th transmission. It doubles per attempt (RFC 8489 §6.2.1), up
+ * to STUN_TXN_BACKOFF_MAX times the RTO. Before the run has an RTT sample the doubling starts
+ * at once: without it seven tries 100 ms apart gave up on a server more than ~0.8 s away (a
+ * bufferbloated mobile or satellite link); with it (seven tries: 0.1, 0.2, then 0.4 s apart, and
+ * two intervals after the last) the answer to the first request is awaited for 2.7 s. Once the
+ * run has a sample the RTO fits the path and the first STUN_TXN_FIXED_ROUNDS waits are one RTO
+ * each (a lost packet is the likelier reason for silence, and is recovered at once); then it
+ * doubles too, so that a stall of the path or of either host (a loaded machine, a radio waking
+ * up) does not read as "no answer": with the 15 ms floor seven tries span 240 ms and the answer
+ * is awaited for 360 ms, where a fixed RTO gave up after 120 ms. A blocked path costs that much
+ * more before "no answer" is said. */
 static uint64_t interval(const struct stun_txn *t, const struct stun_rtt *rtt)
 {
-	uint64_t rto = stun_rtt_rto(rtt);
-	unsigned shift = t->rounds > 1 ? t->rounds - 1 : 0; /* copies (resend) do not count */
+	uint64_t base = stun_rtt_rto(rtt), rto = base;
+	unsigned fixed = rtt->srtt_us ? STUN_TXN_FIXED_ROUNDS : 1;
+	unsigned shift = t->rounds > fixed ? t->rounds - fixed : 0; /* copies (resend) do not count */
 
-	if (rtt->srtt_us)
-		return rto;
-	for (unsigned i = 0; i < shift && rto < STUN_TXN_BACKOFF_MAX * stun_rtt_rto(rtt); i++)
+	for (unsigned i = 0; i < shift && rto < STUN_TXN_BACKOFF_MAX * base; i++)
 		rto *= 2;
 	return rto;
 }

@@ -66,9 +66,10 @@ enum stun_txn_verdict {
 };
 
 #define STUN_TXN_PKT_MAX 64
-/* Before the run has an RTT sample, retransmissions back off up to this multiple of the
- * initial RTO (see stun_txn.c). */
+/* Retransmissions back off up to this multiple of the RTO; before the run has an RTT sample
+ * from the first wait, after one from the wait after STUN_TXN_FIXED_ROUNDS (see stun_txn.c). */
 #define STUN_TXN_BACKOFF_MAX 4
+#define STUN_TXN_FIXED_ROUNDS 2
 
 struct stun_txn {
 	uint8_t tid[STUN_TID_LEN];
