@@ -765,7 +765,8 @@ static void rx_data(struct dev_rx *x, const struct wire_msg *m, const uint8_t *d
 			pthread_mutex_unlock(&p->lock);
 			dev_sess_put(old);
 			flush_staged(d, p);
-			dev_kick(d); /* a punch round waiting for a session goes now */
+			dev_punch_now(d, p, now);
+			dev_kick(d); /* the rest of the link tick (birthday probing) too */
 		} else {
 			pthread_mutex_unlock(&p->lock);
 		}
@@ -879,7 +880,8 @@ static void rx_handshake(struct dev_rx *x, const struct wire_msg *m, const uint8
 	pthread_mutex_unlock(&d->hs_lock);
 	dev_peer_rx(d, p, from, now); /* after want_hs: it may ask for a handshake */
 	flush_staged(d, p);
-	dev_kick(d); /* a punch round waiting for a session goes now */
+	dev_punch_now(d, p, now);
+	dev_kick(d); /* the rest of the link tick (birthday probing) too */
 }
 
 static void rx_datagram(struct dev_rx *x, const uint8_t *dgram, size_t len,
@@ -1175,6 +1177,7 @@ int dev_start(struct dev *d, char *err, size_t errlen)
 {
 	int rc;
 
+	tp_warm(); /* the first packet after the first handshake must not wait for libcrypto */
 	/* Non-blocking TUN reads: the TX thread waits in poll, where the stop event reaches it. */
 	int fl = fcntl(d->tun.fd, F_GETFL);
 	fcntl(d->tun.fd, F_SETFL, fl | O_NONBLOCK);

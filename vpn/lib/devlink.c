@@ -206,6 +206,23 @@ bool dev_lifetime_pending(struct dev *d)
 	return d->np && (d->nat.generation == 0 || d->nat.lifetime_pending);
 }
 
+/* Probes are authenticated keepalives on the current session: what arrives proves the path
+ * at the other end (before the handshake, the relay carries it). They need a session: without
+ * one the round waits (the end of the handshake calls this again, so it goes at once then). */
+void dev_punch_now(struct dev *d, struct dev_peer *p, uint64_t now)
+{
+	struct nc_addr cand[PATH_MAX_CANDS + 1];
+	size_t n;
+
+	pthread_mutex_lock(&p->lock);
+	n = p->cur && !p->path.fixed ? path_punch_due(&p->path, now, cand, PATH_MAX_CANDS + 1) : 0;
+	pthread_mutex_unlock(&p->lock);
+	for (size_t k = 0; k < n; k++) {
+		struct dev_route probe = {.kind = PATH_DIRECT, .ep = cand[k]};
+		dev_keepalive(d, p, &probe);
+	}
+}
+
 void dev_link_tick(struct dev *d, uint64_t now)
 {
 	struct coord_profile mine;
@@ -216,11 +233,9 @@ void dev_link_tick(struct dev *d, uint64_t now)
 	dev_tcp_tick(d, now);
 	for (size_t i = 0; i < d->n_peers; i++) {
 		struct dev_peer *p = &d->peers[i];
-		struct nc_addr cand[PATH_MAX_CANDS + 1];
 		struct dev_route rt;
 		struct path snap;
 		struct strat_keepalive ka;
-		size_t n;
 		bool changed, rehs = false;
 
 		if (p->path.fixed)
@@ -232,9 +247,6 @@ void dev_link_tick(struct dev *d, uint64_t now)
 				   p->peer_prof.measured ? &p->peer_prof : NULL, pending, &ka);
 		path_set_keepalive(&p->path, ka.send_ms, ka.ms, now);
 		changed = path_tick(&p->path, now);
-		/* Probes need a session: without one the round waits (the handshake's end kicks
-		 * the main loop, so it goes at once then). */
-		n = p->cur ? path_punch_due(&p->path, now, cand, PATH_MAX_CANDS + 1) : 0;
 		dev_peer_route(p, &rt);
 		snap = p->path;
 		if (p->rehs && rt.kind == PATH_DIRECT &&
@@ -249,12 +261,7 @@ void dev_link_tick(struct dev *d, uint64_t now)
 			log_path(p, &snap);
 		if (d->outlog) /* a punching round that ended becomes an outcome document */
 			outlog_dev_tick(d, p, &snap);
-		/* Probes are authenticated keepalives on the current session: what arrives proves
-		 * the path at the other end (before the handshake, the relay carries it). */
-		for (size_t k = 0; k < n; k++) {
-			struct dev_route probe = {.kind = PATH_DIRECT, .ep = cand[k]};
-			dev_keepalive(d, p, &probe);
-		}
+		dev_punch_now(d, p, now);
 		dev_bday_tick(d, p, now);
 		/* A punched path lives on both ends' keepalives: silence then means it is gone. */
 		if (rt.kind == PATH_DIRECT && vpn_since(now, atomic_load(&p->last_tx_ms)) >= snap.ka_ms)

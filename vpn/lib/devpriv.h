@@ -66,6 +66,9 @@ int dev_send_dgram(struct dev *d, const struct dev_route *rt, const uint8_t *buf
 /* An authenticated packet from p arrived (src): path bookkeeping; a newly proven direct path
  * is answered at once so the peer proves it too. */
 void dev_peer_rx(struct dev *d, struct dev_peer *p, const struct dev_from *src, uint64_t now);
+/* A punching round that waited for a session goes now, from the thread that installed the
+ * session (RX), not one thread wake-up later from dev_link_tick. */
+void dev_punch_now(struct dev *d, struct dev_peer *p, uint64_t now);
 /* A coordination datagram from the server. */
 void dev_coord_input(struct dev *d, const uint8_t *buf, size_t len);
 /* Registration, punching, path timers, direct keepalives: from dev_tick. */

@@ -49,6 +49,10 @@ struct tp_session {
 const char *tp_cipher_name(enum tp_cipher c);
 /* Whether this CPU can run AES-256-GCM through libsodium. */
 bool tp_aes_available(void);
+/* Loads what the AES path needs from libcrypto before traffic flows (its providers and the
+ * cipher's implementation, some 10-20 ms on first use), so that the first packet sealed after
+ * a handshake does not pay for it. Harmless without AES; safe to call more than once. */
+void tp_warm(void);
 /* Fills s from the two keys (copied; the caller wipes its copies). */
 int tp_session_init(struct tp_session *s, enum tp_cipher cipher, const uint8_t send_key[32],
 		    const uint8_t recv_key[32], uint32_t local_index, uint32_t remote_index,
