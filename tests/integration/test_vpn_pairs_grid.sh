@@ -11,6 +11,9 @@ NC_SRC=${NC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=../lib/checks.sh
 . "$NC_SRC/tests/lib/checks.sh"
 need_tool python3 chromium
+# The verdicts below are for the limits as written; NC_TIME_SCALE is checked on its own at the
+# end (scripts/test.sh sets it for the sanitizer tree).
+unset NC_TIME_SCALE
 SIM=$NC_SRC/sim
 W=$(mktemp -d /tmp/vpn-pairs-grid.XXXXXX)
 trap 'rm -rf "$W"' EXIT INT TERM
@@ -124,4 +127,28 @@ grep -q '^cell port-restricted+port-restricted direct PASS direct :: direct punc
 check_status "a cell shows path, method and both times" $? "$(grep '^cell port-restricted+port' "$W/cells.txt")"
 grep -q '^cell full-cone+symmetric-random relay FAIL relay fail :: relay 640 ms FAIL (want direct/peer-reflexive)$' "$W/cells.txt"
 check_status "a failed cell is coloured by what was measured, outlined, and says what was wanted" $? "$(grep '^cell full-cone+sym' "$W/cells.txt")"
+
+# NC_TIME_SCALE stretches the time limits and says so; a value that is not a factor stops the
+# judge. Judged into a folder of their own (the report above counts its rows).
+OUT=$W/scaled
+mkdir -p "$OUT"
+scaled() { # NAME INTRO FIRST
+	fixture "$1" full-cone port-restricted direct punch "first_ping_ms<=1000 intro_direct_ms<=60" \
+		"$3" 10 direct punch 198.18.20.1:51900 "$2" direct punch 198.18.10.1:51900 "$2"
+}
+scaled unscaled 100 900
+check_equal "100 ms to direct against 60 fails as written" FAIL "$(verdict unscaled)"
+NC_TIME_SCALE=2 scaled doubled 100 1900
+check_equal "... and passes with NC_TIME_SCALE=2 (1900 ms to the first ping too)" PASS "$(verdict doubled)"
+python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["time_scale"] == 2' "$OUT/doubled.pair.json"
+check_status "  ... the document records the scale" $?
+NC_TIME_SCALE=2 scaled over 130 900
+d=$(detail over)
+check_equal "130 ms against 60 x 2 fails" FAIL "$(verdict over)"
+grep -q 'introduction->direct 130 ms, limit 60 ms x 2 (NC_TIME_SCALE)' <<<"$d"
+check_status "  ... naming the scale" $? "$d"
+NC_TIME_SCALE=fast scaled bad 10 100 2>"$W/bad.err"
+check_status "NC_TIME_SCALE=fast stops the judge" $((! $?)) "$(cat "$W/bad.err")"
+grep -q 'NC_TIME_SCALE=.fast. is not a number' "$W/bad.err"
+check_status "  ... with a message naming it" $? "$(cat "$W/bad.err")"
 checks_verdict
