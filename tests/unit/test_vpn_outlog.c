@@ -123,6 +123,20 @@ static void test_step_failure(void **state)
 	assert_int_equal(outlog_step(&t, &p), OUTLOG_NONE);
 	punch_until(&p, t1, t1 + PATH_PUNCH_GIVEUP_MS + 100);
 	assert_int_equal(outlog_step(&t, &p), OUTLOG_FAILURE);
+	/* A give-up the next introduction overtakes before anyone looks (both at 30 s, the
+	 * second registration round): the failure is still seen, once, and the round the
+	 * introduction started is a repeat of it. */
+	t1 += PATH_PUNCH_GIVEUP_MS + 1000;
+	path_net_change(&p, t1);
+	assert_int_equal(outlog_step(&t, &p), OUTLOG_NONE);
+	punch_until(&p, t1, t1 + PATH_PUNCH_GIVEUP_MS + 100);
+	assert_false(p.punching);
+	path_intro(&p, 3, &obs, NULL, 0, t1 + PATH_PUNCH_GIVEUP_MS + 107);
+	assert_true(p.punching);
+	assert_int_equal(outlog_step(&t, &p), OUTLOG_FAILURE);
+	assert_int_equal(outlog_step(&t, &p), OUTLOG_NONE);
+	punch_until(&p, t1 + PATH_PUNCH_GIVEUP_MS + 107, t1 + 2 * PATH_PUNCH_GIVEUP_MS + 300);
+	assert_int_equal(outlog_step(&t, &p), OUTLOG_REPEAT);
 }
 
 static void test_step_cut_short(void **state)

@@ -65,6 +65,15 @@ enum outlog_end outlog_step(struct outlog_track *t, const struct path *p)
 	if (p->fixed || !p->intro_ms)
 		return OUTLOG_NONE;
 	if (p->intro_ms != t->round_ms) {
+		/* The round followed gave up and the next one began before this look (an
+		 * introduction right after the give-up: registrations every 15 s meet the 30 s
+		 * give-up): its failure still counts, once. */
+		enum outlog_end missed = OUTLOG_NONE;
+
+		if (t->open && t->round_ms && p->gaveup_round_ms == t->round_ms) {
+			missed = t->repeat ? OUTLOG_REPEAT : OUTLOG_FAILURE;
+			t->failed = true;
+		}
 		/* A new round; one still open is cut short (not an outcome). A network change
 		 * makes it new even after a failure (the NATs may be others now), and so does a
 		 * `punchvpn repunch` (asked for). */
@@ -72,6 +81,8 @@ enum outlog_end outlog_step(struct outlog_track *t, const struct path *p)
 		t->open = true;
 		t->repeat =
 		    t->failed && p->why != PATH_WHY_NET_CHANGE && p->why != PATH_WHY_REPUNCH;
+		if (missed != OUTLOG_NONE)
+			return missed;
 	}
 	if (!t->open)
 		return OUTLOG_NONE;

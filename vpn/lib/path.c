@@ -217,6 +217,7 @@ size_t path_punch_due(struct path *p, uint64_t now, struct nc_addr *out, size_t 
 	elapsed = vpn_since(now, p->punch_start_ms);
 	if (elapsed >= PATH_PUNCH_GIVEUP_MS) {
 		p->punching = false;
+		p->gaveup_round_ms = p->intro_ms;
 		if (p->kind != PATH_DIRECT)
 			p->why = PATH_WHY_NO_DIRECT;
 		return 0;

@@ -90,6 +90,8 @@ struct path {
 	size_t n_cand;
 	uint64_t intro_ms;          /* the first introduction since the last (re)start of punching */
 	uint64_t first_direct_ms;   /* first authenticated direct packet after it; 0 = none yet */
+	uint64_t gaveup_round_ms;   /* intro_ms of the latest round that gave up (0 = none): it
+				     * stays known when the next round starts at once */
 	uint64_t last_direct_rx_ms;
 	bool punching;
 	uint64_t punch_start_ms, next_punch_ms;
