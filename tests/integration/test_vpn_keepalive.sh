@@ -174,7 +174,37 @@ keep_hook() {
 	keep_record "flush_answer_ms=$r" "flush_path=$(keep_status A 's["path"]')/$(keep_status B 's["path"]')" \
 		"flush_switches=$(keep_status A 's["path_switches"]')/$(keep_status B 's["path_switches"]')" \
 		"flush_pings=$(keep_ping "$other" "$oaddr" 10)"
+	[ "${SIDE_PROFILE[$kside]}" = short-lifetime ] && keep_relay_idle "$kside" "$other" "$oaddr" "$sil"
 	return 0
+}
+
+# 5. Relayed and idle behind the 5 s NAT (keep_relay_idle KSIDE OTHER-HOST KSIDE-HOST-ADDR
+# SILENCE_MS): direct UDP blocked on the kernel side for good, both hosts on the relay. For 16 s
+# (more than the server's 15 s keepalive) the kernel side's binding toward punchvpnd must never
+# lapse: its host registers at its own measured interval (status: register_every_ms), not only
+# every 15 s, so the relay still reaches it; then the other host's pings through the relay.
+keep_relay_idle() {
+	local kside=$1 other=$2 oaddr=$3 sil=$4 khost t0 i n gaps=0 samples=0
+	khost=$(tr ab AB <<<"$kside")
+	sleep 3
+	t0=$(keep_now)
+	keep_block "$kside" on
+	keep_record "relay_idle_switch_ms=$(keep_wait_path relay "$t0" $((sil + 3000)))"
+	keep_record "relay_register_every_ms=$(pair_pv "$khost" status "pv$kside" --json 2>/dev/null | python3 -c 'import json, sys
+s = json.load(sys.stdin)
+s = s[0] if isinstance(s, list) else s
+print(s["server"]["register_every_ms"])' 2>/dev/null)"
+	t0=$(keep_now)
+	while [ "$(keep_now)" -lt $((t0 + 16000)) ]; do
+		n=$(ip netns exec "$PP-$kside-router" conntrack -L -p udp 2>/dev/null | grep -c "dport=$PVD_PORT ")
+		samples=$((samples + 1))
+		[ "$n" -gt 0 ] || gaps=$((gaps + 1))
+		sleep 0.5
+	done
+	keep_record "relay_binding_samples=$samples" "relay_binding_gaps=$gaps" \
+		"relay_idle_path=$(keep_status A 's["path"]')/$(keep_status B 's["path"]')" \
+		"relay_idle_pings=$(keep_ping "$other" "$oaddr" 10)"
+	keep_block "$kside" off
 }
 
 pair_vpn_hook() { keep_hook; }
@@ -273,5 +303,17 @@ for p in $P1 $P2; do
 		"$(get "$p" flush_answer_ms)" $((sil + 2000))
 	check_equal "$p: conntrack -F: direct on both hosts within 2 x interval + 4 s (switches now $(get "$p" flush_switches))" direct/direct "$(get "$p" flush_path)"
 	check_equal "$p: 10/10 pings after the flush" 10 "$(get "$p" flush_pings)"
+	[ "$p" = "$P1" ] || continue
+	for h in 1 2; do
+		le "$p: blocked for good: host $(tr 12 AB <<<"$h") on the relay (ms)" "$(get "$p" relay_idle_switch_ms "$h")" $((sil + 500))
+	done
+	life=$(jget "$p" A lifetime_s)
+	want=$((life * 400 < 1000 ? 1000 : life * 400))
+	check_equal "$p: host A registers every lifetime / 2.5 (its own binding toward the server), not the server's 15 s" \
+		"$want" "$(get "$p" relay_register_every_ms)"
+	check_equal "$p: relayed and idle 16 s: host A's binding toward punchvpnd never lapsed ($(get "$p" relay_binding_samples) conntrack samples)" \
+		0 "$(get "$p" relay_binding_gaps)"
+	check_equal "$p: still on the relay after the idle time" relay/relay "$(get "$p" relay_idle_path)"
+	check_equal "$p: 10/10 pings from host B through the relay after the idle time" 10 "$(get "$p" relay_idle_pings)"
 done
 pairtest_done

@@ -155,6 +155,16 @@ static void test_register_and_ack(void **state)
 	assert_int_equal(f->r.relay_id, 77);
 	assert_int_equal(f->r.keepalive_s, 5);
 	assert_true(nc_addr_eq(&f->r.observed, &a.u.ack.observed));
+	/* A NAT that forgets the binding toward the server sooner (its measured lifetime):
+	 * rounds go that often; one that keeps it longer changes nothing. */
+	rdv_set_binding_ms(&f->r, 2000);
+	assert_int_equal(rdv_interval_ms(&f->r), 2000);
+	assert_false(rdv_due(&f->r, &f->u, 1000 + 1999));
+	assert_true(rdv_due(&f->r, &f->u, 1000 + 2000));
+	rdv_set_binding_ms(&f->r, 9000);
+	assert_int_equal(rdv_interval_ms(&f->r), 5000);
+	rdv_set_binding_ms(&f->r, 0);
+	assert_int_equal(rdv_interval_ms(&f->r), 5000);
 	/* The next round after the server's keepalive, not before. */
 	assert_false(rdv_due(&f->r, &f->u, 1000 + 4999));
 	assert_true(rdv_due(&f->r, &f->u, 1000 + 5000));

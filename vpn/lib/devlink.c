@@ -226,8 +226,13 @@ void dev_punch_now(struct dev *d, struct dev_peer *p, uint64_t now)
 void dev_link_tick(struct dev *d, uint64_t now)
 {
 	struct coord_profile mine;
+	struct strat_keepalive own;
 	bool have_mine = dev_my_profile(d, &mine), pending = dev_lifetime_pending(d);
 
+	/* Our binding toward the server lives by this side's measured lifetime alone: it sets how
+	 * often we register when that is sooner than the server asks (rdv_set_binding_ms). */
+	strategy_keepalive(have_mine ? &mine : NULL, NULL, false, &own);
+	rdv_set_binding_ms(&d->rdv, own.from == STRAT_AT_NONE ? 0 : own.ms);
 	if (rdv_due(&d->rdv, &d->udp, now))
 		register_round(d, now);
 	dev_tcp_tick(d, now);

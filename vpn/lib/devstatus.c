@@ -27,17 +27,20 @@ static json_t *addr_json(const struct nc_addr *a)
 static json_t *server_json(struct dev *d)
 {
 	struct rdv *r = &d->rdv;
+	unsigned every;
 	json_t *o;
 
 	/* The server address is fixed from dev_init on; everything else under the lock. */
 	if (!nc_addr_is_set(&r->server))
 		return json_pack("{s:s}", "state", "off");
+	every = rdv_interval_ms(r);
 	pthread_mutex_lock(&r->lock);
-	o = json_pack("{s:s,s:o,s:s,s:b,s:o,s:I,s:i,s:I,s:I,s:I}", "state",
+	o = json_pack("{s:s,s:o,s:s,s:b,s:o,s:I,s:i,s:i,s:I,s:I,s:I}", "state",
 		      r->registered ? "registered" : "registering", "address", addr_json(&r->server),
 		      "transport", r->mode == RDV_TCP ? (r->tcp_up ? "tcp" : "tcp-connecting") : "udp",
 		      "registered", r->registered, "observed", addr_json(&r->observed), "relay_id",
-		      (json_int_t)r->relay_id, "keepalive_s", (int)r->keepalive_s, "registrations",
+		      (json_int_t)r->relay_id, "keepalive_s", (int)r->keepalive_s,
+		      "register_every_ms", (int)every, "registrations",
 		      (json_int_t)r->n_acks, "introductions", (json_int_t)r->n_intros,
 		      "tcp_fallbacks", (json_int_t)r->n_tcp_fallbacks);
 	/* Our TCP mapping as punchvpnd sees it (TCP simultaneous open), while it is shown. */
@@ -297,8 +300,9 @@ static void server_text(FILE *f, json_t *s)
 	fprintf(f, "  server: %s, %s over %s", str_or(s, "address", "?"), str_or(s, "state", "?"),
 		str_or(s, "transport", "?"));
 	if (json_is_true(json_object_get(s, "registered")))
-		fprintf(f, ", observed as %s, relay id %lld", str_or(s, "observed", "?"),
-			int_of(s, "relay_id"));
+		fprintf(f, ", observed as %s, relay id %lld, registering every %lld ms",
+			str_or(s, "observed", "?"), int_of(s, "relay_id"),
+			int_of(s, "register_every_ms"));
 	fprintf(f, "\n");
 }
 

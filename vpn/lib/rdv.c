@@ -115,6 +115,31 @@ static void to_udp(struct rdv *r)
 	r->force = true;
 }
 
+/* Under the lock. */
+static unsigned interval_ms(const struct rdv *r)
+{
+	unsigned ms = r->keepalive_s * 1000u;
+
+	return r->binding_ms && r->binding_ms < ms ? r->binding_ms : ms;
+}
+
+void rdv_set_binding_ms(struct rdv *r, unsigned ms)
+{
+	pthread_mutex_lock(&r->lock);
+	r->binding_ms = ms;
+	pthread_mutex_unlock(&r->lock);
+}
+
+unsigned rdv_interval_ms(struct rdv *r)
+{
+	unsigned ms;
+
+	pthread_mutex_lock(&r->lock);
+	ms = interval_ms(r);
+	pthread_mutex_unlock(&r->lock);
+	return ms;
+}
+
 bool rdv_due(struct rdv *r, struct udp *u, uint64_t now)
 {
 	bool due;
@@ -146,7 +171,7 @@ bool rdv_due(struct rdv *r, struct udp *u, uint64_t now)
 	if (r->force)
 		due = true;
 	else if (r->registered && r->unanswered == 0)
-		due = now - r->last_round_ms >= r->keepalive_s * 1000ull;
+		due = now - r->last_round_ms >= interval_ms(r);
 	else /* before the first answer ever, retry fast: a UDP-blocked network reaches TCP
 	      * within half a second, so the first packet through the relay is not late */
 		due = now - r->last_round_ms >= (r->n_acks ? RDV_RETRY_MS : RDV_START_RETRY_MS);

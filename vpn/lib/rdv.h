@@ -50,6 +50,8 @@ struct rdv {
 	struct nc_addr observed;
 	uint32_t relay_id;
 	uint16_t keepalive_s;
+	unsigned binding_ms;            /* this side's NAT forgets the server sooner: re-register
+					 * this often (rdv_set_binding_ms; 0 = keepalive_s rules) */
 	uint64_t last_ts, round_ts;     /* REGISTER timestamps: the latest, the round's first */
 	uint64_t last_round_ms, last_ack_ms, registered_at_ms;
 	unsigned unanswered;            /* rounds sent since the last REGISTERED */
@@ -82,6 +84,13 @@ void rdv_free(struct rdv *r);
 /* Whether a registration round is due now (it also drives the UDP -> TCP fallback and the TCP
  * connect). */
 bool rdv_due(struct rdv *r, struct udp *u, uint64_t now);
+/* This side's NAT binding toward the server needs a packet every ms (from the measured
+ * binding lifetime, strategy_keepalive; 0 = not measured): when that is shorter than the
+ * server's keepalive, registrations go that often, so that the relay still reaches an idle
+ * peer behind a NAT that forgets a binding in seconds. */
+void rdv_set_binding_ms(struct rdv *r, unsigned ms);
+/* The interval between registration rounds in force (ms). */
+unsigned rdv_interval_ms(struct rdv *r);
 /* Registers now at the next rdv_due (a network change, a new profile). */
 void rdv_force(struct rdv *r);
 /* The host's network changed: register at once, and over UDP again (a TCP connection from an
