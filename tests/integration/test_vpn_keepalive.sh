@@ -31,14 +31,15 @@
 
 keep_now() { date +%s%3N; }
 
-# keep_status HOST EXPR: a python expression over host's status JSON (s = the first peer).
+# keep_status HOST EXPR: a python expression over host's status JSON (s = the first peer,
+# r = the whole interface).
 keep_status() {
 	local ifn
 	ifn=pv$(tr 'AB' 'ab' <<<"$1")
 	pair_pv "$1" status "$ifn" --json 2>/dev/null | python3 -c 'import json, sys
-s = json.load(sys.stdin)
-s = s[0] if isinstance(s, list) else s
-s = s["peers"][0]
+r = json.load(sys.stdin)
+r = r[0] if isinstance(r, list) else r
+s = r["peers"][0]
 print(eval(sys.argv[1]))' "$2" 2>/dev/null
 }
 
@@ -184,16 +185,12 @@ keep_hook() {
 # lapse: its host registers at its own measured interval (status: register_every_ms), not only
 # every 15 s, so the relay still reaches it; then the other host's pings through the relay.
 keep_relay_idle() {
-	local kside=$1 other=$2 oaddr=$3 sil=$4 khost t0 i n gaps=0 samples=0
-	khost=$(tr ab AB <<<"$kside")
+	local kside=$1 other=$2 oaddr=$3 sil=$4 t0 n gaps=0 samples=0
 	sleep 3
 	t0=$(keep_now)
 	keep_block "$kside" on
 	keep_record "relay_idle_switch_ms=$(keep_wait_path relay "$t0" $((sil + 3000)))"
-	keep_record "relay_register_every_ms=$(pair_pv "$khost" status "pv$kside" --json 2>/dev/null | python3 -c 'import json, sys
-s = json.load(sys.stdin)
-s = s[0] if isinstance(s, list) else s
-print(s["server"]["register_every_ms"])' 2>/dev/null)"
+	keep_record "relay_register_every_ms=$(keep_status "$(tr ab AB <<<"$kside")" 'r["server"]["register_every_ms"]')"
 	t0=$(keep_now)
 	while [ "$(keep_now)" -lt $((t0 + 16000)) ]; do
 		n=$(ip netns exec "$PP-$kside-router" conntrack -L -p udp 2>/dev/null | grep -c "dport=$PVD_PORT ")
@@ -238,6 +235,10 @@ le() {
 	check_status "$1 ($2 <= $3)" $?
 }
 
+# interval_of LIFETIME_S: the keepalive interval strategy_keepalive derives (ms): lifetime /
+# 2.5, at least 1 s.
+interval_of() { echo $(($1 * 400 < 1000 ? 1000 : $1 * 400)); }
+
 # jget PAIR HOST FIELD: a field of the host's recorded keepalive JSON.
 jget() {
 	get "$1" "ka_json_$2" | python3 -c 'import json, sys
@@ -258,7 +259,7 @@ for p in $P1 $P2; do
 		[ "$life" -ge 1 ] 2>/dev/null && [ "$life" -le "$max" ]
 		check_status "$p: host $h: the lifetime measured ($life s) is within the profile's $max s" $?
 		# The rule: lifetime / 2.5, at least 1 s; both hosts derive the same interval.
-		want=$((life * 400 < 1000 ? 1000 : life * 400))
+		want=$(interval_of "$life")
 		check_equal "$p: host $h: interval = lifetime / 2.5" "$want" "$(jget "$p" "$h" peer_interval_ms)"
 		case $(get "$p" "ka_text_$h") in
 		"keepalive: $want ms from measured lifetime $life s ("*) check_pass "$p: host $h: punchvpn status says it: $(get "$p" "ka_text_$h")" ;;
@@ -307,8 +308,7 @@ for p in $P1 $P2; do
 	for h in 1 2; do
 		le "$p: blocked for good: host $(tr 12 AB <<<"$h") on the relay (ms)" "$(get "$p" relay_idle_switch_ms "$h")" $((sil + 500))
 	done
-	life=$(jget "$p" A lifetime_s)
-	want=$((life * 400 < 1000 ? 1000 : life * 400))
+	want=$(interval_of "$(jget "$p" A lifetime_s)")
 	check_equal "$p: host A registers every lifetime / 2.5 (its own binding toward the server), not the server's 15 s" \
 		"$want" "$(get "$p" relay_register_every_ms)"
 	check_equal "$p: relayed and idle 16 s: host A's binding toward punchvpnd never lapsed ($(get "$p" relay_binding_samples) conntrack samples)" \

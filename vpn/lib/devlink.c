@@ -215,7 +215,7 @@ void dev_punch_now(struct dev *d, struct dev_peer *p, uint64_t now)
 	size_t n;
 
 	pthread_mutex_lock(&p->lock);
-	n = p->cur && !p->path.fixed ? path_punch_due(&p->path, now, cand, PATH_MAX_CANDS + 1) : 0;
+	n = p->cur ? path_punch_due(&p->path, now, cand, PATH_MAX_CANDS + 1) : 0;
 	pthread_mutex_unlock(&p->lock);
 	for (size_t k = 0; k < n; k++) {
 		struct dev_route probe = {.kind = PATH_DIRECT, .ep = cand[k]};

@@ -60,6 +60,14 @@ void outlog_build(const struct coord_profile *mine, const struct coord_profile *
 	o->first_packet_ms = success && ms >= 0 && ms <= UINT32_MAX ? ms : -1;
 }
 
+/* The round followed gave up: a failure, or its repeat (not written again). */
+static enum outlog_end round_failed(struct outlog_track *t)
+{
+	t->open = false;
+	t->failed = true;
+	return t->repeat ? OUTLOG_REPEAT : OUTLOG_FAILURE;
+}
+
 enum outlog_end outlog_step(struct outlog_track *t, const struct path *p)
 {
 	if (p->fixed || !p->intro_ms)
@@ -68,12 +76,10 @@ enum outlog_end outlog_step(struct outlog_track *t, const struct path *p)
 		/* The round followed gave up and the next one began before this look (an
 		 * introduction right after the give-up: registrations every 15 s meet the 30 s
 		 * give-up): its failure still counts, once. */
-		enum outlog_end missed = OUTLOG_NONE;
+		enum outlog_end missed = t->open && t->round_ms && p->gaveup_round_ms == t->round_ms
+					     ? round_failed(t)
+					     : OUTLOG_NONE;
 
-		if (t->open && t->round_ms && p->gaveup_round_ms == t->round_ms) {
-			missed = t->repeat ? OUTLOG_REPEAT : OUTLOG_FAILURE;
-			t->failed = true;
-		}
 		/* A new round; one still open is cut short (not an outcome). A network change
 		 * makes it new even after a failure (the NATs may be others now), and so does a
 		 * `punchvpn repunch` (asked for). */
@@ -90,11 +96,8 @@ enum outlog_end outlog_step(struct outlog_track *t, const struct path *p)
 		t->open = t->failed = false;
 		return OUTLOG_SUCCESS;
 	}
-	if (!p->punching && p->kind != PATH_DIRECT && p->why == PATH_WHY_NO_DIRECT) {
-		t->open = false;
-		t->failed = true;
-		return t->repeat ? OUTLOG_REPEAT : OUTLOG_FAILURE;
-	}
+	if (!p->punching && p->kind != PATH_DIRECT && p->why == PATH_WHY_NO_DIRECT)
+		return round_failed(t);
 	return OUTLOG_NONE;
 }
 
